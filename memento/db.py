@@ -1,0 +1,120 @@
+"""Opening the SQLite file: connection setup as small named steps, transactions, error mapping.
+
+Nothing here writes to the file until `use_wal` (called only after schema.ensure_compatible has
+accepted the file), so a foreign or newer file is refused byte-for-byte untouched.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+import apsw
+
+from .errors import IncompatibleStoreError, StoreError
+
+BUSY_TIMEOUT_MS = 10_000  # concurrent agents wait for each other instead of "database is locked"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def connect(path: Path) -> apsw.Connection:
+    """Open (creating if needed, owner-only) the store file; no write happens here."""
+    _refuse_non_sqlite_file(path)
+    _create_private_file(path)
+    with translate_errors(path):
+        conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE)
+        _set_busy_timeout(conn)
+        _disable_double_quoted_strings(conn)
+        _enable_foreign_keys(conn)
+    return conn
+
+
+def _refuse_non_sqlite_file(path: Path) -> None:
+    """Check the header ourselves, before SQLite may write to a file that is not a database."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory, not a memento store file")
+    with open(path, "rb") as f:
+        header = f.read(100)
+    if not header.startswith(_SQLITE_MAGIC):
+        raise IncompatibleStoreError(f"{path} is not a SQLite database; it was left untouched")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages_in_header = int.from_bytes(header[28:32], "big")
+    size = path.stat().st_size
+    # A file shorter than the size its own header declares was cut off (copy interrupted, disk
+    # error). A WAL file may hold the missing pages, so only refuse when there is no WAL.
+    wal = Path(str(path) + "-wal")
+    if len(header) < 100 or (pages_in_header * page_size > size and not wal.exists()):
+        raise IncompatibleStoreError(
+            f"{path} is truncated ({size} bytes, header declares {pages_in_header * page_size});"
+            " it was left untouched: restore it from a backup")
+
+
+def _create_private_file(path: Path) -> None:
+    """New stores are created owner-only (0600); SQLite gives its -wal/-shm files the same mode."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+def _set_busy_timeout(conn: apsw.Connection) -> None:
+    conn.set_busy_timeout(BUSY_TIMEOUT_MS)
+
+
+def _disable_double_quoted_strings(conn: apsw.Connection) -> None:
+    # "text" must mean a column, never a string literal: typos fail loudly instead of matching nothing.
+    conn.config(apsw.SQLITE_DBCONFIG_DQS_DML, 0)
+    conn.config(apsw.SQLITE_DBCONFIG_DQS_DDL, 0)
+
+
+def _enable_foreign_keys(conn: apsw.Connection) -> None:
+    conn.pragma("foreign_keys", True)
+
+
+def use_wal(conn: apsw.Connection) -> None:
+    """WAL: readers never block the writer. NORMAL sync is durable across application crashes."""
+    conn.pragma("journal_mode", "wal")
+    conn.pragma("synchronous", "normal")
+
+
+@contextlib.contextmanager
+def write_transaction(conn: apsw.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE: take the write lock up front (waiting up to busy_timeout) so two writers
+    never deadlock on a read-to-write upgrade. Nested use becomes a savepoint."""
+    if conn.in_transaction:
+        with conn:
+            yield
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def translate_errors(path: Path) -> Iterator[None]:
+    """Turn SQLite's low-level errors on the store file into memento errors that say what to do."""
+    try:
+        yield
+    except apsw.NotADBError as e:
+        raise IncompatibleStoreError(f"{path} is not a SQLite database ({e}); it was left untouched") from e
+    except apsw.CorruptError as e:
+        raise IncompatibleStoreError(f"{path} is corrupt ({e}); run `memento doctor`, restore a backup") from e
+    except apsw.ReadOnlyError as e:
+        raise StoreError(f"{path} is read-only ({e}): check the file's and its folder's permissions") from e
+    except apsw.FullError as e:
+        raise StoreError(f"{path}: the disk or the store is full ({e}); nothing was written") from e
+    except apsw.CantOpenError as e:
+        raise StoreError(f"cannot open {path} ({e}): check that the folder exists and is writable") from e
+    except apsw.BusyError as e:
+        raise StoreError(f"{path} stayed locked by another process for over {BUSY_TIMEOUT_MS} ms ({e})") from e
+    except apsw.PermissionsError as e:
+        raise StoreError(f"{path}: permission denied ({e})") from e

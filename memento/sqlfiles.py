@@ -1,0 +1,70 @@
+"""Loads SQL from the sql/ folder: numbered migrations and named query blocks.
+
+sql/ sits at the top of the repository and is shipped inside the wheel as memento/sql
+(see pyproject.toml); a source checkout or editable install reads it from the repository.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Dict, List, NamedTuple
+
+_NAME_LINE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+_MIGRATION_FILE = re.compile(r"^(\d{3})_(\w+)\.sql$")
+
+
+class Migration(NamedTuple):
+    version: int
+    name: str
+    sql: str
+
+
+def _sql_root():
+    packaged = resources.files("memento") / "sql"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "sql"
+
+
+def _read(folder: str) -> Dict[str, str]:
+    root = _sql_root() / folder
+    return {f.name: f.read_text(encoding="utf-8") for f in root.iterdir() if f.name.endswith(".sql")}
+
+
+@lru_cache(maxsize=None)
+def _query_blocks() -> Dict[str, str]:
+    blocks: Dict[str, str] = {}
+    for filename, text in sorted(_read("queries").items()):
+        parts = _NAME_LINE.split(text)
+        # parts = [preamble, name1, body1, name2, body2, ...]
+        for name, body in zip(parts[1::2], parts[2::2]):
+            if name in blocks:
+                raise RuntimeError(f"SQL block {name!r} is defined twice (second time in {filename})")
+            blocks[name] = body.strip()
+    return blocks
+
+
+def query(name: str) -> str:
+    """The SQL of the block `-- name: <name>` in sql/queries/*.sql."""
+    return _query_blocks()[name]
+
+
+def script(folder: str, filename: str) -> str:
+    """A whole SQL file, e.g. script("vector", "create_vec.sql")."""
+    return (_sql_root() / folder / filename).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=None)
+def migrations() -> List[Migration]:
+    found = []
+    for filename, text in _read("migrations").items():
+        m = _MIGRATION_FILE.match(filename)
+        if m:
+            found.append(Migration(int(m.group(1)), m.group(2), text))
+    found.sort()
+    versions = [mig.version for mig in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migrations must be numbered 001, 002, ... without gaps; found {versions}")
+    return found

@@ -1,0 +1,267 @@
+"""The Memento facade: remember, recall, get, forget, update, iterate, stats.
+
+It validates input, then hands work to SQL in sql/ (through sqlfiles) inside one transaction per
+call. Vector tiers add a VectorIndex (memento/vectors.py); the minimal tier never imports it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
+
+import apsw
+
+from . import db, fts_query, schema, sqlfiles, tiers, validate
+from .errors import InvalidInputError, MemoryNotFoundError
+from .records import Hit, Memory, Stats
+
+log = logging.getLogger("memento")
+
+PathLike = Union[str, os.PathLike]
+MODES = ("hybrid", "keyword", "vector")
+ITEM_KEYS = frozenset({"text", "tags", "metadata", "created_at", "pinned"})
+# bm25 column weights: a word in the text counts twice what a word in the tags does.
+TEXT_WEIGHT, TAG_WEIGHT = 1.0, 0.5
+
+
+def default_path() -> Path:
+    """$MEMENTO_DB, else $XDG_DATA_HOME/memento/memento.db (~/.local/share/memento/memento.db)."""
+    if os.environ.get("MEMENTO_DB"):
+        return Path(os.environ["MEMENTO_DB"]).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "memento" / "memento.db"
+
+
+def open(path: Optional[PathLike] = None, *, tier: Optional[str] = None) -> "Memento":  # noqa: A001
+    """Open (or create) a store. `tier` overrides $MEMENTO_TIER, the store's tier and detection."""
+    store_path = Path(path).expanduser() if path is not None else default_path()
+    conn = db.connect(store_path)
+    try:
+        with db.translate_errors(store_path):
+            schema.ensure_compatible(conn, store_path)
+            db.use_wal(conn)
+            schema.migrate(conn)
+            stored_tier = _meta(conn, "tier")
+        choice = tiers.resolve(tier, stored=stored_tier)
+        if choice.fallback:
+            log.warning("memento tier %r (%s): %s", choice.tier, choice.source, choice.reason)
+        vectors = None
+        if choice.tier in tiers.VECTOR_TIERS:
+            from .vectors import VectorIndex  # vector tiers only: keeps the minimal path light
+            vectors = VectorIndex.attach(conn, store_path, choice.tier)
+        with db.translate_errors(store_path), db.write_transaction(conn):
+            # A keyword-only visit (tier="minimal") never overwrites a vector tier's record, and a
+            # stand-in tier is not recorded: the store upgrades once the wanted tier is installed.
+            if (stored_tier is None and not choice.fallback) or choice.tier in tiers.VECTOR_TIERS:
+                _set_meta(conn, "tier", choice.tier)
+    except BaseException:
+        conn.close()
+        raise
+    return Memento(conn, store_path, choice, vectors)
+
+
+def _meta(conn: apsw.Connection, key: str) -> Optional[str]:
+    row = conn.execute(sqlfiles.query("get_meta"), {"key": key}).fetchone()
+    return row[0] if row else None
+
+
+def _set_meta(conn: apsw.Connection, key: str, value: str) -> None:
+    if _meta(conn, key) != value:
+        conn.execute(sqlfiles.query("set_meta"), {"key": key, "value": value})
+
+
+class Memento:
+    """A memory store in one SQLite file. Use `memento.open()` to get one; close it when done
+    (or use it as a context manager)."""
+
+    def __init__(self, conn: apsw.Connection, path: Path, tier_choice: tiers.TierChoice, vectors=None):
+        self._conn = conn
+        self.path = path
+        self.tier_choice = tier_choice
+        self._vectors = vectors
+
+    @property
+    def tier(self) -> str:
+        return self.tier_choice.tier
+
+    def __enter__(self) -> "Memento":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Memento {str(self.path)!r} tier={self.tier!r}>"
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def remember(self, text: str, *, tags: Iterable[str] = (), metadata: Optional[Mapping[str, Any]] = None,
+                 created_at: validate.Timestamp = None, pinned: bool = False, embed: str = "now") -> Memory:
+        """Store one memory and return it. embed="later" (vector tiers) defers its vector to backfill()."""
+        row = prepare_item({"text": text, "tags": tags, "metadata": metadata,
+                             "created_at": created_at, "pinned": pinned})
+        return self._insert([row], embed)[0]
+
+    def remember_many(self, items: Iterable[Union[str, Mapping[str, Any]]], *, embed: str = "now") -> List[Memory]:
+        """Store many memories in one transaction: all or none. Items are texts or dicts with the
+        keys of remember() (text, tags, metadata, created_at, pinned)."""
+        rows = [prepare_item(item) for item in items]
+        return self._insert(rows, embed) if rows else []
+
+    def _insert(self, rows: List[dict], embed: str) -> List[Memory]:
+        if embed not in ("now", "later"):
+            raise InvalidInputError(f"embed must be 'now' or 'later', not {embed!r}")
+        # Embed before taking the write lock: other writers are not kept waiting on the model.
+        vectors = None
+        if self._vectors is not None and embed == "now":
+            vectors = self._vectors.embed([r["text"] for r in rows])
+        insert = sqlfiles.query("insert_memory")
+        with db.translate_errors(self.path), db.write_transaction(self._conn):
+            memories = [Memory.from_row(self._conn.execute(insert, r).fetchone()) for r in rows]
+            if vectors is not None:
+                memories = self._vectors.store(memories, vectors)
+        return memories
+
+    def update(self, memory_id: int, *, text: Optional[str] = None, tags: Optional[Iterable[str]] = None,
+               metadata: Optional[Mapping[str, Any]] = None, pinned: Optional[bool] = None) -> Memory:
+        """Change some fields of a memory (None keeps a field). New text gets a new vector."""
+        memory_id = validate.memory_id(memory_id)
+        params = {
+            "id": memory_id,
+            "text": None if text is None else validate.text(text),
+            "tags": None if tags is None else json.dumps(validate.tags(tags), ensure_ascii=False),
+            "metadata": None if metadata is None else validate.metadata(metadata),
+            "pinned": None if pinned is None else validate.flag(pinned, "pinned"),
+            "updated_at": validate.now_utc(),
+        }
+        vectors = None
+        if self._vectors is not None and params["text"] is not None:
+            vectors = self._vectors.embed([params["text"]])
+        with db.translate_errors(self.path), db.write_transaction(self._conn):
+            row = self._conn.execute(sqlfiles.query("update_memory"), params).fetchone()
+            if row is None:
+                raise MemoryNotFoundError(f"no memory with id {memory_id}")
+            memory = Memory.from_row(row)
+            if self._vectors is not None and params["text"] is not None:
+                memory = self._vectors.store([memory], vectors)[0]
+        return memory
+
+    def forget(self, memory_id: int) -> None:
+        """Delete a memory and its index entries for good."""
+        memory_id = validate.memory_id(memory_id)
+        with db.translate_errors(self.path), db.write_transaction(self._conn):
+            if self._conn.execute(sqlfiles.query("delete_memory"), {"id": memory_id}).fetchone() is None:
+                raise MemoryNotFoundError(f"no memory with id {memory_id}")
+            if self._vectors is not None:
+                self._vectors.delete(memory_id)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get(self, memory_id: int) -> Memory:
+        memory_id = validate.memory_id(memory_id)
+        row = self._conn.execute(sqlfiles.query("get_memory"), {"id": memory_id}).fetchone()
+        if row is None:
+            raise MemoryNotFoundError(f"no memory with id {memory_id}")
+        return Memory.from_row(row)
+
+    def iter(self, *, tags: Optional[Iterable[str]] = None, page_size: int = 500) -> Iterator[Memory]:
+        """All memories in id order (optionally only those carrying all `tags`), read page by page."""
+        tag_filter = _tag_filter(tags)
+        after = 0
+        while True:
+            rows = self._conn.execute(sqlfiles.query("list_memories"),
+                                      {"after_id": after, "tags": tag_filter, "limit": page_size}).fetchall()
+            for row in rows:
+                yield Memory.from_row(row)
+            if len(rows) < page_size:
+                return
+            after = rows[-1][0]
+
+    def count(self) -> int:
+        return self._conn.execute(sqlfiles.query("count_memories")).fetchone()[0]
+
+    def recall(self, query: str, *, k: int = 10, tags: Optional[Iterable[str]] = None,
+               since: validate.Timestamp = None, until: validate.Timestamp = None,
+               mode: Optional[str] = None) -> List[Hit]:
+        """The k memories that best match `query`, best first. `tags` keeps memories carrying all of
+        them; since (inclusive) / until (exclusive) bound created_at. mode: "hybrid" (default in vector
+        tiers), "keyword" (the only one in the minimal tier) or "vector"."""
+        query = validate.query(query)
+        k = validate.k(k)
+        since, until = validate.time_window(since, until)
+        mode = self._mode(mode)
+        params = {"match": fts_query.build(query), "k": k, "tags": _tag_filter(tags),
+                  "since": since, "until": until, "text_weight": TEXT_WEIGHT, "tag_weight": TAG_WEIGHT}
+        if mode == "keyword":
+            if params["match"] is None:
+                return []
+            rows = self._conn.execute(sqlfiles.query("recall_keyword"), params).fetchall()
+        else:
+            rows = self._vectors.recall(query, mode, params)
+        return [Hit.from_row(r) for r in rows]
+
+    def _mode(self, mode: Optional[str]) -> str:
+        if mode is None:
+            return "keyword" if self._vectors is None else "hybrid"
+        if mode not in MODES:
+            raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if mode != "keyword" and self._vectors is None:
+            raise InvalidInputError(f"mode {mode!r} needs a vector tier; this store is open in tier "
+                                    f"{self.tier!r} (keyword-only)")
+        return mode
+
+    def stats(self) -> Stats:
+        one = lambda name: self._conn.execute(sqlfiles.query(name)).fetchone()  # noqa: E731
+        oldest, newest = one("time_range")
+        wal = Path(str(self.path) + "-wal")
+        return Stats(
+            path=str(self.path), tier=self.tier, memories=one("count_memories")[0], tags=one("count_tags")[0],
+            pending_embeddings=self._vectors.pending() if self._vectors is not None else 0,
+            oldest=oldest, newest=newest,
+            file_bytes=self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0),
+            schema_version=self._conn.pragma("user_version"),
+            model=self._vectors.model_id if self._vectors is not None else _meta(self._conn, "model"),
+            sqlite_version=apsw.sqlite_lib_version(),
+        )
+
+    def doctor(self) -> list:
+        """Run real checks on this store (write + search probe, integrity, indexes in step)."""
+        from .doctor import run_checks
+        return run_checks(self._conn, self.path, self._vectors)
+
+    def meta(self) -> dict:
+        """store_meta as a dict (tier, model, dim...)."""
+        return dict(self._conn.execute(sqlfiles.query("all_meta")).fetchall())
+
+
+def prepare_item(item: Union[str, Mapping[str, Any]]) -> dict:
+    """Validate one memory (a text, or a dict with the keys of remember()) into insert parameters."""
+    if isinstance(item, str):
+        item = {"text": item}
+    if not isinstance(item, Mapping):
+        raise InvalidInputError(f"each item must be a str or a dict, not {type(item).__name__}")
+    unknown = set(item) - ITEM_KEYS
+    if unknown:
+        raise InvalidInputError(f"unknown keys {sorted(unknown)}; allowed: {sorted(ITEM_KEYS)}")
+    if "text" not in item:
+        raise InvalidInputError("an item needs a 'text'")
+    now = validate.now_utc()
+    return {
+        "text": validate.text(item["text"]),
+        "tags": json.dumps(validate.tags(item.get("tags")), ensure_ascii=False),
+        "metadata": validate.metadata(item.get("metadata")),
+        "created_at": validate.timestamp(item.get("created_at"), "created_at") or now,
+        "updated_at": now,
+        "pinned": validate.flag(item.get("pinned", False), "pinned"),
+    }
+
+
+def _tag_filter(tags: Optional[Iterable[str]]) -> Optional[str]:
+    """JSON array for the SQL tag filter, or None for no filter."""
+    normalized = validate.tags(tags)
+    return json.dumps(normalized, ensure_ascii=False) if normalized else None

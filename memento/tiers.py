@@ -1,0 +1,141 @@
+"""Which tier to run: hardware detection and the resolution order.
+
+Resolution: explicit tier= > $MEMENTO_TIER > the tier recorded in the store > hardware detection.
+An explicit tier that is not installed is an error naming the pip command; a detected or recorded
+one falls back to the best installed tier, and the reason says so.
+"""
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from .errors import TierUnavailableError
+
+TIERS = ("minimal", "tiny", "light", "full")
+VECTOR_TIERS = ("tiny", "light", "full")
+FALLBACK_ORDER = ("full", "light", "tiny", "minimal")  # from the detected tier, next lighter first
+ARM_MACHINES = ("arm64", "aarch64", "armv7l")
+GIB = 1024 ** 3
+
+
+@dataclass(frozen=True)
+class Hardware:
+    ram_bytes: int           # usable RAM: the smaller of physical RAM and a cgroup memory limit
+    cpu_count: int
+    machine: str             # platform.machine()
+    ram_source: str          # where ram_bytes came from, for `memento tier`
+
+
+@dataclass(frozen=True)
+class TierChoice:
+    tier: str
+    source: str              # "explicit", "MEMENTO_TIER", "store", "detected"
+    reason: str
+    fallback: bool = False   # the wanted tier was not installed; this one stands in for it
+
+
+def read_hardware() -> Hardware:
+    ram, source = _physical_ram()
+    limit = _cgroup_memory_limit()
+    if limit is not None and limit < ram:
+        ram, source = limit, "cgroup memory limit"
+    return Hardware(ram, os.cpu_count() or 1, platform.machine(), source)
+
+
+def _physical_ram() -> Tuple[int, str]:
+    try:
+        import psutil  # absent on armv7l, where PyPI has no wheel for it
+        return psutil.virtual_memory().total, "psutil"
+    except ImportError:
+        return _meminfo_total(), "/proc/meminfo"
+
+
+def _meminfo_total(path: str = "/proc/meminfo") -> int:
+    with open(path, encoding="ascii") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no MemTotal in {path}")
+
+
+def _cgroup_memory_limit(root: str = "/sys/fs/cgroup") -> Optional[int]:
+    """The container's memory limit (cgroup v2, then v1), or None when unlimited or unknown."""
+    for name in ("memory.max", "memory/memory.limit_in_bytes"):
+        try:
+            with open(os.path.join(root, name), encoding="ascii") as f:
+                value = f.read().strip()
+        except OSError:
+            continue
+        if value.isdigit() and int(value) < 1 << 60:  # v1 says "unlimited" with a huge number
+            return int(value)
+    return None
+
+
+def detect_hardware_tier(hardware: Optional[Hardware] = None) -> str:
+    """The rule we were given: RAM < 1 GiB or (ARM and <= 2 CPUs) -> minimal; RAM < 4 GiB -> light;
+    else full."""
+    return _detect(hardware or read_hardware())[0]
+
+
+def _detect(hw: Hardware) -> Tuple[str, str]:
+    ram = f"{hw.ram_bytes / GIB:.1f} GiB RAM ({hw.ram_source})"
+    is_arm = hw.machine.lower() in ARM_MACHINES
+    if hw.ram_bytes < GIB:
+        return "minimal", f"{ram} < 1 GiB"
+    if is_arm and hw.cpu_count <= 2:
+        return "minimal", f"ARM ({hw.machine}) with {hw.cpu_count} CPUs <= 2"
+    if hw.ram_bytes < 4 * GIB:
+        return "light", f"{ram} < 4 GiB"
+    return "full", f"{ram} >= 4 GiB, {hw.cpu_count} CPUs, {hw.machine}"
+
+
+def missing_packages(tier: str) -> Tuple[str, ...]:
+    """Pip packages the tier needs that are not installed (cheap: imports nothing heavy)."""
+    if tier == "minimal":
+        return ()
+    import importlib.util
+    if importlib.util.find_spec("memento.vectors") is None:  # TODO(issue 5): vector tiers land next
+        return ("a memento release with vector tiers",)
+    from . import models
+    return tuple(models.missing_packages(models.model_for_tier(tier)))
+
+
+def install_hint(tier: str) -> str:
+    return f"pip install 'memento-openclaw[{tier}]'"
+
+
+def _check_name(tier: str, source: str) -> str:
+    if tier not in TIERS:
+        raise TierUnavailableError(f"unknown tier {tier!r} (from {source}); choose one of {', '.join(TIERS)}")
+    return tier
+
+
+def resolve(explicit: Optional[str] = None, stored: Optional[str] = None,
+            hardware: Optional[Hardware] = None, env: Optional[dict] = None) -> TierChoice:
+    env = os.environ if env is None else env
+    for tier, source in ((explicit, "explicit"), (env.get("MEMENTO_TIER") or None, "MEMENTO_TIER")):
+        if tier is not None:
+            _check_name(tier, source)
+            missing = missing_packages(tier)
+            if missing:
+                raise TierUnavailableError(
+                    f"tier {tier!r} needs {', '.join(missing)}: {install_hint(tier)}")
+            return TierChoice(tier, source, f"asked for ({source})")
+    if stored is not None and stored in TIERS:
+        # Another model could not read the store's vectors: fall back to keyword-only.
+        return _best_installed(stored, "store", "recorded in the store", (stored, "minimal"))
+    wanted, why = _detect(hardware or read_hardware())
+    return _best_installed(wanted, "detected", why, FALLBACK_ORDER[FALLBACK_ORDER.index(wanted):])
+
+
+def _best_installed(wanted: str, source: str, why: str, candidates) -> TierChoice:
+    for tier in candidates:
+        missing = missing_packages(tier)
+        if not missing:
+            if tier == wanted:
+                return TierChoice(tier, source, why)
+            return TierChoice(tier, source, f"{why} -> {wanted!r}, but it is not installed "
+                                            f"({install_hint(wanted)}); using {tier!r}", fallback=True)
+    raise AssertionError("the minimal tier is always installed")

@@ -1,0 +1,159 @@
+"""Checks on user input, run before anything is written. Each failure is an InvalidInputError."""
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from datetime import datetime, timezone
+from typing import Any, Iterable, List, Mapping, Optional, Union
+
+from .errors import InvalidInputError
+
+MAX_TEXT_CHARS = 65_536        # a memory is a note, not a document; long texts embed truncated anyway
+MAX_TAGS = 64
+MAX_TAG_CHARS = 64
+MAX_METADATA_BYTES = 65_536
+MAX_QUERY_CHARS = 8_192
+MAX_K = 1_000
+
+_TAG = re.compile(r"^[^\W_][\w\-.:/]*$")  # a word character first, then word chars or - . : /
+
+Timestamp = Union[str, datetime, None]
+
+
+def _utf8_clean(value: str, what: str) -> None:
+    if "\x00" in value:
+        raise InvalidInputError(f"{what} contains a NUL character (\\x00), which cannot be stored")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidInputError(f"{what} is not valid Unicode text (lone surrogate at {e.start})") from None
+
+
+def text(value: Any, what: str = "text") -> str:
+    """Memory text is stored exactly as given; it only has to be real, non-blank text."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a str, not {type(value).__name__}")
+    if not value.strip():
+        raise InvalidInputError(f"{what} is empty or only whitespace")
+    if len(value) > MAX_TEXT_CHARS:
+        raise InvalidInputError(f"{what} has {len(value):,} characters; the limit is {MAX_TEXT_CHARS:,}")
+    _utf8_clean(value, what)
+    return value
+
+
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def query(value: Any) -> str:
+    """Any string is a valid query: characters that can never match stored text (NUL, lone
+    surrogates) become spaces instead of errors."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"query must be a str, not {type(value).__name__}")
+    if len(value) > MAX_QUERY_CHARS:
+        raise InvalidInputError(f"query has {len(value):,} characters; the limit is {MAX_QUERY_CHARS:,}")
+    return _UNSTORABLE.sub(" ", value)
+
+
+def tag(value: Any) -> str:
+    """Tags are case-insensitive words: stripped, NFC, lower-cased; letters, digits and - _ . : /"""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"a tag must be a str, not {type(value).__name__}")
+    _utf8_clean(value, "tag")
+    normalized = unicodedata.normalize("NFC", value.strip()).lower()
+    if not normalized or len(normalized) > MAX_TAG_CHARS or not _TAG.match(normalized):
+        raise InvalidInputError(
+            f"invalid tag {value!r}: use 1-{MAX_TAG_CHARS} letters, digits or - _ . : / "
+            "(starting with a letter or digit, no spaces)")
+    return normalized
+
+
+def tags(values: Union[None, str, Iterable[str]]) -> List[str]:
+    """A single string is one tag. Duplicates are dropped, first occurrence kept."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    if isinstance(values, (bytes, Mapping)) or not isinstance(values, Iterable):
+        raise InvalidInputError(f"tags must be a list of strings, not {type(values).__name__}")
+    out = list(dict.fromkeys(tag(v) for v in values))
+    if len(out) > MAX_TAGS:
+        raise InvalidInputError(f"{len(out)} tags; the limit is {MAX_TAGS}")
+    return out
+
+
+def metadata(value: Optional[Mapping[str, Any]]) -> str:
+    """Metadata is a JSON object with string keys; returned serialized, ready to store."""
+    if value is None:
+        return "{}"
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(f"metadata must be a dict, not {type(value).__name__}")
+    if not all(isinstance(k, str) for k in value):
+        raise InvalidInputError("metadata keys must all be strings")
+    try:
+        encoded = json.dumps(dict(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as e:
+        raise InvalidInputError(f"metadata is not JSON-serializable: {e}") from None
+    _utf8_clean(encoded.replace("\\u0000", ""), "metadata")
+    if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
+        raise InvalidInputError(f"metadata is over {MAX_METADATA_BYTES:,} bytes as JSON")
+    return encoded
+
+
+def flag(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{what} must be True or False, not {value!r}")
+    return value
+
+
+def k(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"k must be an int, not {type(value).__name__}")
+    if not 1 <= value <= MAX_K:
+        raise InvalidInputError(f"k must be between 1 and {MAX_K}, not {value}")
+    return value
+
+
+def memory_id(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"a memory id is an int, not {type(value).__name__}")
+    return value
+
+
+def timestamp(value: Timestamp, what: str) -> Optional[str]:
+    """ISO-8601 text or a datetime -> fixed-width UTC text. Naive times are taken as UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise InvalidInputError(f"{what} {value!r} is not an ISO-8601 date/time") from None
+    if not isinstance(value, datetime):
+        raise InvalidInputError(f"{what} must be an ISO-8601 string or a datetime, not {type(value).__name__}")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return format_utc(value)
+
+
+def format_utc(moment: datetime) -> str:
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def now_utc() -> str:
+    return format_utc(datetime.now(timezone.utc))
+
+
+def time_window(since: Timestamp, until: Timestamp):
+    lo, hi = timestamp(since, "since"), timestamp(until, "until")
+    if lo is not None and hi is not None and lo > hi:
+        raise InvalidInputError(f"since ({lo}) is after until ({hi})")
+    return lo, hi
+
+
+def finite_weight(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidInputError(f"{what} must be a finite number, not {value!r}")
+    return float(value)

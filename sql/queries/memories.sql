@@ -1,0 +1,55 @@
+-- Plain reads and writes of memories. Blocks are named with "-- name:"; parameters are named.
+
+-- name: insert_memory
+INSERT INTO memories (text, tags, metadata, created_at, updated_at, pinned)
+VALUES (:text, :tags, :metadata, :created_at, :updated_at, :pinned)
+RETURNING id, text, tags, metadata, created_at, updated_at, pinned, embedded_with;
+
+-- name: get_memory
+SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with
+FROM memories WHERE id = :id;
+
+-- name: update_memory
+-- NULL parameters keep the stored value.
+UPDATE memories SET
+  text       = coalesce(:text, text),
+  tags       = coalesce(:tags, tags),
+  metadata   = coalesce(:metadata, metadata),
+  pinned     = coalesce(:pinned, pinned),
+  updated_at = :updated_at
+WHERE id = :id
+RETURNING id, text, tags, metadata, created_at, updated_at, pinned, embedded_with;
+
+-- name: delete_memory
+DELETE FROM memories WHERE id = :id RETURNING id;
+
+-- name: list_memories
+-- Keyset pagination in id order: constant cost per page however large the store is.
+SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with
+FROM memories
+WHERE id > :after_id
+  AND (:tags IS NULL OR id IN (
+        SELECT memory_id FROM memory_tags
+        WHERE tag IN (SELECT value FROM json_each(:tags))
+        GROUP BY memory_id HAVING count(*) = json_array_length(:tags)))
+ORDER BY id
+LIMIT :limit;
+
+-- name: count_memories
+SELECT count(*) FROM memories;
+
+-- name: count_tags
+SELECT count(DISTINCT tag) FROM memory_tags;
+
+-- name: time_range
+SELECT min(created_at), max(created_at) FROM memories;
+
+-- name: get_meta
+SELECT value FROM store_meta WHERE key = :key;
+
+-- name: set_meta
+INSERT INTO store_meta (key, value) VALUES (:key, :value)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+
+-- name: all_meta
+SELECT key, value FROM store_meta ORDER BY key;

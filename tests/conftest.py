@@ -1,0 +1,46 @@
+"""Shared fixtures: every test opens real SQLite files in its own tmp dir."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import memento
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """No test may touch the user's real store or inherit a tier from the environment."""
+    monkeypatch.delenv("MEMENTO_TIER", raising=False)
+    monkeypatch.setenv("MEMENTO_DB", str(tmp_path / "default" / "memento.db"))
+
+
+@pytest.fixture
+def store_path(tmp_path) -> Path:
+    return tmp_path / "store" / "memento.db"
+
+
+@pytest.fixture
+def mem(store_path):
+    with memento.open(store_path, tier="minimal") as m:
+        yield m
+
+
+def run_python(code: str, **env) -> subprocess.CompletedProcess:
+    """Run code in a fresh interpreter (for import-weight and cross-process checks)."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **env}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env, timeout=300)
+
+
+def sqlite3_shell() -> str:
+    path = shutil.which("sqlite3")
+    if path is None:
+        pytest.skip("the sqlite3 shell is not installed (apt-get install sqlite3)")
+    return path

@@ -1,0 +1,102 @@
+"""The file format: migrations, refusing foreign/newer/broken files untouched, sqlite3-shell readability."""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+
+import apsw
+import pytest
+
+import memento
+from memento import IncompatibleStoreError, StoreError
+from memento.schema import APPLICATION_ID, latest_version
+
+from .conftest import sqlite3_shell
+
+
+def sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_new_store_is_stamped(store_path):
+    with memento.open(store_path, tier="minimal"):
+        pass
+    conn = apsw.Connection(str(store_path))
+    assert conn.pragma("application_id") == APPLICATION_ID
+    assert conn.pragma("user_version") == latest_version()
+    assert conn.pragma("journal_mode") == "wal"
+
+
+def test_refuses_newer_schema_untouched(store_path):
+    with memento.open(store_path, tier="minimal") as m:
+        m.remember("from the future")
+    conn = apsw.Connection(str(store_path))
+    conn.pragma("user_version", latest_version() + 1)
+    conn.close()
+    before = sha(store_path)
+    with pytest.raises(IncompatibleStoreError, match="newer memento"):
+        memento.open(store_path)
+    assert sha(store_path) == before
+
+
+def test_refuses_other_application_untouched(store_path):
+    store_path.parent.mkdir(parents=True)
+    conn = apsw.Connection(str(store_path))
+    conn.execute("CREATE TABLE notes(x); INSERT INTO notes VALUES (1)")
+    conn.close()
+    before = sha(store_path)
+    with pytest.raises(IncompatibleStoreError, match="another application"):
+        memento.open(store_path)
+    assert sha(store_path) == before
+
+
+@pytest.mark.parametrize("content", [b"hello, I am a text file\n" * 10, b"\x00" * 4096])
+def test_refuses_non_sqlite_file_untouched(store_path, content):
+    store_path.parent.mkdir(parents=True)
+    store_path.write_bytes(content)
+    with pytest.raises(IncompatibleStoreError):
+        memento.open(store_path)
+    assert store_path.read_bytes() == content
+
+
+def test_refuses_truncated_store_untouched(store_path):
+    with memento.open(store_path, tier="minimal") as m:
+        m.remember_many([f"memory number {i} " * 20 for i in range(300)])
+    data = store_path.read_bytes()
+    store_path.write_bytes(data[: len(data) // 2])
+    before = sha(store_path)
+    with pytest.raises(IncompatibleStoreError, match="truncated"):
+        memento.open(store_path)
+    assert sha(store_path) == before
+
+
+def test_directory_path_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError):
+        memento.open(tmp_path)
+
+
+def test_sqlite3_shell_reads_memories_and_fts(store_path):
+    shell = sqlite3_shell()
+    with memento.open(store_path, tier="minimal") as m:
+        m.remember("Alice switched from coffee to green tea", tags=["prefs"])
+        m.remember("Bob goes hiking")
+    out = subprocess.run(
+        [shell, str(store_path),
+         "select id, tags, text from memories order by id;"
+         "select rowid from memories_fts where memories_fts match 'drinking OR tea';"
+         "select tag, memory_id from memory_tags;"],
+        capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ['1|["prefs"]|Alice switched from coffee to green tea', "2|[]|Bob goes hiking", "1",
+                   "prefs|1"]
+
+
+def test_shell_edit_keeps_indexes_in_step(store_path):
+    """Triggers live in the schema, so even an UPDATE typed into sqlite3 keeps FTS and tags in step."""
+    shell = sqlite3_shell()
+    with memento.open(store_path, tier="minimal") as m:
+        m.remember("old words", tags=["a"])
+    subprocess.run([shell, str(store_path),
+                    """update memories set text = 'new words', tags = '["b"]' where id = 1;"""], check=True)
+    with memento.open(store_path, tier="minimal") as m:
+        assert m.recall("old") == [] and [h.id for h in m.recall("new", tags=["b"])] == [1]
+        assert all(c.ok for c in m.doctor())

@@ -1,0 +1,44 @@
+"""The built wheel carries sql/ and works when installed (not editable) into a fresh venv."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+import zipfile
+
+import pytest
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def test_wheel_installs_and_works(tmp_path):
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(REPO)],
+                   check=True, capture_output=True, timeout=600)
+    (wheel,) = dist.glob("memento_openclaw-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "memento/sql/migrations/001_core.sql" in names
+    assert "memento/sql/queries/recall_keyword.sql" in names
+
+    env = tmp_path / "venv"
+    venv.create(env, with_pip=True)
+    python = env / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", f"{wheel}[minimal]"],
+                   check=True, capture_output=True, timeout=600)
+    code = f"""
+import memento, sys
+assert memento.__file__.startswith({str(env)!r}), memento.__file__
+with memento.open({str(tmp_path / 'w.db')!r}, tier="minimal") as mem:
+    m = mem.remember("installed from the wheel", tags=["dist"])
+    hits = mem.recall("wheel installed", tags=["dist"])
+assert [h.id for h in hits] == [m.id], hits
+print("ok")
+"""
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+    script = env / "bin" / "memento"
+    out = subprocess.run([str(script), "recall", "wheel", "--db", str(tmp_path / "w.db"), "--json"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "installed from the wheel" in out.stdout, out.stderr
