@@ -1,0 +1,71 @@
+"""Shared bench plumbing: machine facts, building stores of realistic text, writing results."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+STORES = Path(os.environ.get("MEMENTO_BENCH_DIR", "/tmp/memento-bench"))
+sys.path.insert(0, str(REPO))
+
+import memento  # noqa: E402
+
+from bench import corpus  # noqa: E402
+
+
+def machine() -> Dict[str, object]:
+    import apsw
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = None
+    return {"platform": platform.platform(), "machine": platform.machine(), "cpus": os.cpu_count(),
+            "python": platform.python_version(), "memento": memento.__version__, "apsw": apsw.apsw_version(),
+            "sqlite": apsw.sqlite_lib_version(), "commit": commit,
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def store_path(tier: str, size: int) -> Path:
+    return STORES / f"{tier}-{size}.db"
+
+
+def build_store(tier: str, size: int, batch: int = 2000) -> Path:
+    """A store of `size` corpus memories, built once and reused (its name says tier and size)."""
+    path = store_path(tier, size)
+    if path.exists():
+        with memento.open(path, tier=tier) as mem:
+            if mem.count() == size:
+                return path
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    texts = corpus.texts(size)
+    started = time.perf_counter()
+    with memento.open(path, tier=tier) as mem:
+        for i in range(0, size, batch):
+            mem.remember_many(texts[i:i + batch])
+    print(f"  built {path.name}: {size:,} memories in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    return path
+
+
+def percentiles(samples_ms: List[float]) -> Dict[str, float]:
+    ordered = sorted(samples_ms)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"p50_ms": round(statistics.median(ordered), 3), "p95_ms": round(pick(0.95), 3),
+            "p99_ms": round(pick(0.99), 3), "mean_ms": round(statistics.fmean(ordered), 3), "n": len(ordered)}
+
+
+def write_result(name: str, payload: Dict[str, object]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}.json"
+    out.write_text(json.dumps({"machine": machine(), **payload}, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out.relative_to(REPO)}")
+    return out

@@ -1,0 +1,46 @@
+"""Warm recall latency: one open store, the model (if any) loaded, many different queries;
+p50/p95/p99 per tier, mode and store size."""
+from __future__ import annotations
+
+import argparse
+import time
+
+import memento
+from bench import corpus
+from bench.common import build_store, percentiles, write_result
+
+
+def measure(path, tier: str, mode: str, queries, k: int = 10):
+    with memento.open(path, tier=tier) as mem:
+        for q in queries[:20]:  # warm-up: page cache, model load, statement cache
+            mem.recall(q, k=k, mode=mode)
+        samples = []
+        for q in queries:
+            started = time.perf_counter()
+            mem.recall(q, k=k, mode=mode)
+            samples.append((time.perf_counter() - started) * 1000)
+    return percentiles(samples)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--tiers", default="minimal")
+    ap.add_argument("--sizes", default="1000,10000,100000")
+    ap.add_argument("--queries", type=int, default=300)
+    args = ap.parse_args()
+    queries = corpus.queries(args.queries)
+    rows = []
+    for tier in args.tiers.split(","):
+        modes = ["keyword"] if tier == "minimal" else ["keyword", "vector", "hybrid"]
+        for size in map(int, args.sizes.split(",")):
+            path = build_store(tier, size)
+            for mode in modes:
+                stats = measure(path, tier, mode, queries)
+                rows.append({"tier": tier, "mode": mode, "size": size, **stats})
+                print(f"{tier:>8} {mode:>8} {size:>7,}: p50 {stats['p50_ms']:.2f} ms  p95 {stats['p95_ms']:.2f}"
+                      f"  p99 {stats['p99_ms']:.2f}")
+    write_result("warm_recall", {"k": 10, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
