@@ -118,3 +118,29 @@ def translate_errors(path: Path) -> Iterator[None]:
         raise StoreError(f"{path} stayed locked by another process for over {BUSY_TIMEOUT_MS} ms ({e})") from e
     except apsw.PermissionsError as e:
         raise StoreError(f"{path}: permission denied ({e})") from e
+
+
+def load_vec0(conn: apsw.Connection) -> str:
+    """Load sqlite-vec's vec0 extension by file path, then switch extension loading off again.
+
+    The file is found without importing sqlite_vec (its helper imports numpy and stdlib sqlite3).
+    Failure is an error, never a silent fall back to keyword-only search."""
+    import importlib.util
+    from .errors import TierUnavailableError
+    spec = importlib.util.find_spec("sqlite_vec")
+    if spec is None or not spec.submodule_search_locations:
+        raise TierUnavailableError("vector tiers need sqlite-vec: pip install 'memento-openclaw[full]'")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    candidates = [folder / f"vec0.{ext}" for ext in ("so", "dylib", "dll")]
+    library = next((p for p in candidates if p.exists()), None)
+    if library is None:
+        raise TierUnavailableError(f"sqlite-vec is installed but has no vec0 library in {folder}; "
+                                   "reinstall it: pip install --force-reinstall sqlite-vec")
+    conn.enable_load_extension(True)
+    try:
+        conn.load_extension(str(library))
+    except apsw.Error as e:
+        raise TierUnavailableError(f"could not load the vec0 extension from {library}: {e}") from e
+    finally:
+        conn.enable_load_extension(False)
+    return conn.execute("SELECT vec_version()").get

@@ -9,7 +9,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 import apsw
 
@@ -34,8 +34,13 @@ def default_path() -> Path:
     return Path(data_home) / "memento" / "memento.db"
 
 
-def open(path: Optional[PathLike] = None, *, tier: Optional[str] = None) -> "Memento":  # noqa: A001
-    """Open (or create) a store. `tier` overrides $MEMENTO_TIER, the store's tier and detection."""
+def open(path: Optional[PathLike] = None, *, tier: Optional[str] = None,  # noqa: A001
+         reembed: bool = False) -> "Memento":
+    """Open (or create) a store. `tier` overrides $MEMENTO_TIER, the store's tier and detection.
+
+    A store whose vectors were made by another model than the tier's raises ModelMismatchError;
+    reembed=True accepts the new model instead: the old vectors are dropped and every memory is
+    pending until backfill() (or reembed()) has embedded it again."""
     store_path = Path(path).expanduser() if path is not None else default_path()
     conn = db.connect(store_path)
     try:
@@ -50,7 +55,7 @@ def open(path: Optional[PathLike] = None, *, tier: Optional[str] = None) -> "Mem
         vectors = None
         if choice.tier in tiers.VECTOR_TIERS:
             from .vectors import VectorIndex  # vector tiers only: keeps the minimal path light
-            vectors = VectorIndex.attach(conn, store_path, choice.tier)
+            vectors = VectorIndex.attach(conn, store_path, choice.tier, adopt_model=reembed)
         with db.translate_errors(store_path), db.write_transaction(conn):
             # A keyword-only visit (tier="minimal") never overwrites a vector tier's record, and a
             # stand-in tier is not recorded: the store upgrades once the wanted tier is installed.
@@ -195,6 +200,8 @@ class Memento:
         k = validate.k(k)
         since, until = validate.time_window(since, until)
         mode = self._mode(mode)
+        if not query.strip():
+            return []
         params = {"match": fts_query.build(query), "k": k, "tags": _tag_filter(tags),
                   "since": since, "until": until, "text_weight": TEXT_WEIGHT, "tag_weight": TAG_WEIGHT}
         if mode == "keyword":
@@ -228,6 +235,20 @@ class Memento:
             model=self._vectors.model_id if self._vectors is not None else _meta(self._conn, "model"),
             sqlite_version=apsw.sqlite_lib_version(),
         )
+
+    def backfill(self, *, batch_size: int = 256, progress: Optional[Callable[[int], None]] = None) -> int:
+        """Embed every memory still without a vector; returns how many were embedded.
+        `progress(n)` is called after each batch. The minimal tier has nothing to embed (0)."""
+        if self._vectors is None:
+            return 0
+        return self._vectors.backfill(batch_size, progress)
+
+    def reembed(self, *, progress: Optional[Callable[[int], None]] = None) -> int:
+        """Rebuild every vector with this tier's model (e.g. after a model change)."""
+        if self._vectors is None:
+            raise InvalidInputError(f"tier {self.tier!r} has no vectors to rebuild")
+        self._vectors.reset()
+        return self._vectors.backfill(progress=progress)
 
     def doctor(self) -> list:
         """Run real checks on this store (write + search probe, integrity, indexes in step)."""

@@ -95,9 +95,6 @@ def missing_packages(tier: str) -> Tuple[str, ...]:
     """Pip packages the tier needs that are not installed (cheap: imports nothing heavy)."""
     if tier == "minimal":
         return ()
-    import importlib.util
-    if importlib.util.find_spec("memento.vectors") is None:  # TODO(issue 5): vector tiers land next
-        return ("a memento release with vector tiers",)
     from . import models
     return tuple(models.missing_packages(models.model_for_tier(tier)))
 

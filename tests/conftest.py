@@ -44,3 +44,39 @@ def sqlite3_shell() -> str:
     if path is None:
         pytest.skip("the sqlite3 shell is not installed (apt-get install sqlite3)")
     return path
+
+
+VECTOR_TIERS = ("full", "light", "tiny")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _model_cache(tmp_path_factory):
+    """Models are assembled once per test session into a private cache (never the user's)."""
+    if "MEMENTO_CACHE_DIR" not in os.environ:
+        os.environ["MEMENTO_CACHE_DIR"] = str(tmp_path_factory.mktemp("model-cache"))
+    yield
+
+
+def require_tier(tier: str) -> None:
+    """Skip when the tier's packages are missing, unless this test env promises that tier
+    ($MEMENTO_REQUIRE_TIERS, set by tox): then a missing package is a failure, not a skip."""
+    from memento import tiers
+    missing = tiers.missing_packages(tier)
+    if missing:
+        required = os.environ.get("MEMENTO_REQUIRE_TIERS", "").split(",")
+        message = f"tier {tier!r} not installed (missing {', '.join(missing)})"
+        if tier in required:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(params=VECTOR_TIERS)
+def vector_tier(request) -> str:
+    require_tier(request.param)
+    return request.param
+
+
+@pytest.fixture
+def vmem(store_path, vector_tier):
+    with memento.open(store_path, tier=vector_tier) as m:
+        yield m

@@ -1,0 +1,148 @@
+"""Text -> vector, through fastembed, offline.
+
+    emb = Embedder(model_for_tier("full"))
+    blobs = emb.embed(["Alice switched from coffee to green tea"])   # [384 * 4 bytes]
+
+Vectors come back as raw float32 little-endian bytes, L2-normalized: what sqlite-vec's vec0 takes as a
+blob, and it keeps numpy out of the store. Queries and documents share one code path (MiniLM uses no
+query prefix). fastembed, onnxruntime and numpy are imported on first use, never at import time.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from . import models
+from .errors import TierUnavailableError
+from .models import ModelSpec
+
+# Batches are cut so that (texts in batch) x (longest text's tokens) stays under TOKEN_BUDGET.
+# Peak RSS comes from the activations of long batches, not from the weights (MODELS.md section 6);
+# bench/embed_probe.py measured the budget: at 2048 long documents (~190 tokens) run at the same speed
+# as with 16384 while the peak stays near the idle model's; short texts still get batches of 64.
+TOKEN_BUDGET = 2048
+MAX_BATCH = 64          # short texts: larger batches were not faster (MODELS.md section 5)
+
+_registered = set()     # fastembed model names registered in this process
+_register_lock = threading.Lock()
+
+
+class Embedder:
+    """Embeds texts with one model. Thread-safe to load; embed() calls are serialized."""
+
+    def __init__(self, spec: ModelSpec, *, threads: Optional[int] = None,
+                 cache_dir: Optional[os.PathLike] = None, token_budget: int = TOKEN_BUDGET):
+        self._spec = spec
+        self._threads = threads
+        self._cache_dir = cache_dir
+        self._token_budget = token_budget
+        self._model = None          # fastembed.TextEmbedding
+        self._counter = None        # tokenizers.Tokenizer without padding, to count tokens
+        self._lock = threading.Lock()
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self._spec
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> None:
+        """Build/verify the model folder and load the model now (otherwise the first embed does)."""
+        with self._lock:
+            if self._model is None:
+                self._load()
+
+    def embed_one(self, text: str) -> bytes:
+        return self.embed([text])[0]
+
+    def embed(self, texts: Sequence[str]) -> List[bytes]:
+        """One L2-normalized float32 little-endian vector (4 * dim bytes) per text, in order."""
+        texts = list(texts)
+        if not texts:
+            return []
+        with self._lock:
+            if self._model is None:
+                self._load()
+            out: List[Optional[bytes]] = [None] * len(texts)
+            for idx in self._batches(texts):
+                batch = [texts[i] for i in idx]
+                for i, vec in zip(idx, self._model.embed(batch, batch_size=len(batch))):
+                    out[i] = vec.astype("<f4", copy=False).tobytes()
+        return out  # type: ignore[return-value]
+
+    def _batches(self, texts: List[str]) -> List[List[int]]:
+        """Indices of `texts`, shortest first, cut so each batch's padded size fits the token budget.
+        Sorting also means little padding: neighbours have about the same length."""
+        if len(texts) == 1:
+            return [[0]]
+        lengths = [len(e.ids) for e in self._counter.encode_batch(texts)]
+        order = sorted(range(len(texts)), key=lengths.__getitem__)
+        batches: List[List[int]] = []
+        batch: List[int] = []
+        for i in order:
+            # lengths ascend, so text i sets the batch's padded length
+            if batch and (len(batch) + 1 > MAX_BATCH or (len(batch) + 1) * lengths[i] > self._token_budget):
+                batches.append(batch)
+                batch = []
+            batch.append(i)
+        batches.append(batch)
+        return batches
+
+    def _load(self) -> None:
+        spec = self._spec
+        hub = False
+        try:
+            folder = models.model_dir(spec, self._cache_dir)
+        except TierUnavailableError:
+            # The model's package is not installed: fetch from the hub only when the user said so.
+            if os.environ.get("MEMENTO_ALLOW_DOWNLOAD") != "1" or spec.hub_model is None:
+                raise
+            hub = True
+        if not hub:
+            # Safety nets: with specific_model_path fastembed does not contact the hub at all.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+        try:
+            from fastembed import TextEmbedding
+            from tokenizers import Tokenizer
+        except ImportError as e:
+            raise TierUnavailableError(f"tier {spec.tier!r} needs fastembed ({e}): "
+                                       f"pip install 'memento-openclaw[{spec.tier}]'") from None
+        if hub:
+            # Untested offline: fastembed's own fp32 export of the same model, verified by the hub's
+            # checksums only (memento cannot pin its hash).
+            self._model = TextEmbedding(spec.hub_model, threads=self._threads,
+                                        cache_dir=str(models.cache_root(self._cache_dir) / "hub"))
+            tokenizer = self._model.model.tokenizer
+        else:
+            name = _register(spec)
+            self._model = TextEmbedding(name, specific_model_path=str(folder), threads=self._threads)
+            tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
+        counter = Tokenizer.from_str(tokenizer.to_str())
+        counter.no_padding()
+        counter.enable_truncation(spec.max_tokens)
+        if hub:  # fastembed's files say 512; the model was trained at max_tokens
+            tokenizer.enable_truncation(spec.max_tokens)
+        self._counter = counter
+
+
+def _register(spec: ModelSpec) -> str:
+    """Register `spec` with fastembed once per process (add_custom_model raises on a second call)."""
+    from fastembed import TextEmbedding
+    from fastembed.common.model_description import ModelSource, PoolingType
+    name = f"memento/{spec.id}"
+    with _register_lock:
+        if name not in _registered:
+            known = {m["model"].lower() for m in TextEmbedding.list_supported_models()}
+            if name.lower() not in known:   # e.g. registered by another copy of this module
+                TextEmbedding.add_custom_model(
+                    model=name, dim=spec.dim, normalization=spec.normalize, model_file="model.onnx",
+                    sources=ModelSource(hf=name),   # never contacted: specific_model_path is given
+                    pooling=PoolingType.MEAN if spec.pooling == "mean" else PoolingType.DISABLED,
+                    output_name=spec.output_name, description=spec.source, license="Apache-2.0")
+            _registered.add(name)
+    return name

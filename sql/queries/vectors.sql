@@ -1,0 +1,41 @@
+-- Writes and bookkeeping for memories_vec (vector tiers only: they need the vec0 extension).
+
+-- name: vec_delete
+DELETE FROM memories_vec WHERE rowid = :id;
+
+-- name: vec_insert
+INSERT INTO memories_vec (rowid, embedding_bits, embedding)
+VALUES (:id, vec_quantize_binary(:embedding), :embedding);
+
+-- name: mark_embedded
+UPDATE memories SET embedded_with = :model WHERE id = :id;
+
+-- name: apply_vector_deletes
+DELETE FROM memories_vec WHERE rowid IN (SELECT memory_id FROM vector_deletes);
+
+-- name: clear_vector_deletes
+DELETE FROM vector_deletes;
+
+-- name: pending_count
+SELECT count(*) FROM memories WHERE embedded_with IS NULL;
+
+-- name: pending_batch
+SELECT id, text FROM memories WHERE embedded_with IS NULL AND id > :after_id ORDER BY id LIMIT :limit;
+
+-- name: text_of
+SELECT text FROM memories WHERE id = :id AND embedded_with IS NULL;
+
+-- name: reset_vectors
+UPDATE memories SET embedded_with = NULL WHERE embedded_with IS NOT NULL;
+
+-- name: drop_vec
+DROP TABLE IF EXISTS memories_vec;
+
+-- name: vec_row_count
+SELECT count(*) FROM memories_vec;
+
+-- name: embedded_count
+SELECT count(*) FROM memories WHERE embedded_with = :model;
+
+-- name: vec_rows_without_memory
+SELECT count(*) FROM memories_vec WHERE rowid NOT IN (SELECT id FROM memories);

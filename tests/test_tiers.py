@@ -1,0 +1,73 @@
+"""Tier detection and resolution, with injected hardware facts."""
+from __future__ import annotations
+
+import pytest
+
+from memento import TierUnavailableError, tiers
+from memento.tiers import GIB, Hardware, detect_hardware_tier
+
+
+def hw(ram_gib: float, cpus: int = 4, machine: str = "x86_64") -> Hardware:
+    return Hardware(int(ram_gib * GIB), cpus, machine, "test")
+
+
+@pytest.mark.parametrize("hardware, expected", [
+    (hw(0.5, 4, "aarch64"), "minimal"),     # Pi Zero 2 W: 512 MB
+    (hw(0.9, 8, "x86_64"), "minimal"),      # RAM < 1 GiB wins whatever the CPU
+    (hw(8, 2, "armv7l"), "minimal"),        # ARM with <= 2 CPUs
+    (hw(8, 2, "arm64"), "minimal"),
+    (hw(2, 4, "aarch64"), "light"),         # Pi 4 2 GB
+    (hw(3.9, 2, "x86_64"), "light"),        # small VM: 2 CPUs is fine off ARM
+    (hw(4, 4, "aarch64"), "full"),          # Pi 5 / 4 GB
+    (hw(24, 2, "x86_64"), "full"),
+])
+def test_detection_rule(hardware, expected):
+    assert detect_hardware_tier(hardware) == expected
+
+
+def test_cgroup_limit_is_honoured(tmp_path):
+    (tmp_path / "memory.max").write_text("536870912\n")
+    assert tiers._cgroup_memory_limit(str(tmp_path)) == 512 * 1024 * 1024
+    (tmp_path / "memory.max").write_text("max\n")
+    assert tiers._cgroup_memory_limit(str(tmp_path)) is None
+
+
+def test_meminfo_without_psutil(tmp_path):
+    """armv7l has no psutil wheel: RAM comes from /proc/meminfo there."""
+    (tmp_path / "meminfo").write_text("MemTotal:         492872 kB\nMemFree: 1 kB\n")
+    assert tiers._meminfo_total(str(tmp_path / "meminfo")) == 492872 * 1024
+
+
+def test_resolution_order():
+    small = hw(0.5)
+    assert tiers.resolve("minimal", stored="full", hardware=small, env={"MEMENTO_TIER": "full"}).source == "explicit"
+    choice = tiers.resolve(None, stored=None, hardware=small, env={"MEMENTO_TIER": "minimal"})
+    assert (choice.tier, choice.source) == ("minimal", "MEMENTO_TIER")
+    choice = tiers.resolve(None, stored="minimal", hardware=hw(64), env={})
+    assert (choice.tier, choice.source) == ("minimal", "store")
+    choice = tiers.resolve(None, stored=None, hardware=small, env={})
+    assert (choice.tier, choice.source, choice.fallback) == ("minimal", "detected", False)
+
+
+def test_unknown_tier_is_a_clear_error():
+    with pytest.raises(TierUnavailableError, match="unknown tier"):
+        tiers.resolve("huge", env={})
+
+
+def test_missing_tier_explicit_errors_detected_falls_back(monkeypatch):
+    monkeypatch.setattr(tiers, "missing_packages", lambda t: ("fastembed",) if t != "minimal" else ())
+    with pytest.raises(TierUnavailableError, match=r"pip install 'memento-openclaw\[full\]'"):
+        tiers.resolve("full", env={})
+    choice = tiers.resolve(None, hardware=hw(64), env={})
+    assert choice.tier == "minimal" and choice.fallback and "not installed" in choice.reason
+    # a store's recorded vector tier falls back to keyword-only, never to another model
+    choice = tiers.resolve(None, stored="light", hardware=hw(64), env={})
+    assert choice.tier == "minimal" and choice.source == "store"
+
+
+def test_fallback_tier_is_not_recorded(store_path, monkeypatch):
+    import memento
+    monkeypatch.setattr(tiers, "missing_packages", lambda t: ("fastembed",) if t != "minimal" else ())
+    with memento.open(store_path) as mem:       # detection wants a vector tier; only minimal is here
+        assert mem.tier == "minimal" and mem.tier_choice.fallback
+        assert "tier" not in mem.meta()

@@ -1,0 +1,111 @@
+"""Vector tiers with the real models (no fakes): semantic recall, filters, backfill, bookkeeping."""
+from __future__ import annotations
+
+import apsw
+import pytest
+
+import memento
+from memento import ModelMismatchError
+
+from .conftest import require_tier
+
+pytestmark = pytest.mark.vector
+
+PETS = "I adopted a kitten from the shelter last week"
+OTHERS = ["The quarterly budget review is on Monday", "Bob repaired the garage door hinge",
+          "Flight to Lisbon leaves at 7:50 from terminal two", "The printer on floor three is out of toner"]
+
+
+def test_paraphrase_without_shared_words_needs_vectors(vmem):
+    pet = vmem.remember(PETS)
+    vmem.remember_many(OTHERS)
+    query = "new feline pet"                       # no word in common with the memory
+    assert pet.id not in [h.id for h in vmem.recall(query, mode="keyword")]
+    assert vmem.recall(query, mode="vector")[0].id == pet.id
+    assert vmem.recall(query, mode="hybrid", k=3)[0].id == pet.id
+    assert vmem.recall(query)[0].id == pet.id       # hybrid is the default in vector tiers
+
+
+def test_memories_record_their_model(vmem):
+    m = vmem.remember(PETS)
+    assert m.embedded_with == vmem.stats().model == vmem.meta()["model"]
+    assert vmem.meta()["dim"] == "384" and vmem.meta()["tier"] == vmem.tier
+
+
+def test_selective_filter_scores_filtered_rows_exactly(vmem):
+    """60 memories closer to the query than the tagged one: a KNN list post-filtered would lose it."""
+    vmem.remember_many([f"Kitten number {i} is playing with a ball of yarn" for i in range(60)])
+    tagged = vmem.remember("We might get a cat someday", tags=["family"])
+    assert [h.id for h in vmem.recall("kitten playing", k=5, tags=["family"], mode="vector")] == [tagged.id]
+    assert [h.id for h in vmem.recall("kitten playing", k=5, tags=["family"], mode="hybrid")] == [tagged.id]
+    old = vmem.remember("A cat slept on the sofa", created_at="2001-01-01")
+    assert [h.id for h in vmem.recall("kitten playing", k=5, until="2002-01-01", mode="vector")] == [old.id]
+
+
+def test_embed_later_is_keyword_searchable_then_backfilled(vmem):
+    vmem.remember_many(OTHERS)
+    later = vmem.remember(PETS, embed="later")
+    assert later.embedded_with is None and vmem.stats().pending_embeddings == 1
+    assert vmem.recall("kitten", mode="hybrid")[0].id == later.id   # through the keyword side
+    assert later.id not in [h.id for h in vmem.recall("new feline pet", mode="vector")]
+    assert vmem.backfill() == 1 and vmem.stats().pending_embeddings == 0
+    assert vmem.recall("new feline pet", mode="vector")[0].id == later.id
+
+
+def test_forget_and_update_keep_vectors_in_step(vmem):
+    pet = vmem.remember(PETS)
+    vmem.remember_many(OTHERS)
+    vmem.update(pet.id, text="The dentist appointment is on Friday morning")
+    assert vmem.get(pet.id).embedded_with == vmem.stats().model
+    assert vmem.recall("tooth doctor visit", mode="vector")[0].id == pet.id
+    vmem.forget(pet.id)
+    assert pet.id not in [h.id for h in vmem.recall("tooth doctor visit", mode="vector", k=10)]
+    assert all(c.ok for c in vmem.doctor()), [c for c in vmem.doctor() if not c.ok]
+
+
+def test_keyword_only_visit_to_a_vector_store(store_path, vector_tier):
+    """A Pi without the vector extras can read and write a server's store; the vector tier
+    catches up on its next visit."""
+    with memento.open(store_path, tier=vector_tier) as mem:
+        gone = mem.remember("to be forgotten by the Pi: kitten photos")
+        mem.remember_many(OTHERS)
+    with memento.open(store_path, tier="minimal") as pi:
+        assert pi.tier == "minimal" and [h.id for h in pi.recall("kitten")] == [gone.id]
+        added = pi.remember(PETS)
+        pi.forget(gone.id)
+        pi.update(2, text="Bob fixed the fence")
+    with memento.open(store_path) as mem:                    # the store's own tier again
+        assert mem.tier == vector_tier
+        assert all(c.ok for c in mem.doctor()), [c for c in mem.doctor() if not c.ok]
+        assert mem.stats().pending_embeddings == 2            # the Pi's new memory and edited text
+        assert mem.backfill() == 2
+        assert mem.recall("new feline pet", mode="vector")[0].id == added.id
+        assert gone.id not in [h.id for h in mem.recall("kitten photos", mode="vector")]
+
+
+def test_model_mismatch_is_refused_until_reembed(store_path):
+    require_tier("full")
+    with memento.open(store_path, tier="full") as mem:
+        pet = mem.remember(PETS)
+        mem.remember_many(OTHERS)
+    conn = apsw.Connection(str(store_path))
+    conn.execute("UPDATE store_meta SET value = 'some-other-model' WHERE key = 'model'")
+    conn.close()
+    with pytest.raises(ModelMismatchError, match="memento reembed"):
+        memento.open(store_path, tier="full")
+    with memento.open(store_path, tier="minimal") as mem:   # keyword-only always works
+        assert [h.id for h in mem.recall("kitten")] == [pet.id]
+    with memento.open(store_path, tier="full", reembed=True) as mem:
+        assert mem.stats().pending_embeddings == 5
+        assert mem.reembed() == 5 and mem.stats().pending_embeddings == 0
+        assert mem.recall("new feline pet", mode="vector")[0].id == pet.id
+
+
+def test_extension_loading_is_switched_off_after_vec0(vmem):
+    with pytest.raises(apsw.Error):
+        vmem._conn.load_extension("/nonexistent/evil.so")
+
+
+def test_vector_modes_need_a_vector_tier(mem):
+    with pytest.raises(memento.InvalidInputError, match="vector tier"):
+        mem.recall("anything", mode="hybrid")
