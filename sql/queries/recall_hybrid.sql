@@ -40,22 +40,26 @@ keyword AS MATERIALIZED (
   LIMIT :candidates
 ),
 -- Vector side, broad search: hamming KNN over sign bits. With a filter that passes many memories,
--- the list grows by the filter's selectivity so that enough candidates survive it.
+-- the list grows by the filter's selectivity so that enough candidates survive it; with a
+-- selective filter (vector_exact below does the work) or w_vector = 0 it is empty (k = 0).
 vector_prefilter AS MATERIALIZED (
   SELECT rowid AS id, embedding
   FROM memories_vec
-  WHERE :w_vector > 0
-    AND coalesce((SELECT n FROM filter_size), :exact_limit + 1) > :exact_limit
-    AND embedding_bits MATCH vec_quantize_binary(:qvec)
-    AND k = min(4096, :prefilter * coalesce(
-          (SELECT count(*) FROM memories) / max(1, (SELECT n FROM filter_size)), 1))
+  WHERE embedding_bits MATCH vec_quantize_binary(:qvec)
+    AND k = CASE
+      WHEN :w_vector <= 0 THEN 0
+      WHEN (SELECT n FROM filter_size) IS NULL THEN :prefilter
+      WHEN (SELECT n FROM filter_size) <= :exact_limit THEN 0
+      ELSE min(4096, :prefilter * (SELECT count(*) FROM memories) / (SELECT n FROM filter_size))
+    END
 ),
 -- Vector side, selective filter: every memory passing it is scored exactly; a short KNN list
 -- post-filtered would silently drop matches.
 vector_exact AS MATERIALIZED (
   SELECT v.rowid AS id, v.embedding
-  FROM filtered JOIN memories_vec AS v ON v.rowid = filtered.id
-  WHERE :w_vector > 0 AND (SELECT n FROM filter_size) <= :exact_limit
+  FROM filtered CROSS JOIN memories_vec AS v ON v.rowid = filtered.id  -- CROSS: filtered drives
+  WHERE :w_vector > 0 AND coalesce(:since, :until, :tags) IS NOT NULL  -- no filter: skipped at once
+    AND (SELECT n FROM filter_size) <= :exact_limit
 ),
 -- Exact cosine distance for all candidates; a vector made before the text changed (or by
 -- another model) is ignored: its memory's embedded_with no longer names :model.
