@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--batch", type=int, default=IMPORT_BATCH, help=f"memories per transaction ({IMPORT_BATCH})")
     c.add_argument("--later", action="store_true", help="defer embedding to `memento backfill`")
     c = command("export", _export, "write all memories as JSON Lines to stdout")
+    command("backfill", _backfill, "embed memories stored without a vector (vector tiers)")
+    command("reembed", _reembed, "rebuild every vector with this tier's model (e.g. after a model change)")
     command("stats", _stats, "counts, sizes, tier, model")
     command("tier", _tier, "the tier memento would use here, and why")
     command("doctor", _doctor, "check that the store really works: write, search, integrity, versions")
@@ -155,6 +157,22 @@ def _read_jsonl(lines: Iterable[str]) -> List[dict]:
             raise InvalidInputError(f"line {number}: {e}") from None
         items.append(item)
     return items
+
+
+def _backfill(args) -> None:
+    with _open(args) as mem:
+        with Progress(mem.stats().pending_embeddings, "backfill") as bar:
+            done = mem.backfill(progress=bar.advance)
+    if args.json:
+        _print_json({"embedded": done})
+
+
+def _reembed(args) -> None:
+    with store.open(args.db, tier=args.tier, reembed=True) as mem:
+        with Progress(mem.count(), f"reembed ({mem.tier})") as bar:
+            done = mem.reembed(progress=bar.advance)
+    if args.json:
+        _print_json({"embedded": done})
 
 
 def _export(args) -> None:

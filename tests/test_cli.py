@@ -88,3 +88,19 @@ def test_console_script_runs(tmp_path):
     out = subprocess.run([sys.executable, "-m", "memento.cli", "recall", "subprocess", "--db", env_db, "--json"],
                          check=True, capture_output=True, text=True).stdout
     assert json.loads(out.splitlines()[0])["text"] == "from a subprocess"
+
+
+@pytest.mark.vector
+def test_backfill_and_reembed_commands(capsys, store_path):
+    from .conftest import require_tier
+    require_tier("full")
+    db = ["--db", str(store_path), "--tier", "full"]
+    assert run(capsys, "remember", "I adopted a kitten", "--later", *db)[0] == 0
+    code, out, _ = run(capsys, "stats", *db, "--json")
+    assert json.loads(out)["pending_embeddings"] == 1
+    code, out, err = run(capsys, "backfill", *db, "--json")
+    assert code == 0 and json.loads(out) == {"embedded": 1} and "backfill" in err
+    code, out, _ = run(capsys, "reembed", *db, "--json")
+    assert code == 0 and json.loads(out) == {"embedded": 1}
+    code, out, _ = run(capsys, "recall", "new feline pet", "--mode", "vector", *db, "--json")
+    assert json.loads(out.splitlines()[0])["text"] == "I adopted a kitten"
