@@ -18,11 +18,14 @@ from . import models
 from .errors import TierUnavailableError
 from .models import ModelSpec
 
-# Batches are cut so that (texts in batch) x (longest text's tokens) stays under TOKEN_BUDGET.
-# Peak RSS comes from the activations of long batches, not from the weights (MODELS.md section 6);
-# bench/embed_probe.py measured the budget: at 2048 long documents (~190 tokens) run at the same speed
-# as with 16384 while the peak stays near the idle model's; short texts still get batches of 64.
-TOKEN_BUDGET = 2048
+# Batches are cut so that n x L (texts x padded length) <= TOKEN_BUDGET and n x L^2 <= ATTENTION_BUDGET
+# (attention scores grow with L^2). Peak RSS comes from the activations of long batches, not from the
+# weights, and onnxruntime keeps its arena at the peak afterwards (MODELS.md section 6). Measured with
+# bench/embed_probe.py, full tier, 2 cores: 256 texts of 256 tokens peak at 1840 MB with one batch of
+# 64, 620 MB at 2048 tokens, 318 MB at 512 (2 texts a batch), 267 MB one at a time, all at 20-23 docs/s;
+# 10,000 short memories (~20 tokens) run at 251/s with a 512 budget and 309/s with 1024.
+TOKEN_BUDGET = 1024
+ATTENTION_BUDGET = 2 * 256 * 256
 MAX_BATCH = 64          # short texts: larger batches were not faster (MODELS.md section 5)
 
 _registered = set()     # fastembed model names registered in this process
@@ -79,13 +82,17 @@ class Embedder:
         Sorting also means little padding: neighbours have about the same length."""
         if len(texts) == 1:
             return [[0]]
-        lengths = [len(e.ids) for e in self._counter.encode_batch(texts)]
+        lengths: List[int] = []
+        for start in range(0, len(texts), 512):   # in slices: 10,000 Encodings at once hold ~35 MB
+            lengths += [len(e.ids) for e in self._counter.encode_batch(texts[start:start + 512])]
         order = sorted(range(len(texts)), key=lengths.__getitem__)
         batches: List[List[int]] = []
         batch: List[int] = []
         for i in order:
             # lengths ascend, so text i sets the batch's padded length
-            if batch and (len(batch) + 1 > MAX_BATCH or (len(batch) + 1) * lengths[i] > self._token_budget):
+            n, length = len(batch) + 1, lengths[i]
+            if batch and (n > MAX_BATCH or n * length > self._token_budget
+                          or n * length * length > ATTENTION_BUDGET):
                 batches.append(batch)
                 batch = []
             batch.append(i)
@@ -120,7 +127,9 @@ class Embedder:
             tokenizer = self._model.model.tokenizer
         else:
             name = _register(spec)
-            self._model = TextEmbedding(name, specific_model_path=str(folder), threads=self._threads)
+            # cache_dir: fastembed creates it even when unused; keep it out of /tmp/fastembed_cache.
+            self._model = TextEmbedding(name, specific_model_path=str(folder), threads=self._threads,
+                                        cache_dir=str(folder.parent))
             tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
         counter = Tokenizer.from_str(tokenizer.to_str())
         counter.no_padding()

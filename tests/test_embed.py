@@ -1,0 +1,246 @@
+"""The embedding models, for real: every installed vector tier's model is built and loaded.
+
+Model folders are built once per session into a temporary cache (the build takes 1-3 s per tier);
+tests that damage files work on copies in their own tmp_path.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from memento import models
+from memento.errors import ModelIntegrityError, TierUnavailableError
+
+pytestmark = pytest.mark.vector
+
+REPO = Path(__file__).resolve().parent.parent
+TIERS = list(models.TIER_MODELS)
+
+
+def _vec(blob: bytes):
+    return struct.unpack(f"<{len(blob) // 4}f", blob)
+
+
+def _cos(a: bytes, b: bytes) -> float:
+    return sum(x * y for x, y in zip(_vec(a), _vec(b)))
+
+
+def _need(tier: str) -> models.ModelSpec:
+    spec = models.model_for_tier(tier)
+    missing = models.missing_packages(spec)
+    if missing:
+        pytest.skip(f"tier {tier!r} needs: {', '.join(missing)}")
+    return spec
+
+
+@pytest.fixture(scope="session")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def embedders(cache):
+    from memento.embed import Embedder
+    made = {}
+
+    def get(tier: str):
+        if tier not in made:
+            made[tier] = Embedder(_need(tier), cache_dir=cache)
+        return made[tier]
+    return get
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in ("MEMENTO_MODEL_DIR", "MEMENTO_ALLOW_DOWNLOAD", "MEMENTO_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _flip_byte(path: Path, offset: int) -> None:
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ 0xFF]))
+
+
+# --- the registry ------------------------------------------------------------------------------
+
+def test_registry_ids_are_distinct_and_384d():
+    specs = list(models.TIER_MODELS.values())
+    assert len({s.id for s in specs}) == len(specs)
+    assert all(s.dim == 384 and s.tier in TIERS for s in specs)
+    with pytest.raises(TierUnavailableError):
+        models.model_for_tier("minimal")
+
+
+def test_missing_packages_names_pip_distributions(clean_env):
+    spec = dataclasses.replace(models.FULL, requires=("fastembed", "no-such-dist-for-memento"))
+    assert models.missing_packages(spec) == ["no-such-dist-for-memento"]
+
+
+def test_import_does_not_load_the_runtime():
+    code = ("import sys, memento.embed, memento.models; "
+            "heavy = [m for m in ('fastembed', 'onnxruntime', 'numpy', 'tokenizers') if m in sys.modules]; "
+            "print(heavy); sys.exit(1 if heavy else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --- vectors -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_vectors_are_unit_float32(embedders, tier):
+    emb = embedders(tier)
+    blobs = emb.embed(["The cat sits on the mat", "", "ümlaut café 東京 🚀"])
+    for blob in blobs:
+        assert isinstance(blob, bytes) and len(blob) == 4 * 384
+        assert math.isclose(math.sqrt(_cos(blob, blob)), 1.0, abs_tol=1e-5)
+    assert emb.embed([]) == []
+    assert emb.spec.tier == tier
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_paraphrases_score_above_unrelated(embedders, tier):
+    emb = embedders(tier)
+    memory, query, unrelated, unrelated2 = emb.embed([
+        "Alice switched from coffee to green tea",
+        "what does Alice drink",
+        "The quarterly budget review moved to Thursday",
+        "Stock markets fell sharply today"])
+    assert _cos(memory, query) > _cos(unrelated, query) + 0.2
+    assert _cos(memory, query) > _cos(unrelated2, query) + 0.2
+    cat, kitten, stocks = emb.embed(["The cat sits on the mat", "A kitten is resting on a rug",
+                                     "Stock markets fell sharply today"])
+    assert _cos(cat, kitten) > 0.5 > 0.2 > _cos(cat, stocks)
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_batching_keeps_order_and_values(embedders, tier):
+    """Texts are sorted by length and cut into token-budget batches; the result must still be in
+    input order and match embedding each text alone. Padding does not change an fp32 vector; the int8
+    model quantizes activations per batch, so there a text's batch-mates move it a little."""
+    emb = embedders(tier)
+    topics = ["green tea", "mountain bikes", "tax returns", "jazz piano", "sourdough bread", "rust compiler",
+              "whale songs", "chess openings", "tomato plants"]
+    texts = [f"{topic} " * n for topic, n in zip(topics, (40, 1, 300, 7, 120, 2, 60, 1000, 3))] * 3
+    together = emb.embed(texts)
+    alone = [emb.embed_one(t) for t in texts]
+    for i, blob in enumerate(together):
+        assert _cos(blob, alone[i]) > (0.99 if tier == "tiny" else 0.9999)
+        assert all(_cos(blob, alone[i]) > _cos(blob, alone[j]) for j in range(9) if j != i % 9)
+
+
+def test_long_text_is_truncated_not_rejected(embedders):
+    emb = embedders("full")
+    long_blob = emb.embed_one("green tea " * 5000)
+    head_blob = emb.embed_one("green tea " * 200)   # 400 words: already past 256 tokens
+    assert _cos(long_blob, head_blob) > 0.9999
+
+
+def test_tiny_stays_close_to_full(embedders):
+    full, tiny = embedders("full"), embedders("tiny")
+    texts = ["Alice switched from coffee to green tea", "Remind Bob to bring the tent to Oslo on Friday",
+             "The meeting about the security audit moved to Monday at 9:00."]
+    for a, b in zip(full.embed(texts), tiny.embed(texts)):
+        assert _cos(a, b) > 0.93
+
+
+# --- files and integrity -----------------------------------------------------------------------
+
+def test_model_folder_has_what_fastembed_needs(embedders, cache):
+    emb = embedders("full")
+    emb.load()
+    folder = models.model_dir(emb.spec, cache)
+    for name in ("model.onnx", models.DATA, "tokenizer.json", "tokenizer_config.json", "config.json",
+                 "special_tokens_map.json", models.MANIFEST):
+        assert (folder / name).is_file(), name
+    import json
+    assert json.loads((folder / "tokenizer_config.json").read_text())["model_max_length"] == 256
+
+
+def test_corrupted_source_in_model_dir_is_refused(tmp_path, monkeypatch, clean_env):
+    spec = _need("light")
+    src = models.locate(spec.onnx_source)
+    model_dir = tmp_path / "models"
+    model_dir.mkdir()
+    shutil.copyfile(src, model_dir / spec.onnx_source.name)
+    _flip_byte(model_dir / spec.onnx_source.name, 1_000_000)
+    monkeypatch.setenv("MEMENTO_MODEL_DIR", str(model_dir))
+    assert models.locate(spec.onnx_source) == model_dir / spec.onnx_source.name
+    with pytest.raises(ModelIntegrityError, match="sha256"):
+        models.model_dir(spec, tmp_path / "cache")
+    assert not any((tmp_path / "cache").glob(f"{spec.id}*")), "no folder is left behind"
+
+
+def test_corrupted_cached_model_is_refused_even_after_a_good_load(embedders, cache, tmp_path, clean_env):
+    """The stat shortcut must not hide a change: load once (hash remembered), damage, load again."""
+    emb = embedders("full")
+    emb.load()
+    good = models.model_dir(emb.spec, cache)
+    root = tmp_path / "cache"
+    root.mkdir()
+    folder = root / good.name
+    shutil.copytree(good, folder)
+    models.model_dir(emb.spec, root)            # hashes the copy and remembers it
+    models.model_dir(emb.spec, root)            # stat unchanged: no re-hash, still fine
+    _flip_byte(folder / models.DATA, 4_000_000)
+    with pytest.raises(ModelIntegrityError, match="delete"):
+        models.model_dir(emb.spec, root)
+    from memento.embed import Embedder
+    with pytest.raises(ModelIntegrityError):
+        Embedder(emb.spec, cache_dir=root).embed_one("hello")
+
+
+def test_damaged_tokenizer_is_refused(embedders, cache, tmp_path, clean_env):
+    emb = embedders("light")
+    emb.load()
+    root = tmp_path / "cache"
+    good = models.model_dir(emb.spec, cache)
+    shutil.copytree(good, root / good.name)
+    _flip_byte(root / good.name / "tokenizer.json", 100)
+    with pytest.raises(ModelIntegrityError):
+        models.model_dir(emb.spec, root)
+
+
+def test_concurrent_first_builds_do_not_collide(tmp_path, clean_env):
+    spec = _need("light")
+    root = tmp_path / "cache"
+    results, errors = [], []
+
+    def build():
+        try:
+            results.append(models.model_dir(spec, root))
+        except Exception as e:   # pragma: no cover - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=build) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(set(results)) == 1
+    assert [p.name for p in root.iterdir() if p.is_dir()] == [results[0].name]   # no temp folders left
+
+
+def test_missing_model_package_is_a_tier_error(tmp_path, clean_env):
+    spec = dataclasses.replace(models.LIGHT, onnx_source=dataclasses.replace(
+        models.LIGHT.onnx_source, dist="no-such-dist-for-memento"))
+    with pytest.raises(TierUnavailableError, match="pip install"):
+        models.model_dir(spec, tmp_path)
+
+
+def test_cache_dir_resolution(monkeypatch, tmp_path, clean_env):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert models.cache_root() == tmp_path / "xdg" / "memento" / "models"
+    monkeypatch.setenv("MEMENTO_CACHE_DIR", str(tmp_path / "mine"))
+    assert models.cache_root() == tmp_path / "mine"
+    assert models.cache_root(tmp_path / "arg") == tmp_path / "arg"
