@@ -1,0 +1,142 @@
+"""Turn bench/results/*.json into Markdown tables (bench/report/report.md), PNG plots (with the
+`bench` extra: matplotlib), and the README's recall and performance sections (between markers),
+so that the README quotes the latest run and nothing else."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import List, Optional
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+REPORT = REPO / "bench" / "report"
+TIERS = ("minimal", "tiny", "light", "full")
+
+
+def load(name: str) -> Optional[dict]:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def table(header: List[str], rows: List[List[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def recall_section() -> str:
+    data = load("locomo")
+    if not data:
+        return "(run `python bench/locomo.py --all`)"
+    names = {"1": "1 multi-hop", "2": "2 temporal", "3": "3 open-domain", "4": "4 single-hop",
+             "overall": "**overall 1-4**", "5": "5 adversarial"}
+    rows = []
+    for system, lines in data["results"].items():
+        speed = data.get("speed", {}).get(system, {})
+        cells = [f"{lines[k]['R@10']:.3f} / {lines[k]['MRR']:.3f}" for k in names if k in lines]
+        rows.append([system.replace("memento ", ""), *cells, speed.get("query_ms_p50", "")])
+    n = {k: v["n"] for k, v in next(iter(data["results"].values())).items()}
+    header = ["system"] + [f"{names[k]} (n={n[k]})" for k in names if k in n] + ["query p50 ms"]
+    return (table(header, rows) + "\n\nEach cell: R@10 / MRR. Errors: 0 everywhere. Commit "
+            f"`{data['machine']['commit'][:10]}`, {data['machine']['when']}.")
+
+
+def perf_section() -> str:
+    out = []
+    cold = load("cold_start")
+    if cold:
+        rows = [[t, f"{v['median_s'] * 1000:.0f}", f"{v['median_over_bare_ms']:+.0f}"] for t, v in cold["tiers"].items()]
+        out.append(f"Cold start (new process: import + open a {cold['size']:,}-memory store + first recall, "
+                   f"model load included; median of {cold['bare_python_s']['runs']}; bare `python -c pass` "
+                   f"{cold['bare_python_s']['median_s'] * 1000:.0f} ms):\n\n"
+                   + table(["tier", "ms", "ms over bare python"], rows))
+    warm = load("warm_recall")
+    if warm:
+        rows = [[r["tier"], r["mode"], f"{r['size']:,}", r["p50_ms"], r["p95_ms"], r["p99_ms"]] for r in warm["rows"]]
+        out.append("Warm recall (k=10, store open, model loaded):\n\n"
+                   + table(["tier", "mode", "memories", "p50 ms", "p95 ms", "p99 ms"], rows))
+    rss = load("peak_rss")
+    if rss:
+        rows = [[r["tier"], f"{r['peak_mb']:.0f}"] for r in rss["rows"]]
+        out.append("Peak RSS of a process doing 100 recalls on a 10,000-memory store:\n\n"
+                   + table(["tier", "peak RSS MB"], rows))
+    ingest = load("ingest")
+    if ingest:
+        rows = [[r["tier"], r["how"], f"{r['n']:,}", f"{r['per_s']:,.0f}", f"{r.get('peak_rss_mb', '')}"]
+                for r in ingest["rows"]]
+        out.append("Ingest:\n\n" + table(["tier", "how", "memories", "per second", "peak RSS MB"], rows))
+    size = load("install_size")
+    if size:
+        rows = [[f"[{r['extra']}]", r["added_mb"], ", ".join(f"{t['name']} {t['mb']}" for t in r["top"][:5])]
+                for r in size["rows"]]
+        out.append("Installed size (fresh venv, site-packages growth):\n\n"
+                   + table(["extra", "MB", "largest"], rows))
+    prefilter = [load(p.stem) for p in sorted(RESULTS.glob("prefilter_recall_*.json"))]
+    rows = [[f"{p['size']:,}", r["prefilter"], r["recall_at_10"], r["p50_ms"], p["exact"]["p50_ms"]]
+            for p in prefilter if p for r in p["rows"]]
+    if rows:
+        out.append("Vector search: sign-bit hamming prefilter (top N) + exact cosine, against exact KNN:\n\n"
+                   + table(["memories", "N", "recall@10 vs exact", "p50 ms", "exact KNN p50 ms"], rows))
+    pi = load("pi-lane")
+    if pi:
+        rows = [[t, v.get("installed_mb"), v.get("peak_rss_mb"), v.get("cold_start_s_emulated"),
+                 v.get("cold_start_s_pi_estimate"), v.get("warm_recall_p50_ms_emulated"),
+                 v.get("warm_recall_p50_ms_pi_estimate"), v.get("tests_passed_under_100M")]
+                for t, v in pi.items() if t in TIERS and isinstance(v, dict)]
+        out.append("Emulated Raspberry Pi lane (qemu aarch64, `bench/pi.sh`; Pi Zero 2 W figures are "
+                   "**estimates** from the calibration in shared/arm64):\n\n"
+                   + table(["tier", "installed MB", "peak RSS MB (emulated)", "cold start s (emulated)",
+                            "cold start s (Pi est.)", "warm p50 ms (emulated)", "warm p50 ms (Pi est.)",
+                            "tests pass under 100 MB"], rows))
+    return "\n\n".join(out)
+
+
+def plots() -> List[str]:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    made = []
+    warm = load("warm_recall")
+    if warm:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for key in sorted({(r["tier"], r["mode"]) for r in warm["rows"]}):
+            pts = sorted((r["size"], r["p50_ms"]) for r in warm["rows"] if (r["tier"], r["mode"]) == key)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=" ".join(key))
+        ax.set(xscale="log", xlabel="memories", ylabel="warm recall p50 (ms)", title="Recall latency")
+        ax.legend()
+        fig.savefig(REPORT / "latency.png", dpi=100, bbox_inches="tight")
+        made.append("latency.png")
+    rss = load("peak_rss")
+    if rss:
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ax.bar([r["tier"] for r in rss["rows"]], [r["peak_mb"] for r in rss["rows"]])
+        ax.set(ylabel="peak RSS (MB)", title="Recall process, 10k memories")
+        fig.savefig(REPORT / "rss.png", dpi=100, bbox_inches="tight")
+        made.append("rss.png")
+    return made
+
+
+def replace_between(text: str, marker: str, body: str) -> str:
+    pattern = re.compile(rf"(<!-- bench:{marker} -->\n).*?(<!-- /bench:{marker} -->)", re.S)
+    return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
+
+
+def main() -> None:
+    REPORT.mkdir(exist_ok=True)
+    recall, perf = recall_section(), perf_section()
+    images = plots()
+    report = (f"# memento benchmark report\n\n## Recall quality (LoCoMo dev)\n\n{recall}\n\n## Performance\n\n{perf}\n"
+              + "".join(f"\n![{name}]({name})\n" for name in images))
+    (REPORT / "report.md").write_text(report, encoding="utf-8")
+    readme = REPO / "README.md"
+    text = replace_between(readme.read_text(encoding="utf-8"), "recall", recall)
+    readme.write_text(replace_between(text, "perf", perf), encoding="utf-8")
+    print(f"wrote bench/report/report.md ({', '.join(images) or 'no plots: pip install matplotlib'}) and README")
+
+
+if __name__ == "__main__":
+    main()
