@@ -69,3 +69,15 @@ def write_result(name: str, payload: Dict[str, object]) -> Path:
     out.write_text(json.dumps({"machine": machine(), **payload}, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out.relative_to(REPO)}")
     return out
+
+
+def merge_rows(name: str, rows: List[dict], key: tuple) -> List[dict]:
+    """Rows of this run, plus the rows of earlier runs of bench/results/<name>.json that this run did
+    not measure again (e.g. a separate 100k run is kept when the quick set re-measures 1k and 10k)."""
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        return rows
+    fresh = {tuple(r[k] for k in key) for r in rows}
+    kept = [r for r in json.loads(path.read_text(encoding="utf-8")).get("rows", [])
+            if tuple(r.get(k) for k in key) not in fresh]
+    return sorted(kept + rows, key=lambda r: tuple(str(r.get(k)) for k in key))

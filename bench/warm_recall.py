@@ -7,7 +7,7 @@ import time
 
 import memento
 from bench import corpus
-from bench.common import build_store, percentiles, write_result
+from bench.common import build_store, merge_rows, percentiles, write_result
 
 
 def measure(path, tier: str, mode: str, queries, k: int = 10):
@@ -39,7 +39,7 @@ def main() -> None:
                 rows.append({"tier": tier, "mode": mode, "size": size, **stats})
                 print(f"{tier:>8} {mode:>8} {size:>7,}: p50 {stats['p50_ms']:.2f} ms  p95 {stats['p95_ms']:.2f}"
                       f"  p99 {stats['p99_ms']:.2f}")
-    write_result("warm_recall", {"k": 10, "rows": rows})
+    write_result("warm_recall", {"k": 10, "rows": merge_rows("warm_recall", rows, ("tier", "mode", "size"))})
 
 
 if __name__ == "__main__":

@@ -104,3 +104,23 @@ def test_backfill_and_reembed_commands(capsys, store_path):
     assert code == 0 and json.loads(out) == {"embedded": 1}
     code, out, _ = run(capsys, "recall", "new feline pet", "--mode", "vector", *db, "--json")
     assert json.loads(out.splitlines()[0])["text"] == "I adopted a kitten"
+
+
+def test_doctor_fails_loudly_on_a_broken_index(capsys, store_path):
+    db = ["--db", str(store_path)]
+    run(capsys, "remember", "alpha bravo", *db)
+    conn = __import__("apsw").Connection(str(store_path))
+    # remove a row from the FTS index behind the triggers' back: the index no longer matches
+    conn.execute("INSERT INTO memories_fts (memories_fts, rowid, text, tags) "
+                 "SELECT 'delete', id, text, tags FROM memories")
+    conn.close()
+    code, out, _ = run(capsys, "doctor", *db)
+    assert code == 1 and "[FAIL] FTS rows = memories" in out
+
+
+def test_doctor_flags_loose_permissions(capsys, store_path):
+    db = ["--db", str(store_path)]
+    run(capsys, "remember", "private", *db)
+    store_path.chmod(0o644)
+    code, out, _ = run(capsys, "doctor", *db)
+    assert code == 1 and "[FAIL] owner-only file permissions" in out and "chmod 600" in out

@@ -1,6 +1,8 @@
 """Vector tiers with the real models (no fakes): semantic recall, filters, backfill, bookkeeping."""
 from __future__ import annotations
 
+import hashlib
+
 import apsw
 import pytest
 
@@ -91,8 +93,10 @@ def test_model_mismatch_is_refused_until_reembed(store_path):
     conn = apsw.Connection(str(store_path))
     conn.execute("UPDATE store_meta SET value = 'some-other-model' WHERE key = 'model'")
     conn.close()
+    before = hashlib.sha256(store_path.read_bytes()).hexdigest()
     with pytest.raises(ModelMismatchError, match="memento reembed"):
         memento.open(store_path, tier="full")
+    assert hashlib.sha256(store_path.read_bytes()).hexdigest() == before
     with memento.open(store_path, tier="minimal") as mem:   # keyword-only always works
         assert [h.id for h in mem.recall("kitten")] == [pet.id]
     with memento.open(store_path, tier="full", reembed=True) as mem:
