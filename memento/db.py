@@ -99,26 +99,29 @@ def write_transaction(conn: apsw.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
+# SQLite's low-level errors on the store file -> (memento error, what to tell the user).
+_ERRORS = (
+    (apsw.NotADBError, IncompatibleStoreError, "is not a SQLite database ({e}); it was left untouched"),
+    (apsw.CorruptError, IncompatibleStoreError, "is corrupt ({e}); run `memento doctor`, restore a backup"),
+    (apsw.ReadOnlyError, StoreError, "is read-only ({e}): check the file's and its folder's permissions"),
+    (apsw.FullError, StoreError, ": the disk or the store is full ({e}); nothing was written"),
+    (apsw.CantOpenError, StoreError, ": cannot open it ({e}): check that the folder exists and is writable"),
+    (apsw.BusyError, StoreError, f"stayed locked by another process for over {BUSY_TIMEOUT_MS} ms ({{e}})"),
+    (apsw.PermissionsError, StoreError, ": permission denied ({e})"),
+)
+
+
 @contextlib.contextmanager
 def translate_errors(path: Path) -> Iterator[None]:
     """Turn SQLite's low-level errors on the store file into memento errors that say what to do."""
     try:
         yield
-    except apsw.NotADBError as e:
-        raise IncompatibleStoreError(f"{path} is not a SQLite database ({e}); it was left untouched") from e
-    except apsw.CorruptError as e:
-        raise IncompatibleStoreError(f"{path} is corrupt ({e}); run `memento doctor`, restore a backup") from e
-    except apsw.ReadOnlyError as e:
-        raise StoreError(f"{path} is read-only ({e}): check the file's and its folder's permissions") from e
-    except apsw.FullError as e:
-        raise StoreError(f"{path}: the disk or the store is full ({e}); nothing was written") from e
-    except apsw.CantOpenError as e:
-        raise StoreError(f"cannot open {path} ({e}): check that the folder exists and is writable") from e
-    except apsw.BusyError as e:
-        raise StoreError(f"{path} stayed locked by another process for over {BUSY_TIMEOUT_MS} ms ({e})") from e
-    except apsw.PermissionsError as e:
-        raise StoreError(f"{path}: permission denied ({e})") from e
-
+    except tuple(error for error, _, _ in _ERRORS) as e:
+        for error, ours, message in _ERRORS:
+            if isinstance(e, error):
+                text = message.format(e=e)
+                raise ours(f"{path}{'' if text.startswith(':') else ' '}{text}") from e
+        raise
 
 def load_vec0(conn: apsw.Connection) -> str:
     """Load sqlite-vec's vec0 extension by file path, then switch extension loading off again.
