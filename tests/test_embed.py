@@ -84,7 +84,7 @@ def test_registry_ids_are_distinct_and_384d():
 
 
 def test_missing_packages_names_pip_distributions(clean_env):
-    spec = dataclasses.replace(models.FULL, requires=("fastembed", "no-such-dist-for-memento"))
+    spec = dataclasses.replace(models.FULL, requires=("apsw", "no-such-dist-for-memento"))
     assert models.missing_packages(spec) == ["no-such-dist-for-memento"]
 
 

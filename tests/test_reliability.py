@@ -32,6 +32,7 @@ def test_schema_v1_store_upgrades_without_loss(tmp_path):
     """tests/fixtures/store_v1.db was written by schema version 1 (the first release's code)."""
     path = tmp_path / "v1.db"
     shutil.copy(FIXTURES / "store_v1.db", path)
+    path.chmod(0o600)  # git does not keep file modes beyond the executable bit
     assert apsw.Connection(str(path)).pragma("user_version") == 1
     with memento.open(path, tier="minimal") as mem:
         assert mem.stats().schema_version == latest_version()
