@@ -68,6 +68,7 @@ def test_missing_tier_explicit_errors_detected_falls_back(monkeypatch):
 def test_fallback_tier_is_not_recorded(store_path, monkeypatch):
     import memento
     monkeypatch.setattr(tiers, "missing_packages", lambda t: ("fastembed",) if t != "minimal" else ())
+    monkeypatch.setattr(tiers, "read_hardware", lambda: hw(64))  # a machine that wants `full`
     with memento.open(store_path) as mem:       # detection wants a vector tier; only minimal is here
         assert mem.tier == "minimal" and mem.tier_choice.fallback
         assert "tier" not in mem.meta()
