@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import platform
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 from .errors import TierUnavailableError
 
@@ -60,17 +60,42 @@ def _meminfo_total(path: str = "/proc/meminfo") -> int:
     raise RuntimeError(f"no MemTotal in {path}")
 
 
-def _cgroup_memory_limit(root: str = "/sys/fs/cgroup") -> Optional[int]:
-    """The container's memory limit (cgroup v2, then v1), or None when unlimited or unknown."""
-    for name in ("memory.max", "memory/memory.limit_in_bytes"):
-        try:
-            with open(os.path.join(root, name), encoding="ascii") as f:
-                value = f.read().strip()
-        except OSError:
+def _cgroup_memory_limit(root: str = "/sys/fs/cgroup", self_cgroup: str = "/proc/self/cgroup") -> Optional[int]:
+    """The tightest memory limit on this process's own cgroup and its ancestors (cgroup v2 and v1),
+    or None when unlimited or unknown."""
+    limits = [_read_limit(f) for f in _limit_files(root, self_cgroup)]
+    found = [v for v in limits if v is not None]
+    return min(found) if found else None
+
+
+def _limit_files(root: str, self_cgroup: str) -> List[str]:
+    """memory.max (v2) / memory.limit_in_bytes (v1) files from the process's cgroup up to the root."""
+    try:
+        with open(self_cgroup, encoding="ascii") as f:
+            lines = [line.strip().split(":", 2) for line in f if line.count(":") >= 2]
+    except OSError:
+        lines = []
+    files = []
+    for _, controllers, path in lines:
+        if controllers == "":                                   # v2 unified hierarchy
+            base, name = root, "memory.max"
+        elif "memory" in controllers.split(","):                # v1 memory controller
+            base, name = os.path.join(root, "memory"), "memory.limit_in_bytes"
+        else:
             continue
-        if value.isdigit() and int(value) < 1 << 60:  # v1 says "unlimited" with a huge number
-            return int(value)
-    return None
+        parts = [p for p in path.split("/") if p]
+        files += [os.path.join(base, *parts[:i], name) for i in range(len(parts), -1, -1)]
+    # No /proc/self/cgroup (or a namespaced view): the top of the hierarchy.
+    return files or [os.path.join(root, "memory.max"), os.path.join(root, "memory", "memory.limit_in_bytes")]
+
+
+def _read_limit(path: str) -> Optional[int]:
+    try:
+        with open(path, encoding="ascii") as f:
+            value = f.read().strip()
+    except OSError:
+        return None
+    return int(value) if value.isdigit() and int(value) < 1 << 60 else None  # v1: "unlimited" = huge
 
 
 def detect_hardware_tier(hardware: Optional[Hardware] = None) -> str:

@@ -26,10 +26,26 @@ def test_detection_rule(hardware, expected):
 
 
 def test_cgroup_limit_is_honoured(tmp_path):
+    nowhere = str(tmp_path / "no-such-proc-file")
     (tmp_path / "memory.max").write_text("536870912\n")
-    assert tiers._cgroup_memory_limit(str(tmp_path)) == 512 * 1024 * 1024
+    assert tiers._cgroup_memory_limit(str(tmp_path), nowhere) == 512 * 1024 * 1024
     (tmp_path / "memory.max").write_text("max\n")
-    assert tiers._cgroup_memory_limit(str(tmp_path)) is None
+    assert tiers._cgroup_memory_limit(str(tmp_path), nowhere) is None
+
+
+def test_nested_cgroup_limit_is_found(tmp_path):
+    """A limit on the process's own (nested) cgroup counts, v2 and v1 alike; the tightest wins."""
+    proc = tmp_path / "cgroup"
+    (tmp_path / "agents" / "pi").mkdir(parents=True)
+    (tmp_path / "agents" / "pi" / "memory.max").write_text("104857600\n")
+    (tmp_path / "agents" / "memory.max").write_text("209715200\n")
+    proc.write_text("0::/agents/pi\n")
+    assert tiers._cgroup_memory_limit(str(tmp_path), str(proc)) == 100 * 1024 * 1024
+    (tmp_path / "memory" / "lane").mkdir(parents=True)
+    (tmp_path / "memory" / "lane" / "memory.limit_in_bytes").write_text("52428800\n")
+    (tmp_path / "memory" / "memory.limit_in_bytes").write_text(str(2 ** 63 - 4096) + "\n")
+    proc.write_text("7:cpu,cpuacct:/lane\n5:memory:/lane\n")
+    assert tiers._cgroup_memory_limit(str(tmp_path), str(proc)) == 50 * 1024 * 1024
 
 
 def test_meminfo_without_psutil(tmp_path):
