@@ -78,6 +78,20 @@ def perf_section() -> str:
     if rows:
         out.append("Vector search: sign-bit hamming prefilter (top N) + exact cosine, against exact KNN:\n\n"
                    + table(["memories", "N", "recall@10 vs exact", "p50 ms", "exact KNN p50 ms"], rows))
+    peers = load("peers")
+    if peers:
+        rows = [[r["system"], f"{r['cold_ms']:.0f}", r["warm_p50_ms"], f"{r['ingest_per_s']:,.0f}",
+                 r["peak_rss_mb"], r["disk_mb"], r["installed_mb"]] for r in peers["rows"]]
+        ratio_rows = [[f"{r['memento']} / {r['peer']}", r["cold_ms"], r["warm_p50_ms"], r["ingest_per_s"],
+                       r["peak_rss_mb"], r["disk_mb"], r["installed_mb"]] for r in peers["ratios"]]
+        out.append(f"Peers, same machine and run, {peers['size']:,} memories, the same texts and the same "
+                   f"embeddings (`bench/peers.py`; chromadb {peers['chromadb']} PersistentClient given "
+                   "precomputed vectors, so it runs no model; \"memento full (precomputed)\" swaps memento's "
+                   "model for the same lookup through a private hook, to show what the model costs):\n\n"
+                   + table(["system", "cold start ms", "warm p50 ms", "ingest /s", "peak RSS MB", "disk MB",
+                            "installed MB"], rows)
+                   + "\n\nRatios (memento / peer; below 1 is better for memento except ingest):\n\n"
+                   + table(["pair", "cold start", "warm p50", "ingest", "peak RSS", "disk", "installed"], ratio_rows))
     pi = load("pi-lane")
     if pi:
         rows = [[t, v.get("installed_mb"), v.get("peak_rss_mb"), v.get("cold_start_s_emulated"),
