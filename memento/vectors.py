@@ -125,7 +125,7 @@ class VectorIndex:
     def recall(self, query: str, mode: str, params: dict) -> list:
         candidates = max(params["k"], MIN_CANDIDATES)
         full = {
-            **params, "qvec": self.embedder.embed_one(query) if query.strip() else self.embedder.embed_one(" "),
+            **params, "qvec": self.embedder.embed_one(query),
             "model": self.spec.id, "candidates": candidates, "prefilter": PREFILTER_FACTOR * candidates,
             "exact_limit": EXACT_LIMIT, "fusion": params.get("fusion", FUSION),
             "rrf_k": params.get("rrf_k", RRF_K),
