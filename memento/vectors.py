@@ -80,10 +80,14 @@ class VectorIndex:
     def store(self, memories: List[Memory], vectors: List[bytes]) -> List[Memory]:
         """Write vectors for memories (inside the caller's transaction); returns them marked."""
         for memory, vector in zip(memories, vectors):
-            self._conn.execute(sqlfiles.query("vec_delete"), {"id": memory.id})
-            self._conn.execute(sqlfiles.query("vec_insert"), {"id": memory.id, "embedding": vector})
-            self._conn.execute(sqlfiles.query("mark_embedded"), {"id": memory.id, "model": self.spec.id})
+            self._write(memory.id, vector)
         return [replace(m, embedded_with=self.spec.id) for m in memories]
+
+    def _write(self, memory_id: int, vector: bytes) -> None:
+        """Replace the memory's vector and record the model that made it (caller's transaction)."""
+        self._conn.execute(sqlfiles.query("vec_delete"), {"id": memory_id})
+        self._conn.execute(sqlfiles.query("vec_insert"), {"id": memory_id, "embedding": vector})
+        self._conn.execute(sqlfiles.query("mark_embedded"), {"id": memory_id, "model": self.spec.id})
 
     def delete(self, memory_id: int) -> None:
         """After a forget (inside its transaction): the trigger queued the vector; drop it now."""
@@ -108,9 +112,7 @@ class VectorIndex:
                     current = self._conn.execute(sqlfiles.query("text_of"), {"id": memory_id}).fetchone()
                     if current is None or current[0] != text:
                         continue  # forgotten, embedded or edited meanwhile: the next pass sees it
-                    self._conn.execute(sqlfiles.query("vec_delete"), {"id": memory_id})
-                    self._conn.execute(sqlfiles.query("vec_insert"), {"id": memory_id, "embedding": vector})
-                    self._conn.execute(sqlfiles.query("mark_embedded"), {"id": memory_id, "model": self.spec.id})
+                    self._write(memory_id, vector)
                     done += 1
             if progress is not None:
                 progress(len(rows))
@@ -127,10 +129,8 @@ class VectorIndex:
         full = {
             **params, "qvec": self.embedder.embed_one(query),
             "model": self.spec.id, "candidates": candidates, "prefilter": PREFILTER_FACTOR * candidates,
-            "exact_limit": EXACT_LIMIT, "fusion": params.get("fusion", FUSION),
-            "rrf_k": params.get("rrf_k", RRF_K),
-            "w_keyword": 0.0 if mode == "vector" else params.get("w_keyword", W_KEYWORD),
-            "w_vector": params.get("w_vector", W_VECTOR),
+            "exact_limit": EXACT_LIMIT, "fusion": FUSION, "rrf_k": RRF_K,
+            "w_keyword": 0.0 if mode == "vector" else W_KEYWORD, "w_vector": W_VECTOR,
         }
         return self._conn.execute(sqlfiles.query("recall_hybrid"), full).fetchall()
 
