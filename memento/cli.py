@@ -126,8 +126,8 @@ def _list(args) -> None:
 
 
 def _import(args) -> None:
-    items = _read_jsonl(sys.stdin if args.file == "-" else open(args.file, encoding="utf-8"))
     with _open(args) as mem:
+        items = _read_jsonl(sys.stdin if args.file == "-" else open(args.file, encoding="utf-8"), mem.dim)
         with Progress(len(items), "import") as bar:
             for start in range(0, len(items), max(1, args.batch)):
                 batch = items[start:start + args.batch]
@@ -137,7 +137,7 @@ def _import(args) -> None:
         _print_json({"imported": len(items)})
 
 
-def _read_jsonl(lines: Iterable[str]) -> List[dict]:
+def _read_jsonl(lines: Iterable[str], dim: Optional[int]) -> List[dict]:
     """Parse and validate every line before anything is written: a bad line imports nothing."""
     items = []
     with_lines = lines
@@ -152,7 +152,7 @@ def _read_jsonl(lines: Iterable[str]) -> List[dict]:
             # An export's own fields are recomputed on import.
             item = {k: v for k, v in item.items() if k not in ("id", "updated_at", "embedded_with")}
         try:
-            store.prepare_item(item)
+            store.prepare_item(item, dim)
         except InvalidInputError as e:
             raise InvalidInputError(f"line {number}: {e}") from None
         items.append(item)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Dict, List, NamedTuple
 
@@ -21,11 +20,12 @@ class Migration(NamedTuple):
     sql: str
 
 
-def _sql_root():
-    packaged = resources.files("memento") / "sql"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent / "sql"
+def _sql_root() -> Path:
+    # A plain path, not importlib.resources: pip never installs memento zipped, and resources
+    # pulls in tempfile, shutil, zipfile... (~4 MB and ~5 ms more per start on a Pi).
+    here = Path(__file__).resolve().parent
+    packaged = here / "sql"
+    return packaged if packaged.is_dir() else here.parent / "sql"
 
 
 def _read(folder: str) -> Dict[str, str]:

@@ -21,7 +21,7 @@ log = logging.getLogger("memento")
 
 PathLike = Union[str, os.PathLike]
 MODES = ("hybrid", "keyword", "vector")
-ITEM_KEYS = frozenset({"text", "tags", "metadata", "created_at", "pinned"})
+ITEM_KEYS = frozenset({"text", "tags", "metadata", "created_at", "pinned", "vector"})
 # bm25 column weights: a word in the text counts twice what a word in the tags does.
 TEXT_WEIGHT, TAG_WEIGHT = 1.0, 0.5
 
@@ -91,6 +91,17 @@ class Memento:
     def tier(self) -> str:
         return self.tier_choice.tier
 
+    @property
+    def model(self) -> Optional[str]:
+        """The embedding model of this store's vectors (None: keyword-only). Vectors passed to
+        remember()/recall() must come from it."""
+        return self._vectors.model_id if self._vectors is not None else None
+
+    @property
+    def dim(self) -> Optional[int]:
+        """How many numbers the model's vectors have (None: keyword-only)."""
+        return self._vectors.spec.dim if self._vectors is not None else None
+
     def __enter__(self) -> "Memento":
         return self
 
@@ -106,31 +117,45 @@ class Memento:
     # -- writing -------------------------------------------------------------------------------
 
     def remember(self, text: str, *, tags: Iterable[str] = (), metadata: Optional[Mapping[str, Any]] = None,
-                 created_at: validate.Timestamp = None, pinned: bool = False, embed: str = "now") -> Memory:
-        """Store one memory and return it. embed="later" (vector tiers) defers its vector to backfill()."""
+                 created_at: validate.Timestamp = None, pinned: bool = False, embed: str = "now",
+                 vector: Optional[Sequence[float]] = None) -> Memory:
+        """Store one memory and return it. embed="later" (vector tiers) defers its vector to backfill().
+        `vector`: its embedding, computed by the caller with this store's model (stats().model); it is
+        stored instead of running the model."""
         row = prepare_item({"text": text, "tags": tags, "metadata": metadata,
-                             "created_at": created_at, "pinned": pinned})
+                             "created_at": created_at, "pinned": pinned, "vector": vector}, self.dim)
         return self._insert([row], embed)[0]
 
     def remember_many(self, items: Iterable[Union[str, Mapping[str, Any]]], *, embed: str = "now") -> List[Memory]:
         """Store many memories in one transaction: all or none. Items are texts or dicts with the
-        keys of remember() (text, tags, metadata, created_at, pinned)."""
-        rows = [prepare_item(item) for item in items]
+        keys of remember() (text, tags, metadata, created_at, pinned, vector)."""
+        rows = [prepare_item(item, self.dim) for item in items]
         return self._insert(rows, embed) if rows else []
 
     def _insert(self, rows: List[dict], embed: str) -> List[Memory]:
         if embed not in ("now", "later"):
             raise InvalidInputError(f"embed must be 'now' or 'later', not {embed!r}")
+        given = [r.pop("vector") for r in rows]
         # Embed before taking the write lock: other writers are not kept waiting on the model.
-        vectors = None
-        if self._vectors is not None and embed == "now":
-            vectors = self._vectors.embed([r["text"] for r in rows])
+        vectors = self._vectors_for([r["text"] for r in rows], given, embed)
         insert = sqlfiles.query("insert_memory")
         with db.translate_errors(self.path), db.write_transaction(self._conn):
             memories = [Memory.from_row(self._conn.execute(insert, r).fetchone()) for r in rows]
             if vectors is not None:
                 memories = self._vectors.store(memories, vectors)
         return memories
+
+    def _vectors_for(self, texts: List[str], given: List[Any], embed: str) -> Optional[List[Optional[bytes]]]:
+        """One stored-form vector per text: the caller's where given (checked by prepare_item), else the
+        model's (embed="now") or None (pending until backfill). None for the whole batch in the minimal tier."""
+        if self._vectors is None:
+            return None
+        out = list(given)
+        missing = [i for i, v in enumerate(out) if v is None]
+        if embed == "now" and missing:
+            for i, made in zip(missing, self._vectors.embed([texts[i] for i in missing])):
+                out[i] = made
+        return out
 
     def update(self, memory_id: int, *, text: Optional[str] = None, tags: Optional[Iterable[str]] = None,
                metadata: Optional[Mapping[str, Any]] = None, pinned: Optional[bool] = None) -> Memory:
@@ -192,15 +217,22 @@ class Memento:
 
     def recall(self, query: str, *, k: int = 10, tags: Optional[Iterable[str]] = None,
                since: validate.Timestamp = None, until: validate.Timestamp = None,
-               mode: Optional[str] = None) -> List[Hit]:
+               mode: Optional[str] = None, vector: Optional[Sequence[float]] = None) -> List[Hit]:
         """The k memories that best match `query`, best first. `tags` keeps memories carrying all of
         them; since (inclusive) / until (exclusive) bound created_at. mode: "hybrid" (default in vector
-        tiers), "keyword" (the only one in the minimal tier) or "vector"."""
+        tiers), "keyword" (the only one in the minimal tier) or "vector". `vector`: the query's
+        embedding, computed by the caller with this store's model, used instead of running the model."""
         query = validate.query(query)
         k = validate.k(k)
         since, until = validate.time_window(since, until)
         mode = self._mode(mode)
-        if not query.strip():
+        qvec = None
+        if vector is not None:
+            if mode == "keyword":
+                raise InvalidInputError("a query vector needs mode 'hybrid' or 'vector' (a vector tier); "
+                                        f"this recall is keyword-only (tier {self.tier!r})")
+            qvec = validate.vector(vector, self.dim, "query vector")
+        if not query.strip() and qvec is None:
             return []
         params = {"match": fts_query.build(query), "k": k, "tags": _tag_filter(tags),
                   "since": since, "until": until, "text_weight": TEXT_WEIGHT, "tag_weight": TAG_WEIGHT}
@@ -209,7 +241,7 @@ class Memento:
                 return []
             rows = self._conn.execute(sqlfiles.query("recall_keyword"), params).fetchall()
         else:
-            rows = self._vectors.recall(query, mode, params)
+            rows = self._vectors.recall(query, mode, params, qvec)
         return [Hit.from_row(r) for r in rows]
 
     def _mode(self, mode: Optional[str]) -> str:
@@ -260,8 +292,9 @@ class Memento:
         return dict(self._conn.execute(sqlfiles.query("all_meta")).fetchall())
 
 
-def prepare_item(item: Union[str, Mapping[str, Any]]) -> dict:
-    """Validate one memory (a text, or a dict with the keys of remember()) into insert parameters."""
+def prepare_item(item: Union[str, Mapping[str, Any]], dim: Optional[int]) -> dict:
+    """Validate one memory (a text, or a dict with the keys of remember()) into insert parameters.
+    dim: the store's vector size, None when it is keyword-only (then an item may not carry a vector)."""
     if isinstance(item, str):
         item = {"text": item}
     if not isinstance(item, Mapping):
@@ -279,7 +312,16 @@ def prepare_item(item: Union[str, Mapping[str, Any]]) -> dict:
         "created_at": validate.timestamp(item.get("created_at"), "created_at") or now,
         "updated_at": now,
         "pinned": validate.flag(item.get("pinned", False), "pinned"),
+        "vector": _item_vector(item.get("vector"), dim),
     }
+
+
+def _item_vector(vector: Any, dim: Optional[int]) -> Optional[bytes]:
+    if vector is None:
+        return None
+    if dim is None:
+        raise InvalidInputError("a vector needs a vector tier; this store is keyword-only (tier 'minimal')")
+    return validate.vector(vector, dim)
 
 
 def _tag_filter(tags: Optional[Iterable[str]]) -> Optional[str]:

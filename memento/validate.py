@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 import unicodedata
+from array import array
 from datetime import datetime, timezone
 from typing import Any, Iterable, List, Mapping, Optional, Union
 
@@ -157,3 +159,36 @@ def finite_weight(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InvalidInputError(f"{what} must be a finite number, not {value!r}")
     return float(value)
+
+
+def vector(value: Any, dim: int, what: str = "vector") -> bytes:
+    """A caller's embedding -> the stored form: `dim` float32s, little-endian, L2-normalized.
+    Takes a sequence of numbers (list, tuple, array.array, numpy array) or raw float32 bytes."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+        if len(raw) != 4 * dim:
+            raise InvalidInputError(f"{what} has {len(raw)} bytes; this store's model needs {dim} float32s "
+                                    f"({4 * dim} bytes)")
+        floats = array("f")
+        floats.frombytes(raw)
+        if sys.byteorder == "big":
+            floats.byteswap()
+    elif isinstance(value, str) or not hasattr(value, "__len__"):
+        raise InvalidInputError(f"{what} must be a sequence of {dim} numbers or float32 bytes, "
+                                f"not {type(value).__name__}")
+    else:
+        if len(value) != dim:
+            raise InvalidInputError(f"{what} has {len(value)} numbers; this store's model makes {dim}")
+        try:
+            floats = [float(x) for x in value]
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"{what} must hold numbers only") from None
+    if not all(math.isfinite(x) for x in floats):
+        raise InvalidInputError(f"{what} holds NaN or infinity")
+    norm = math.hypot(*floats)
+    if norm == 0.0:
+        raise InvalidInputError(f"{what} is all zeros (it has no direction to compare)")
+    out = array("f", (x / norm for x in floats))
+    if sys.byteorder == "big":
+        out.byteswap()
+    return out.tobytes()

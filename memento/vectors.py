@@ -77,11 +77,16 @@ class VectorIndex:
     def embed(self, texts: Sequence[str]) -> List[bytes]:
         return self.embedder.embed(texts)
 
-    def store(self, memories: List[Memory], vectors: List[bytes]) -> List[Memory]:
-        """Write vectors for memories (inside the caller's transaction); returns them marked."""
+    def store(self, memories: List[Memory], vectors: List[Optional[bytes]]) -> List[Memory]:
+        """Write vectors for memories (inside the caller's transaction); returns them marked.
+        A None vector leaves its memory pending (embed="later")."""
+        marked = []
         for memory, vector in zip(memories, vectors):
-            self._write(memory.id, vector)
-        return [replace(m, embedded_with=self.spec.id) for m in memories]
+            if vector is not None:
+                self._write(memory.id, vector)
+                memory = replace(memory, embedded_with=self.spec.id)
+            marked.append(memory)
+        return marked
 
     def _write(self, memory_id: int, vector: bytes) -> None:
         """Replace the memory's vector and record the model that made it (caller's transaction)."""
@@ -124,10 +129,11 @@ class VectorIndex:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def recall(self, query: str, mode: str, params: dict) -> list:
+    def recall(self, query: str, mode: str, params: dict, qvec: Optional[bytes] = None) -> list:
+        """qvec: the query's vector in stored form when the caller supplied it (else the model runs)."""
         candidates = max(params["k"], MIN_CANDIDATES)
         full = {
-            **params, "qvec": self.embedder.embed_one(query),
+            **params, "qvec": qvec if qvec is not None else self.embedder.embed_one(query),
             "model": self.spec.id, "candidates": candidates, "prefilter": PREFILTER_FACTOR * candidates,
             "exact_limit": EXACT_LIMIT, "fusion": FUSION, "rrf_k": RRF_K,
             "w_keyword": 0.0 if mode == "vector" else W_KEYWORD, "w_vector": W_VECTOR,

@@ -80,6 +80,7 @@ def test_stats_tier_doctor(capsys, store_path):
     assert code == 0 and "[FAIL]" not in out and "integrity" in out and "sqlite" in out
 
 
+@pytest.mark.spawns_python
 def test_console_script_runs(tmp_path):
     """The installed entry point (python -m memento.cli is what `memento` calls)."""
     env_db = str(tmp_path / "cli.db")

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from .conftest import run_python
 
 HEAVY = ("numpy", "fastembed", "onnxruntime", "tokenizers", "sqlite_vec", "huggingface_hub")
 
 
+@pytest.mark.spawns_python
 def test_minimal_recall_imports_nothing_heavy(tmp_path):
     code = f"""
 import json, sys

@@ -115,6 +115,7 @@ print(recalls)
 
 
 @pytest.mark.slow
+@pytest.mark.spawns_python
 def test_four_writers_two_readers_no_errors(store_path, tmp_path):
     with memento.open(store_path, tier="minimal"):
         pass  # create and migrate once, as an agent's setup would
@@ -165,6 +166,7 @@ print(done)
 
 @pytest.mark.slow
 @pytest.mark.vector
+@pytest.mark.spawns_python
 def test_batch_writer_and_backfill_concurrently(store_path):
     require_tier("full")
     with memento.open(store_path, tier="full"):
@@ -196,6 +198,7 @@ with memento.open(path, tier="minimal") as mem:
 
 
 @pytest.mark.slow
+@pytest.mark.spawns_python
 def test_sigkill_during_import_loses_nothing(store_path):
     rng = random.Random(1234)
     env = {**os.environ, "PYTHONPATH": str(REPO)}

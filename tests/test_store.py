@@ -163,6 +163,17 @@ def test_bad_recall_arguments(mem, kwargs):
         mem.recall("anything", **kwargs)
 
 
+def test_keyword_only_store_refuses_vectors(mem):
+    """A vector handed to the minimal tier would be silently lost: it is an error, and nothing is written."""
+    with pytest.raises(InvalidInputError, match="vector tier"):
+        mem.remember("a note", vector=[0.1] * 384)
+    with pytest.raises(InvalidInputError, match="vector tier"):
+        mem.remember_many(["fine", {"text": "a note", "vector": [0.1] * 384}])
+    with pytest.raises(InvalidInputError, match="vector"):
+        mem.recall("note", vector=[0.1] * 384)
+    assert mem.count() == 0 and mem.model is None and mem.dim is None
+
+
 def test_errors_share_one_base():
     for cls in (memento.InvalidInputError, memento.MemoryNotFoundError, memento.IncompatibleStoreError,
                 memento.TierUnavailableError, memento.ModelMismatchError, memento.StoreError):

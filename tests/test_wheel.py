@@ -10,7 +10,7 @@ import pytest
 
 from .conftest import REPO
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.spawns_python]
 
 
 def test_wheel_installs_and_works(tmp_path):
