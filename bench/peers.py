@@ -5,8 +5,8 @@ on the same corpus texts, the same queries and the same embeddings.
 Embeddings: memento's full-tier model embeds the texts and the queries once, up front. chromadb and
 vec0 are handed those vectors (chroma's collection has no embedding function, cosine space); memento's
 full tier goes through its public API and so embeds them again itself (model load included). A third
-memento row, "full (precomputed)", swaps the model for a lookup of the same vectors through a private
-hook (`mem._vectors.embedder`): the public API takes no vectors, and this row shows what the model costs.
+memento row, "full (precomputed)", is handed the same vectors as the peers through its public API
+(remember_many items' "vector", recall(vector=)): it never loads the model, as chromadb never does here.
 
 Per system, each figure in a fresh process: ingest (N texts in batches into a new store, clock after
 open), cold start (import + open the persisted store + one query: median of --runs, next to bare
@@ -126,31 +126,28 @@ def query(i):
     return [h.id for h in mem.recall(Q[i], k={k}, mode={mode!r})]
 """
 
-# The private hook of the "precomputed" row: memento's embedder looked up instead of run.
-LOOKUP = """
-class Lookup:
-    def __init__(self, texts, vectors):
-        self.table = dict(zip(texts, vectors))
-    def embed(self, texts):
-        return [self.table[t] for t in texts]
-    def embed_one(self, text):
-        return self.table[text]
+# The "precomputed" row: the caller's vectors go in through the public API; the model never runs.
+MEMENTO_QUERY_WITH_VECTOR = """
+QV = raw_vectors("queries")
+def query(i):
+    return [h.id for h in mem.recall(Q[i], k={k}, mode={mode!r}, vector=QV[i])]
 """
 
 
 def memento_system(name: str, tier: str, mode: str, precomputed: bool = False) -> System:
     open_ = f"import memento\nmem = memento.open(P + '/memento.db', tier={tier!r})\n"
+    create = "import os\nos.makedirs(P)\n" + open_
     if precomputed:
-        create = ("import os\nos.makedirs(P)\n" + open_ + LOOKUP
-                  + "mem._vectors.embedder = Lookup(T, raw_vectors('texts'))\n")
-        reopen = open_ + LOOKUP + "mem._vectors.embedder = Lookup(Q, raw_vectors('queries'))\n"
+        create += ("DV = raw_vectors('texts')\n"
+                   "def add(a, b):\n    mem.remember_many([{'text': T[j], 'vector': DV[j]} for j in range(a, b)])\n")
+        query = MEMENTO_QUERY_WITH_VECTOR
     else:
         # Model loaded before the clock (as bench/ingest.py does): ingest counts embedding, not loading.
-        create = "import os\nos.makedirs(P)\n" + open_ + ("mem._vectors.embedder.load()\n" if tier != "minimal" else "")
-        reopen = open_
-    return System(name, f"memento[{tier}]",
-                  create=create + "def add(a, b):\n    mem.remember_many(T[a:b])\n",
-                  open=reopen + MEMENTO_QUERY.format(k=K, mode=mode), close="mem.close()")
+        create += ("mem.recall('warm up', k=1)\n" if tier != "minimal" else "")
+        create += "def add(a, b):\n    mem.remember_many(T[a:b])\n"
+        query = MEMENTO_QUERY
+    return System(name, f"memento[{tier}]", create=create,
+                  open=open_ + query.format(k=K, mode=mode), close="mem.close()")
 
 
 CHROMA_OPEN = """
@@ -428,7 +425,7 @@ def main() -> None:
         "chromadb": chroma_version, "size": args.size, "queries": N_QUERIES, "k": K, "batch": BATCH,
         "cold_runs": args.runs,
         "embeddings": "memento full-tier model (all-MiniLM-L6-v2, 384-d), computed once; chromadb and vec0 "
-                      "get these vectors; memento full embeds through its API; 'precomputed' looks them up",
+                      "get these vectors; memento full embeds through its API; 'precomputed' is handed them (remember_many items' vector, recall(vector=))",
         "rows": rows, "ratios": ratios, "top10_agreement": agreement, "installed": sizes})
 
 

@@ -86,8 +86,9 @@ def perf_section() -> str:
                        r["peak_rss_mb"], r["disk_mb"], r["installed_mb"]] for r in peers["ratios"]]
         out.append(f"Peers, same machine and run, {peers['size']:,} memories, the same texts and the same "
                    f"embeddings (`bench/peers.py`; chromadb {peers['chromadb']} PersistentClient given "
-                   "precomputed vectors, so it runs no model; \"memento full (precomputed)\" swaps memento's "
-                   "model for the same lookup through a private hook, to show what the model costs):\n\n"
+                   "precomputed vectors, so it runs no model; \"memento full (precomputed)\" is handed the "
+                   "same vectors through its public API (`remember_many` items' `vector`, `recall(vector=)`) and "
+                   "never loads its model either; \"memento full\" embeds everything itself, model included):\n\n"
                    + table(["system", "cold start ms", "warm p50 ms", "ingest /s", "peak RSS MB", "disk MB",
                             "installed MB"], rows)
                    + "\n\nRatios (memento / peer; below 1 is better for memento except ingest):\n\n"

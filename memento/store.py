@@ -120,7 +120,7 @@ class Memento:
                  created_at: validate.Timestamp = None, pinned: bool = False, embed: str = "now",
                  vector: Optional[Sequence[float]] = None) -> Memory:
         """Store one memory and return it. embed="later" (vector tiers) defers its vector to backfill().
-        `vector`: its embedding, computed by the caller with this store's model (stats().model); it is
+        `vector`: its embedding, computed by the caller with this store's model (`.model`); it is
         stored instead of running the model."""
         row = prepare_item({"text": text, "tags": tags, "metadata": metadata,
                              "created_at": created_at, "pinned": pinned, "vector": vector}, self.dim)
