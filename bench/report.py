@@ -116,6 +116,23 @@ def perf_section() -> str:
                    + table(["tier (mode)", "installed MB", "peak RSS MB (emulated)", "cold start s (emulated)",
                             "cold start s (Pi est.)", "warm p50 ms (emulated)", "warm p50 ms (Pi est.)",
                             "tests under 100 MB"], rows))
+    arm32 = load("armv7l")
+    if arm32:
+        def blocker(req: str, why: str) -> str:   # "fastembed (needs numpy>=1.21)" or "sqlite-vec"
+            name = re.split(r"[<>=!~; ]", req)[0]
+            missing = re.search(r"found for ([^;\s]+)", why)
+            missing = missing.group(1) if missing else "?"
+            return name if missing.startswith(name) else f"{name} (needs {missing})"
+        rows = [[f"[{extra}]", "yes" if r["resolves"] else "no",
+                 ", ".join(r["files"]) if r["resolves"] else "no armv7l wheel: " + ", ".join(
+                     blocker(req, r["requirements"][req]) for req in r["failing"])]
+                for extra, r in arm32["extras"].items()]
+        out.append("32-bit Raspberry Pi OS (armv7l, CPython 3.11, glibc 2.36): does the extra install from PyPI's "
+                   "binary wheels alone, no compiler? (`bash bench/armv7l_check.sh`: `pip download --only-binary=:all:` "
+                   "for the armv7l platform tags, with the wheel's markers evaluated for armv7l; psutil is left out "
+                   "there by its marker, and tier detection reads /proc/meminfo, the cgroup limit and "
+                   "`os.cpu_count()` instead). The vector extras stay 64-bit only:\n\n"
+                   + table(["extra", "installs on armv7l", "wheels / what is missing"], rows))
     return "\n\n".join(out)
 
 
