@@ -88,3 +88,26 @@ def test_fts_rows_equal_memory_rows(ops):
         checks = {c.name: c for c in mem.doctor()}
         assert checks["FTS rows = memories"].ok, checks["FTS rows = memories"].detail
         assert checks["FTS5 integrity-check"].ok
+
+
+@SETTINGS
+@given(st.lists(st.floats(width=32), min_size=8, max_size=8), st.floats(min_value=1e-3, max_value=1e3))
+def test_caller_vectors_are_refused_or_stored_as_the_same_direction(values, scale):
+    """Any 8 floats (NaN, inf, zeros, subnormals included): a clear error, or 8 float32s of length 1
+    pointing where the input points, whatever its scale or form (list or float32 bytes)."""
+    import math
+    import struct
+    from memento import validate
+    try:
+        stored = validate.vector(values, 8)
+    except memento.InvalidInputError:
+        assert not all(math.isfinite(v) for v in values) or not any(values) or math.hypot(*values) < 1e-30
+        return
+    out = struct.unpack("<8f", stored)
+    assert abs(math.hypot(*out) - 1.0) < 1e-5
+    norm = math.hypot(*values)
+    assert all(abs(o - v / norm) < 1e-5 for o, v in zip(out, values))
+    scaled = [v * scale for v in values]
+    if max(map(abs, scaled)) < 1e38 and math.hypot(*scaled) > 1e-30:   # still a float32 vector
+        again = struct.unpack("<8f", validate.vector(struct.pack("<8f", *scaled), 8))
+        assert all(abs(a - b) < 1e-4 for a, b in zip(again, out))
