@@ -9,7 +9,7 @@ import pytest
 
 import memento
 
-from .conftest import require_tier, run_python
+from .conftest import run_python
 
 pytestmark = pytest.mark.vector
 

@@ -2,6 +2,8 @@
 the body many times and examples must not share state."""
 from __future__ import annotations
 
+import math
+import struct
 import tempfile
 from pathlib import Path
 
@@ -9,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import memento
-from memento import fts_query
+from memento import fts_query, validate
 
 # Any Unicode except NUL and lone surrogates (both rejected on purpose), not blank.
 memory_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
@@ -95,9 +97,6 @@ def test_fts_rows_equal_memory_rows(ops):
 def test_caller_vectors_are_refused_or_stored_as_the_same_direction(values, scale):
     """Any 8 floats (NaN, inf, zeros, subnormals included): a clear error, or 8 float32s of length 1
     pointing where the input points, whatever its scale or form (list or float32 bytes)."""
-    import math
-    import struct
-    from memento import validate
     try:
         stored = validate.vector(values, 8)
     except memento.InvalidInputError:
