@@ -113,3 +113,21 @@ def test_extension_loading_is_switched_off_after_vec0(vmem):
 def test_vector_modes_need_a_vector_tier(mem):
     with pytest.raises(memento.InvalidInputError, match="vector tier"):
         mem.recall("anything", mode="hybrid")
+
+
+def test_forget_after_a_keyword_only_edit_removes_the_vector(store_path, vector_tier):
+    """Issue 11.3: an edit by a keyword-only visit (embedded_with NULL, old vector still stored) then
+    a forget, or a reembed reset then a forget, must not leave the vector behind."""
+    with memento.open(store_path, tier=vector_tier) as mem:
+        edited = mem.remember(PETS)
+        reset = mem.remember(OTHERS[0])
+        mem.remember_many(OTHERS[1:])
+    with memento.open(store_path, tier="minimal") as pi:
+        pi.update(edited.id, text="Bob fixed the fence")
+        pi.forget(edited.id)
+    with memento.open(store_path, tier=vector_tier) as mem:
+        mem._vectors.reset()
+        mem.forget(reset.id)
+        vec_ids = {r[0] for r in mem._conn.execute("SELECT rowid FROM memories_vec")}
+        assert not vec_ids & {edited.id, reset.id}
+        assert all(c.ok for c in mem.doctor()), [c for c in mem.doctor() if not c.ok]
