@@ -323,8 +323,10 @@ class Memento:
 
     @_guarded
     def meta(self) -> dict:
-        """What the store records about itself (tier, model, dim), the ones it has, as a dict."""
-        return {k: v for k, v in dataclasses.asdict(storefile.read_meta(self._conn)).items() if v is not None}
+        """What the store records about itself (tier, model, dim), the ones it has, as a dict of strings
+        (as stored; storefile.StoreMeta is the typed record)."""
+        meta = dataclasses.asdict(storefile.read_meta(self._conn))
+        return {key: str(value) for key, value in meta.items() if value is not None}
 
 
 def prepare_item(item: Union[str, Mapping[str, Any]], dim: Optional[int]) -> dict:

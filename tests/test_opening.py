@@ -152,15 +152,19 @@ def test_vector_tier_opens_and_recalls_while_another_process_holds_the_write_loc
     _open_and_recall_under_a_held_write_lock(store_path, monkeypatch, "full")
 
 
+@pytest.mark.parametrize("tier", ["minimal", pytest.param("full", marks=pytest.mark.vector)])
 @pytest.mark.parametrize("folder_too", [True, False], ids=["file-and-folder", "file-only"])
-def test_read_only_store_opens_for_recall_and_refuses_writes(store_path, folder_too):
-    with memento.open(store_path, tier="minimal") as mem:
+def test_read_only_store_opens_for_recall_and_refuses_writes(store_path, folder_too, tier):
+    if tier != "minimal":
+        require_tier(tier)
+    with memento.open(store_path, tier=tier) as mem:
         kept = mem.remember_many(["the kiwi is ripe", "the mango is green", "tea at five"])
     before, files = sha(store_path), sorted(os.listdir(store_path.parent))
     with ReadOnly(store_path, *([store_path.parent] if folder_too else [])):
-        for tier in ("minimal", None):
-            with memento.open(store_path, tier=tier) as mem:
-                assert [h.id for h in mem.recall("kiwi")] == [kept[0].id]
+        for asked in (tier, None):
+            with memento.open(store_path, tier=asked) as mem:
+                assert mem.tier == tier
+                assert [h.id for h in mem.recall("kiwi", k=1)] == [kept[0].id]
                 assert list(mem.iter()) == kept and mem.get(kept[2].id) == kept[2]
                 assert mem.stats().memories == 3
                 with pytest.raises(StoreError, match="read-only"):
@@ -170,7 +174,7 @@ def test_read_only_store_opens_for_recall_and_refuses_writes(store_path, folder_
         assert sha(store_path) == before
     if folder_too:
         assert sorted(os.listdir(store_path.parent)) == files
-    with memento.open(store_path, tier="minimal") as mem:
+    with memento.open(store_path, tier=tier) as mem:
         assert list(mem.iter()) == kept
         assert mem.remember("writable again").id == kept[-1].id + 1
 
