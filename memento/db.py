@@ -18,7 +18,7 @@ from .errors import IncompatibleStoreError, StoreError
 BUSY_TIMEOUT_MS = 10_000  # concurrent agents wait for each other instead of "database is locked"
 
 
-def connect(path: Path, *, read_only: bool = False, immutable: bool = False) -> apsw.Connection:
+def connect(path: Path, *, immutable: bool = False) -> apsw.Connection:
     """Open the store file (created by storefile beforehand; SQLite creates nothing here).
 
     A file this process cannot write is opened read-only by SQLite itself. immutable: a store on
@@ -28,8 +28,7 @@ def connect(path: Path, *, read_only: bool = False, immutable: bool = False) -> 
             conn = apsw.Connection(Path(os.path.abspath(path)).as_uri() + "?immutable=1",
                                    flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
         else:
-            flags = apsw.SQLITE_OPEN_READONLY if read_only else apsw.SQLITE_OPEN_READWRITE
-            conn = apsw.Connection(str(path), flags=flags)
+            conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READWRITE)
         _set_busy_timeout(conn)
         _disable_double_quoted_strings(conn)
         _enable_foreign_keys(conn)
@@ -50,7 +49,7 @@ def _enable_foreign_keys(conn: apsw.Connection) -> None:
     conn.pragma("foreign_keys", True)
 
 
-def use_wal(conn: apsw.Connection, journal_mode: str) -> None:
+def use_wal(conn: apsw.Connection, path: Path, journal_mode: str) -> None:
     """WAL: readers never block the writer. NORMAL sync is durable across application crashes.
 
     The switch needs a moment alone with the file, and SQLite answers SQLITE_BUSY at once (without
@@ -67,7 +66,7 @@ def use_wal(conn: apsw.Connection, journal_mode: str) -> None:
             if journal_mode == "wal":
                 break
             if time.monotonic() >= deadline:
-                raise StoreError(f"could not switch the store to WAL (it stays in {journal_mode!r} mode)")
+                raise StoreError(f"{path}: could not switch the store to WAL (it stays in {journal_mode!r} mode)")
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
     conn.pragma("synchronous", "normal")

@@ -56,12 +56,14 @@ def open_store(path: Path) -> StoreFile:
                 state = schema.read_state(conn)
             schema.check(state, path)
             read_only = bool(conn.readonly("main"))
+            if read_only and state.is_new:
+                raise StoreError(f"{path} is read-only: memento cannot make a store in it")
             if read_only and not state.is_current:
                 raise StoreError(f"{path} is read-only and needs an upgrade (schema {state.user_version} -> "
                                  f"{schema.latest_version()}): open it once with write access to the file and "
                                  "its folder; it was left untouched")
             if not read_only:
-                db.use_wal(conn, state.journal_mode)
+                db.use_wal(conn, path, state.journal_mode)
                 if not state.is_current:
                     schema.migrate(conn, path)
             meta = read_meta(conn)
@@ -78,7 +80,7 @@ def recorded_meta(path: Path) -> Optional[StoreMeta]:
         return None
     _check_header(path)
     with db.translate_errors(path):
-        conn = _connect(path, read_only=True)
+        conn = _connect(path)  # as open() connects (it reads only, and tidies its -wal on close)
     try:
         with db.translate_errors(path), db.read_transaction(conn):
             state = schema.read_state(conn)
@@ -118,8 +120,12 @@ def _prepare(path: Path) -> None:
     """Leave a regular file at path: create it owner-only, or check that the one there is SQLite."""
     found = _inspect(path)
     if found is None:
-        _create_private(path)
-    elif found.st_size == 0:
+        if _create_private(path):
+            return
+        found = _inspect(path)  # another process created it first: check it like any existing file
+        if found is None:
+            raise StoreError(f"{path}: the store file vanished while it was being created; try again")
+    if found.st_size == 0:
         _make_private(path, found)
     else:
         _check_header(path)
@@ -139,18 +145,23 @@ def _inspect(path: Path) -> Optional[os.stat_result]:
     return found
 
 
-def _create_private(path: Path) -> None:
+def _create_private(path: Path) -> bool:
     """New stores are created owner-only (0600); SQLite gives its -wal/-shm files the same mode.
-    Through a dangling symlink, the file it points at is created (SQLite follows the link)."""
+    Through a dangling symlink, the file it points at is created (SQLite follows the link).
+    False: another process created it first."""
     target = Path(os.path.realpath(path))
     try:
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as e:
+        raise StoreError(f"{path}: cannot create its folder {target.parent} ({e.strerror})") from e
+    try:
         os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600))
     except FileExistsError:
-        pass  # another process created it first: fine, it is checked like any existing file
+        return False
     except OSError as e:
         raise StoreError(f"{path}: cannot create the store file ({e.strerror}): check that its folder "
-                         "exists and is writable") from e
+                         "is writable") from e
+    return True
 
 
 def _make_private(path: Path, found: os.stat_result) -> None:
@@ -193,11 +204,11 @@ def _check_header(path: Path) -> None:
 
 # -- the connection --------------------------------------------------------------------------------
 
-def _connect(path: Path, *, read_only: bool = False) -> apsw.Connection:
+def _connect(path: Path) -> apsw.Connection:
     """A connection that can read the file. A WAL store opened read-only needs its -shm file; on
     read-only media that cannot be made, so the store is opened immutable (SQLite takes no locks and
     reads only the main file), which is safe only when no -wal holds writes not yet in the main file."""
-    conn = db.connect(path, read_only=read_only)
+    conn = db.connect(path)
     if not conn.readonly("main"):
         return conn
     try:
