@@ -94,6 +94,16 @@ def write_transaction(conn: apsw.Connection) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def busy_timeout(conn: apsw.Connection, ms: int) -> Iterator[None]:
+    """Wait at most ms for locks inside the block (0: fail at once with BusyError), then as before."""
+    conn.set_busy_timeout(ms)
+    try:
+        yield
+    finally:
+        _set_busy_timeout(conn)
+
+
+@contextlib.contextmanager
 def read_transaction(conn: apsw.Connection) -> Iterator[None]:
     """BEGIN (deferred): several reads see one snapshot of the file, and nothing is locked for writing."""
     conn.execute("BEGIN")

@@ -57,7 +57,7 @@ class VectorIndex:
         spec = models.model_for_tier(tier)
         db.load_vec0(conn)
         _check_model(store.meta, spec, path, tier, adopt_model)
-        if _needs_setup(conn, store.meta, spec, store.read_only):
+        if _needs_setup(conn, store.meta, spec):
             if store.read_only:
                 raise StoreError(f"{path} is read-only and has no {tier!r} vectors to search: open it with "
                                  f"tier={store.meta.tier or 'minimal'!r}, or once with write access")
@@ -72,6 +72,14 @@ class VectorIndex:
                 conn.execute(sqlfiles.script("vector", "create_vec.sql").format(dim=dim))
                 storefile.record_meta(conn, path, model=spec.id, dim=dim)
                 _apply_queued_deletes(conn)
+        elif not store.read_only and conn.execute(sqlfiles.query("queued_vector_deletes")).get:
+            # Deletes queued by a keyword-only visit: applied now if nobody is writing, else left for the
+            # next vector-tier forget or open. Opening never waits for another process's write lock.
+            try:
+                with db.busy_timeout(conn, 0), db.write_transaction(conn):
+                    _apply_queued_deletes(conn)
+            except apsw.BusyError:
+                pass
         return cls(conn, path, spec, Embedder(spec))
 
     # -- writing -------------------------------------------------------------------------------
@@ -168,14 +176,12 @@ def _check_model(meta: StoreMeta, spec: models.ModelSpec, path: Path, tier: str,
             f"tier={meta.tier or 'its own tier'!r} (or tier='minimal' for keyword-only)")
 
 
-def _needs_setup(conn: apsw.Connection, meta: StoreMeta, spec: models.ModelSpec, read_only: bool) -> bool:
-    """Read-only look: does attaching this model have anything to write? (Queued deletes of a
-    read-only store wait: recall never returns a forgotten memory, whose row is gone.)"""
+def _needs_setup(conn: apsw.Connection, meta: StoreMeta, spec: models.ModelSpec) -> bool:
+    """Read-only look: must attaching this model write (a new model, or no memories_vec yet)?
+    Queued deletes may wait: recall never returns a forgotten memory, whose row is gone."""
     if meta.model != spec.id or meta.dim != spec.dim:
         return True
-    if not conn.execute(sqlfiles.query("vec_table_exists")).get:
-        return True
-    return not read_only and conn.execute(sqlfiles.query("queued_vector_deletes")).get > 0
+    return not conn.execute(sqlfiles.query("vec_table_exists")).get
 
 
 def _apply_queued_deletes(conn: apsw.Connection) -> None:

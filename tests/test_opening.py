@@ -149,7 +149,13 @@ def test_vector_tier_opens_and_recalls_while_another_process_holds_the_write_loc
     require_tier("full")
     with memento.open(store_path, tier="full") as mem:
         mem.remember("the kiwi is ripe")
+        gone = mem.remember("forgotten by a keyword-only visit").id
+    with memento.open(store_path, tier="minimal") as mem:
+        mem.forget(gone)  # queues its vector's delete for the next vector-tier connection
     _open_and_recall_under_a_held_write_lock(store_path, monkeypatch, "full")
+    with memento.open(store_path, tier="full") as mem:  # nobody writing now: the queue is applied
+        assert mem._conn.execute("SELECT count(*) FROM vector_deletes").get == 0
+        assert mem._conn.execute("SELECT count(*) FROM memories_vec").get == 1
 
 
 @pytest.mark.parametrize("tier", ["minimal", pytest.param("full", marks=pytest.mark.vector)])
