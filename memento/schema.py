@@ -69,7 +69,7 @@ def check(state: FileState, path: Path) -> None:
         raise IncompatibleStoreError(
             f"{path} was written by a newer memento (schema {state.user_version}, this one knows up to "
             f"{latest_version()}); upgrade: pip install -U memento-openclaw. The file was left untouched.")
-    if state.user_version == 0 or state.tables != _as_state(expected_tables(state.user_version)):
+    if state.user_version == 0 or not _has_tables(state, expected_tables(state.user_version)):
         raise IncompatibleStoreError(
             f"{path} carries memento's application id but not the tables of a memento store (schema "
             f"{state.user_version}); {UNTOUCHED}: restore it from a backup or choose another path")
@@ -108,5 +108,8 @@ def _columns(conn: apsw.Connection, tables: list) -> Tuple[Tuple[str, Tuple[str,
     return tuple((name, tuple(columns)) for name, columns in found.items())
 
 
-def _as_state(expected: Dict[str, Tuple[str, ...]]) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
-    return tuple(expected.items())
+def _has_tables(state: FileState, expected: Dict[str, Tuple[str, ...]]) -> bool:
+    """Every table its version must have, with at least its columns (a column a user added in the
+    sqlite3 shell is fine; an unrelated table of the same name is not)."""
+    found = dict(state.tables)
+    return all(set(columns) <= set(found.get(name, ())) for name, columns in expected.items())

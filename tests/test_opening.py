@@ -234,6 +234,17 @@ def test_almost_a_store_is_refused_untouched(store_path, app_id, version, ddl):
     assert os.listdir(store_path.parent) == [store_path.name]
 
 
+def test_store_with_a_column_added_in_the_shell_still_opens(store_path):
+    with memento.open(store_path, tier="minimal") as mem:
+        kept = mem.remember("the kiwi is ripe")
+    conn = apsw.Connection(str(store_path))
+    conn.execute("ALTER TABLE memories ADD COLUMN my_note TEXT")
+    conn.close()
+    with memento.open(store_path, tier="minimal") as mem:
+        assert [h.id for h in mem.recall("kiwi")] == [kept.id]
+        assert mem.remember("after the shell edit").id == kept.id + 1
+
+
 # -- item 11: new and empty store files are owner-only -----------------------------------------------
 
 @pytest.fixture
