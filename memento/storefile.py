@@ -205,12 +205,11 @@ def _check_header(path: Path) -> None:
 # -- the connection --------------------------------------------------------------------------------
 
 def _connect(path: Path) -> apsw.Connection:
-    """A connection that can read the file. A WAL store opened read-only needs its -shm file; on
-    read-only media that cannot be made, so the store is opened immutable (SQLite takes no locks and
-    reads only the main file), which is safe only when no -wal holds writes not yet in the main file."""
+    """A connection that can read the file. A WAL store needs its -shm file (and a writer its -wal);
+    where the folder is read-only they cannot be made, and nobody can write the store, so it is opened
+    immutable (SQLite takes no locks and reads only the main file), which is safe only when no -wal
+    holds writes not yet in the main file."""
     conn = db.connect(path)
-    if not conn.readonly("main"):
-        return conn
     try:
         conn.execute(sqlfiles.query("can_read")).fetchall()
         return conn

@@ -159,14 +159,15 @@ def test_vector_tier_opens_and_recalls_while_another_process_holds_the_write_loc
 
 
 @pytest.mark.parametrize("tier", ["minimal", pytest.param("full", marks=pytest.mark.vector)])
-@pytest.mark.parametrize("folder_too", [True, False], ids=["file-and-folder", "file-only"])
-def test_read_only_store_opens_for_recall_and_refuses_writes(store_path, folder_too, tier):
+@pytest.mark.parametrize("read_only", ["file-and-folder", "file", "folder"])
+def test_read_only_store_opens_for_recall_and_refuses_writes(store_path, read_only, tier):
     if tier != "minimal":
         require_tier(tier)
     with memento.open(store_path, tier=tier) as mem:
         kept = mem.remember_many(["the kiwi is ripe", "the mango is green", "tea at five"])
     before, files = sha(store_path), sorted(os.listdir(store_path.parent))
-    with ReadOnly(store_path, *([store_path.parent] if folder_too else [])):
+    folder_too = read_only != "file"
+    with ReadOnly(*([store_path] if read_only != "folder" else []), *([store_path.parent] if folder_too else [])):
         for asked in (tier, None):
             with memento.open(store_path, tier=asked) as mem:
                 assert mem.tier == tier
