@@ -29,7 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", metavar="PATH", help="store file (default: $MEMENTO_DB, else "
                         "~/.local/share/memento/memento.db)")
-    common.add_argument("--tier", choices=tiers.TIERS, help="override the tier (default: auto)")
+    common.add_argument("--tier", choices=tiers.TIERS + tuple(tiers.ALIASES),
+                        help="override the tier (default: auto; fast = full)")
     common.add_argument("--json", action="store_true", help="machine-readable JSON output")
 
     p = argparse.ArgumentParser(prog="memento", description="Long-term memory for AI agents, in one SQLite file.")
@@ -194,13 +195,17 @@ def _stats(args) -> None:
 def _tier(args) -> None:
     hardware = tiers.read_hardware()
     detected = tiers.detect_hardware_tier(hardware)
-    choice = tiers.resolve(args.tier)
+    path = store.store_path(args.db)
+    recorded = store.recorded_tier(path)  # what open() would resolve against; nothing is created
+    choice = tiers.resolve(args.tier, stored=recorded)
     installed = [t for t in tiers.TIERS if not tiers.missing_packages(t)]
     if args.json:
-        _print_json({"tier": choice.tier, "source": choice.source, "reason": choice.reason,
-                     "detected": detected, "installed": installed, "hardware": dataclasses.asdict(hardware)})
+        _print_json({"tier": choice.tier, "source": choice.source, "reason": choice.reason, "store": str(path),
+                     "recorded": recorded, "detected": detected, "installed": installed,
+                     "hardware": dataclasses.asdict(hardware)})
         return
     print(f"tier: {choice.tier}  ({choice.source}: {choice.reason})")
+    print(f"store: {path} (recorded tier: {recorded or 'none'})")
     print(f"hardware: {hardware.ram_bytes / tiers.GIB:.1f} GiB RAM ({hardware.ram_source}), "
           f"{hardware.cpu_count} CPUs, {hardware.machine} -> {detected}")
     print(f"installed tiers: {', '.join(installed)}")

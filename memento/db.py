@@ -1,12 +1,13 @@
-"""Opening the SQLite file: connection setup as small named steps, transactions, error mapping.
+"""The SQLite connection: setup as small named steps, WAL, transactions, error mapping.
 
-Nothing here writes to the file until `use_wal` (called only after schema.ensure_compatible has
-accepted the file), so a foreign or newer file is refused byte-for-byte untouched.
+storefile.py decides what to open and in which order (nothing here writes to the file until
+`use_wal` or a write transaction, which storefile only reaches once the file is known to be ours).
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -15,51 +16,23 @@ import apsw
 from .errors import IncompatibleStoreError, StoreError
 
 BUSY_TIMEOUT_MS = 10_000  # concurrent agents wait for each other instead of "database is locked"
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-def connect(path: Path) -> apsw.Connection:
-    """Open (creating if needed, owner-only) the store file; no write happens here."""
-    _refuse_non_sqlite_file(path)
-    _create_private_file(path)
+def connect(path: Path, *, immutable: bool = False) -> apsw.Connection:
+    """Open the store file (created by storefile beforehand; SQLite creates nothing here).
+
+    A file this process cannot write is opened read-only by SQLite itself. immutable: a store on
+    read-only media whose -shm file cannot be made (see storefile); SQLite then takes no locks."""
     with translate_errors(path):
-        conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE)
+        if immutable:
+            conn = apsw.Connection(Path(os.path.abspath(path)).as_uri() + "?immutable=1",
+                                   flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
+        else:
+            conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READWRITE)
         _set_busy_timeout(conn)
         _disable_double_quoted_strings(conn)
         _enable_foreign_keys(conn)
     return conn
-
-
-def _refuse_non_sqlite_file(path: Path) -> None:
-    """Check the header ourselves, before SQLite may write to a file that is not a database."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    if path.is_dir():
-        raise StoreError(f"{path} is a directory, not a memento store file")
-    with open(path, "rb") as f:
-        header = f.read(100)
-    if not header.startswith(_SQLITE_MAGIC):
-        raise IncompatibleStoreError(f"{path} is not a SQLite database; it was left untouched")
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    pages_in_header = int.from_bytes(header[28:32], "big")
-    size = path.stat().st_size
-    # A file shorter than the size its own header declares was cut off (copy interrupted, disk
-    # error). A WAL file may hold the missing pages, so only refuse when there is no WAL.
-    wal = Path(str(path) + "-wal")
-    if len(header) < 100 or (pages_in_header * page_size > size and not wal.exists()):
-        raise IncompatibleStoreError(
-            f"{path} is truncated ({size} bytes, header declares {pages_in_header * page_size});"
-            " it was left untouched: restore it from a backup")
-
-
-def _create_private_file(path: Path) -> None:
-    """New stores are created owner-only (0600); SQLite gives its -wal/-shm files the same mode."""
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def _set_busy_timeout(conn: apsw.Connection) -> None:
@@ -76,16 +49,36 @@ def _enable_foreign_keys(conn: apsw.Connection) -> None:
     conn.pragma("foreign_keys", True)
 
 
-def use_wal(conn: apsw.Connection) -> None:
-    """WAL: readers never block the writer. NORMAL sync is durable across application crashes."""
-    conn.pragma("journal_mode", "wal")
+def use_wal(conn: apsw.Connection, path: Path, journal_mode: str) -> None:
+    """WAL: readers never block the writer. NORMAL sync is durable across application crashes.
+
+    The switch needs a moment alone with the file, and SQLite answers SQLITE_BUSY at once (without
+    its busy handler) when another process is reading or switching too: retry within the busy timeout."""
+    if journal_mode != "wal":
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        pause = 0.002
+        while True:
+            try:
+                journal_mode = conn.pragma("journal_mode", "wal")
+            except apsw.BusyError:
+                if time.monotonic() >= deadline:
+                    raise
+            if journal_mode == "wal":
+                break
+            if time.monotonic() >= deadline:
+                raise StoreError(f"{path}: could not switch the store to WAL (it stays in {journal_mode!r} mode)")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
     conn.pragma("synchronous", "normal")
 
 
 @contextlib.contextmanager
 def write_transaction(conn: apsw.Connection) -> Iterator[None]:
     """BEGIN IMMEDIATE: take the write lock up front (waiting up to busy_timeout) so two writers
-    never deadlock on a read-to-write upgrade. Nested use becomes a savepoint."""
+    never deadlock on a read-to-write upgrade. Nested use becomes a savepoint.
+
+    COMMIT is inside the try: a COMMIT that fails (a deferred constraint, a full disk, an I/O error)
+    rolls back, so the connection never stays inside a transaction where later writes would nest."""
     if conn.in_transaction:
         with conn:
             yield
@@ -93,10 +86,32 @@ def write_transaction(conn: apsw.Connection) -> Iterator[None]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def busy_timeout(conn: apsw.Connection, ms: int) -> Iterator[None]:
+    """Wait at most ms for locks inside the block (0: fail at once with BusyError), then as before."""
+    conn.set_busy_timeout(ms)
+    try:
+        yield
+    finally:
+        _set_busy_timeout(conn)
+
+
+@contextlib.contextmanager
+def read_transaction(conn: apsw.Connection) -> Iterator[None]:
+    """BEGIN (deferred): several reads see one snapshot of the file, and nothing is locked for writing."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
 
 
 # SQLite's low-level errors on the store file -> (memento error, what to tell the user).

@@ -5,16 +5,19 @@ call. Vector tiers add a VectorIndex (memento/vectors.py); the minimal tier neve
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 import apsw
 
-from . import db, fts_query, schema, sqlfiles, tiers, validate
-from .errors import InvalidInputError, MemoryNotFoundError
+from . import db, fts_query, sqlfiles, storefile, tiers, validate
+from .errors import InvalidInputError, MemoryNotFoundError, StoreError
 from .records import Hit, Memory, Stats
 
 log = logging.getLogger("memento")
@@ -34,6 +37,18 @@ def default_path() -> Path:
     return Path(data_home) / "memento" / "memento.db"
 
 
+def store_path(path: Optional[PathLike] = None) -> Path:
+    """The store file open(path) uses."""
+    return Path(path).expanduser() if path is not None else default_path()
+
+
+def recorded_tier(path: Path) -> Optional[str]:
+    """The tier recorded in the store at path (None: no store there yet, or none recorded), read
+    without creating or changing anything; open() resolves its tier against it."""
+    meta = storefile.recorded_meta(path)
+    return meta.tier if meta is not None else None
+
+
 def open(path: Optional[PathLike] = None, *, tier: Optional[str] = None,  # noqa: A001
          reembed: bool = False) -> "Memento":
     """Open (or create) a store. `tier` overrides $MEMENTO_TIER, the store's tier and detection.
@@ -41,40 +56,37 @@ def open(path: Optional[PathLike] = None, *, tier: Optional[str] = None,  # noqa
     A store whose vectors were made by another model than the tier's raises ModelMismatchError;
     reembed=True accepts the new model instead: the old vectors are dropped and every memory is
     pending until backfill() (or reembed()) has embedded it again."""
-    store_path = Path(path).expanduser() if path is not None else default_path()
-    conn = db.connect(store_path)
+    file = store_path(path)
+    opened = storefile.open_store(file)
+    conn = opened.conn
     try:
-        with db.translate_errors(store_path):
-            schema.ensure_compatible(conn, store_path)
-            db.use_wal(conn)
-            schema.migrate(conn)
-            stored_tier = _meta(conn, "tier")
-        choice = tiers.resolve(tier, stored=stored_tier)
+        choice = tiers.resolve(tier, stored=opened.meta.tier)
         if choice.fallback:
             log.warning("memento tier %r (%s): %s", choice.tier, choice.source, choice.reason)
         vectors = None
         if choice.tier in tiers.VECTOR_TIERS:
             from .vectors import VectorIndex  # vector tiers only: keeps the minimal path light
-            vectors = VectorIndex.attach(conn, store_path, choice.tier, adopt_model=reembed)
-        with db.translate_errors(store_path), db.write_transaction(conn):
-            # A keyword-only visit (tier="minimal") never overwrites a vector tier's record, and a
-            # stand-in tier is not recorded: the store upgrades once the wanted tier is installed.
-            if (stored_tier is None and not choice.fallback) or choice.tier in tiers.VECTOR_TIERS:
-                _set_meta(conn, "tier", choice.tier)
+            vectors = VectorIndex.attach(opened, choice.tier, adopt_model=reembed)
+        # A keyword-only visit (tier="minimal") never overwrites a vector tier's record, and a
+        # stand-in tier is not recorded: the store upgrades once the wanted tier is installed.
+        # Unchanged, nothing is written (opening an up-to-date store takes no write lock).
+        if (opened.meta.tier is None and not choice.fallback) or choice.tier in tiers.VECTOR_TIERS:
+            storefile.record_meta(conn, file, tier=choice.tier)
     except BaseException:
         conn.close()
         raise
-    return Memento(conn, store_path, choice, vectors)
+    return Memento(conn, file, choice, vectors)
 
 
-def _meta(conn: apsw.Connection, key: str) -> Optional[str]:
-    row = conn.execute(sqlfiles.query("get_meta"), {"key": key}).fetchone()
-    return row[0] if row else None
-
-
-def _set_meta(conn: apsw.Connection, key: str, value: str) -> None:
-    if _meta(conn, key) != value:
-        conn.execute(sqlfiles.query("set_meta"), {"key": key, "value": value})
+def _guarded(method):
+    """Calls on one Memento run one at a time (an SQLite connection must not be used by two threads
+    at once), so threads may share a Memento; after close() every call is a clear StoreError."""
+    @functools.wraps(method)
+    def guarded(self: "Memento", *args, **kwargs):
+        with self._lock:
+            self._check_open()
+            return method(self, *args, **kwargs)
+    return guarded
 
 
 class Memento:
@@ -86,6 +98,8 @@ class Memento:
         self.path = path
         self.tier_choice = tier_choice
         self._vectors = vectors
+        self._lock = threading.RLock()
+        self._closed = False
 
     @property
     def tier(self) -> str:
@@ -112,10 +126,18 @@ class Memento:
         return f"<Memento {str(self.path)!r} tier={self.tier!r}>"
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"{self.path}: this Memento was closed; open the store again with memento.open()")
 
     # -- writing -------------------------------------------------------------------------------
 
+    @_guarded
     def remember(self, text: str, *, tags: Iterable[str] = (), metadata: Optional[Mapping[str, Any]] = None,
                  created_at: validate.Timestamp = None, pinned: bool = False, embed: str = "now",
                  vector: Optional[Sequence[float]] = None) -> Memory:
@@ -126,6 +148,7 @@ class Memento:
                              "created_at": created_at, "pinned": pinned, "vector": vector}, self.dim)
         return self._insert([row], embed)[0]
 
+    @_guarded
     def remember_many(self, items: Iterable[Union[str, Mapping[str, Any]]], *, embed: str = "now") -> List[Memory]:
         """Store many memories in one transaction: all or none. Items are texts or dicts with the
         keys of remember() (text, tags, metadata, created_at, pinned, vector)."""
@@ -157,6 +180,7 @@ class Memento:
                 out[i] = made
         return out
 
+    @_guarded
     def update(self, memory_id: int, *, text: Optional[str] = None, tags: Optional[Iterable[str]] = None,
                metadata: Optional[Mapping[str, Any]] = None, pinned: Optional[bool] = None) -> Memory:
         """Change some fields of a memory (None keeps a field). New text gets a new vector."""
@@ -181,6 +205,7 @@ class Memento:
                 memory = self._vectors.store([memory], vectors)[0]
         return memory
 
+    @_guarded
     def forget(self, memory_id: int) -> None:
         """Delete a memory and its index entries for good."""
         memory_id = validate.memory_id(memory_id)
@@ -192,6 +217,7 @@ class Memento:
 
     # -- reading -------------------------------------------------------------------------------
 
+    @_guarded
     def get(self, memory_id: int) -> Memory:
         memory_id = validate.memory_id(memory_id)
         row = self._conn.execute(sqlfiles.query("get_memory"), {"id": memory_id}).fetchone()
@@ -204,17 +230,21 @@ class Memento:
         tag_filter = _tag_filter(tags)
         after = 0
         while True:
-            rows = self._conn.execute(sqlfiles.query("list_memories"),
-                                      {"after_id": after, "tags": tag_filter, "limit": page_size}).fetchall()
+            with self._lock:  # page by page: a caller may stop iterating or switch threads between pages
+                self._check_open()
+                rows = self._conn.execute(sqlfiles.query("list_memories"),
+                                          {"after_id": after, "tags": tag_filter, "limit": page_size}).fetchall()
             for row in rows:
                 yield Memory.from_row(row)
             if len(rows) < page_size:
                 return
             after = rows[-1][0]
 
+    @_guarded
     def count(self) -> int:
         return self._conn.execute(sqlfiles.query("count_memories")).fetchone()[0]
 
+    @_guarded
     def recall(self, query: str, *, k: int = 10, tags: Optional[Iterable[str]] = None,
                since: validate.Timestamp = None, until: validate.Timestamp = None,
                mode: Optional[str] = None, vector: Optional[Sequence[float]] = None) -> List[Hit]:
@@ -254,6 +284,7 @@ class Memento:
                                     f"{self.tier!r} (keyword-only)")
         return mode
 
+    @_guarded
     def stats(self) -> Stats:
         one = lambda name: self._conn.execute(sqlfiles.query(name)).fetchone()  # noqa: E731
         oldest, newest = one("time_range")
@@ -264,10 +295,11 @@ class Memento:
             oldest=oldest, newest=newest,
             file_bytes=self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0),
             schema_version=self._conn.pragma("user_version"),
-            model=self._vectors.model_id if self._vectors is not None else _meta(self._conn, "model"),
+            model=self._vectors.model_id if self._vectors is not None else storefile.read_meta(self._conn).model,
             sqlite_version=apsw.sqlite_lib_version(),
         )
 
+    @_guarded
     def backfill(self, *, batch_size: int = 256, progress: Optional[Callable[[int], None]] = None) -> int:
         """Embed every memory still without a vector; returns how many were embedded.
         `progress(n)` is called after each batch. The minimal tier has nothing to embed (0)."""
@@ -275,6 +307,7 @@ class Memento:
             return 0
         return self._vectors.backfill(batch_size, progress)
 
+    @_guarded
     def reembed(self, *, progress: Optional[Callable[[int], None]] = None) -> int:
         """Rebuild every vector with this tier's model (e.g. after a model change)."""
         if self._vectors is None:
@@ -282,14 +315,18 @@ class Memento:
         self._vectors.reset()
         return self._vectors.backfill(progress=progress)
 
+    @_guarded
     def doctor(self) -> list:
         """Run real checks on this store (write + search probe, integrity, indexes in step)."""
         from .doctor import run_checks
         return run_checks(self._conn, self.path, self._vectors)
 
+    @_guarded
     def meta(self) -> dict:
-        """store_meta as a dict (tier, model, dim...)."""
-        return dict(self._conn.execute(sqlfiles.query("all_meta")).fetchall())
+        """What the store records about itself (tier, model, dim), the ones it has, as a dict of strings
+        (as stored; storefile.StoreMeta is the typed record)."""
+        meta = dataclasses.asdict(storefile.read_meta(self._conn))
+        return {key: str(value) for key, value in meta.items() if value is not None}
 
 
 def prepare_item(item: Union[str, Mapping[str, Any]], dim: Optional[int]) -> dict:

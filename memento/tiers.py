@@ -14,6 +14,7 @@ from typing import List, Optional, Tuple
 from .errors import TierUnavailableError
 
 TIERS = ("minimal", "tiny", "light", "full")
+ALIASES = {"fast": "full"}  # other names a user may give a tier (the README calls full "fast")
 VECTOR_TIERS = ("tiny", "light", "full")
 FALLBACK_ORDER = ("full", "light", "tiny", "minimal")  # from the detected tier, next lighter first
 ARM_MACHINES = ("arm64", "aarch64", "armv7l")
@@ -129,6 +130,7 @@ def install_hint(tier: str) -> str:
 
 
 def _check_name(tier: str, source: str) -> str:
+    tier = ALIASES.get(tier, tier)
     if tier not in TIERS:
         raise TierUnavailableError(f"unknown tier {tier!r} (from {source}); choose one of {', '.join(TIERS)}")
     return tier
@@ -139,7 +141,7 @@ def resolve(explicit: Optional[str] = None, stored: Optional[str] = None,
     env = os.environ if env is None else env
     for tier, source in ((explicit, "explicit"), (env.get("MEMENTO_TIER") or None, "MEMENTO_TIER")):
         if tier is not None:
-            _check_name(tier, source)
+            tier = _check_name(tier, source)
             missing = missing_packages(tier)
             if missing:
                 raise TierUnavailableError(

@@ -11,10 +11,11 @@ from typing import Callable, List, Optional, Sequence
 
 import apsw
 
-from . import db, models, sqlfiles
+from . import db, models, sqlfiles, storefile
 from .doctor import Check
 from .embed import Embedder
-from .errors import ModelMismatchError
+from .errors import ModelMismatchError, StoreError
+from .storefile import StoreFile, StoreMeta
 from .records import Memory
 
 log = logging.getLogger("memento")
@@ -46,30 +47,39 @@ class VectorIndex:
         return self.spec.id
 
     @classmethod
-    def attach(cls, conn: apsw.Connection, path: Path, tier: str, *, adopt_model: bool = False) -> "VectorIndex":
+    def attach(cls, store: StoreFile, tier: str, *, adopt_model: bool = False) -> "VectorIndex":
         """Load vec0, check the store's model, create memories_vec if needed, apply queued deletes.
 
         A store whose vectors come from another model raises ModelMismatchError, unless
-        adopt_model: then its old vectors are dropped and every memory is pending (see reembed)."""
+        adopt_model: then its old vectors are dropped and every memory is pending (see reembed).
+        A store that needs none of this is not written to (no write lock is taken)."""
+        conn, path = store.conn, store.path
         spec = models.model_for_tier(tier)
         db.load_vec0(conn)
-        meta = dict(conn.execute(sqlfiles.query("all_meta")).fetchall())
-        stored = meta.get("model")
-        if stored is not None and stored != spec.id and not adopt_model:
-            raise ModelMismatchError(
-                f"{path} holds vectors from {stored!r} ({meta.get('dim')}-d); tier {tier!r} uses {spec.id!r}. "
-                f"Re-embed it with `memento reembed --db {path} --tier {tier}`, or open it with "
-                f"tier={meta.get('tier', 'its own tier')!r} (or tier='minimal' for keyword-only)")
-        with db.translate_errors(path), db.write_transaction(conn):
-            if stored != spec.id:
-                conn.execute(sqlfiles.query("drop_vec"))
-                conn.execute(sqlfiles.query("reset_vectors"))
-                conn.execute(sqlfiles.query("clear_vector_deletes"))
-            dim = int(spec.dim)  # the one value formatted into SQL: an int from our own registry
-            conn.execute(sqlfiles.script("vector", "create_vec.sql").format(dim=dim))
-            for key, value in (("model", spec.id), ("dim", str(dim))):
-                conn.execute(sqlfiles.query("set_meta"), {"key": key, "value": value})
-            _apply_queued_deletes(conn)
+        _check_model(store.meta, spec, path, tier, adopt_model)
+        if _needs_setup(conn, store.meta, spec):
+            if store.read_only:
+                raise StoreError(f"{path} is read-only and has no {tier!r} vectors to search: open it with "
+                                 f"tier={store.meta.tier or 'minimal'!r}, or once with write access")
+            with db.translate_errors(path), db.write_transaction(conn):
+                meta = storefile.read_meta(conn)  # under the lock: another process may have changed it
+                _check_model(meta, spec, path, tier, adopt_model)
+                if meta.model != spec.id:
+                    conn.execute(sqlfiles.query("drop_vec"))
+                    conn.execute(sqlfiles.query("reset_vectors"))
+                    conn.execute(sqlfiles.query("clear_vector_deletes"))
+                dim = int(spec.dim)  # the one value formatted into SQL: an int from our own registry
+                conn.execute(sqlfiles.script("vector", "create_vec.sql").format(dim=dim))
+                storefile.record_meta(conn, path, model=spec.id, dim=dim)
+                _apply_queued_deletes(conn)
+        elif not store.read_only and conn.execute(sqlfiles.query("queued_vector_deletes")).get:
+            # Deletes queued by a keyword-only visit: applied now if nobody is writing, else left for the
+            # next vector-tier forget or open. Opening never waits for another process's write lock.
+            try:
+                with db.busy_timeout(conn, 0), db.write_transaction(conn):
+                    _apply_queued_deletes(conn)
+            except apsw.BusyError:
+                pass
         return cls(conn, path, spec, Embedder(spec))
 
     # -- writing -------------------------------------------------------------------------------
@@ -156,6 +166,22 @@ class VectorIndex:
             Check("pending embeddings", True, f"{pending} (run `memento backfill`)" if pending else "none"),
             Check("model files", model_ok, model_detail),
         ]
+
+
+def _check_model(meta: StoreMeta, spec: models.ModelSpec, path: Path, tier: str, adopt_model: bool) -> None:
+    if meta.model is not None and meta.model != spec.id and not adopt_model:
+        raise ModelMismatchError(
+            f"{path} holds vectors from {meta.model!r} ({meta.dim}-d); tier {tier!r} uses {spec.id!r}. "
+            f"Re-embed it with `memento reembed --db {path} --tier {tier}`, or open it with "
+            f"tier={meta.tier or 'its own tier'!r} (or tier='minimal' for keyword-only)")
+
+
+def _needs_setup(conn: apsw.Connection, meta: StoreMeta, spec: models.ModelSpec) -> bool:
+    """Read-only look: must attaching this model write (a new model, or no memories_vec yet)?
+    Queued deletes may wait: recall never returns a forgotten memory, whose row is gone."""
+    if meta.model != spec.id or meta.dim != spec.dim:
+        return True
+    return not conn.execute(sqlfiles.query("vec_table_exists")).get
 
 
 def _apply_queued_deletes(conn: apsw.Connection) -> None:

@@ -1,0 +1,226 @@
+"""Opening a store file safely: the one place that turns a path into a checked, migrated connection,
+and the one place that reads and records the store's meta (tier, model, dim).
+
+In order, writing nothing until the file is known to be ours:
+  1. the path: nothing there (or a dangling symlink) -> the file is created owner-only (0600); an
+     empty file is taken over owner-only; a FIFO, device, socket or directory is refused unopened;
+  2. the header: a file that is not SQLite, or is cut short, is refused before SQLite sees it;
+  3. the connection: read-only when the file is not writable (SQLite's choice), and immutable on
+     read-only media where even the -shm file cannot be made and no -wal holds pending writes;
+  4. one read snapshot -> schema.check: foreign, newer and almost-right files are refused untouched;
+  5. only when needed: the switch to WAL (retried within the busy timeout) and the migrations (one
+     write lock, the file re-checked under it). An up-to-date store is opened without writing.
+"""
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Optional
+
+import apsw
+
+from . import db, schema, sqlfiles
+from .errors import IncompatibleStoreError, StoreError
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_KINDS = ((stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISCHR, "character device"),
+          (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"))
+
+
+@dataclass(frozen=True)
+class StoreMeta:
+    """What store_meta records: the tier the store was last opened in, and its vectors' model and size."""
+    tier: Optional[str] = None
+    model: Optional[str] = None
+    dim: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class StoreFile:
+    conn: apsw.Connection
+    path: Path
+    meta: StoreMeta
+    read_only: bool          # the file (or its folder) is not writable: recall works, writes raise StoreError
+
+
+def open_store(path: Path) -> StoreFile:
+    """Create or open the store at path, checked and migrated; refuses anything else untouched."""
+    _prepare(path)
+    with db.translate_errors(path):
+        conn = _connect(path)
+    try:
+        with db.translate_errors(path):
+            with db.read_transaction(conn):
+                state = schema.read_state(conn)
+            schema.check(state, path)
+            read_only = bool(conn.readonly("main"))
+            if read_only and state.is_new:
+                raise StoreError(f"{path} is read-only: memento cannot make a store in it")
+            if read_only and not state.is_current:
+                raise StoreError(f"{path} is read-only and needs an upgrade (schema {state.user_version} -> "
+                                 f"{schema.latest_version()}): open it once with write access to the file and "
+                                 "its folder; it was left untouched")
+            if not read_only:
+                db.use_wal(conn, path, state.journal_mode)
+                if not state.is_current:
+                    schema.migrate(conn, path)
+            meta = read_meta(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return StoreFile(conn, path, meta, read_only)
+
+
+def recorded_meta(path: Path) -> Optional[StoreMeta]:
+    """The meta of the store at path, read without creating or changing anything (None: no store yet)."""
+    found = _inspect(path)
+    if found is None or found.st_size == 0:
+        return None
+    _check_header(path)
+    with db.translate_errors(path):
+        conn = _connect(path)  # as open() connects (it reads only, and tidies its -wal on close)
+    try:
+        with db.translate_errors(path), db.read_transaction(conn):
+            state = schema.read_state(conn)
+            schema.check(state, path)
+            return None if state.is_new else read_meta(conn)
+    finally:
+        conn.close()
+
+
+# -- the store's meta ------------------------------------------------------------------------------
+
+def read_meta(conn: apsw.Connection) -> StoreMeta:
+    values = dict(conn.execute(sqlfiles.query("all_meta")).fetchall())
+    dim = values.get("dim")
+    return StoreMeta(tier=values.get("tier"), model=values.get("model"),
+                     dim=int(dim) if dim is not None and dim.isdigit() else None)
+
+
+def record_meta(conn: apsw.Connection, path: Path, **fields) -> StoreMeta:
+    """Record these fields (tier=, model=, dim=); takes the write lock only when one of them changes.
+    Inside a caller's transaction it writes there. A read-only store keeps its record as it is."""
+    current = read_meta(conn)
+    wanted = replace(current, **fields)
+    if wanted == current or conn.readonly("main"):
+        return current
+    with db.translate_errors(path), db.write_transaction(conn):
+        now = read_meta(conn)  # under the lock: write only what still differs
+        for key, value in fields.items():
+            if getattr(now, key) != value:
+                conn.execute(sqlfiles.query("set_meta"), {"key": key, "value": str(value)})
+    return wanted
+
+
+# -- the path and the header -----------------------------------------------------------------------
+
+def _prepare(path: Path) -> None:
+    """Leave a regular file at path: create it owner-only, or check that the one there is SQLite."""
+    found = _inspect(path)
+    if found is None:
+        if _create_private(path):
+            return
+        found = _inspect(path)  # another process created it first: check it like any existing file
+        if found is None:
+            raise StoreError(f"{path}: the store file vanished while it was being created; try again")
+    if found.st_size == 0:
+        _make_private(path, found)
+    else:
+        _check_header(path)
+
+
+def _inspect(path: Path) -> Optional[os.stat_result]:
+    """What is at path (through symlinks): None for nothing; StoreError for anything but a regular file."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None  # nothing there, or a dangling symlink: _create_private makes its target
+    except OSError as e:
+        raise StoreError(f"{path}: cannot use this path ({e.strerror})") from e
+    for is_kind, kind in _KINDS:
+        if is_kind(found.st_mode):
+            raise StoreError(f"{path} is a {kind}, not a memento store file; it was left untouched")
+    return found
+
+
+def _create_private(path: Path) -> bool:
+    """New stores are created owner-only (0600); SQLite gives its -wal/-shm files the same mode.
+    Through a dangling symlink, the file it points at is created (SQLite follows the link).
+    False: another process created it first."""
+    target = Path(os.path.realpath(path))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as e:
+        raise StoreError(f"{path}: cannot create its folder {target.parent} ({e.strerror})") from e
+    try:
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+    except FileExistsError:
+        return False
+    except OSError as e:
+        raise StoreError(f"{path}: cannot create the store file ({e.strerror}): check that its folder "
+                         "is writable") from e
+    return True
+
+
+def _make_private(path: Path, found: os.stat_result) -> None:
+    """An empty file becomes the store: make it owner-only first, as a file we created would be."""
+    if stat.S_IMODE(found.st_mode) & 0o077 == 0:
+        return
+    try:
+        os.chmod(path, stat.S_IMODE(found.st_mode) & 0o700 | 0o600)
+    except OSError as e:
+        raise StoreError(f"{path} is an empty file memento cannot make owner-only ({e.strerror}); "
+                         "it was left untouched") from e
+
+
+def _check_header(path: Path) -> None:
+    """Check the header ourselves, before SQLite may write to a file that is not a database.
+    Opened non-blocking and re-checked as a regular file: a FIFO swapped in meanwhile cannot hang us."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as e:
+        raise StoreError(f"{path}: cannot read it ({e.strerror})") from e
+    try:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
+            raise StoreError(f"{path} is not a regular file, not a memento store file; it was left untouched")
+        header = os.read(fd, 100)
+    finally:
+        os.close(fd)
+    if not header.startswith(_SQLITE_MAGIC):
+        raise IncompatibleStoreError(f"{path} is not a SQLite database; it was left untouched")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    declared = int.from_bytes(header[28:32], "big") * page_size
+    # A file shorter than the size its own header declares was cut off (copy interrupted, disk
+    # error). A WAL file may hold the missing pages, so only refuse when there is no WAL.
+    if len(header) < 100 or (declared > found.st_size and not _wal(path).exists()):
+        raise IncompatibleStoreError(
+            f"{path} is truncated ({found.st_size} bytes, header declares {declared});"
+            " it was left untouched: restore it from a backup")
+
+
+# -- the connection --------------------------------------------------------------------------------
+
+def _connect(path: Path) -> apsw.Connection:
+    """A connection that can read the file. A WAL store needs its -shm file (and a writer its -wal);
+    where the folder is read-only they cannot be made, and nobody can write the store, so it is opened
+    immutable (SQLite takes no locks and reads only the main file), which is safe only when no -wal
+    holds writes not yet in the main file."""
+    conn = db.connect(path)
+    try:
+        conn.execute(sqlfiles.query("can_read")).fetchall()
+        return conn
+    except apsw.CantOpenError:
+        conn.close()
+    wal = _wal(path)
+    if wal.exists() and wal.stat().st_size > 0:
+        raise StoreError(f"{path} is read-only and its {wal.name} holds writes not yet in the main file: "
+                         "open it once with write access to its folder; it was left untouched")
+    return db.connect(path, immutable=True)
+
+
+def _wal(path: Path) -> Path:
+    return Path(f"{os.path.realpath(path)}-wal")
