@@ -236,8 +236,10 @@ class Memento:
 
     def iter(self, *, tags: Optional[Iterable[str]] = None, page_size: int = 500) -> Iterator[Memory]:
         """All memories in id order (optionally only those carrying all `tags`), read page by page."""
-        tag_filter = _tag_filter(tags)
-        page_size = validate.positive_int(page_size, "page_size")
+        # Checked here, not on the first next(): a bad argument fails where it is passed.
+        return self._pages(_tag_filter(tags), validate.positive_int(page_size, "page_size"))
+
+    def _pages(self, tag_filter: Optional[str], page_size: int) -> Iterator[Memory]:
         after = 0
         while True:
             rows = self._conn.execute(sqlfiles.query("list_memories"),

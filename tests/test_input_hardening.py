@@ -110,7 +110,7 @@ def test_the_largest_id_is_just_not_found(mem):
 def test_iter_page_size_must_be_positive(mem, page_size):
     mem.remember("x")
     with pytest.raises(InvalidInputError, match="page_size"):
-        list(mem.iter(page_size=page_size))
+        mem.iter(page_size=page_size)   # refused where it is passed, before any iteration
 
 
 @pytest.mark.parametrize("items", [None, "hello", b"hello", 42, {"text": "a dict is one item"}])
