@@ -96,7 +96,6 @@ def _int_between(low: int, high: Optional[int] = None) -> Callable[[str], int]:
 
 
 _memory_id = _int_between(1, validate.MAX_ID)
-_memory_id.__name__ = "memory id"  # argparse names the type in its messages
 
 
 # -- commands ------------------------------------------------------------------------------------

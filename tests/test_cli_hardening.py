@@ -12,8 +12,9 @@ from memento.cli import main
 
 
 def run(capsys, *argv) -> tuple:
+    """Keyword-only (every command takes --tier): what is tested here is parsing and files, not vectors."""
     try:
-        code = main([str(a) for a in argv])
+        code = main([str(a) for a in argv] + ["--tier", "minimal"])
     except SystemExit as e:  # argparse refusals
         code = e.code
     out, err = capsys.readouterr()
@@ -186,3 +187,21 @@ def test_import_streams_with_memory_bounded_by_the_batch(capsys, tmp_path):
     assert code == 0 and json.loads(out) == {"imported": 6_000}
     assert peak < size / 3, f"peak {peak:,} bytes for a {size:,}-byte file"
     assert count(tmp_path / "s.db") == 6_001
+
+
+def test_early_times_survive_export_and_import(capsys, tmp_path):
+    """Item 5: a year before 1000 is stored zero-padded, so export -> import keeps it and filters see it."""
+    src, dst = ["--db", tmp_path / "a.db"], ["--db", tmp_path / "b.db"]
+    run(capsys, "remember", "the siege", "--created-at", "0500-06-01T10:00:00Z", *src)
+    run(capsys, "remember", "the moon landing", "--created-at", "1969-07-20T20:17:00Z", *src)
+    _, exported, _ = run(capsys, "export", *src)
+    (tmp_path / "dump.jsonl").write_text(exported, encoding="utf-8")
+    code, _, err = run(capsys, "import", tmp_path / "dump.jsonl", *dst)
+    assert code == 0, err
+    _, out, _ = run(capsys, "list", *dst, "--json")
+    assert [json.loads(line)["created_at"] for line in out.splitlines()] == \
+        ["0500-06-01T10:00:00.000Z", "1969-07-20T20:17:00.000Z"]
+    _, out, _ = run(capsys, "recall", "siege landing", "--until", "1000-01-01", *dst, "--json")
+    assert [json.loads(line)["text"] for line in out.splitlines()] == ["the siege"]
+    _, out, _ = run(capsys, "stats", *dst, "--json")
+    assert json.loads(out)["oldest"] == "0500-06-01T10:00:00.000Z"
