@@ -204,3 +204,20 @@ def test_new_memory_is_frozen_and_validated(mem):
 
 def test_errors_are_memento_errors():
     assert issubclass(InvalidInputError, MementoError)
+
+
+@pytest.mark.vector
+def test_batches_are_embedded_and_searchable_in_vector_tiers(vmem):
+    seen = []
+    texts = ["I adopted a kitten", "The quarterly report is due", "We hiked up the mountain",
+             "My cat sleeps all day", "Bought oat milk"]
+    assert vmem.remember_stream(iter(texts), batch_size=2, progress=seen.append) == 5
+    assert seen == [2, 2, 1]
+    assert all(m.embedded_with == vmem.model for m in vmem.iter())
+    assert vmem.stats().pending_embeddings == 0
+    assert vmem.recall("feline pet", k=2, mode="vector")[0].text in ("I adopted a kitten", "My cat sleeps all day")
+    # a checked NewMemory carrying the store's vector size goes in as is; another size is refused
+    item = validate.new_memory({"text": "given vector", "vector": [1.0] + [0.0] * (vmem.dim - 1)}, vmem.dim)
+    assert vmem.remember_many([item], batch_size=1)[0].embedded_with == vmem.model
+    with pytest.raises(InvalidInputError, match="numbers"):
+        vmem.remember_many([validate.new_memory({"text": "x", "vector": [1.0, 0.0]}, 2)])
