@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import memento
-from memento import InvalidInputError, MementoError, MemoryNotFoundError, validate
+from memento import InvalidInputError, MemoryNotFoundError, validate
 
 MAX_DEPTH = getattr(validate, "MAX_METADATA_DEPTH", 32)  # read by parametrize at collection
 
@@ -200,10 +200,6 @@ def test_new_memory_is_frozen_and_validated(mem):
     assert made[0].tags == ("a",) and made[0].metadata == {"k": 1}
     with pytest.raises(InvalidInputError, match="unknown keys"):
         validate.new_memory({"text": "x", "colour": "red"}, dim=None)
-
-
-def test_errors_are_memento_errors():
-    assert issubclass(InvalidInputError, MementoError)
 
 
 @pytest.mark.vector
