@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
+import re
 import sys
-from typing import Any, Iterable, List, Optional, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Optional, Sequence
 
-from . import __version__, store, tiers
-from .errors import InvalidInputError, MementoError
+from . import __version__, store, tiers, validate
+from .errors import InvalidInputError, MementoError, MemoryNotFoundError
+from .formats import jsonl
 from .progress import Progress
 
-IMPORT_BATCH = 500
+IMPORT_BATCH = store.STREAM_BATCH
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -52,22 +55,23 @@ def _parser() -> argparse.ArgumentParser:
 
     c = command("recall", _recall, "find the memories that best match a query")
     c.add_argument("query")
-    c.add_argument("-k", type=int, default=10, help="how many (default 10)")
+    c.add_argument("-k", type=_int_between(1, validate.MAX_K), default=10, help="how many (default 10)")
     c.add_argument("--tag", action="append", default=None, help="only memories with this tag (repeatable: all)")
     c.add_argument("--since", help="created at or after (ISO-8601)")
     c.add_argument("--until", help="created before (ISO-8601)")
     c.add_argument("--mode", choices=store.MODES, help="default: hybrid in vector tiers, keyword in minimal")
 
     c = command("get", _get, "show one memory")
-    c.add_argument("id", type=int)
-    c = command("forget", _forget, "delete a memory for good")
-    c.add_argument("id", type=int, nargs="+")
+    c.add_argument("id", type=_memory_id)
+    c = command("forget", _forget, "delete memories for good (each id is tried; missing ones are reported)")
+    c.add_argument("id", type=_memory_id, nargs="+")
     c = command("list", _list, "list memories, newest last")
     c.add_argument("--tag", action="append", default=None)
-    c.add_argument("--limit", type=int, default=None)
+    c.add_argument("--limit", type=_int_between(0), default=None, help="at most this many")
     c = command("import", _import, "import memories from a JSON Lines file (- for stdin)")
     c.add_argument("file")
-    c.add_argument("--batch", type=int, default=IMPORT_BATCH, help=f"memories per transaction ({IMPORT_BATCH})")
+    c.add_argument("--batch", type=_int_between(1), default=IMPORT_BATCH,
+                   help=f"memories per transaction, and held in memory ({IMPORT_BATCH})")
     c.add_argument("--later", action="store_true", help="defer embedding to `memento backfill`")
     c = command("export", _export, "write all memories as JSON Lines to stdout")
     command("backfill", _backfill, "embed memories stored without a vector (vector tiers)")
@@ -76,6 +80,23 @@ def _parser() -> argparse.ArgumentParser:
     command("tier", _tier, "the tier memento would use here, and why")
     command("doctor", _doctor, "check that the store really works: write, search, integrity, versions")
     return p
+
+
+def _int_between(low: int, high: Optional[int] = None) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high], refused with a message naming the range."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, not {value}")
+        return value
+    return parse
+
+
+_memory_id = _int_between(1, validate.MAX_ID)
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -108,14 +129,22 @@ def _get(args) -> None:
         print(f"{field:>13}: {_cell(value, wide=True)}")
 
 
-def _forget(args) -> None:
+def _forget(args) -> int:
+    forgotten, missing = [], []
     with _open(args) as mem:
         for memory_id in args.id:
-            mem.forget(memory_id)
+            try:
+                mem.forget(memory_id)
+                forgotten.append(memory_id)
+            except MemoryNotFoundError:
+                missing.append(memory_id)
     if args.json:
-        _print_json({"forgotten": args.id})
+        _print_json({"forgotten": forgotten, "not_found": missing})
     else:
-        print(f"forgot {len(args.id)} memor{'y' if len(args.id) == 1 else 'ies'}")
+        print(f"forgot {len(forgotten)} memor{'y' if len(forgotten) == 1 else 'ies'}")
+    if missing:
+        print(f"memento: error: no memory with id {', '.join(map(str, missing))}", file=sys.stderr)
+    return 1 if missing else 0
 
 
 def _list(args) -> None:
@@ -127,37 +156,36 @@ def _list(args) -> None:
 
 
 def _import(args) -> None:
-    with _open(args) as mem:
-        items = _read_jsonl(sys.stdin if args.file == "-" else open(args.file, encoding="utf-8"), mem.dim)
-        with Progress(len(items), "import") as bar:
-            for start in range(0, len(items), max(1, args.batch)):
-                batch = items[start:start + args.batch]
-                mem.remember_many(batch, embed="later" if args.later else "now")
-                bar.advance(len(batch))
+    """A file is checked whole first (streamed, not held), so a bad line imports nothing; standard
+    input cannot be read twice, so its batches before a bad line stay stored, and the error says so."""
+    with _open(args) as mem, _input(args.file) as stream:
+        total = None
+        if stream.seekable():
+            start = stream.tell()
+            total = sum(1 for _ in jsonl.read(stream, mem.dim))
+            stream.seek(start)
+        with Progress(total, "import") as bar:
+            try:
+                stored = mem.remember_stream(jsonl.read(stream, mem.dim), batch_size=args.batch,
+                                             progress=bar.advance, embed="later" if args.later else "now")
+            except MementoError as e:
+                done = f"{bar.done:,} memor{'y was' if bar.done == 1 else 'ies were'} stored before it"
+                raise type(e)(f"{e} ({done})") from None
     if args.json:
-        _print_json({"imported": len(items)})
+        _print_json({"imported": stored})
 
 
-def _read_jsonl(lines: Iterable[str], dim: Optional[int]) -> List[dict]:
-    """Parse and validate every line before anything is written: a bad line imports nothing."""
-    items = []
-    with_lines = lines
-    for number, line in enumerate(with_lines, 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InvalidInputError(f"line {number}: not JSON ({e})") from None
-        if isinstance(item, dict):
-            # An export's own fields are recomputed on import.
-            item = {k: v for k, v in item.items() if k not in ("id", "updated_at", "embedded_with")}
-        try:
-            store.prepare_item(item, dim)
-        except InvalidInputError as e:
-            raise InvalidInputError(f"line {number}: {e}") from None
-        items.append(item)
-    return items
+@contextlib.contextmanager
+def _input(name: str) -> Iterator[BinaryIO]:
+    if name == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        stream = open(name, "rb")  # noqa: SIM115 - closed below
+    except OSError as e:
+        raise InvalidInputError(f"cannot read {name}: {e.strerror or e}") from None
+    with stream:
+        yield stream
 
 
 def _backfill(args) -> None:
@@ -178,8 +206,7 @@ def _reembed(args) -> None:
 
 def _export(args) -> None:
     with _open(args) as mem:
-        for memory in mem.iter():
-            sys.stdout.write(json.dumps(dataclasses.asdict(memory), ensure_ascii=False) + "\n")
+        jsonl.write(mem.iter(), sys.stdout)
 
 
 def _stats(args) -> None:
@@ -271,9 +298,18 @@ def _cell(value: Any, wide: bool = False) -> str:
     if isinstance(value, (tuple, list)):
         return ",".join(map(str, value))
     if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
-    text = str(value).replace("\n", " ")
+        return _printable(json.dumps(value, ensure_ascii=False))
+    text = _printable(str(value).replace("\n", " "))
     return text if wide or len(text) <= 100 else text[:99] + "…"
+
+
+# Characters a terminal acts on instead of showing: C0 and C1 controls, DEL, line/paragraph
+# separators and bidirectional overrides. Human output shows them escaped; JSON output is exact.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _printable(text: str) -> str:
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ from typing import Optional, TextIO
 
 
 class Progress:
-    def __init__(self, total: int, label: str, stream: Optional[TextIO] = None):
+    def __init__(self, total: Optional[int], label: str, stream: Optional[TextIO] = None):
+        """total: None when unknown (a stream read once): then a count without a bar."""
         self.total, self.label, self.done = total, label, 0
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty()
@@ -25,6 +26,8 @@ class Progress:
 
     def _line(self) -> str:
         elapsed = max(time.perf_counter() - self.started, 1e-9)
+        if self.total is None:
+            return f"{self.label} {self.done:,} {self.done / elapsed:,.0f}/s {elapsed:.1f}s"
         share = self.done / self.total if self.total else 1.0
         bar = "#" * int(share * 30)
         return (f"{self.label} [{bar:<30}] {self.done:,}/{self.total:,} "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import json
 import logging
 import os
@@ -24,7 +25,8 @@ log = logging.getLogger("memento")
 
 PathLike = Union[str, os.PathLike]
 MODES = ("hybrid", "keyword", "vector")
-ITEM_KEYS = frozenset({"text", "tags", "metadata", "created_at", "pinned", "vector"})
+Item = Union[str, Mapping[str, Any], validate.NewMemory]   # what remember_many takes
+STREAM_BATCH = 500   # remember_stream's default: memories per transaction (and held in memory)
 # bm25 column weights: a word in the text counts twice what a word in the tags does.
 TEXT_WEIGHT, TAG_WEIGHT = 1.0, 0.5
 
@@ -144,39 +146,73 @@ class Memento:
         """Store one memory and return it. embed="later" (vector tiers) defers its vector to backfill().
         `vector`: its embedding, computed by the caller with this store's model (`.model`); it is
         stored instead of running the model."""
-        row = prepare_item({"text": text, "tags": tags, "metadata": metadata,
-                             "created_at": created_at, "pinned": pinned, "vector": vector}, self.dim)
-        return self._insert([row], embed)[0]
+        item = validate.new_memory({"text": text, "tags": tags, "metadata": metadata, "created_at": created_at,
+                                    "pinned": pinned, "vector": vector}, self.dim)
+        return self._insert([item], embed)[0]
 
     @_guarded
-    def remember_many(self, items: Iterable[Union[str, Mapping[str, Any]]], *, embed: str = "now") -> List[Memory]:
-        """Store many memories in one transaction: all or none. Items are texts or dicts with the
-        keys of remember() (text, tags, metadata, created_at, pinned, vector)."""
-        rows = [prepare_item(item, self.dim) for item in items]
-        return self._insert(rows, embed) if rows else []
+    def remember_many(self, items: Iterable[Item], *, batch_size: Optional[int] = None,
+                      progress: Optional[Callable[[int], None]] = None, embed: str = "now") -> List[Memory]:
+        """Store many memories and return them. Items are texts or dicts with the keys of remember()
+        (text, tags, metadata, created_at, pinned, vector); any iterable, a generator included.
 
-    def _insert(self, rows: List[dict], embed: str) -> List[Memory]:
-        if embed not in ("now", "later"):
-            raise InvalidInputError(f"embed must be 'now' or 'later', not {embed!r}")
-        given = [r.pop("vector") for r in rows]
+        batch_size=None (default): all or none, in one transaction (every item is checked first).
+        batch_size=n: items are read, embedded and stored n at a time, one transaction per batch; an
+        error stops at its batch and the batches before it stay stored. progress(n) is called after
+        each stored batch. The returned list holds every memory: for an input larger than memory,
+        use remember_stream()."""
+        if batch_size is not None:
+            return [m for batch in self._remember_batches(items, batch_size, progress, embed) for m in batch]
+        _check_embed(embed)
+        new = [_numbered(index, item, self.dim) for index, item in enumerate(validate.items(items))]
+        stored = self._insert(new, embed) if new else []
+        if progress is not None and stored:
+            progress(len(stored))
+        return stored
+
+    @_guarded
+    def remember_stream(self, items: Iterable[Item], *, batch_size: int = STREAM_BATCH,
+                        progress: Optional[Callable[[int], None]] = None, embed: str = "now") -> int:
+        """remember_many(batch_size=n) that keeps only one batch in memory and returns how many
+        memories it stored: for imports of any size. An error stops at its batch; the batches before
+        it stay stored (progress(n), called after each one, says how many)."""
+        return sum(len(batch) for batch in self._remember_batches(items, batch_size, progress, embed))
+
+    def _remember_batches(self, items: Iterable[Item], batch_size: int,
+                          progress: Optional[Callable[[int], None]], embed: str) -> Iterator[List[Memory]]:
+        batch_size = validate.positive_int(batch_size, "batch_size")
+        _check_embed(embed)
+        numbered = enumerate(validate.items(items))
+        while True:
+            batch = [_numbered(index, item, self.dim) for index, item in itertools.islice(numbered, batch_size)]
+            if not batch:
+                return
+            stored = self._insert(batch, embed)
+            if progress is not None:
+                progress(len(stored))
+            yield stored
+
+    def _insert(self, new: List[validate.NewMemory], embed: str) -> List[Memory]:
+        _check_embed(embed)
         # Embed before taking the write lock: other writers are not kept waiting on the model.
-        vectors = self._vectors_for([r["text"] for r in rows], given, embed)
+        vectors = self._vectors_for(new, embed)
         insert = sqlfiles.query("insert_memory")
+        now = validate.now_utc()
         with db.translate_errors(self.path), db.write_transaction(self._conn):
-            memories = [Memory.from_row(self._conn.execute(insert, r).fetchone()) for r in rows]
+            memories = [Memory.from_row(self._conn.execute(insert, m.insert_params(now)).fetchone()) for m in new]
             if vectors is not None:
                 memories = self._vectors.store(memories, vectors)
         return memories
 
-    def _vectors_for(self, texts: List[str], given: List[Any], embed: str) -> Optional[List[Optional[bytes]]]:
-        """One stored-form vector per text: the caller's where given (checked by prepare_item), else the
+    def _vectors_for(self, new: List[validate.NewMemory], embed: str) -> Optional[List[Optional[bytes]]]:
+        """One stored-form vector per memory: the caller's where given (checked by validate), else the
         model's (embed="now") or None (pending until backfill). None for the whole batch in the minimal tier."""
         if self._vectors is None:
             return None
-        out = list(given)
+        out = [m.vector for m in new]
         missing = [i for i, v in enumerate(out) if v is None]
         if embed == "now" and missing:
-            for i, made in zip(missing, self._vectors.embed([texts[i] for i in missing])):
+            for i, made in zip(missing, self._vectors.embed([new[i].text for i in missing])):
                 out[i] = made
         return out
 
@@ -227,7 +263,10 @@ class Memento:
 
     def iter(self, *, tags: Optional[Iterable[str]] = None, page_size: int = 500) -> Iterator[Memory]:
         """All memories in id order (optionally only those carrying all `tags`), read page by page."""
-        tag_filter = _tag_filter(tags)
+        # Checked here, not on the first next(): a bad argument fails where it is passed.
+        return self._pages(_tag_filter(tags), validate.positive_int(page_size, "page_size"))
+
+    def _pages(self, tag_filter: Optional[str], page_size: int) -> Iterator[Memory]:
         after = 0
         while True:
             with self._lock:  # page by page: a caller may stop iterating or switch threads between pages
@@ -303,6 +342,7 @@ class Memento:
     def backfill(self, *, batch_size: int = 256, progress: Optional[Callable[[int], None]] = None) -> int:
         """Embed every memory still without a vector; returns how many were embedded.
         `progress(n)` is called after each batch. The minimal tier has nothing to embed (0)."""
+        batch_size = validate.positive_int(batch_size, "batch_size")
         if self._vectors is None:
             return 0
         return self._vectors.backfill(batch_size, progress)
@@ -329,36 +369,17 @@ class Memento:
         return {key: str(value) for key, value in meta.items() if value is not None}
 
 
-def prepare_item(item: Union[str, Mapping[str, Any]], dim: Optional[int]) -> dict:
-    """Validate one memory (a text, or a dict with the keys of remember()) into insert parameters.
-    dim: the store's vector size, None when it is keyword-only (then an item may not carry a vector)."""
-    if isinstance(item, str):
-        item = {"text": item}
-    if not isinstance(item, Mapping):
-        raise InvalidInputError(f"each item must be a str or a dict, not {type(item).__name__}")
-    unknown = set(item) - ITEM_KEYS
-    if unknown:
-        raise InvalidInputError(f"unknown keys {sorted(unknown)}; allowed: {sorted(ITEM_KEYS)}")
-    if "text" not in item:
-        raise InvalidInputError("an item needs a 'text'")
-    now = validate.now_utc()
-    return {
-        "text": validate.text(item["text"]),
-        "tags": json.dumps(validate.tags(item.get("tags")), ensure_ascii=False),
-        "metadata": validate.metadata(item.get("metadata")),
-        "created_at": validate.timestamp(item.get("created_at"), "created_at") or now,
-        "updated_at": now,
-        "pinned": validate.flag(item.get("pinned", False), "pinned"),
-        "vector": _item_vector(item.get("vector"), dim),
-    }
+def _numbered(index: int, item: Item, dim: Optional[int]) -> validate.NewMemory:
+    """validate.new_memory, with the item's position in the caller's input in the error."""
+    try:
+        return validate.new_memory(item, dim)
+    except InvalidInputError as e:
+        raise InvalidInputError(f"items[{index}]: {e}") from None
 
 
-def _item_vector(vector: Any, dim: Optional[int]) -> Optional[bytes]:
-    if vector is None:
-        return None
-    if dim is None:
-        raise InvalidInputError("a vector needs a vector tier; this store is keyword-only (tier 'minimal')")
-    return validate.vector(vector, dim)
+def _check_embed(embed: str) -> None:
+    if embed not in ("now", "later"):
+        raise InvalidInputError(f"embed must be 'now' or 'later', not {embed!r}")
 
 
 def _tag_filter(tags: Optional[Iterable[str]]) -> Optional[str]:

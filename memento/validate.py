@@ -7,8 +7,9 @@ import re
 import sys
 import unicodedata
 from array import array
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
-from typing import Any, Iterable, List, Mapping, Optional, Union
+from typing import Any, Iterable, List, Mapping, Optional, Tuple, Union
 
 from .errors import InvalidInputError
 
@@ -16,10 +17,12 @@ MAX_TEXT_CHARS = 65_536        # a memory is a note, not a document; long texts 
 MAX_TAGS = 64
 MAX_TAG_CHARS = 64
 MAX_METADATA_BYTES = 65_536
+MAX_METADATA_DEPTH = 32        # nesting levels of dicts/lists; deeper JSON breaks recursive readers
 MAX_QUERY_CHARS = 8_192
 MAX_K = 1_000
+MAX_ID = 2**63 - 1             # SQLite's largest rowid; memento assigns ids from 1 up
 
-_TAG = re.compile(r"^[^\W_][\w\-.:/]*$")  # a word character first, then word chars or - . : /
+_TAG_PUNCTUATION = frozenset("-_.:/")
 
 Timestamp = Union[str, datetime, None]
 
@@ -59,16 +62,22 @@ def query(value: Any) -> str:
 
 
 def tag(value: Any) -> str:
-    """Tags are case-insensitive words: stripped, NFC, lower-cased; letters, digits and - _ . : /"""
+    """Tags are case-insensitive words: stripped, case-folded, NFC. A letter or digit first, then
+    letters, digits, combining marks (casefold("İ") is "i" + a combining dot) or - _ . : /"""
     if not isinstance(value, str):
         raise InvalidInputError(f"a tag must be a str, not {type(value).__name__}")
     _utf8_clean(value, "tag")
-    normalized = unicodedata.normalize("NFC", value.strip()).lower()
-    if not normalized or len(normalized) > MAX_TAG_CHARS or not _TAG.match(normalized):
+    normalized = unicodedata.normalize("NFC", unicodedata.normalize("NFC", value.strip()).casefold())
+    if not normalized or len(normalized) > MAX_TAG_CHARS or not _is_tag_word(normalized):
         raise InvalidInputError(
             f"invalid tag {value!r}: use 1-{MAX_TAG_CHARS} letters, digits or - _ . : / "
             "(starting with a letter or digit, no spaces)")
     return normalized
+
+
+def _is_tag_word(word: str) -> bool:
+    return word[0].isalnum() and all(
+        c.isalnum() or c in _TAG_PUNCTUATION or unicodedata.category(c).startswith("M") for c in word[1:])
 
 
 def tags(values: Union[None, str, Iterable[str]]) -> List[str]:
@@ -93,6 +102,7 @@ def metadata(value: Optional[Mapping[str, Any]]) -> str:
         raise InvalidInputError(f"metadata must be a dict, not {type(value).__name__}")
     if not all(isinstance(k, str) for k in value):
         raise InvalidInputError("metadata keys must all be strings")
+    _check_depth(value)
     try:
         encoded = json.dumps(dict(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as e:
@@ -101,6 +111,22 @@ def metadata(value: Optional[Mapping[str, Any]]) -> str:
     if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
         raise InvalidInputError(f"metadata is over {MAX_METADATA_BYTES:,} bytes as JSON")
     return encoded
+
+
+def _check_depth(value: Mapping[str, Any]) -> None:
+    """Refuse metadata nested deeper than MAX_METADATA_DEPTH, level by level without recursing (so
+    a million levels, or a dict that contains itself, is an error rather than a RecursionError)."""
+    level, seen = [value], 0
+    for _ in range(MAX_METADATA_DEPTH):
+        level = [child for node in level
+                 for child in (node.values() if isinstance(node, Mapping) else node)
+                 if isinstance(child, (Mapping, list, tuple))]
+        seen += len(level)
+        if not level:
+            return
+        if seen > MAX_METADATA_BYTES // 2:  # each container is at least 2 bytes of JSON ("{}")
+            raise InvalidInputError(f"metadata is over {MAX_METADATA_BYTES:,} bytes as JSON")
+    raise InvalidInputError(f"metadata is nested more than {MAX_METADATA_DEPTH} levels deep")
 
 
 def flag(value: Any, what: str) -> bool:
@@ -120,6 +146,17 @@ def k(value: Any) -> int:
 def memory_id(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInputError(f"a memory id is an int, not {type(value).__name__}")
+    if not 1 <= value <= MAX_ID:
+        raise InvalidInputError(f"a memory id is between 1 and 2**63-1, not {value}")
+    return value
+
+
+def positive_int(value: Any, what: str) -> int:
+    """A count or size (batch_size, page_size): an int of at least 1."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"{what} must be an int, not {type(value).__name__}")
+    if value < 1:
+        raise InvalidInputError(f"{what} must be at least 1, not {value}")
     return value
 
 
@@ -136,12 +173,18 @@ def timestamp(value: Timestamp, what: str) -> Optional[str]:
         raise InvalidInputError(f"{what} must be an ISO-8601 string or a datetime, not {type(value).__name__}")
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return format_utc(value)
+    try:
+        return format_utc(value)
+    except (OverflowError, ValueError):
+        raise InvalidInputError(f"{what} {value.isoformat()} falls outside years 1-9999 in UTC") from None
 
 
 def format_utc(moment: datetime) -> str:
+    """The one stored form of a time: fixed width (24 characters), so text order is time order.
+    Years below 1000 are zero-padded (0500-06-01T00:00:00.000Z); strftime("%Y") would not pad them."""
     utc = moment.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+            f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z")
 
 
 def now_utc() -> str:
@@ -192,3 +235,70 @@ def vector(value: Any, dim: int, what: str = "vector") -> bytes:
     if sys.byteorder == "big":
         out.byteswap()
     return out.tobytes()
+
+
+@dataclass(frozen=True)
+class NewMemory:
+    """One memory checked and ready to insert: what remember(), remember_many() and importers hand
+    the store. Build it with new_memory(); its field names are the keys an item dict may have, so a
+    new field here (with its check in new_memory() and its column in insert_memory) is a new key."""
+    text: str
+    tags: Tuple[str, ...] = ()
+    metadata: str = "{}"                  # a JSON object, serialized
+    created_at: Optional[str] = None      # fixed-width UTC (format_utc); None: when it is stored
+    pinned: bool = False
+    vector: Optional[bytes] = None        # the stored form (see vector()); None: the model makes it
+
+    def insert_params(self, now: str) -> dict:
+        """Named parameters of sql/queries/memories.sql insert_memory (the vector is stored apart)."""
+        return {"text": self.text, "tags": json.dumps(list(self.tags), ensure_ascii=False),
+                "metadata": self.metadata, "created_at": self.created_at or now, "updated_at": now,
+                "pinned": self.pinned}
+
+
+ITEM_KEYS = frozenset(f.name for f in fields(NewMemory))
+
+
+def new_memory(item: Any, dim: Optional[int]) -> NewMemory:
+    """A text, or a dict with the keys of remember() -> a NewMemory. dim: the store's vector size,
+    None when it is keyword-only (then an item may not carry a vector)."""
+    if isinstance(item, NewMemory):
+        if item.vector is not None:
+            _vector_allowed(dim)
+            if len(item.vector) != 4 * dim:
+                raise InvalidInputError(f"vector has {len(item.vector) // 4} numbers; this store's model makes {dim}")
+        return item
+    if isinstance(item, str):
+        item = {"text": item}
+    if not isinstance(item, Mapping):
+        raise InvalidInputError(f"each item must be a str or a dict, not {type(item).__name__}")
+    unknown = set(item) - ITEM_KEYS
+    if unknown:
+        raise InvalidInputError(f"unknown keys {sorted(map(str, unknown))}; allowed: {sorted(ITEM_KEYS)}")
+    if "text" not in item:
+        raise InvalidInputError("an item needs a 'text'")
+    given_vector = item.get("vector")
+    if given_vector is not None:
+        _vector_allowed(dim)
+    return NewMemory(
+        text=text(item["text"]),
+        tags=tuple(tags(item.get("tags"))),
+        metadata=metadata(item.get("metadata")),
+        created_at=timestamp(item.get("created_at"), "created_at"),
+        pinned=flag(item.get("pinned", False), "pinned"),
+        vector=None if given_vector is None else vector(given_vector, dim),
+    )
+
+
+def _vector_allowed(dim: Optional[int]) -> None:
+    if dim is None:
+        raise InvalidInputError("a vector needs a vector tier; this store is keyword-only (tier 'minimal')")
+
+
+def items(values: Any) -> Iterable[Any]:
+    """remember_many's argument: an iterable of items. A str, bytes or a single dict is refused: it
+    would otherwise be taken apart into one-letter memories or its keys."""
+    if isinstance(values, (str, bytes, bytearray, Mapping, NewMemory)) or not isinstance(values, Iterable):
+        raise InvalidInputError(f"items must be an iterable of texts or dicts (a list, a generator...), "
+                                f"not {type(values).__name__}")
+    return values

@@ -47,9 +47,15 @@ def test_any_query_is_safe(query):
     expr = fts_query.build(query)
     assert expr is None or all(part.startswith('"') and part.endswith('"') for part in expr.split(" OR "))
     with tempfile.TemporaryDirectory() as tmp, fresh_store(tmp) as mem:
-        mem.remember("what's Bob's e-mail? AND NOT x* (urgent) NEAR/2 \"quoted\"")
+        stored = mem.remember("what's Bob's e-mail? AND NOT x* (urgent) NEAR/2 \"quoted\"")
+        mem.remember("an unrelated note about gardening")
         hits = mem.recall(query, k=5)
         assert all(isinstance(h, memento.Hit) for h in hits)
+        # whatever surrounds it, a query holding a stored word finds that memory, and only what matches
+        for word in ("urgent", "NEAR", "quoted"):
+            found = mem.recall(f"{query} {word}", k=5)
+            assert stored.id in [h.id for h in found], (query, word)
+            assert {h.id for h in found} <= {h.id for h in hits} | {stored.id}
 
 
 @SETTINGS

@@ -72,6 +72,12 @@ class StoreMachine(RuleBasedStateMachine):
         assert set(ids) <= set(self.model)
         if tag:
             assert all(tag in self.model[i][1] for i in ids)
+        # keyword recall finds exactly the live memories sharing a word with the query (and the tag)
+        words = set(query.split())
+        expected = {i for i, (text, tags, _) in self.model.items()
+                    if words & set(text.split()) and (tag is None or tag in tags)}
+        found = {h.id for h in self.mem.recall(query, k=20, tags=[tag] if tag else None, mode="keyword")}
+        assert found == expected if len(expected) <= 20 else (len(found) == 20 and found <= expected)
 
     @rule()
     def reopen(self):
