@@ -212,8 +212,10 @@ def test_sigkill_during_import_loses_nothing(store_path):
         time.sleep(rng.uniform(0.15, 0.6))
         child.send_signal(signal.SIGKILL)
         out, _ = child.communicate()
-        for line in out.splitlines():
-            b, first, last = map(int, line.split())
+        for line in out.split("\n")[:-1]:  # whole lines only: a kill may cut the last one short
+            fields = line.split()
+            assert len(fields) == 3, f"kill {kill}: unexpected child output {line!r}"
+            b, first, last = map(int, fields)
             committed[b] = (first, last)
             next_batch = max(next_batch, b + 1)
         next_batch += 1  # a batch that may be half-done in the killed child is never reused
