@@ -287,6 +287,13 @@ class Memento:
         from .doctor import run_checks
         return run_checks(self._conn, self.path, self._vectors)
 
+    def repair(self) -> list:
+        """Rebuild what drifted from the memories (keyword index, tag rows, vector bookkeeping, file
+        permissions) and return what was fixed (memento.doctor.Fix; empty: nothing to fix). Refuses a
+        store whose pages are damaged. Vector bookkeeping needs the store's vector tier."""
+        from .doctor import repair
+        return repair(self._conn, self.path, self._vectors)
+
     def meta(self) -> dict:
         """store_meta as a dict (tier, model, dim...)."""
         return dict(self._conn.execute(sqlfiles.query("all_meta")).fetchall())
