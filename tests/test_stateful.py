@@ -72,6 +72,13 @@ class StoreMachine(RuleBasedStateMachine):
         assert set(ids) <= set(self.model)
         if tag:
             assert all(tag in self.model[i][1] for i in ids)
+        # Keyword recall finds exactly the live memories that share a word with the query (and carry
+        # the tag): none missed after an update or a reopen, none stale after a forget.
+        expected = {i for i, (text, tags_, _) in self.model.items()
+                    if set(text.split()) & set(query.split()) and (tag is None or tag in tags_)}
+        found = [h.id for h in self.mem.recall(query, k=20, tags=[tag] if tag else None, mode="keyword")]
+        assert len(found) == len(set(found)) == min(20, len(expected))
+        assert set(found) <= expected
 
     @rule()
     def reopen(self):
@@ -86,6 +93,9 @@ class StoreMachine(RuleBasedStateMachine):
         for memory_id, (text, tags, meta) in self.model.items():
             got = self.mem.get(memory_id)
             assert (got.text, got.tags, got.metadata) == (text, tags, meta)
+        for memory_id in self.forgotten:
+            with pytest.raises(memento.MemoryNotFoundError):
+                self.mem.get(memory_id)
 
     @invariant()
     def indexes_in_step(self):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import apsw
 import pytest
@@ -14,6 +15,8 @@ from .conftest import require_tier
 
 pytestmark = pytest.mark.vector
 
+# Written out, not read from memento.models: the ids recorded in users' stores must not drift.
+TIER_MODEL = {"full": "all-MiniLM-L6-v2", "light": "paraphrase-MiniLM-L3-v2", "tiny": "all-MiniLM-L6-v2-int8"}
 PETS = "I adopted a kitten from the shelter last week"
 OTHERS = ["The quarterly budget review is on Monday", "Bob repaired the garage door hinge",
           "Flight to Lisbon leaves at 7:50 from terminal two", "The printer on floor three is out of toner"]
@@ -31,7 +34,8 @@ def test_paraphrase_without_shared_words_needs_vectors(vmem):
 
 def test_memories_record_their_model(vmem):
     m = vmem.remember(PETS)
-    assert m.embedded_with == vmem.stats().model == vmem.meta()["model"]
+    assert m.embedded_with == vmem.stats().model == vmem.meta()["model"] == TIER_MODEL[vmem.tier]
+    assert vmem.get(m.id).embedded_with == TIER_MODEL[vmem.tier]
     assert vmem.meta()["dim"] == "384" and vmem.meta()["tier"] == vmem.tier
 
 
@@ -106,9 +110,13 @@ def test_model_mismatch_is_refused_until_reembed(store_path):
         assert mem.recall("new feline pet", mode="vector")[0].id == pet.id
 
 
-def test_extension_loading_is_switched_off_after_vec0(vmem):
-    with pytest.raises(apsw.Error):
-        vmem._conn.load_extension("/nonexistent/evil.so")
+def test_extension_loading_is_switched_off_after_vec0(vmem, tmp_path):
+    """A real, loadable library is refused because loading is off, not because the file is missing."""
+    import importlib.util
+    folder = Path(list(importlib.util.find_spec("sqlite_vec").submodule_search_locations)[0])
+    library = next(folder.glob("vec0.*"))
+    with pytest.raises(apsw.Error, match="not authorized"):
+        vmem._conn.load_extension(str(library))
 
 
 def test_vector_modes_need_a_vector_tier(mem):
