@@ -99,6 +99,10 @@ def examine(path: Path, *, tier: Optional[str] = None, repair: bool = False) -> 
     fixes: Tuple[Fix, ...] = ()
     with mem:
         info.update(tier=mem.tier, tier_reason=f"{mem.tier_choice.source}: {mem.tier_choice.reason}")
+        stored = mem.meta()
+        if mem.model is None and stored.get("model"):
+            info["vectors"] = (f"{stored['model']} vectors not checked (keyword-only visit): "
+                               f"add --tier {stored.get('tier', 'full')}")
         if repair:
             try:
                 fixes = tuple(mem.repair())

@@ -31,6 +31,7 @@ hashes.json too, so hashing every load would buy no protection against tampering
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -236,15 +237,23 @@ def verify(path: Path, sha256: str, root: Path, what: str) -> None:
             f"{what}: {path} has sha256 {actual}, expected {sha256}. The file is damaged or not the "
             f"one memento pins; reinstall its package (or replace the file) and try again.")
     memo[key] = [stat, sha256]
-    _write_json_atomic(memo_path, memo)   # lost updates from a concurrent writer only cost a re-hash
+    try:
+        _write_json_atomic(memo_path, memo)   # lost updates from a concurrent writer only cost a re-hash
+    except OSError as e:   # a read-only cache (a prebuilt image) or a damaged memo: hash again next time
+        log.debug("could not remember sha256 in %s: %s", memo_path, e)
 
 
 def _write_json_atomic(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 def _locate_or_raise(spec: ModelSpec, f: SourceFile) -> Path:

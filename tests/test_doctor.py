@@ -151,6 +151,10 @@ def test_doctor_on_a_healthy_store_is_all_ok(capsys, store_path):
     _real_store(store_path, n=20)
     code, out, _ = run(capsys, "doctor", "--db", str(store_path))
     assert code == 0 and "[FAIL]" not in out and "[ok] sqlite integrity_check" in out
+    code, out, _ = run(capsys, "doctor", "--db", str(store_path), "--json")   # crashed: Check is no JSON
+    report = json.loads(out)
+    assert code == 0 and report["ok"] is True and report["info"]["tier"] == "minimal"
+    assert {c["name"] for c in report["checks"]} >= {"store file", "sqlite integrity_check", "FTS rows = memories"}
 
 
 # -- repair -----------------------------------------------------------------------------------------

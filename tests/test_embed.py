@@ -347,3 +347,12 @@ def test_loading_and_embedding_never_touch_the_network(tmp_path, clean_env):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split(None, 1) == [str(4 * spec.dim), "[]\n"], proc.stdout
+
+
+def test_an_unwritable_hash_memo_only_costs_a_rehash(embedders, cache, tmp_path, clean_env):
+    """hashes.json that cannot be written (here: a folder in its place) must not stop a load."""
+    spec, root, folder = _copy_of_good_folder(embedders, cache, tmp_path)
+    (root / "hashes.json").mkdir()
+    assert models.model_dir(spec, root) == folder
+    assert models.model_dir(spec, root) == folder
+    assert not list(root.glob(".tmp-*.json")), "no temporary memo is left behind"

@@ -200,3 +200,6 @@ def test_doctor_repair_command_on_a_vector_store(capsys, store_path):
     assert "repaired: orphan vectors: 2" in out and "[FAIL]" not in out, out
     assert main(["doctor", *db, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
+    assert main(["doctor", "--db", str(store_path), "--tier", "minimal"]) == 0   # says what it skipped
+    assert "paraphrase-MiniLM-L3-v2 vectors not checked (keyword-only visit): add --tier light" \
+        in capsys.readouterr().out
