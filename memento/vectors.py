@@ -148,9 +148,8 @@ class VectorIndex:
             ("pending embeddings", self._check_pending),
             ("model files", self._check_model_files))]
 
-    def _count(self, name: str) -> int:
-        return self._conn.execute(sqlfiles.query(name), {"model": self.spec.id} if ":model" in
-                                  sqlfiles.query(name) else {}).get
+    def _count(self, name: str, **params) -> int:
+        return self._conn.execute(sqlfiles.query(name), params).get
 
     def _check_orphans(self) -> Check:
         orphans = self._count("vec_rows_without_memory")
@@ -158,13 +157,13 @@ class VectorIndex:
                      + (" (fix: memento doctor --repair)" if orphans else ""))
 
     def _check_missing(self) -> Check:
-        missing = self._count("embedded_without_vector_count")
+        missing = self._count("embedded_without_vector_count", model=self.spec.id)
         return Check("embedded memories have vectors", missing == 0,
                      f"{missing} marked embedded without a vector (fix: memento doctor --repair)" if missing
                      else f"{self._count('vec_row_count')} vectors")
 
     def _check_other_model(self) -> Check:
-        other = self._count("other_model_count")
+        other = self._count("other_model_count", model=self.spec.id)
         return Check("vectors come from the store's model", other == 0,
                      f"{other} memories embedded by another model than {self.spec.id!r} "
                      "(fix: memento doctor --repair, then memento backfill)" if other else self.spec.id)
@@ -183,17 +182,17 @@ class VectorIndex:
     def repair(self) -> List[Fix]:
         """Inside the caller's transaction: fix vector bookkeeping that drifted (see sql/queries/vectors.sql)."""
         fixes = []
-        for count, fix, name, detail in (
-                ("vec_rows_without_memory", "delete_orphan_vectors", "orphan vectors",
+        model = {"model": self.spec.id}
+        for count, fix, params, name, detail in (
+                ("vec_rows_without_memory", "delete_orphan_vectors", {}, "orphan vectors",
                  "deleted the vectors of forgotten memories"),
-                ("embedded_without_vector_count", "mark_pending_without_vector", "memories without their vector",
-                 "marked pending: `memento backfill` embeds them"),
-                ("other_model_count", "mark_pending_other_model", "vectors from another model",
+                ("embedded_without_vector_count", "mark_pending_without_vector", model,
+                 "memories without their vector", "marked pending: `memento backfill` embeds them"),
+                ("other_model_count", "mark_pending_other_model", model, "vectors from another model",
                  f"marked pending: `memento backfill` embeds them with {self.spec.id}")):
-            n = self._count(count)
+            n = self._count(count, **params)
             if n:
-                sql = sqlfiles.query(fix)
-                self._conn.execute(sql, {"model": self.spec.id} if ":model" in sql else {})
+                self._conn.execute(sqlfiles.query(fix), params)
                 fixes.append(Fix(name, n, detail))
         _apply_queued_deletes(self._conn)
         return fixes
