@@ -110,6 +110,7 @@ class StoreMachine(RuleBasedStateMachine):
             assert conn.execute("SELECT count(*) FROM memories_vec").get == len(self.model)
             stray = conn.execute("SELECT count(*) FROM memories_vec WHERE rowid NOT IN (SELECT id FROM memories)").get
             assert stray == 0
+        assert self.mem.repair() == []   # what the API made never looks like drift to repair
 
 
 TestMinimalStore = StoreMachine.TestCase
