@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any, Iterable, List, Optional, Sequence
 
+import apsw
+
 from . import __version__, store, tiers
 from .errors import InvalidInputError, MementoError
 from .progress import Progress
@@ -20,6 +22,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return args.run(args) or 0
     except MementoError as e:
         print(f"memento: error: {e}", file=sys.stderr)
+        return 1
+    except apsw.Error as e:   # a damaged page met by a read the library did not translate
+        print(f"memento: error: SQLite {type(e).__name__}: {e}. Run `memento doctor` on the store",
+              file=sys.stderr)
         return 1
     except BrokenPipeError:  # `memento export | head`
         return 0

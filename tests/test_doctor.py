@@ -115,6 +115,15 @@ def test_doctor_reports_a_damaged_store_and_exits_1(capsys, store_path, damage):
     assert not Path(f"{store_path}-wal").exists()
 
 
+@pytest.mark.parametrize("command", [["recall", "tea"], ["list"], ["export"]], ids=lambda c: c[0])
+def test_other_commands_on_a_damaged_store_say_to_run_doctor(capsys, store_path, command):
+    """Reads that meet a damaged page raised a raw apsw.CorruptError traceback. (Commands that never
+    read the damaged page, e.g. get of another id, still work: SQLite only sees what it reads.)"""
+    garbage_in_the_middle(_real_store(store_path))
+    code, out, err = run(capsys, *command, "--db", str(store_path))
+    assert code == 1 and "memento doctor" in err and "Traceback" not in err
+
+
 def test_doctor_reports_damage_inside_intact_pages(capsys, store_path):
     """Pages SQLite finds well-formed, content that is not: garbled FTS5 index blobs. The store
     opens; the checks that read the index fail one by one instead of raising."""
