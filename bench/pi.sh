@@ -36,6 +36,8 @@ py_in() { local tier=$1; shift; run env PI_RUNS="${PI_RUNS:-7}" PI_QUERIES="${PI
 # wheel (not a source tree) and the concurrent edits in the repo cannot change a run half-way.
 rm -rf "$STAGE"; mkdir -p "$STAGE"/{dist,bench,out,stores}
 step "build wheel"
+# A fresh CI machine has no `build` module on its host python (the tox envs have their own).
+python3 -c 'import build' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check build
 python3 -m build --wheel --outdir "$STAGE/dist" "$REPO" > "$STAGE/out/build.log" 2>&1
 cp -r "$REPO/tests" "$REPO/pyproject.toml" "$STAGE/"   # pyproject: pytest markers
 cp "$REPO"/bench/{__init__,corpus,pi_measure}.py "$STAGE/bench/"

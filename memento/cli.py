@@ -9,6 +9,8 @@ import re
 import sys
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Optional, Sequence
 
+import apsw
+
 from . import __version__, store, tiers, validate
 from .errors import InvalidInputError, MementoError, MemoryNotFoundError
 from .formats import jsonl
@@ -23,6 +25,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return args.run(args) or 0
     except MementoError as e:
         print(f"memento: error: {e}", file=sys.stderr)
+        return 1
+    except apsw.Error as e:   # a damaged page met by a read the library did not translate
+        print(f"memento: error: SQLite {type(e).__name__}: {e}. Run `memento doctor` on the store",
+              file=sys.stderr)
         return 1
     except BrokenPipeError:  # `memento export | head`
         return 0
@@ -78,7 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     command("reembed", _reembed, "rebuild every vector with this tier's model (e.g. after a model change)")
     command("stats", _stats, "counts, sizes, tier, model")
     command("tier", _tier, "the tier memento would use here, and why")
-    command("doctor", _doctor, "check that the store really works: write, search, integrity, versions")
+    c = command("doctor", _doctor, "check that the store really works: write, search, integrity, versions")
+    c.add_argument("--repair", action="store_true", help="first rebuild what drifted from the memories "
+                   "(keyword index, tag rows, orphan vectors, permissions); a damaged file is never written")
     return p
 
 
@@ -239,22 +247,22 @@ def _tier(args) -> None:
 
 
 def _doctor(args) -> int:
-    import apsw
-    import platform
-    with _open(args) as mem:
-        checks = mem.doctor()
-        info = {"memento": __version__, "python": platform.python_version(), "apsw": apsw.apsw_version(),
-                "sqlite": apsw.sqlite_lib_version(), "store": str(mem.path), "tier": mem.tier,
-                "tier_reason": f"{mem.tier_choice.source}: {mem.tier_choice.reason}"}
-    failed = [c for c in checks if not c.ok]
+    from pathlib import Path
+    from .doctor import examine
+    path = Path(args.db).expanduser() if args.db else store.default_path()
+    report = examine(path, tier=args.tier, repair=args.repair)
     if args.json:
-        _print_json({"ok": not failed, "info": info, "checks": checks})
+        _print_json({"ok": report.ok, **dataclasses.asdict(report)})
     else:
-        for key, value in info.items():
+        for key, value in report.info.items():
             print(f"{key:>12}: {value}")
-        for c in checks:
+        for f in report.fixes:
+            print(f"  repaired: {f.name}: {f.count} ({f.detail})")
+        if args.repair and not report.fixes:
+            print("  repaired: nothing (nothing had drifted, or the store could not be opened)")
+        for c in report.checks:
             print(f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}")
-    return 1 if failed else 0
+    return 0 if report.ok else 1
 
 
 # -- output --------------------------------------------------------------------------------------

@@ -109,10 +109,9 @@ class Embedder:
             if os.environ.get("MEMENTO_ALLOW_DOWNLOAD") != "1" or spec.hub_model is None:
                 raise
             hub = True
-        if not hub:
-            # Safety nets: with specific_model_path fastembed does not contact the hub at all.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+        # No HF_HUB_OFFLINE: a library does not change its host's environment, and none is needed,
+        # since with specific_model_path fastembed returns the folder without contacting the hub
+        # (fastembed 0.9 ModelManagement.download_model; test_embed checks os.environ is unchanged).
         try:
             from fastembed import TextEmbedding
             from tokenizers import Tokenizer

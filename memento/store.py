@@ -362,6 +362,14 @@ class Memento:
         return run_checks(self._conn, self.path, self._vectors)
 
     @_guarded
+    def repair(self) -> list:
+        """Rebuild what drifted from the memories (keyword index, tag rows, vector bookkeeping, file
+        permissions) and return what was fixed (memento.doctor.Fix; empty: nothing to fix). Refuses a
+        store whose pages are damaged. Vector bookkeeping needs the store's vector tier."""
+        from .doctor import repair
+        return repair(self._conn, self.path, self._vectors)
+
+    @_guarded
     def meta(self) -> dict:
         """What the store records about itself (tier, model, dim), the ones it has, as a dict of strings
         (as stored; storefile.StoreMeta is the typed record)."""

@@ -12,7 +12,7 @@ from typing import Callable, List, Optional, Sequence
 import apsw
 
 from . import db, models, sqlfiles, storefile
-from .doctor import Check
+from .doctor import Check, Fix, guarded
 from .embed import Embedder
 from .errors import ModelMismatchError, StoreError
 from .storefile import StoreFile, StoreMeta
@@ -151,21 +151,61 @@ class VectorIndex:
         return self._conn.execute(sqlfiles.query("recall_hybrid"), full).fetchall()
 
     def checks(self) -> List[Check]:
-        vec_rows = self._conn.execute(sqlfiles.query("vec_row_count")).get
-        embedded = self._conn.execute(sqlfiles.query("embedded_count"), {"model": self.spec.id}).get
-        orphans = self._conn.execute(sqlfiles.query("vec_rows_without_memory")).get
+        return [guarded(name, run) for name, run in (
+            ("vector rows belong to live memories", self._check_orphans),
+            ("embedded memories have vectors", self._check_missing),
+            ("vectors come from the store's model", self._check_other_model),
+            ("pending embeddings", self._check_pending),
+            ("model files", self._check_model_files))]
+
+    def _count(self, name: str, **params) -> int:
+        return self._conn.execute(sqlfiles.query(name), params).get
+
+    def _check_orphans(self) -> Check:
+        orphans = self._count("vec_rows_without_memory")
+        return Check("vector rows belong to live memories", orphans == 0, f"{orphans} orphan vectors"
+                     + (" (fix: memento doctor --repair)" if orphans else ""))
+
+    def _check_missing(self) -> Check:
+        missing = self._count("embedded_without_vector_count", model=self.spec.id)
+        return Check("embedded memories have vectors", missing == 0,
+                     f"{missing} marked embedded without a vector (fix: memento doctor --repair)" if missing
+                     else f"{self._count('vec_row_count')} vectors")
+
+    def _check_other_model(self) -> Check:
+        other = self._count("other_model_count", model=self.spec.id)
+        return Check("vectors come from the store's model", other == 0,
+                     f"{other} memories embedded by another model than {self.spec.id!r} "
+                     "(fix: memento doctor --repair, then memento backfill)" if other else self.spec.id)
+
+    def _check_pending(self) -> Check:
         pending = self.pending()
+        return Check("pending embeddings", True, f"{pending} (run `memento backfill`)" if pending else "none")
+
+    def _check_model_files(self) -> Check:
         try:
-            models.model_dir(self.spec)  # verifies the model files' sha256
-            model_ok, model_detail = True, f"{self.spec.id}: sha256 verified"
+            models.model_dir(self.spec)  # verifies every file's sha256
+            return Check("model files", True, f"{self.spec.id}: sha256 of every file verified")
         except Exception as e:  # noqa: BLE001 - reported, not raised: doctor lists every failure
-            model_ok, model_detail = False, f"{type(e).__name__}: {e}"
-        return [
-            Check("vector rows belong to live memories", orphans == 0, f"{orphans} orphan vectors"),
-            Check("embedded memories have vectors", vec_rows >= embedded, f"{vec_rows} vectors, {embedded} embedded"),
-            Check("pending embeddings", True, f"{pending} (run `memento backfill`)" if pending else "none"),
-            Check("model files", model_ok, model_detail),
-        ]
+            return Check("model files", False, f"{type(e).__name__}: {e}")
+
+    def repair(self) -> List[Fix]:
+        """Inside the caller's transaction: fix vector bookkeeping that drifted (see sql/queries/vectors.sql)."""
+        fixes = []
+        model = {"model": self.spec.id}
+        for count, fix, params, name, detail in (
+                ("vec_rows_without_memory", "delete_orphan_vectors", {}, "orphan vectors",
+                 "deleted the vectors of forgotten memories"),
+                ("embedded_without_vector_count", "mark_pending_without_vector", model,
+                 "memories without their vector", "marked pending: `memento backfill` embeds them"),
+                ("other_model_count", "mark_pending_other_model", model, "vectors from another model",
+                 f"marked pending: `memento backfill` embeds them with {self.spec.id}")):
+            n = self._count(count, **params)
+            if n:
+                self._conn.execute(sqlfiles.query(fix), params)
+                fixes.append(Fix(name, n, detail))
+        _apply_queued_deletes(self._conn)
+        return fixes
 
 
 def _check_model(meta: StoreMeta, spec: models.ModelSpec, path: Path, tier: str, adopt_model: bool) -> None:

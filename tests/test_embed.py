@@ -244,3 +244,115 @@ def test_cache_dir_resolution(monkeypatch, tmp_path, clean_env):
     monkeypatch.setenv("MEMENTO_CACHE_DIR", str(tmp_path / "mine"))
     assert models.cache_root() == tmp_path / "mine"
     assert models.cache_root(tmp_path / "arg") == tmp_path / "arg"
+
+
+def _copy_of_good_folder(embedders, cache, tmp_path, tier: str = "light") -> tuple:
+    """A private copy of a built model folder: (spec, cache root, folder)."""
+    emb = embedders(tier)
+    emb.load()
+    good = models.model_dir(emb.spec, cache)
+    root = tmp_path / "cache"
+    root.mkdir()
+    shutil.copytree(good, root / good.name)
+    return emb.spec, root, root / good.name
+
+
+@pytest.mark.parametrize("name", ["tokenizer_config.json", "config.json", "special_tokens_map.json"])
+def test_every_config_file_is_checked(embedders, cache, tmp_path, clean_env, name):
+    """Issue 11.10: one byte of a config file changes the vectors (e.g. model_max_length)."""
+    spec, root, folder = _copy_of_good_folder(embedders, cache, tmp_path)
+    models.model_dir(spec, root)                  # fine, and remembered in hashes.json
+    import json
+    data = json.loads((folder / name).read_text(encoding="utf-8"))
+    data[next(iter(data))] = 1 if name == "config.json" else "[CHANGED]"
+    (folder / name).write_text(json.dumps(data, indent=1), encoding="utf-8")
+    with pytest.raises(ModelIntegrityError, match=name):
+        models.model_dir(spec, root)
+
+
+def test_a_file_nobody_made_in_the_model_folder_is_refused(embedders, cache, tmp_path, clean_env):
+    """fastembed reads more files than memento writes (added_tokens.json...): none may slip in."""
+    spec, root, folder = _copy_of_good_folder(embedders, cache, tmp_path)
+    (folder / "added_tokens.json").write_text('{"[NEW]": 30522}', encoding="utf-8")
+    with pytest.raises(ModelIntegrityError, match="added_tokens.json"):
+        models.model_dir(spec, root)
+
+
+def test_cached_weights_are_checked_against_the_pinned_hash(embedders, cache, tmp_path, clean_env):
+    """Issue 11.10: a manifest rewritten to match damaged weights must not vouch for them."""
+    import json
+    spec, root, folder = _copy_of_good_folder(embedders, cache, tmp_path)
+    _flip_byte(folder / models.DATA, 4_000_000)
+    manifest = json.loads((folder / models.MANIFEST).read_text(encoding="utf-8"))
+    manifest["sha256"][models.DATA] = models._sha256(folder / models.DATA)
+    (folder / models.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelIntegrityError, match="sha256"):
+        models.model_dir(spec, root)
+
+
+@pytest.mark.parametrize("junk", ["", "{", "[]", '"x"', '{"sha256": []}', '{"sha256": {"model.onnx": 5}}',
+                                  '{"format": 1, "model": "x"}'])
+def test_a_malformed_manifest_rebuilds_the_folder(embedders, cache, tmp_path, clean_env, junk):
+    import json
+    spec, root, folder = _copy_of_good_folder(embedders, cache, tmp_path)
+    (folder / models.MANIFEST).write_text(junk, encoding="utf-8")
+    assert models.model_dir(spec, root) == folder
+    manifest = json.loads((folder / models.MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["model"] == spec.id and manifest["sha256"]["model.onnx"] == spec.onnx_sha256
+    assert [p.name for p in root.iterdir() if p.is_dir()] == [folder.name]   # the bad copy is gone
+
+
+@pytest.mark.parametrize("junk", ["", "{", "[]", "7", '{"/x": 3}', '{"/x": [1, 2, 3]}'])
+def test_a_malformed_hash_memo_is_rebuilt(embedders, cache, tmp_path, clean_env, junk):
+    import json
+    spec, root, folder = _copy_of_good_folder(embedders, cache, tmp_path)
+    (root / "hashes.json").write_text(junk, encoding="utf-8")
+    assert models.model_dir(spec, root) == folder
+    memo = json.loads((root / "hashes.json").read_text(encoding="utf-8"))
+    assert isinstance(memo, dict) and str((folder / models.DATA).resolve()) in memo
+
+
+def test_a_missing_model_file_rebuilds_nothing_and_is_refused(embedders, cache, tmp_path, clean_env):
+    spec, root, folder = _copy_of_good_folder(embedders, cache, tmp_path)
+    (folder / "tokenizer_config.json").unlink()
+    with pytest.raises(ModelIntegrityError, match="tokenizer_config.json"):
+        models.model_dir(spec, root)
+
+
+def test_embedding_leaves_the_process_environment_alone(tmp_path, monkeypatch, clean_env):
+    """A library must not change global state: no HF_HUB_* variables set behind the caller's back."""
+    from memento.embed import Embedder
+    spec = _need("light")
+    for name in ("HF_HUB_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
+        monkeypatch.delenv(name, raising=False)
+    before = dict(os.environ)
+    blob = Embedder(spec, cache_dir=tmp_path / "cache").embed_one("green tea")
+    assert len(blob) == 4 * spec.dim
+    assert dict(os.environ) == before
+
+
+@pytest.mark.spawns_python
+def test_loading_and_embedding_never_touch_the_network(tmp_path, clean_env):
+    """Why HF_HUB_OFFLINE is not needed: with the folder given, no connection and no name lookup is
+    made (audit hook; urllib3's import-time IPv6 probe only binds a local socket)."""
+    spec = _need("light")
+    outward = ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "socket.sendto", "socket.sendmsg")
+    code = ("import sys; seen = []\n"
+            f"sys.addaudithook(lambda event, args: seen.append(event) if event in {outward!r} else None)\n"
+            "from memento.embed import Embedder; from memento import models\n"
+            f"blob = Embedder(models.model_for_tier({spec.tier!r}), cache_dir=sys.argv[1]).embed_one('tea')\n"
+            "print(len(blob), sorted(set(seen)))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "cache")], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split(None, 1) == [str(4 * spec.dim), "[]\n"], proc.stdout
+
+
+def test_an_unwritable_hash_memo_only_costs_a_rehash(embedders, cache, tmp_path, clean_env):
+    """hashes.json that cannot be written (here: a folder in its place) must not stop a load."""
+    spec, root, folder = _copy_of_good_folder(embedders, cache, tmp_path)
+    (root / "hashes.json").mkdir()
+    assert models.model_dir(spec, root) == folder
+    assert models.model_dir(spec, root) == folder
+    assert not list(root.glob(".tmp-*.json")), "no temporary memo is left behind"

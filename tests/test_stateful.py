@@ -92,6 +92,9 @@ class StoreMachine(RuleBasedStateMachine):
         for memory_id, (text, tags, meta) in self.model.items():
             got = self.mem.get(memory_id)
             assert (got.text, got.tags, got.metadata) == (text, tags, meta)
+        for memory_id in self.forgotten:
+            with pytest.raises(memento.MemoryNotFoundError):
+                self.mem.get(memory_id)
 
     @invariant()
     def indexes_in_step(self):
@@ -106,6 +109,7 @@ class StoreMachine(RuleBasedStateMachine):
             assert conn.execute("SELECT count(*) FROM memories_vec").get == len(self.model)
             stray = conn.execute("SELECT count(*) FROM memories_vec WHERE rowid NOT IN (SELECT id FROM memories)").get
             assert stray == 0
+        assert self.mem.repair() == []   # what the API made never looks like drift to repair
 
 
 TestMinimalStore = StoreMachine.TestCase

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 
 import apsw
 import pytest
@@ -13,6 +15,8 @@ from .conftest import require_tier
 
 pytestmark = pytest.mark.vector
 
+# Written out, not read from memento.models: the ids recorded in users' stores must not drift.
+TIER_MODEL = {"full": "all-MiniLM-L6-v2", "light": "paraphrase-MiniLM-L3-v2", "tiny": "all-MiniLM-L6-v2-int8"}
 PETS = "I adopted a kitten from the shelter last week"
 OTHERS = ["The quarterly budget review is on Monday", "Bob repaired the garage door hinge",
           "Flight to Lisbon leaves at 7:50 from terminal two", "The printer on floor three is out of toner"]
@@ -30,7 +34,8 @@ def test_paraphrase_without_shared_words_needs_vectors(vmem):
 
 def test_memories_record_their_model(vmem):
     m = vmem.remember(PETS)
-    assert m.embedded_with == vmem.stats().model == vmem.meta()["model"]
+    assert m.embedded_with == vmem.stats().model == vmem.meta()["model"] == TIER_MODEL[vmem.tier]
+    assert vmem.get(m.id).embedded_with == TIER_MODEL[vmem.tier]
     assert vmem.meta()["dim"] == "384" and vmem.meta()["tier"] == vmem.tier
 
 
@@ -105,9 +110,13 @@ def test_model_mismatch_is_refused_until_reembed(store_path):
         assert mem.recall("new feline pet", mode="vector")[0].id == pet.id
 
 
-def test_extension_loading_is_switched_off_after_vec0(vmem):
-    with pytest.raises(apsw.Error):
-        vmem._conn.load_extension("/nonexistent/evil.so")
+def test_extension_loading_is_switched_off_after_vec0(vmem, tmp_path):
+    """A real, loadable library is refused because loading is off, not because the file is missing."""
+    import importlib.util
+    folder = Path(list(importlib.util.find_spec("sqlite_vec").submodule_search_locations)[0])
+    library = next(folder.glob("vec0.*"))
+    with pytest.raises(apsw.Error, match="not authorized"):
+        vmem._conn.load_extension(str(library))
 
 
 def test_vector_modes_need_a_vector_tier(mem):
@@ -131,3 +140,66 @@ def test_forget_after_a_keyword_only_edit_removes_the_vector(store_path, vector_
         vec_ids = {r[0] for r in mem._conn.execute("SELECT rowid FROM memories_vec")}
         assert not vec_ids & {edited.id, reset.id}
         assert all(c.ok for c in mem.doctor()), [c for c in mem.doctor() if not c.ok]
+
+
+def _as_an_older_version_left_it(path, vector_tier) -> dict:
+    """A store with the vector drift older versions left behind, made the old way: migration 002's
+    trigger (queues a vector delete only when embedded_with is set), a keyword-only edit, a forget.
+    Plus what a crash or a shell edit can leave: a vector whose memory is gone, a memory marked
+    embedded whose vector is gone, a memory marked with another model."""
+    with memento.open(path, tier=vector_tier) as mem:
+        ids = [m.id for m in mem.remember_many([PETS, *OTHERS])]
+    conn = apsw.Connection(str(path))
+    conn.execute("""
+        DROP TRIGGER memories_queue_vector_delete;
+        CREATE TRIGGER memories_queue_vector_delete AFTER DELETE ON memories
+        WHEN old.embedded_with IS NOT NULL BEGIN
+          INSERT OR IGNORE INTO vector_deletes (memory_id) VALUES (old.id);
+        END;
+        PRAGMA user_version = 2;""")
+    conn.execute("UPDATE memories SET text = 'Bob fixed the fence' WHERE id = ?", (ids[0],))
+    conn.execute("DELETE FROM memories WHERE id = ?", (ids[0],))         # old forget: vector left behind
+    conn.execute("DELETE FROM memories WHERE id = ?", (ids[1],))
+    conn.execute("DELETE FROM vector_deletes")                            # as if the queue was lost
+    conn.execute("UPDATE memories SET embedded_with = 'an-old-model' WHERE id = ?", (ids[3],))
+    conn.close()
+    with memento.open(path, tier=vector_tier) as mem:                     # migrates to 003: too late
+        mem._conn.execute("DELETE FROM memories_vec WHERE rowid = ?", (ids[2],))
+    return {"orphans": {ids[0], ids[1]}, "no_vector": ids[2], "other_model": ids[3], "ok": ids[4]}
+
+
+def test_repair_removes_vectors_older_versions_orphaned(store_path, vector_tier):
+    """Issue 11.3: doctor failed on orphan vectors with no way to fix them; repair fixes every
+    kind of vector drift, reports what it did, and backfill then restores full vector recall."""
+    made = _as_an_older_version_left_it(store_path, vector_tier)
+    with memento.open(store_path, tier=vector_tier) as mem:
+        failed = {c.name for c in mem.doctor() if not c.ok}
+        assert failed == {"vector rows belong to live memories", "embedded memories have vectors",
+                          "vectors come from the store's model"}
+        fixes = {f.name: f.count for f in mem.repair()}
+        assert fixes == {"orphan vectors": 2, "memories without their vector": 1,
+                         "vectors from another model": 1}
+        vec_ids = {r[0] for r in mem._conn.execute("SELECT rowid FROM memories_vec")}
+        assert not vec_ids & made["orphans"]
+        assert all(c.ok for c in mem.doctor()), [c for c in mem.doctor() if not c.ok]
+        assert mem.repair() == []
+        assert mem.stats().pending_embeddings == 2 and mem.backfill() == 2
+        assert mem.recall(OTHERS[1], mode="vector")[0].id == made["no_vector"]
+        assert mem.recall(OTHERS[2], mode="vector")[0].id == made["other_model"]
+
+
+def test_doctor_repair_command_on_a_vector_store(capsys, store_path):
+    from memento.cli import main
+    require_tier("light")
+    _as_an_older_version_left_it(store_path, "light")
+    db = ["--db", str(store_path), "--tier", "light"]
+    assert main(["doctor", *db]) == 1
+    assert "[FAIL] vector rows belong to live memories" in capsys.readouterr().out
+    assert main(["doctor", "--repair", *db]) == 0
+    out = capsys.readouterr().out
+    assert "repaired: orphan vectors: 2" in out and "[FAIL]" not in out, out
+    assert main(["doctor", *db, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    assert main(["doctor", "--db", str(store_path), "--tier", "minimal"]) == 0   # says what it skipped
+    assert "paraphrase-MiniLM-L3-v2 vectors not checked (keyword-only visit): add --tier light" \
+        in capsys.readouterr().out

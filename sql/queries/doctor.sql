@@ -26,3 +26,25 @@ INSERT INTO memories (text, created_at, updated_at) VALUES (:text, :now, :now) R
 
 -- name: probe_match
 SELECT rowid FROM memories_fts WHERE memories_fts MATCH :match;
+
+-- name: quick_check
+-- Doctor's first look, on a read-only connection: page-level damage, before anything may write.
+PRAGMA quick_check;
+
+-- name: fts_rows_out_of_step
+-- Memories missing from the FTS index plus index rows whose memory is gone.
+SELECT (SELECT count(*) FROM memories WHERE id NOT IN (SELECT id FROM memories_fts_docsize))
+     + (SELECT count(*) FROM memories_fts_docsize WHERE id NOT IN (SELECT id FROM memories));
+
+-- name: fts_rebuild
+-- Repair: FTS5 rebuilds an external-content index from its content table (memories).
+INSERT INTO memories_fts (memories_fts) VALUES ('rebuild');
+
+-- name: tags_clear
+-- Repair, step 1 of 2: memory_tags is derived from memories.tags; drop it all...
+DELETE FROM memory_tags;
+
+-- name: tags_rebuild
+-- ...step 2: and derive it again, exactly as the insert trigger does.
+INSERT INTO memory_tags (tag, memory_id)
+SELECT DISTINCT j.value, m.id FROM memories AS m, json_each(m.tags) AS j;

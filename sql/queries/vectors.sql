@@ -39,3 +39,26 @@ SELECT count(*) FROM memories WHERE embedded_with = :model;
 
 -- name: vec_rows_without_memory
 SELECT count(*) FROM memories_vec WHERE rowid NOT IN (SELECT id FROM memories);
+
+-- name: delete_orphan_vectors
+-- Repair: vectors whose memory is gone (left by versions before migration 003, or a lost queue).
+DELETE FROM memories_vec WHERE rowid NOT IN (SELECT id FROM memories);
+
+-- name: embedded_without_vector_count
+-- Memories marked as embedded by the store's model whose vector row is missing: vector recall
+-- never finds them, and backfill skips them (they are not pending).
+SELECT count(*) FROM memories
+WHERE embedded_with = :model AND id NOT IN (SELECT rowid FROM memories_vec);
+
+-- name: mark_pending_without_vector
+-- Repair: make them pending, so backfill embeds them again.
+UPDATE memories SET embedded_with = NULL
+WHERE embedded_with = :model AND id NOT IN (SELECT rowid FROM memories_vec);
+
+-- name: other_model_count
+-- Memories whose vector names another model than the store's: recall ignores it, backfill skips it.
+SELECT count(*) FROM memories WHERE embedded_with IS NOT NULL AND embedded_with <> :model;
+
+-- name: mark_pending_other_model
+-- Repair: make them pending, so backfill embeds them with the store's model.
+UPDATE memories SET embedded_with = NULL WHERE embedded_with IS NOT NULL AND embedded_with <> :model;
