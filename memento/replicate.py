@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence
@@ -127,8 +128,9 @@ def _sftp_host_key(host: str, port: Optional[int]) -> str:
     name = host if port in (None, 22) else f"[{host}]:{port}"
     keygen = shutil.which("ssh-keygen")
     found: List[List[str]] = []
-    if keygen and (Path.home() / ".ssh" / "known_hosts").is_file():
-        out = subprocess.run([keygen, "-F", name], capture_output=True, text=True).stdout
+    known_hosts = Path.home() / ".ssh" / "known_hosts"
+    if keygen and known_hosts.is_file():
+        out = subprocess.run([keygen, "-F", name, "-f", str(known_hosts)], capture_output=True, text=True).stdout
         found = [line.split()[1:3] for line in out.splitlines() if line and not line.startswith("#")]
     found = [f for f in found if len(f) == 2]
     if not found:
@@ -139,14 +141,14 @@ def _sftp_host_key(host: str, port: Optional[int]) -> str:
     return " ".join(found[0])
 
 
-def config_text(db_path: Path, replica: Replica) -> str:
+def config_text(db_path: Path, replica: Replica, log_level: str = "info") -> str:
     """Litestream's configuration for one store (JSON is YAML): logs on stderr, one replica."""
     target = {"url": replica.url}
     if replica.key_path:
         target["key-path"] = replica.key_path
     if replica.host_key:
         target["host-key"] = replica.host_key
-    config = {"logging": {"level": "info", "stderr": True},
+    config = {"logging": {"level": log_level, "stderr": True},
               "dbs": [{"path": str(db_path), "replica": target}]}
     return json.dumps(config, indent=2)
 
@@ -157,10 +159,11 @@ class _Plan:
     config: str
 
 
-def _plan(command: str, db_path: Path, replica: Replica, extra: Sequence[str] = ()) -> _Plan:
+def _plan(command: str, db_path: Path, replica: Replica, extra: Sequence[str] = (),
+          log_level: str = "info") -> _Plan:
     # -no-expand-env: the values are ours, a '$' in a path or password must stay a '$'.
     argv = [str(find_litestream()), command, "-config", "/dev/fd/{fd}", "-no-expand-env", *extra]
-    return _Plan(argv, config_text(db_path, replica))
+    return _Plan(argv, config_text(db_path, replica, log_level))
 
 
 def _config_pipe(config: str) -> int:
@@ -186,23 +189,47 @@ def prepare_store(db_path: Path) -> Path:
     return db_path
 
 
-def _replicate_plan(db_path: Path, url: str) -> _Plan:
+def _replicate_plan(db_path: Path, url: str, log_level: str = "info") -> _Plan:
     db_path = prepare_store(db_path)
     replica = parse_replica(url)
     if replica.scheme == "file":  # a new local replica folder is owner-only, like the store
         Path(unquote(urlsplit(replica.url).path)).mkdir(parents=True, exist_ok=True, mode=0o700)
-    return _plan("replicate", db_path, replica)
+    return _plan("replicate", db_path, replica, log_level=log_level)
 
 
-def start(db_path: Path, url: str) -> subprocess.Popen:
+def start(db_path: Path, url: str, timeout: float = 30.0) -> subprocess.Popen:
     """Start Litestream replicating the store in the background; stop it with SIGTERM (it then syncs
     what is left) and wait(). For programs and tests; the command line uses run_foreground()."""
-    plan = _replicate_plan(db_path, url)
+    plan = _replicate_plan(db_path, url, log_level="debug")  # its first sync is logged at debug level
     fd = _config_pipe(plan.config)
     try:
-        return subprocess.Popen(_argv_with_fd(plan, fd), pass_fds=(fd,), stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(_argv_with_fd(plan, fd), pass_fds=(fd,), stdin=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True, errors="replace")
     finally:
         os.close(fd)
+    _wait_until_ready(process, timeout)
+    return process
+
+
+def _wait_until_ready(process: subprocess.Popen, timeout: float) -> None:
+    """Forward Litestream's log (info and above) to our stderr and return after its first sync.
+    Litestream opens the store lazily: stopped before that, it exits without a last sync."""
+    ready = threading.Event()
+
+    def forward() -> None:
+        for line in process.stderr:
+            if "level=DEBUG" not in line:
+                sys.stderr.write(line)
+            elif 'msg="replica sync"' in line:
+                ready.set()
+        ready.set()  # it exited
+
+    threading.Thread(target=forward, name="litestream-log", daemon=True).start()
+    if not ready.wait(timeout) or process.poll() is not None:
+        process.kill()
+        process.wait()
+        raise ReplicationError(f"litestream did not start replicating (exit status {process.returncode}); "
+                               "its log is above")
 
 
 def run_foreground(db_path: Path, url: str) -> None:
