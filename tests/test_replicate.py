@@ -225,7 +225,7 @@ def test_point_in_time_restore_returns_the_store_as_it_was(tmp_path, litestream)
 # -- kills during a bulk import ----------------------------------------------------------------------
 
 IMPORTER = """
-import hashlib, random, sys, memento
+import hashlib, random, sys, time, memento
 path, start, tier = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 def vector(text, dim):
     rng = random.Random(hashlib.sha256(text.encode()).digest())
@@ -239,6 +239,7 @@ with memento.open(path, tier=tier) as mem:
                 item["vector"] = vector(item["text"], mem.dim)
         mem.remember_many(items)
         print(b, flush=True)   # printed only after the commit returned
+        time.sleep(0.005)      # an agent's pace, not a benchmark's: keeps the stores small
 """.replace("BATCH_SIZE", str(BATCH))
 
 
@@ -392,6 +393,7 @@ def test_sftp_with_the_wrong_host_key_is_refused_by_the_connection(tmp_path, lit
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(impostor)], check=True)
     monkeypatch.setenv(replicate.SFTP_HOST_KEY_ENV, impostor.with_suffix(".pub").read_text())
     url = f"sftp://{getpass.getuser()}@127.0.0.1:{port}{tmp_path}/replica"
-    with pytest.raises(replicate.ReplicationError, match="could not restore"):
+    with pytest.raises(replicate.ReplicationError, match="could not restore") as refused:
         replicate.restore(url, tmp_path / "m.db")
+    print(refused.value)
     assert not (tmp_path / "m.db").exists()
