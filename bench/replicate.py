@@ -49,7 +49,7 @@ def _fresh_store(folder: Path, name: str) -> Path:
     return path
 
 
-def throughput(folder: Path, singles: int, items: int, rounds: int = 3) -> dict:
+def throughput(folder: Path, singles: int, items: int, rounds: int = 5) -> dict:
     """Interleaved rounds (without, with, ...) so drift on a shared machine hits every mode.
 
     Modes: off (no Litestream, SQLite's autocheckpoint), nockpt (no Litestream, but checkpoints left to
