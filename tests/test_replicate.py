@@ -403,3 +403,40 @@ def test_sftp_with_the_wrong_host_key_is_refused_by_the_connection(tmp_path, lit
         replicate.restore(url, tmp_path / "m.db")
     print(refused.value)
     assert not (tmp_path / "m.db").exists()
+
+
+# -- the one-writer pattern: a server restores the Pi's store and reads it -------------------------------
+
+@pytest.mark.spawns_python
+def test_cli_restore_reports_and_refuses_to_overwrite(tmp_path, litestream):
+    source = tmp_path / "pi.db"
+    _new_store(source, texts=["the Pi's memory of the garden"])
+    url = f"file://{tmp_path}/replica"
+    replicate.stop(replicate.start(source, url))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "memento.cli", *a], env=env,  # noqa: E731
+                                    capture_output=True, text=True, timeout=120)
+    first = run("restore", "--from", url, "--db", str(tmp_path / "server.db"), "--json")
+    assert first.returncode == 0, first.stderr
+    assert '"memories": 1' in first.stdout
+    again = run("restore", "--from", url, "--db", str(tmp_path / "server.db"))
+    assert again.returncode == 1 and "--force" in again.stderr
+    forced = run("restore", "--from", url, "--db", str(tmp_path / "server.db"), "--force")
+    assert forced.returncode == 0 and "restored 1 memories" in forced.stdout
+
+
+@pytest.mark.vector
+def test_server_backfills_vectors_into_its_copy_of_a_keyword_only_store(tmp_path, litestream):
+    """A Pi in the minimal tier replicates; the server restores and embeds its own copy."""
+    require_tier("full")
+    source = tmp_path / "pi.db"
+    _new_store(source, texts=["Alice switched from coffee to green tea", "the heron nests by the mill pond"])
+    url = f"file://{tmp_path}/replica"
+    replicate.stop(replicate.start(source, url))
+    copy = replicate.restore(url, tmp_path / "server.db").path
+    with memento.open(copy, tier="full") as mem:
+        assert mem.stats().pending_embeddings == 2
+        assert mem.backfill() == 2
+        hits = mem.recall("what does Alice drink?", k=1, mode="vector")
+        assert hits[0].text.startswith("Alice")
+        assert all(c.ok for c in mem.doctor())
