@@ -119,11 +119,13 @@ def main() -> None:
     ap.add_argument("--singles", type=int, default=2000, help="remember() calls per pass")
     ap.add_argument("--items", type=int, default=10000, help="memories per remember_many pass (batches of 100)")
     ap.add_argument("--lag-samples", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds per mode")
+    ap.add_argument("--result", default="replicate", help="bench/results/NAME.json (replicate-aarch64 for the Pi lane)")
     args = ap.parse_args()
     litestream = replicate.find_litestream()
     with tempfile.TemporaryDirectory(prefix="memento-replicate-") as tmp:
         folder = Path(tmp)
-        tp = throughput(folder, args.singles, args.items)
+        tp = throughput(folder, args.singles, args.items, args.rounds)
         lg = lag(folder, args.lag_samples)
     version = __import__("subprocess").run([str(litestream), "version"], capture_output=True, text=True).stdout.strip()
     for how in ("remember", "remember_many"):
@@ -135,7 +137,7 @@ def main() -> None:
     print(f"{'lag':>14}: p50 {lg['p50_ms']:.0f} ms, p95 {lg['p95_ms']:.0f} ms (n={lg['n']}, commit -> LTX file "
           "in the replica folder)")
     print(f"{'litestream':>14}: RSS {tp['litestream_rss_mb']} MB, peak {max(tp['litestream_peak_rss_mb'], lg['litestream_peak_rss_mb'])} MB")
-    write_result("replicate", {
+    write_result(args.result, {
         "litestream": version, "tier": "minimal", "replica": "file (local folder)", "sync_interval_s": 1,
         "args": vars(args), "throughput": tp, "lag": lg,
         "note": "Litestream is a separate process; its RSS is not part of memento's own memory figures."})
