@@ -248,7 +248,8 @@ def _restore(args) -> None:
     report = replicate.restore(args.source, args.db or store.default_path(),
                                timestamp=args.timestamp, force=args.force)
     if args.json:
-        _print_json({"restored": str(report.path), "memories": report.memories, "checks": [dataclasses.asdict(c) for c in report.checks]})
+        _print_json({"restored": str(report.path), "memories": report.memories,
+                     "checks": [dataclasses.asdict(c) for c in report.checks]})
     else:
         print(f"restored {report.memories} memories to {report.path} ({len(report.checks)} checks ok)")
 
