@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     c = command("doctor", _doctor, "check that the store really works: write, search, integrity, versions")
     c.add_argument("--repair", action="store_true", help="first rebuild what drifted from the memories "
                    "(keyword index, tag rows, orphan vectors, permissions); a damaged file is never written")
+    _replication_commands(command)
     return p
 
 
@@ -263,6 +264,34 @@ def _doctor(args) -> int:
         for c in report.checks:
             print(f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}")
     return 0 if report.ok else 1
+
+
+# -- replication (Litestream; memento/replicate.py) ------------------------------------------------
+
+def _replication_commands(command) -> None:
+    c = command("replicate", _replicate, "stream the store to a replica with Litestream, in the foreground "
+                "(file:///dir, sftp://user@host/path, s3://bucket/path); stop with Ctrl-C or SIGTERM")
+    c.add_argument("--to", required=True, metavar="URL", help="the replica")
+    c = command("restore", _restore, "restore a store from its replica, check it, make it owner-only")
+    c.add_argument("--from", dest="source", required=True, metavar="URL", help="the replica")
+    c.add_argument("--timestamp", metavar="T", help="as it was at this ISO-8601 time (default: latest)")
+    c.add_argument("--force", action="store_true", help="replace an existing store at --db")
+
+
+def _replicate(args) -> None:
+    from . import replicate
+    replicate.run_foreground(args.db or store.default_path(), args.to)
+
+
+def _restore(args) -> None:
+    from . import replicate
+    report = replicate.restore(args.source, args.db or store.default_path(),
+                               timestamp=args.timestamp, force=args.force)
+    if args.json:
+        _print_json({"restored": str(report.path), "memories": report.memories,
+                     "checks": [dataclasses.asdict(c) for c in report.checks]})
+    else:
+        print(f"restored {report.memories} memories to {report.path} ({len(report.checks)} checks ok)")
 
 
 # -- output --------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ def connect(path: Path, *, immutable: bool = False) -> apsw.Connection:
         _set_busy_timeout(conn)
         _disable_double_quoted_strings(conn)
         _enable_foreign_keys(conn)
+        _leave_checkpoints_to_litestream(conn, path)
     return conn
 
 
@@ -47,6 +48,14 @@ def _disable_double_quoted_strings(conn: apsw.Connection) -> None:
 
 def _enable_foreign_keys(conn: apsw.Connection) -> None:
     conn.pragma("foreign_keys", True)
+
+
+def _leave_checkpoints_to_litestream(conn: apsw.Connection, path: Path) -> None:
+    # A store Litestream replicates has its `.NAME-litestream` folder beside it. Litestream's tips:
+    # let it alone checkpoint (an application checkpoint between two of its own makes it miss WAL
+    # frames and take a full snapshot). The last connection to close still checkpoints as usual.
+    if path.with_name(f".{path.name}-litestream").is_dir():
+        conn.pragma("wal_autocheckpoint", 0)
 
 
 def use_wal(conn: apsw.Connection, path: Path, journal_mode: str) -> None:
