@@ -8,22 +8,21 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 import apsw
 
-from . import db, fts_query, schema, sqlfiles, tiers, validate
+from . import db, fts_query, ranking, schema, sqlfiles, tiers, validate
 from .errors import InvalidInputError, MemoryNotFoundError
-from .records import Hit, Memory, Stats
+from .records import Hit, Memory, Neighbour, Stats
 
 log = logging.getLogger("memento")
 
 PathLike = Union[str, os.PathLike]
 MODES = ("hybrid", "keyword", "vector")
-ITEM_KEYS = frozenset({"text", "tags", "metadata", "created_at", "pinned", "vector"})
-# bm25 column weights: a word in the text counts twice what a word in the tags does.
-TEXT_WEIGHT, TAG_WEIGHT = 1.0, 0.5
+ITEM_KEYS = frozenset({"text", "tags", "metadata", "created_at", "pinned", "vector", "thread"})
 
 
 def default_path() -> Path:
@@ -86,6 +85,8 @@ class Memento:
         self.path = path
         self.tier_choice = tier_choice
         self._vectors = vectors
+        # Every ranking weight (memento/ranking.py); replace it whole to tune recall (bench/locomo.py --sweep).
+        self.ranking: ranking.RankingSettings = ranking.DEFAULT
 
     @property
     def tier(self) -> str:
@@ -118,17 +119,18 @@ class Memento:
 
     def remember(self, text: str, *, tags: Iterable[str] = (), metadata: Optional[Mapping[str, Any]] = None,
                  created_at: validate.Timestamp = None, pinned: bool = False, embed: str = "now",
-                 vector: Optional[Sequence[float]] = None) -> Memory:
+                 vector: Optional[Sequence[float]] = None, thread: Optional[str] = None) -> Memory:
         """Store one memory and return it. embed="later" (vector tiers) defers its vector to backfill().
         `vector`: its embedding, computed by the caller with this store's model (`.model`); it is
-        stored instead of running the model."""
-        row = prepare_item({"text": text, "tags": tags, "metadata": metadata,
-                             "created_at": created_at, "pinned": pinned, "vector": vector}, self.dim)
+        stored instead of running the model. `thread`: the sequence it belongs to (a conversation,
+        a session, a log), ordered by created_at; its neighbours there help recall find it."""
+        row = prepare_item({"text": text, "tags": tags, "metadata": metadata, "created_at": created_at,
+                            "pinned": pinned, "vector": vector, "thread": thread}, self.dim)
         return self._insert([row], embed)[0]
 
     def remember_many(self, items: Iterable[Union[str, Mapping[str, Any]]], *, embed: str = "now") -> List[Memory]:
         """Store many memories in one transaction: all or none. Items are texts or dicts with the
-        keys of remember() (text, tags, metadata, created_at, pinned, vector)."""
+        keys of remember() (text, tags, metadata, created_at, pinned, vector, thread)."""
         rows = [prepare_item(item, self.dim) for item in items]
         return self._insert(rows, embed) if rows else []
 
@@ -158,12 +160,14 @@ class Memento:
         return out
 
     def update(self, memory_id: int, *, text: Optional[str] = None, tags: Optional[Iterable[str]] = None,
-               metadata: Optional[Mapping[str, Any]] = None, pinned: Optional[bool] = None) -> Memory:
+               metadata: Optional[Mapping[str, Any]] = None, pinned: Optional[bool] = None,
+               thread: Optional[str] = None) -> Memory:
         """Change some fields of a memory (None keeps a field). New text gets a new vector."""
         memory_id = validate.memory_id(memory_id)
         params = {
             "id": memory_id,
             "text": None if text is None else validate.text(text),
+            "thread": validate.thread(thread),
             "tags": None if tags is None else json.dumps(validate.tags(tags), ensure_ascii=False),
             "metadata": None if metadata is None else validate.metadata(metadata),
             "pinned": None if pinned is None else validate.flag(pinned, "pinned"),
@@ -199,32 +203,43 @@ class Memento:
             raise MemoryNotFoundError(f"no memory with id {memory_id}")
         return Memory.from_row(row)
 
-    def iter(self, *, tags: Optional[Iterable[str]] = None, page_size: int = 500) -> Iterator[Memory]:
-        """All memories in id order (optionally only those carrying all `tags`), read page by page."""
+    def iter(self, *, tags: Optional[Iterable[str]] = None, thread: Optional[str] = None,
+             page_size: int = 500) -> Iterator[Memory]:
+        """All memories in id order (optionally only those carrying all `tags`), read page by page.
+        With `thread`: that thread's memories in thread order (created_at, id)."""
         tag_filter = _tag_filter(tags)
-        after = 0
+        thread = validate.thread(thread)
+        after = {"after_id": 0, "after_created_at": ""}
         while True:
-            rows = self._conn.execute(sqlfiles.query("list_memories"),
-                                      {"after_id": after, "tags": tag_filter, "limit": page_size}).fetchall()
+            if thread is None:
+                rows = self._conn.execute(sqlfiles.query("list_memories"),
+                                          {**after, "tags": tag_filter, "limit": page_size}).fetchall()
+            else:
+                rows = self._conn.execute(sqlfiles.query("list_thread"), {**after, "thread": thread,
+                                          "tags": tag_filter, "limit": page_size}).fetchall()
             for row in rows:
                 yield Memory.from_row(row)
             if len(rows) < page_size:
                 return
-            after = rows[-1][0]
+            after = {"after_id": rows[-1][0], "after_created_at": rows[-1][4]}
 
     def count(self) -> int:
         return self._conn.execute(sqlfiles.query("count_memories")).fetchone()[0]
 
     def recall(self, query: str, *, k: int = 10, tags: Optional[Iterable[str]] = None,
                since: validate.Timestamp = None, until: validate.Timestamp = None,
-               mode: Optional[str] = None, vector: Optional[Sequence[float]] = None) -> List[Hit]:
+               mode: Optional[str] = None, vector: Optional[Sequence[float]] = None,
+               thread: Optional[str] = None, context: int = 0) -> List[Hit]:
         """The k memories that best match `query`, best first. `tags` keeps memories carrying all of
-        them; since (inclusive) / until (exclusive) bound created_at. mode: "hybrid" (default in vector
-        tiers), "keyword" (the only one in the minimal tier) or "vector". `vector`: the query's
-        embedding, computed by the caller with this store's model, used instead of running the model."""
+        them; since (inclusive) / until (exclusive) bound created_at; `thread` keeps one thread's.
+        mode: "hybrid" (default in vector tiers), "keyword" (the only one in the minimal tier) or
+        "vector". `vector`: the query's embedding, computed by the caller with this store's model,
+        used instead of running the model. `context=n`: each hit carries up to n memories before and
+        after it in its thread (Hit.context), so an agent sees the conversation around it."""
         query = validate.query(query)
         k = validate.k(k)
         since, until = validate.time_window(since, until)
+        context = validate.context(context)
         mode = self._mode(mode)
         qvec = None
         if vector is not None:
@@ -232,17 +247,28 @@ class Memento:
                 raise InvalidInputError("a query vector needs mode 'hybrid' or 'vector' (a vector tier); "
                                         f"this recall is keyword-only (tier {self.tier!r})")
             qvec = validate.vector(vector, self.dim, "query vector")
+        request = ranking.RecallRequest(query=query, match=fts_query.build(query), k=k, mode=mode,
+                                        tags=_tag_filter(tags), since=since, until=until,
+                                        thread=validate.thread(thread), qvec=qvec)
         if not query.strip() and qvec is None:
             return []
-        params = {"match": fts_query.build(query), "k": k, "tags": _tag_filter(tags),
-                  "since": since, "until": until, "text_weight": TEXT_WEIGHT, "tag_weight": TAG_WEIGHT}
         if mode == "keyword":
-            if params["match"] is None:
+            if request.match is None:
                 return []
-            rows = self._conn.execute(sqlfiles.query("recall_keyword"), params).fetchall()
+            rows = self._conn.execute(sqlfiles.query("recall_keyword"), request.params(self.ranking)).fetchall()
         else:
-            rows = self._vectors.recall(query, mode, params, qvec)
-        return [Hit.from_row(r) for r in rows]
+            rows = self._vectors.recall(request, self.ranking)
+        hits = [Hit.from_row(r) for r in rows]
+        return [self._with_context(h, context) for h in hits] if context else hits
+
+    def _with_context(self, hit: Hit, n: int) -> Hit:
+        if hit.thread is None:
+            return hit
+        before = self._conn.execute(sqlfiles.query("thread_before"), {"id": hit.id, "n": n}).fetchall()
+        after = self._conn.execute(sqlfiles.query("thread_after"), {"id": hit.id, "n": n}).fetchall()
+        return replace(hit, context=tuple(
+            [Neighbour(i, text, -offset) for offset, (i, text) in reversed(list(enumerate(before, 1)))]
+            + [Neighbour(i, text, offset) for offset, (i, text) in enumerate(after, 1)]))
 
     def _mode(self, mode: Optional[str]) -> str:
         if mode is None:
@@ -312,6 +338,7 @@ def prepare_item(item: Union[str, Mapping[str, Any]], dim: Optional[int]) -> dic
         "created_at": validate.timestamp(item.get("created_at"), "created_at") or now,
         "updated_at": now,
         "pinned": validate.flag(item.get("pinned", False), "pinned"),
+        "thread": validate.thread(item.get("thread")),
         "vector": _item_vector(item.get("vector"), dim),
     }
 

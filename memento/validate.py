@@ -18,6 +18,8 @@ MAX_TAG_CHARS = 64
 MAX_METADATA_BYTES = 65_536
 MAX_QUERY_CHARS = 8_192
 MAX_K = 1_000
+MAX_THREAD_CHARS = 256
+MAX_CONTEXT = 10               # recall(context=n): neighbours on each side
 
 _TAG = re.compile(r"^[^\W_][\w\-.:/]*$")  # a word character first, then word chars or - . : /
 
@@ -101,6 +103,30 @@ def metadata(value: Optional[Mapping[str, Any]]) -> str:
     if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
         raise InvalidInputError(f"metadata is over {MAX_METADATA_BYTES:,} bytes as JSON")
     return encoded
+
+
+def thread(value: Any) -> Optional[str]:
+    """A thread names a sequence (a conversation, a session, a file); None = no thread.
+    Stored exactly as given: "Chat 1" and "chat 1" are two threads."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"thread must be a str or None, not {type(value).__name__}")
+    if not value.strip():
+        raise InvalidInputError("thread is empty or only whitespace (use None for no thread)")
+    if len(value) > MAX_THREAD_CHARS:
+        raise InvalidInputError(f"thread has {len(value):,} characters; the limit is {MAX_THREAD_CHARS}")
+    _utf8_clean(value, "thread")
+    return value
+
+
+def context(value: Any) -> int:
+    """recall(context=n): how many thread neighbours to return on each side of a hit."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"context must be an int, not {type(value).__name__}")
+    if not 0 <= value <= MAX_CONTEXT:
+        raise InvalidInputError(f"context must be between 0 and {MAX_CONTEXT}, not {value}")
+    return value
 
 
 def flag(value: Any, what: str) -> bool:
