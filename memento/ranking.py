@@ -35,8 +35,10 @@ class RankingSettings:
     # ~0.3-0.7), the keyword part bm25/best (best = 1).
     w_keyword: float = 1.0
     w_vector: float = 1.0
-    # Neighbour smoothing: a memory gets this share of its best thread neighbour's fused score.
+    # Neighbour smoothing: a memory gets this share of its best thread neighbour's fused score;
+    # keyword_gamma in the keyword statement (minimal tier, mode="keyword"), gamma in the hybrid one.
     gamma: float = 0.3
+    keyword_gamma: float = 0.5
     # Each side contributes max(k, candidates) candidates.
     candidates: int = 50
     # Vector search: hamming-KNN list = prefilter_factor x candidates, then exact cosine.
@@ -70,4 +72,5 @@ class RecallRequest:
                 "since": self.since, "until": self.until, "thread": self.thread,
                 "candidates": max(self.k, settings.candidates),
                 "prefilter": settings.prefilter_factor * max(self.k, settings.candidates),
-                "w_keyword": 0.0 if self.mode == "vector" else settings.w_keyword}
+                "w_keyword": 0.0 if self.mode == "vector" else settings.w_keyword,
+                "gamma": settings.keyword_gamma if self.mode == "keyword" else settings.gamma}
