@@ -27,19 +27,20 @@ def main() -> None:
     ap.add_argument("--tiers", default="minimal")
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--threads", action="store_true", help="conversation turns in threads (corpus.threaded)")
     args = ap.parse_args()
     queries = corpus.queries(args.queries)
     rows = []
     for tier in args.tiers.split(","):
         modes = ["keyword"] if tier == "minimal" else ["keyword", "vector", "hybrid"]
         for size in map(int, args.sizes.split(",")):
-            path = build_store(tier, size)
+            path = build_store(tier, size, threads=args.threads)
             for mode in modes:
                 stats = measure(path, tier, mode, queries)
-                rows.append({"tier": tier, "mode": mode, "size": size, **stats})
-                print(f"{tier:>8} {mode:>8} {size:>7,}: p50 {stats['p50_ms']:.2f} ms  p95 {stats['p95_ms']:.2f}"
+                rows.append({"tier": tier, "mode": mode, "size": size, "threads": args.threads, **stats})
+                print(f"{tier:>8} {mode:>8} {size:>7,}{' threads' if args.threads else ''}: p50 {stats['p50_ms']:.2f} ms  p95 {stats['p95_ms']:.2f}"
                       f"  p99 {stats['p99_ms']:.2f}")
-    write_result("warm_recall", {"k": 10, "rows": merge_rows("warm_recall", rows, ("tier", "mode", "size"))})
+    write_result("warm_recall", {"k": 10, "rows": merge_rows("warm_recall", rows, ("tier", "mode", "size", "threads"))})
 
 
 if __name__ == "__main__":
