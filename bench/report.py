@@ -72,9 +72,19 @@ def perf_section() -> str:
                    + table(["tier", "ms", "ms over bare python"], rows))
     warm = load("warm_recall")
     if warm:
-        rows = [[r["tier"], r["mode"], f"{r['size']:,}", r["p50_ms"], r["p95_ms"], r["p99_ms"]] for r in warm["rows"]]
-        out.append("Warm recall (k=10, store open, model loaded):\n\n"
-                   + table(["tier", "mode", "memories", "p50 ms", "p95 ms", "p99 ms"], rows))
+        rows = [[r["tier"], r["mode"], f"{r['size']:,}", "yes" if r.get("threads") else "no", r["p50_ms"], r["p95_ms"],
+                 r["p99_ms"]] for r in warm["rows"]]
+        out.append("Warm recall (k=10, store open, model loaded; threads: conversation turns in threads of 20, "
+                   "`bench/warm_recall.py --threads`):\n\n"
+                   + table(["tier", "mode", "memories", "threads", "p50 ms", "p95 ms", "p99 ms"], rows))
+    fts = load("fts_size")
+    if fts:
+        rows = [[f"{r['memories']:,}", f"{r['fts_bytes_without_threads'] / 1e6:.1f}", f"{r['fts_bytes_with_threads'] / 1e6:.1f}",
+                 f"x{r['fts_ratio']}", f"{r['file_bytes_without_threads'] / 1e6:.1f}", f"{r['file_bytes_with_threads'] / 1e6:.1f}"]
+                for r in fts["rows"]]
+        out.append("Keyword index size with the context column (the same conversation turns without / with "
+                   "threads, minimal tier, `bench/fts_size.py`):\n\n"
+                   + table(["memories", "FTS MB without", "FTS MB with", "ratio", "file MB without", "file MB with"], rows))
     rss = load("peak_rss")
     if rss:
         rows = [[r["tier"], f"{r['peak_mb']:.0f}"] for r in rss["rows"]]
