@@ -31,71 +31,60 @@ keyword AS MATERIALIZED (
   ORDER BY bm25, rowid DESC
   LIMIT :candidates
 ),
--- Each candidate's previous and next memory in its thread (NULL without a thread), when
--- smoothing is on.
+-- Each candidate with its place in its thread and its previous and next memory there (NULL
+-- without a thread, or when smoothing is off).
 candidate_links AS MATERIALIZED (
-  SELECT m.id,
-         (SELECT p.id FROM memories AS p
-          WHERE p.thread = m.thread AND (p.created_at, p.id) < (m.created_at, m.id)
-          ORDER BY p.created_at DESC, p.id DESC LIMIT 1) AS prev_id,
-         (SELECT n.id FROM memories AS n
-          WHERE n.thread = m.thread AND (n.created_at, n.id) > (m.created_at, m.id)
-          ORDER BY n.created_at, n.id LIMIT 1) AS next_id
+  SELECT m.id, keyword.bm25, m.thread, m.created_at,
+         CASE WHEN :gamma > 0 THEN
+           (SELECT p.id FROM memories AS p
+            WHERE p.thread = m.thread AND (p.created_at, p.id) < (m.created_at, m.id)
+            ORDER BY p.created_at DESC, p.id DESC LIMIT 1) END AS prev_id,
+         CASE WHEN :gamma > 0 THEN
+           (SELECT n.id FROM memories AS n
+            WHERE n.thread = m.thread AND (n.created_at, n.id) > (m.created_at, m.id)
+            ORDER BY n.created_at, n.id LIMIT 1) END AS next_id
   FROM keyword CROSS JOIN memories AS m ON m.id = keyword.id
-  WHERE :gamma > 0
 ),
--- What is ranked: the candidates and their neighbours (a neighbour that fails a filter is out).
-pool AS MATERIALIZED (
-  SELECT id FROM keyword
-  UNION SELECT prev_id FROM candidate_links WHERE prev_id IS NOT NULL
-  UNION SELECT next_id FROM candidate_links WHERE next_id IS NOT NULL
+-- Neighbours that are not candidates themselves (and pass the filters).
+neighbours AS MATERIALIZED (
+  SELECT m.id, m.thread, m.created_at
+  FROM (SELECT prev_id AS id FROM candidate_links UNION SELECT next_id FROM candidate_links) AS x
+  CROSS JOIN memories AS m ON m.id = x.id
+  WHERE x.id NOT IN (SELECT id FROM keyword)
+    AND (coalesce(:since, :until, :tags, :thread) IS NULL OR x.id IN filtered)
 ),
-pool_kept AS MATERIALIZED (
-  SELECT id FROM pool
-  WHERE coalesce(:since, :until, :tags, :thread) IS NULL OR id IN filtered
-),
--- The exact bm25 of every pool member that matches (a neighbour outside the candidates too).
--- "+rowid": FTS5 walks the query's matches once and scores only pool members; a plain
--- "rowid IN" would run one FTS5 query per member (measured at 10k memories: 6.3 ms vs 0.26 ms).
-pool_bm25 AS MATERIALIZED (
+-- The exact bm25 of the neighbours that match too. "+rowid": FTS5 walks the query's matches once
+-- and scores only those; a plain "rowid IN" would run one FTS5 query per neighbour (at 10k
+-- memories: 6.3 ms vs 0.26 ms for 100).
+neighbour_bm25 AS MATERIALIZED (
   SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25
   FROM memories_fts
-  WHERE memories_fts MATCH :match AND +rowid IN (SELECT id FROM pool_kept)
+  WHERE :gamma > 0 AND memories_fts MATCH :match AND +rowid IN (SELECT id FROM neighbours)
 ),
--- Fused score of every pool member: its bm25 relative to the best (1 = best match, 0 = no match).
-scored AS MATERIALIZED (
-  SELECT pool_kept.id,
-         :w_keyword * coalesce(pool_bm25.bm25 / (SELECT min(bm25) FROM keyword), 0.0) AS fused
-  FROM pool_kept LEFT JOIN pool_bm25 ON pool_bm25.id = pool_kept.id
-),
--- Thread neighbours as edges (previous, next), each pair once. Only a candidate's links are
--- looked up, so two neighbours that are both outside the candidates lend each other nothing
--- (their scores are low on both sides anyway; looking up every pool member's links cost
--- ~0.8 ms more at 10k memories).
-edges AS MATERIALIZED (
-  SELECT prev_id AS a, id AS b FROM candidate_links WHERE prev_id IS NOT NULL
-  UNION
-  SELECT id, next_id FROM candidate_links WHERE next_id IS NOT NULL
-),
--- Both ends of every edge, keyed by the edge's first memory (a memory is the first of one
--- edge at most: the one to its next memory).
-edge_ends AS (
-  SELECT a AS id, a AS edge FROM edges
+-- What is ranked, with each one's fused score: bm25 relative to the best match (1 = best,
+-- 0 = no match). Neighbours carry no links of their own.
+pool AS MATERIALIZED (
+  SELECT id, :w_keyword * bm25 / (SELECT min(bm25) FROM keyword) AS fused, thread, created_at, prev_id, next_id
+  FROM candidate_links
   UNION ALL
-  SELECT b, a FROM edges
+  SELECT n.id, :w_keyword * coalesce(b.bm25 / (SELECT min(bm25) FROM keyword), 0.0), n.thread, n.created_at,
+         NULL, NULL
+  FROM neighbours AS n LEFT JOIN neighbour_bm25 AS b ON b.id = n.id
 ),
--- Smoothing: score = fused + :gamma * max(0, best fused score among its linked neighbours).
--- A neighbour's score is read with a window over the edge's two ends (scored is referenced once:
--- SQLite 3.54 refuses this statement with scored joined to itself, "subqueries nested too deep").
+-- Each pool member next to the pool members before and after it in its thread (a window over the
+-- thread order). They are its true neighbours when a candidate's link says so: a candidate's
+-- links are exact; two neighbours that are not candidates lend each other nothing.
+adjacent AS (
+  SELECT id, fused,
+         CASE WHEN prev_id = lag(id) OVER w OR lag(next_id) OVER w = id THEN lag(fused) OVER w END AS prev_fused,
+         CASE WHEN next_id = lead(id) OVER w OR lead(prev_id) OVER w = id THEN lead(fused) OVER w END AS next_fused
+  FROM pool
+  WINDOW w AS (PARTITION BY thread ORDER BY created_at, id)
+),
+-- Smoothing: score = fused + :gamma * max(0, fused of the previous, fused of the next).
 final AS MATERIALIZED (
-  SELECT id, fused + :gamma * max(0.0, coalesce(max(partner_fused), 0.0)) AS score
-  FROM (
-    SELECT s.id, s.fused,
-           CASE WHEN ee.edge IS NOT NULL AND count(*) OVER edge = 2
-                THEN sum(s.fused) OVER edge - s.fused END AS partner_fused
-    FROM scored AS s LEFT JOIN edge_ends AS ee ON ee.id = s.id
-    WINDOW edge AS (PARTITION BY ee.edge))
-  GROUP BY id
+  SELECT id, fused + :gamma * max(0.0, coalesce(prev_fused, 0.0), coalesce(next_fused, 0.0)) AS score
+  FROM adjacent
   ORDER BY score DESC, id DESC
   LIMIT :k
 )
