@@ -138,7 +138,9 @@ def loco(grid: Dict[Point, List[List[float]]], axes, n_convs: int) -> Dict[str, 
 
 
 def sweep_tier(memento, locomo, convs, tier: str, threads: bool = True) -> Dict[str, Any]:
-    from memento.ranking import DEFAULT
+    from memento.models import model_for_tier
+    from memento.ranking import for_model
+    DEFAULT = for_model(None if tier == "minimal" else model_for_tier(tier).id)  # this tier's defaults
     started = time.perf_counter()
     stores = Stores(memento, locomo, convs, tier, threads)
     mode = "keyword" if tier == "minimal" else "hybrid"

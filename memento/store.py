@@ -86,7 +86,7 @@ class Memento:
         self.tier_choice = tier_choice
         self._vectors = vectors
         # Every ranking weight (memento/ranking.py); replace it whole to tune recall (bench/locomo.py --sweep).
-        self.ranking: ranking.RankingSettings = ranking.DEFAULT
+        self.ranking: ranking.RankingSettings = ranking.for_model(self.model)
 
     @property
     def tier(self) -> str:
