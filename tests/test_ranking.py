@@ -105,3 +105,19 @@ def test_neighbour_found_by_real_model(vmem):
         vmem.remember(f"Note {i}: the train to the city was late again.", created_at="2024-04-01")
     top = [h.id for h in vmem.recall("pottery workshop", k=3)]
     assert reply.id in top
+
+
+def test_thread_filter_in_hybrid_and_vector_modes(vmem):
+    a = vmem.remember("Paris concert was loud", thread="a", created_at="2024-01-01")
+    vmem.remember("Yeah, it was great!", thread="a", created_at="2024-01-02")
+    b = vmem.remember("Paris concert tickets sold out", thread="b", created_at="2024-01-01")
+    for mode in ("hybrid", "vector"):
+        assert {h.thread for h in vmem.recall("Paris concert", mode=mode, thread="b")} == {"b"}
+        assert b.id in [h.id for h in vmem.recall("Paris concert", mode=mode, thread="b")]
+        assert a.id not in [h.id for h in vmem.recall("Paris concert", mode=mode, thread="b")]
+
+
+def test_default_weights_follow_the_model(vmem):
+    """The sweep chose the vector weight per model (memento/ranking.py)."""
+    assert vmem.ranking == ranking.for_model(vmem.model)
+    assert vmem.ranking.w_vector == (1.0 if vmem.tier == "light" else 2.0)
