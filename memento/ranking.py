@@ -8,7 +8,9 @@ the formula lives:
     fused         = w_keyword * keyword part + w_vector * vector part
     final         = fused + gamma * max(0, fused of the previous memory, fused of the next memory)
                     (previous/next in the memory's thread; ranked over the candidates of both
-                    sides plus their thread neighbours, each scored on BOTH sides exactly)
+                    sides plus their thread neighbours, each scored on BOTH sides exactly in the
+                    hybrid statement; in the keyword statement a neighbour outside the keyword
+                    candidates counts its own keyword part as 0, see recall_keyword.sql)
 
 No score is divided by the best similarity: with fixed bounds the score is monotonic in
 similarity for every query, including one whose similarities are all negative or all zero.
