@@ -58,7 +58,8 @@ class RankingSettings:
     gamma: float = 0.3
     keyword_gamma: float = 0.7
     # Each side contributes max(k, candidates) candidates (their thread neighbours join them). Dev
-    # R@10 is the same with 20, 30 and 50 (minimal 0.723, light 0.736, full 0.748), and 20 costs
+    # R@10 with threads is the same with 20, 30 and 50 (minimal 0.723, light 0.736, full 0.748; full
+    # without threads 0.674 vs 0.677 with 50), and 20 costs
     # ~25% less time than 50 (hybrid, 10k memories).
     candidates: int = 20
     # Vector search: hamming-KNN list = prefilter_factor x candidates, then exact cosine.
