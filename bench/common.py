@@ -79,6 +79,7 @@ def merge_rows(name: str, rows: List[dict], key: tuple) -> List[dict]:
     if not path.exists():
         return rows
     fresh = {tuple(r[k] for k in key) for r in rows}
+    # A row written before a key existed (e.g. "threads") counts as that key's False.
     kept = [r for r in json.loads(path.read_text(encoding="utf-8")).get("rows", [])
-            if tuple(r.get(k) for k in key) not in fresh]
+            if tuple(r.get(k, False) for k in key) not in fresh]
     return sorted(kept + rows, key=lambda r: tuple(str(r.get(k)) for k in key))
