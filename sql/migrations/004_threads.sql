@@ -5,9 +5,9 @@
 -- Recall ranks that column with a lower bm25 weight (memento/ranking.py). Memories without a
 -- thread index exactly as before.
 --
--- "Previous only" rather than "previous + next": on the LoCoMo dev set the prototype and
--- bench/locomo.py --sweep found no gain from the next turn's text (see memento/ranking.py), and
--- one neighbour keeps every write cheap (an append touches no other row).
+-- "Previous only" rather than "previous + next": the issue's prototype (LoCoMo dev) chose it, and
+-- one neighbour keeps writes cheap (an append touches no other row). The next turn's text still
+-- counts through neighbour smoothing in recall (memento/ranking.py).
 
 -- NULL = no thread. An empty name is refused, as validate.thread() does.
 ALTER TABLE memories ADD COLUMN thread TEXT CHECK (thread IS NULL OR length(thread) > 0);
