@@ -33,13 +33,14 @@ def machine() -> Dict[str, object]:
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
-def store_path(tier: str, size: int) -> Path:
-    return STORES / f"{tier}-{size}.db"
+def store_path(tier: str, size: int, threads: bool = False) -> Path:
+    return STORES / f"{tier}-{size}{'-threads' if threads else ''}.db"
 
 
-def build_store(tier: str, size: int, batch: int = 2000) -> Path:
-    """A store of `size` corpus memories, built once and reused (its name says tier and size)."""
-    path = store_path(tier, size)
+def build_store(tier: str, size: int, batch: int = 2000, threads: bool = False) -> Path:
+    """A store of `size` corpus memories, built once and reused (its name says tier and size).
+    threads=True: conversation turns in threads (corpus.threaded) instead of independent notes."""
+    path = store_path(tier, size, threads)
     if path.exists():
         with memento.open(path, tier=tier) as mem:
             if mem.count() == size:
@@ -47,7 +48,7 @@ def build_store(tier: str, size: int, batch: int = 2000) -> Path:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    texts = corpus.texts(size)
+    texts = corpus.threaded(size) if threads else corpus.texts(size)
     started = time.perf_counter()
     with memento.open(path, tier=tier) as mem:
         for i in range(0, size, batch):
@@ -78,6 +79,7 @@ def merge_rows(name: str, rows: List[dict], key: tuple) -> List[dict]:
     if not path.exists():
         return rows
     fresh = {tuple(r[k] for k in key) for r in rows}
+    # A row written before a key existed (e.g. "threads") counts as that key's False.
     kept = [r for r in json.loads(path.read_text(encoding="utf-8")).get("rows", [])
-            if tuple(r.get(k) for k in key) not in fresh]
+            if tuple(r.get(k, False) for k in key) not in fresh]
     return sorted(kept + rows, key=lambda r: tuple(str(r.get(k)) for k in key))

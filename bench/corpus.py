@@ -71,3 +71,30 @@ def queries(n: int, seed: int = 11) -> List[str]:
              "what did {a} lend or borrow?", "when does the flight to {p} leave?")
     return [rng.choice(forms).format(a=rng.choice(NAMES), t=rng.choice(THINGS), p=rng.choice(PLACES),
                                      topic=rng.choice(TOPICS).strip()) for _ in range(n)]
+
+
+# -- conversations: memories in threads ----------------------------------------------------------
+
+REPLIES = ("Yeah, it was great!", "Oh nice, when was that?", "Haha, that sounds like them.", "Really? Tell me more.",
+           "I know, right? I can't wait.", "That's so cool, congrats!", "Hmm, not sure about that one.",
+           "Sounds fun! Send me pictures.", "Wow, I had no idea.", "Thanks, I'll keep that in mind.",
+           "Same here, honestly.", "Good luck with it!")
+
+
+def threaded(n: int, turns_per_thread: int = 20, seed: int = 5) -> List[dict]:
+    """Dev-set-like conversation turns: remember_many items with a thread (one per session of
+    `turns_per_thread` turns, two speakers) and the session's time as created_at. About a third
+    of the turns are short replies that mean something only next to the turn before them."""
+    rng = random.Random(seed)
+    facts = iter_texts(n, seed)
+    items = []
+    for i in range(n):
+        session = i // turns_per_thread
+        a, b = NAMES[session % len(NAMES)], NAMES[(session * 7 + 3) % len(NAMES)]
+        speaker = (a, b)[i % 2]
+        fact = next(facts)
+        text = rng.choice(REPLIES) if rng.random() < 0.33 else fact
+        day = 1 + session % 28
+        items.append({"text": f"{speaker}: {text}", "thread": f"session-{session}",
+                      "created_at": f"{2020 + session // 336}-{1 + (session // 28) % 12:02d}-{day:02d}T10:00:00"})
+    return items

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from bench import corpus
-from bench.common import REPO, write_result
+from bench.common import REPO, merge_rows, write_result
 
 PROBE = """
 import json, sys, time
@@ -21,14 +21,14 @@ import memento
 from bench import corpus
 def rss():  # VmHWM, not ru_maxrss: ru_maxrss is inherited from the parent across fork+exec
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024
-texts = corpus.texts({n}, seed=3)
+texts = corpus.threaded({n}, seed=3) if {threads!r} else corpus.texts({n}, seed=3)
 with memento.open({path!r}, tier={tier!r}) as mem:
     if mem._vectors is not None:
         mem._vectors.embedder.load()
     started = time.perf_counter()
     if {how!r} == "remember":
         for t in texts:
-            mem.remember(t)
+            mem.remember(**t) if isinstance(t, dict) else mem.remember(t)
     else:
         for i in range(0, len(texts), {batch}):
             mem.remember_many(texts[i:i + {batch}])
@@ -38,11 +38,12 @@ print(json.dumps({{"seconds": elapsed, "peak_rss_mb": rss()}}))
 """
 
 
-def run_api(tier: str, how: str, n: int, batch: int, work: Path) -> dict:
-    code = PROBE.format(repo=str(REPO), n=n, path=str(work / f"{tier}-{how}.db"), tier=tier, how=how, batch=batch)
+def run_api(tier: str, how: str, n: int, batch: int, work: Path, threads: bool = False) -> dict:
+    code = PROBE.format(repo=str(REPO), n=n, path=str(work / f"{tier}-{how}{'-threads' if threads else ''}.db"), tier=tier, how=how, batch=batch,
+                        threads=threads)
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     result = json.loads(out)
-    return {"tier": tier, "how": how, "n": n, "per_s": round(n / result["seconds"], 1),
+    return {"tier": tier, "how": how + (" threads" if threads else ""), "n": n, "per_s": round(n / result["seconds"], 1),
             "seconds": round(result["seconds"], 2), "peak_rss_mb": round(result["peak_rss_mb"], 1)}
 
 
@@ -63,17 +64,20 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=10_000)
     ap.add_argument("--single", type=int, default=1_000, help="how many for one-at-a-time remember()")
     ap.add_argument("--batch", type=int, default=1_000)
+    ap.add_argument("--threads", action="store_true", help="also conversation turns in threads (corpus.threaded)")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for tier in args.tiers.split(","):
             for row in (run_api(tier, "remember", args.single, 1, Path(tmp)),
                         run_api(tier, "remember_many", args.n, args.batch, Path(tmp)),
-                        run_import(tier, args.n, Path(tmp))):
+                        run_import(tier, args.n, Path(tmp)),
+                        *((run_api(tier, "remember", args.single, 1, Path(tmp), True),
+                           run_api(tier, "remember_many", args.n, args.batch, Path(tmp), True)) if args.threads else ())):
                 rows.append(row)
                 print(f"{tier:>8} {row['how']:<32} {row['n']:>6,}: {row['per_s']:>8,.0f}/s"
                       + (f"  peak RSS {row['peak_rss_mb']:.0f} MB" if "peak_rss_mb" in row else ""))
-    write_result("ingest", {"rows": rows})
+    write_result("ingest", {"rows": merge_rows("ingest", rows, ("tier", "how"))})
 
 
 if __name__ == "__main__":

@@ -250,27 +250,30 @@ def check_baseline(lines: Dict[str, Dict[str, Any]], sha256: str) -> Dict[str, A
 
 # -- memento, through its public API only ---------------------------------------------------------
 
-def memento_items(conv: Conversation) -> List[dict]:
+def memento_items(conv: Conversation, threads: bool = True) -> List[dict]:
+    """One item per turn; with threads, each turn's session is its thread (the session's date is
+    already its created_at), so a turn's neighbours in the conversation help recall find it."""
     return [{"text": t.text, "created_at": t.iso,
+             **({"thread": f"{conv.conv_id}/session_{t.session}"} if threads else {}),
              "metadata": {"conv": conv.conv_id, "session": t.session, "speaker": t.speaker,
                           "dia_id": t.dia_id, "session_date_time": t.when, "session_iso": t.iso}}
             for t in conv.turns]
 
 
-def config_label(tier: str, mode: str, recall_kw: Dict[str, Any]) -> str:
+def config_label(tier: str, mode: str, recall_kw: Dict[str, Any], threads: bool = True) -> str:
     extra = " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(recall_kw.items()))
-    return f"memento {tier} {mode}" + (f" [{extra}]" if extra else "")
+    return f"memento {tier} {mode}" + ("" if threads else " no-threads") + (f" [{extra}]" if extra else "")
 
 
 def run_tier(memento: Any, convs: Sequence[Conversation], tier: str, modes: Sequence[str],
-             recall_kw: Dict[str, Any]) -> List[Run]:
+             recall_kw: Dict[str, Any], threads: bool = True) -> List[Run]:
     """One fresh store per conversation (in a new temp dir); every mode queries that same store."""
-    runs = {mode: Run(config_label(tier, mode, recall_kw)) for mode in modes}
+    runs = {mode: Run(config_label(tier, mode, recall_kw, threads)) for mode in modes}
     for conv in convs:
         with tempfile.TemporaryDirectory(prefix=f"locomo-{tier}-") as tmp, \
                 memento.open(Path(tmp) / "memento.db", tier=tier) as mem:
             started = time.perf_counter()
-            made = mem.remember_many(memento_items(conv))
+            made = mem.remember_many(memento_items(conv, threads))
             ingest_s = time.perf_counter() - started
             if len(made) != len(conv.turns):
                 raise RuntimeError(f"remember_many returned {len(made)} memories for {len(conv.turns)} turns")
@@ -377,6 +380,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument("--json-out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
     ap.add_argument("--dump", type=Path, help="JSON Lines, one per system and question: conv, question, "
                                               "category, gold, returned dia_ids, error")
+    ap.add_argument("--no-threads", action="store_true", help="store turns without threads (as before threads)")
+    ap.add_argument("--sweep", metavar="TIERS", help="re-run the choice of memento/ranking.py's weights with "
+                    "leave-one-conversation-out on dev, for these tiers (e.g. minimal,light,full); writes "
+                    "bench/results/locomo_sweep.json")
     ap.add_argument("--recall-kw", action="append", default=[], metavar="KEY=VALUE",
                     help="extra keyword argument for recall(), VALUE parsed as JSON; repeatable")
     args = ap.parse_args(argv)
@@ -403,6 +410,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     convs, sha256 = load(args.data)
     print(f"{args.data.name}: {len(convs)} conversations, {sum(len(c.turns) for c in convs)} turns, "
           f"{sum(len(c.questions) for c in convs)} scored questions")
+    if args.sweep:
+        from bench import locomo_sweep
+        memento = import_memento()
+        results = locomo_sweep.run(memento, sys.modules[__name__], convs, args.sweep.split(","))
+        write_json(REPO / "bench" / "results" / "locomo_sweep.json", {
+            "machine": machine(memento), "data": {"file": args.data.name, "sha256": sha256},
+            "k": K, "metric": "R@10, categories 1-4 pooled", "results": results,
+            "elapsed_s": round(time.perf_counter() - started, 1)})
+        return 0
 
     baseline = run_baseline(convs)
     runs, lines = [baseline], {baseline.label: aggregate(baseline)}
@@ -416,7 +432,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     failed = [] if memento else [{"error": "memento is not importable"}]
     for tier, modes in (configs_to_run(args, memento) if memento else []):
         try:
-            tier_runs = run_tier(memento, convs, tier, modes, recall_kw)
+            tier_runs = run_tier(memento, convs, tier, modes, recall_kw, threads=not args.no_threads)
         except Exception as exc:  # noqa: BLE001 - a broken tier must not hide the others
             print(f"\nmemento {tier}: FAILED before scoring: {type(exc).__name__}: {exc}", file=sys.stderr)
             failed.append({"tier": tier, "modes": modes, "error": f"{type(exc).__name__}: {exc}"})

@@ -31,15 +31,35 @@ def recall_section() -> str:
         return "(run `python bench/locomo.py --all`)"
     names = {"1": "1 multi-hop", "2": "2 temporal", "3": "3 open-domain", "4": "4 single-hop",
              "overall": "**overall 1-4**", "5": "5 adversarial"}
+    runs = [data] + [d for d in [load("locomo_no_threads")] if d]  # bench/locomo.py --no-threads --json-out ...
     rows = []
-    for system, lines in data["results"].items():
-        speed = data.get("speed", {}).get(system, {})
-        cells = [f"{lines[k]['R@10']:.3f} / {lines[k]['MRR']:.3f}" for k in names if k in lines]
-        rows.append([system.replace("memento ", ""), *cells, speed.get("query_ms_p50", "")])
+    for run in runs:
+        for system, lines in run["results"].items():
+            if run is not data and system.startswith("baseline"):
+                continue
+            speed = run.get("speed", {}).get(system, {})
+            cells = [f"{lines[k]['R@10']:.3f} / {lines[k]['MRR']:.3f}" for k in names if k in lines]
+            rows.append([system.replace("memento ", ""), *cells, speed.get("query_ms_p50", "")])
     n = {k: v["n"] for k, v in next(iter(data["results"].values())).items()}
     header = ["system"] + [f"{names[k]} (n={n[k]})" for k in names if k in n] + ["query p50 ms"]
-    return (table(header, rows) + "\n\nEach cell: R@10 / MRR. Errors: 0 everywhere. Commit "
-            f"`{data['machine']['commit'][:10]}`, {data['machine']['when']}.")
+    out = (table(header, rows) + "\n\nEach cell: R@10 / MRR. Errors: 0 everywhere. Threads: each turn's session is "
+           "its thread, the session's date its created_at (\"no-threads\": the same turns without a thread). Commit "
+           + ", ".join(f"`{r['machine']['commit'][:10]}` {r['machine']['when']}" for r in runs) + ".")
+    sweep = load("locomo_sweep")
+    if sweep:
+        rows = [[r["tier"], r["mode"], "yes" if r["threads"] else "no",
+                 ", ".join(f"{k} {v}" for k, v in r["chosen"].items()), f"{r['dev_R@10']:.3f}",
+                 f"{r['loco_R@10']:.3f}"] for r in sweep["results"]]
+        out += ("\n\nHow the weights in `memento/ranking.py` were chosen (`python bench/locomo.py --sweep ...`): "
+                "a grid per tier, the smoothed arg-max (each point averaged with its grid neighbours: a plateau, "
+                "not a peak) on all 5 dev conversations, and leave-one-conversation-out (LOCO: chosen on 4, "
+                "scored on the 5th, pooled). R@10 over categories 1-4 (n=760), queries given as vectors.\n\n"
+                + table(["tier", "mode", "threads", "chosen", "dev R@10", "LOCO R@10"], rows)
+                + "\n\nThe defaults in `memento/ranking.py` are these choices, except the context weight: 0.5 "
+                "(on the same plateau, 0.723 with keyword gamma 0.7; the vector tiers' grids were run at 0.5). "
+                "tiny uses full's weights (same model, int8; not swept)."
+                + f"\n\nCommit `{sweep['machine']['commit'][:10]}`, {sweep['machine']['when']}.")
+    return out
 
 
 def perf_section() -> str:
@@ -53,9 +73,23 @@ def perf_section() -> str:
                    + table(["tier", "ms", "ms over bare python"], rows))
     warm = load("warm_recall")
     if warm:
-        rows = [[r["tier"], r["mode"], f"{r['size']:,}", r["p50_ms"], r["p95_ms"], r["p99_ms"]] for r in warm["rows"]]
-        out.append("Warm recall (k=10, store open, model loaded):\n\n"
-                   + table(["tier", "mode", "memories", "p50 ms", "p95 ms", "p99 ms"], rows))
+        rows = [[r["tier"], r["mode"], f"{r['size']:,}", "yes" if r.get("threads") else "no", r["p50_ms"], r["p95_ms"],
+                 r["p99_ms"]] for r in warm["rows"]]
+        out.append("Warm recall (k=10, store open, model loaded; threads: conversation turns in threads of 20, "
+                   "`bench/warm_recall.py --threads`; \"query vector given\": recall(vector=), the SQL without the "
+                   "model). Rows are kept from earlier runs where not re-measured: the vector tiers' rows without "
+                   "threads come from the run before threads on a quiet machine; the threads rows were measured "
+                   "on a machine shared with several busy processes (compare rows of one run, e.g. minimal with "
+                   "and without threads):\n\n"
+                   + table(["tier", "mode", "memories", "threads", "p50 ms", "p95 ms", "p99 ms"], rows))
+    fts = load("fts_size")
+    if fts:
+        rows = [[f"{r['memories']:,}", f"{r['fts_bytes_without_threads'] / 1e6:.1f}", f"{r['fts_bytes_with_threads'] / 1e6:.1f}",
+                 f"x{r['fts_ratio']}", f"{r['file_bytes_without_threads'] / 1e6:.1f}", f"{r['file_bytes_with_threads'] / 1e6:.1f}"]
+                for r in fts["rows"]]
+        out.append("Keyword index size with the context column (the same conversation turns without / with "
+                   "threads, minimal tier, `bench/fts_size.py`):\n\n"
+                   + table(["memories", "FTS MB without", "FTS MB with", "ratio", "file MB without", "file MB with"], rows))
     rss = load("peak_rss")
     if rss:
         rows = [[r["tier"], f"{r['peak_mb']:.0f}"] for r in rss["rows"]]

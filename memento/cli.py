@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--created-at", help="ISO-8601 time the memory is about (default: now)")
     c.add_argument("--pin", action="store_true", help="mark the memory as pinned")
     c.add_argument("--later", action="store_true", help="defer embedding to `memento backfill`")
+    c.add_argument("--thread", help="the sequence it belongs to (a conversation, a session, a log)")
 
     c = command("recall", _recall, "find the memories that best match a query")
     c.add_argument("query")
@@ -66,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--since", help="created at or after (ISO-8601)")
     c.add_argument("--until", help="created before (ISO-8601)")
     c.add_argument("--mode", choices=store.MODES, help="default: hybrid in vector tiers, keyword in minimal")
+    c.add_argument("--thread", help="only memories of this thread")
+    c.add_argument("--context", type=int, default=0, metavar="N",
+                   help="show N memories before and after each hit in its thread")
 
     c = command("get", _get, "show one memory")
     c.add_argument("id", type=_memory_id)
@@ -73,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("id", type=_memory_id, nargs="+")
     c = command("list", _list, "list memories, newest last")
     c.add_argument("--tag", action="append", default=None)
+    c.add_argument("--thread", help="only this thread's memories, in thread order")
     c.add_argument("--limit", type=_int_between(0), default=None, help="at most this many")
     c = command("import", _import, "import memories from a JSON Lines file (- for stdin)")
     c.add_argument("file")
@@ -118,14 +123,21 @@ def _remember(args) -> None:
     metadata = dict(_key_value(kv) for kv in args.meta)
     with _open(args) as mem:
         memory = mem.remember(args.text, tags=args.tag, metadata=metadata, created_at=args.created_at,
-                              pinned=args.pin, embed="later" if args.later else "now")
+                              pinned=args.pin, embed="later" if args.later else "now", thread=args.thread)
     _emit(args, [memory], columns=("id", "created_at", "tags", "text"))
 
 
 def _recall(args) -> None:
     with _open(args) as mem:
-        hits = mem.recall(args.query, k=args.k, tags=args.tag, since=args.since, until=args.until, mode=args.mode)
+        hits = mem.recall(args.query, k=args.k, tags=args.tag, since=args.since, until=args.until,
+                          mode=args.mode, thread=args.thread, context=args.context)
     _emit(args, hits, columns=("id", "score", "created_at", "tags", "text"))
+    if args.context and not args.json:
+        for hit in hits:
+            if hit.context:
+                print(f"\n#{hit.id} in thread {hit.thread}:")
+                for n in hit.context:
+                    print(f"  {n.offset:+d} #{n.id}  {_cell(n.text)}")
 
 
 def _get(args) -> None:
@@ -158,7 +170,7 @@ def _forget(args) -> int:
 
 def _list(args) -> None:
     with _open(args) as mem:
-        memories = mem.iter(tags=args.tag)
+        memories = mem.iter(tags=args.tag, thread=args.thread)
         if args.limit is not None:
             memories = (m for _, m in zip(range(args.limit), memories))
         _emit(args, memories, columns=("id", "created_at", "tags", "text"))

@@ -16,12 +16,21 @@ class Memory:
     updated_at: str
     pinned: bool
     embedded_with: Optional[str]    # model id of its vector; None = keyword-only or not yet embedded
+    thread: Optional[str] = None    # the sequence it belongs to (a conversation, a log); None = none
 
     @classmethod
     def from_row(cls, row) -> "Memory":
-        id_, text, tags, metadata, created_at, updated_at, pinned, embedded_with = row
+        id_, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread = row
         return cls(id_, text, tuple(json.loads(tags)), json.loads(metadata),
-                   created_at, updated_at, bool(pinned), embedded_with)
+                   created_at, updated_at, bool(pinned), embedded_with, thread)
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A memory next to a hit in its thread (recall(..., context=n))."""
+    id: int
+    text: str
+    offset: int                     # -1: the memory just before the hit, 1: just after, ...
 
 
 @dataclass(frozen=True)
@@ -32,11 +41,13 @@ class Hit:
     metadata: Dict[str, Any] = field(hash=False)
     created_at: str
     score: float                    # higher is better; comparable within one recall only
+    thread: Optional[str] = None
+    context: Tuple[Neighbour, ...] = ()  # its thread neighbours, when recall(..., context=n) asked
 
     @classmethod
     def from_row(cls, row) -> "Hit":
-        id_, text, tags, metadata, created_at, score = row
-        return cls(id_, text, tuple(json.loads(tags)), json.loads(metadata), created_at, float(score))
+        id_, text, tags, metadata, created_at, score, thread = row
+        return cls(id_, text, tuple(json.loads(tags)), json.loads(metadata), created_at, float(score), thread)
 
 
 @dataclass(frozen=True)

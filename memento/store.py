@@ -12,14 +12,15 @@ import json
 import logging
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 import apsw
 
-from . import db, fts_query, sqlfiles, storefile, tiers, validate
+from . import db, fts_query, ranking, sqlfiles, storefile, tiers, validate
 from .errors import InvalidInputError, MemoryNotFoundError, StoreError
-from .records import Hit, Memory, Stats
+from .records import Hit, Memory, Neighbour, Stats
 
 log = logging.getLogger("memento")
 
@@ -27,8 +28,6 @@ PathLike = Union[str, os.PathLike]
 MODES = ("hybrid", "keyword", "vector")
 Item = Union[str, Mapping[str, Any], validate.NewMemory]   # what remember_many takes
 STREAM_BATCH = 500   # remember_stream's default: memories per transaction (and held in memory)
-# bm25 column weights: a word in the text counts twice what a word in the tags does.
-TEXT_WEIGHT, TAG_WEIGHT = 1.0, 0.5
 
 
 def default_path() -> Path:
@@ -102,6 +101,8 @@ class Memento:
         self._vectors = vectors
         self._lock = threading.RLock()
         self._closed = False
+        # Every ranking weight (memento/ranking.py); replace it whole to tune recall (bench/locomo.py --sweep).
+        self.ranking: ranking.RankingSettings = ranking.for_model(self.model)
 
     @property
     def tier(self) -> str:
@@ -142,19 +143,21 @@ class Memento:
     @_guarded
     def remember(self, text: str, *, tags: Iterable[str] = (), metadata: Optional[Mapping[str, Any]] = None,
                  created_at: validate.Timestamp = None, pinned: bool = False, embed: str = "now",
-                 vector: Optional[Sequence[float]] = None) -> Memory:
+                 vector: Optional[Sequence[float]] = None, thread: Optional[str] = None) -> Memory:
         """Store one memory and return it. embed="later" (vector tiers) defers its vector to backfill().
         `vector`: its embedding, computed by the caller with this store's model (`.model`); it is
-        stored instead of running the model."""
+        stored instead of running the model. `thread`: the sequence it belongs to (a conversation,
+        a session, a log), ordered by created_at; its neighbours there help recall find it."""
         item = validate.new_memory({"text": text, "tags": tags, "metadata": metadata, "created_at": created_at,
-                                    "pinned": pinned, "vector": vector}, self.dim)
+                                    "pinned": pinned, "vector": vector,
+                                    "thread": thread}, self.dim)
         return self._insert([item], embed)[0]
 
     @_guarded
     def remember_many(self, items: Iterable[Item], *, batch_size: Optional[int] = None,
                       progress: Optional[Callable[[int], None]] = None, embed: str = "now") -> List[Memory]:
         """Store many memories and return them. Items are texts or dicts with the keys of remember()
-        (text, tags, metadata, created_at, pinned, vector); any iterable, a generator included.
+        (text, tags, metadata, created_at, pinned, vector, thread); any iterable, a generator included.
 
         batch_size=None (default): all or none, in one transaction (every item is checked first).
         batch_size=n: items are read, embedded and stored n at a time, one transaction per batch; an
@@ -218,12 +221,14 @@ class Memento:
 
     @_guarded
     def update(self, memory_id: int, *, text: Optional[str] = None, tags: Optional[Iterable[str]] = None,
-               metadata: Optional[Mapping[str, Any]] = None, pinned: Optional[bool] = None) -> Memory:
+               metadata: Optional[Mapping[str, Any]] = None, pinned: Optional[bool] = None,
+               thread: Optional[str] = None) -> Memory:
         """Change some fields of a memory (None keeps a field). New text gets a new vector."""
         memory_id = validate.memory_id(memory_id)
         params = {
             "id": memory_id,
             "text": None if text is None else validate.text(text),
+            "thread": validate.thread(thread),
             "tags": None if tags is None else json.dumps(validate.tags(tags), ensure_ascii=False),
             "metadata": None if metadata is None else validate.metadata(metadata),
             "pinned": None if pinned is None else validate.flag(pinned, "pinned"),
@@ -261,23 +266,29 @@ class Memento:
             raise MemoryNotFoundError(f"no memory with id {memory_id}")
         return Memory.from_row(row)
 
-    def iter(self, *, tags: Optional[Iterable[str]] = None, page_size: int = 500) -> Iterator[Memory]:
-        """All memories in id order (optionally only those carrying all `tags`), read page by page."""
+    def iter(self, *, tags: Optional[Iterable[str]] = None, thread: Optional[str] = None,
+             page_size: int = 500) -> Iterator[Memory]:
+        """All memories in id order (optionally only those carrying all `tags`), read page by page.
+        With `thread`: that thread's memories in thread order (created_at, id)."""
         # Checked here, not on the first next(): a bad argument fails where it is passed.
-        return self._pages(_tag_filter(tags), validate.positive_int(page_size, "page_size"))
+        return self._pages(_tag_filter(tags), validate.thread(thread), validate.positive_int(page_size, "page_size"))
 
-    def _pages(self, tag_filter: Optional[str], page_size: int) -> Iterator[Memory]:
-        after = 0
+    def _pages(self, tag_filter: Optional[str], thread: Optional[str], page_size: int) -> Iterator[Memory]:
+        after = {"after_id": 0, "after_created_at": ""}
         while True:
             with self._lock:  # page by page: a caller may stop iterating or switch threads between pages
                 self._check_open()
-                rows = self._conn.execute(sqlfiles.query("list_memories"),
-                                          {"after_id": after, "tags": tag_filter, "limit": page_size}).fetchall()
+                if thread is None:
+                    rows = self._conn.execute(sqlfiles.query("list_memories"),
+                                              {**after, "tags": tag_filter, "limit": page_size}).fetchall()
+                else:
+                    rows = self._conn.execute(sqlfiles.query("list_thread"), {**after, "thread": thread,
+                                              "tags": tag_filter, "limit": page_size}).fetchall()
             for row in rows:
                 yield Memory.from_row(row)
             if len(rows) < page_size:
                 return
-            after = rows[-1][0]
+            after = {"after_id": rows[-1][0], "after_created_at": rows[-1][4]}
 
     @_guarded
     def count(self) -> int:
@@ -286,14 +297,18 @@ class Memento:
     @_guarded
     def recall(self, query: str, *, k: int = 10, tags: Optional[Iterable[str]] = None,
                since: validate.Timestamp = None, until: validate.Timestamp = None,
-               mode: Optional[str] = None, vector: Optional[Sequence[float]] = None) -> List[Hit]:
+               mode: Optional[str] = None, vector: Optional[Sequence[float]] = None,
+               thread: Optional[str] = None, context: int = 0) -> List[Hit]:
         """The k memories that best match `query`, best first. `tags` keeps memories carrying all of
-        them; since (inclusive) / until (exclusive) bound created_at. mode: "hybrid" (default in vector
-        tiers), "keyword" (the only one in the minimal tier) or "vector". `vector`: the query's
-        embedding, computed by the caller with this store's model, used instead of running the model."""
+        them; since (inclusive) / until (exclusive) bound created_at; `thread` keeps one thread's.
+        mode: "hybrid" (default in vector tiers), "keyword" (the only one in the minimal tier) or
+        "vector". `vector`: the query's embedding, computed by the caller with this store's model,
+        used instead of running the model. `context=n`: each hit carries up to n memories before and
+        after it in its thread (Hit.context), so an agent sees the conversation around it."""
         query = validate.query(query)
         k = validate.k(k)
         since, until = validate.time_window(since, until)
+        context = validate.context(context)
         mode = self._mode(mode)
         qvec = None
         if vector is not None:
@@ -301,17 +316,28 @@ class Memento:
                 raise InvalidInputError("a query vector needs mode 'hybrid' or 'vector' (a vector tier); "
                                         f"this recall is keyword-only (tier {self.tier!r})")
             qvec = validate.vector(vector, self.dim, "query vector")
+        request = ranking.RecallRequest(query=query, match=fts_query.build(query), k=k, mode=mode,
+                                        tags=_tag_filter(tags), since=since, until=until,
+                                        thread=validate.thread(thread), qvec=qvec)
         if not query.strip() and qvec is None:
             return []
-        params = {"match": fts_query.build(query), "k": k, "tags": _tag_filter(tags),
-                  "since": since, "until": until, "text_weight": TEXT_WEIGHT, "tag_weight": TAG_WEIGHT}
         if mode == "keyword":
-            if params["match"] is None:
+            if request.match is None:
                 return []
-            rows = self._conn.execute(sqlfiles.query("recall_keyword"), params).fetchall()
+            rows = self._conn.execute(sqlfiles.query("recall_keyword"), request.params(self.ranking)).fetchall()
         else:
-            rows = self._vectors.recall(query, mode, params, qvec)
-        return [Hit.from_row(r) for r in rows]
+            rows = self._vectors.recall(request, self.ranking)
+        hits = [Hit.from_row(r) for r in rows]
+        return [self._with_context(h, context) for h in hits] if context else hits
+
+    def _with_context(self, hit: Hit, n: int) -> Hit:
+        if hit.thread is None:
+            return hit
+        before = self._conn.execute(sqlfiles.query("thread_before"), {"id": hit.id, "n": n}).fetchall()
+        after = self._conn.execute(sqlfiles.query("thread_after"), {"id": hit.id, "n": n}).fetchall()
+        return replace(hit, context=tuple(
+            [Neighbour(i, text, -offset) for offset, (i, text) in reversed(list(enumerate(before, 1)))]
+            + [Neighbour(i, text, offset) for offset, (i, text) in enumerate(after, 1)]))
 
     def _mode(self, mode: Optional[str]) -> str:
         if mode is None:

@@ -21,6 +21,8 @@ MAX_METADATA_DEPTH = 32        # nesting levels of dicts/lists; deeper JSON brea
 MAX_QUERY_CHARS = 8_192
 MAX_K = 1_000
 MAX_ID = 2**63 - 1             # SQLite's largest rowid; memento assigns ids from 1 up
+MAX_THREAD_CHARS = 256
+MAX_CONTEXT = 10               # recall(context=n): neighbours on each side
 
 _TAG_PUNCTUATION = frozenset("-_.:/")
 
@@ -127,6 +129,30 @@ def _check_depth(value: Mapping[str, Any]) -> None:
         if seen > MAX_METADATA_BYTES // 2:  # each container is at least 2 bytes of JSON ("{}")
             raise InvalidInputError(f"metadata is over {MAX_METADATA_BYTES:,} bytes as JSON")
     raise InvalidInputError(f"metadata is nested more than {MAX_METADATA_DEPTH} levels deep")
+
+
+def thread(value: Any) -> Optional[str]:
+    """A thread names a sequence (a conversation, a session, a file); None = no thread.
+    Stored exactly as given: "Chat 1" and "chat 1" are two threads."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"thread must be a str or None, not {type(value).__name__}")
+    if not value.strip():
+        raise InvalidInputError("thread is empty or only whitespace (use None for no thread)")
+    if len(value) > MAX_THREAD_CHARS:
+        raise InvalidInputError(f"thread has {len(value):,} characters; the limit is {MAX_THREAD_CHARS}")
+    _utf8_clean(value, "thread")
+    return value
+
+
+def context(value: Any) -> int:
+    """recall(context=n): how many thread neighbours to return on each side of a hit."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"context must be an int, not {type(value).__name__}")
+    if not 0 <= value <= MAX_CONTEXT:
+        raise InvalidInputError(f"context must be between 0 and {MAX_CONTEXT}, not {value}")
+    return value
 
 
 def flag(value: Any, what: str) -> bool:
@@ -248,12 +274,13 @@ class NewMemory:
     created_at: Optional[str] = None      # fixed-width UTC (format_utc); None: when it is stored
     pinned: bool = False
     vector: Optional[bytes] = None        # the stored form (see vector()); None: the model makes it
+    thread: Optional[str] = None          # the sequence it belongs to (see thread()); None: none
 
     def insert_params(self, now: str) -> dict:
         """Named parameters of sql/queries/memories.sql insert_memory (the vector is stored apart)."""
         return {"text": self.text, "tags": json.dumps(list(self.tags), ensure_ascii=False),
                 "metadata": self.metadata, "created_at": self.created_at or now, "updated_at": now,
-                "pinned": self.pinned}
+                "pinned": self.pinned, "thread": self.thread}
 
 
 ITEM_KEYS = frozenset(f.name for f in fields(NewMemory))
@@ -287,6 +314,7 @@ def new_memory(item: Any, dim: Optional[int]) -> NewMemory:
         created_at=timestamp(item.get("created_at"), "created_at"),
         pinned=flag(item.get("pinned", False), "pinned"),
         vector=None if given_vector is None else vector(given_vector, dim),
+        thread=thread(item.get("thread")),
     )
 
 

@@ -11,7 +11,7 @@ from typing import Callable, List, Optional, Sequence
 
 import apsw
 
-from . import db, models, sqlfiles, storefile
+from . import db, models, ranking, sqlfiles, storefile
 from .doctor import Check, Fix, guarded
 from .embed import Embedder
 from .errors import ModelMismatchError, StoreError
@@ -20,18 +20,7 @@ from .records import Memory
 
 log = logging.getLogger("memento")
 
-# Hybrid ranking defaults (named parameters of sql/queries/recall_hybrid.sql), chosen on the LoCoMo
-# dev set (bench/locomo.py, full tier, overall R@10 over categories 1-4, n=760; keyword-only 0.609):
-#   RRF k=60 w 1/1: 0.596   RRF k=60 w 1/0.3: 0.630   RRF k=10 w 1/0.5: 0.643   RRF k=5 w 1/0.6: 0.654
-#   score fusion, w_keyword 1 / w_vector 0.3: 0.656, 0.4: 0.662, 0.5: 0.661, 0.6: 0.663, 0.7: 0.662, 1.0: 0.635
-# Score fusion is flat from 0.4 to 0.7; 0.5 sits in the middle of that plateau rather than on its peak.
-FUSION = "score"
-RRF_K = 60
-W_KEYWORD = 1.0
-W_VECTOR = 0.5
-MIN_CANDIDATES = 50      # each side contributes max(k, this) candidates to the fusion
-PREFILTER_FACTOR = 2     # hamming-KNN list = this x candidates, then exact cosine rescoring
-EXACT_LIMIT = 2_000      # a filter passing at most this many memories is scored exactly
+# Every ranking weight (fusion, smoothing, candidate counts) is in memento/ranking.py.
 BACKFILL_BATCH = 256
 
 
@@ -139,16 +128,12 @@ class VectorIndex:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def recall(self, query: str, mode: str, params: dict, qvec: Optional[bytes] = None) -> list:
-        """qvec: the query's vector in stored form when the caller supplied it (else the model runs)."""
-        candidates = max(params["k"], MIN_CANDIDATES)
-        full = {
-            **params, "qvec": qvec if qvec is not None else self.embedder.embed_one(query),
-            "model": self.spec.id, "candidates": candidates, "prefilter": PREFILTER_FACTOR * candidates,
-            "exact_limit": EXACT_LIMIT, "fusion": FUSION, "rrf_k": RRF_K,
-            "w_keyword": 0.0 if mode == "vector" else W_KEYWORD, "w_vector": W_VECTOR,
-        }
-        return self._conn.execute(sqlfiles.query("recall_hybrid"), full).fetchall()
+    def recall(self, request: ranking.RecallRequest, settings: ranking.RankingSettings) -> list:
+        """Hybrid or vector recall (sql/queries/recall_hybrid.sql). The query's vector: the caller's
+        (request.qvec, stored form) or the model's."""
+        qvec = request.qvec if request.qvec is not None else self.embedder.embed_one(request.query)
+        params = {**request.params(settings), "qvec": qvec, "model": self.spec.id}
+        return self._conn.execute(sqlfiles.query("recall_hybrid"), params).fetchall()
 
     def checks(self) -> List[Check]:
         return [guarded(name, run) for name, run in (

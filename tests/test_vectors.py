@@ -9,7 +9,7 @@ import apsw
 import pytest
 
 import memento
-from memento import ModelMismatchError
+from memento import ModelMismatchError, sqlfiles
 
 from .conftest import require_tier
 
@@ -155,15 +155,15 @@ def _as_an_older_version_left_it(path, vector_tier) -> dict:
         CREATE TRIGGER memories_queue_vector_delete AFTER DELETE ON memories
         WHEN old.embedded_with IS NOT NULL BEGIN
           INSERT OR IGNORE INTO vector_deletes (memory_id) VALUES (old.id);
-        END;
-        PRAGMA user_version = 2;""")
+        END;""")
     conn.execute("UPDATE memories SET text = 'Bob fixed the fence' WHERE id = ?", (ids[0],))
     conn.execute("DELETE FROM memories WHERE id = ?", (ids[0],))         # old forget: vector left behind
     conn.execute("DELETE FROM memories WHERE id = ?", (ids[1],))
     conn.execute("DELETE FROM vector_deletes")                            # as if the queue was lost
     conn.execute("UPDATE memories SET embedded_with = 'an-old-model' WHERE id = ?", (ids[3],))
+    conn.execute(next(m.sql for m in sqlfiles.migrations() if m.version == 3))  # the upgrade: too late
     conn.close()
-    with memento.open(path, tier=vector_tier) as mem:                     # migrates to 003: too late
+    with memento.open(path, tier=vector_tier) as mem:
         mem._conn.execute("DELETE FROM memories_vec WHERE rowid = ?", (ids[2],))
     return {"orphans": {ids[0], ids[1]}, "no_vector": ids[2], "other_model": ids[3], "ok": ids[4]}
 

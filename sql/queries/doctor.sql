@@ -37,7 +37,8 @@ SELECT (SELECT count(*) FROM memories WHERE id NOT IN (SELECT id FROM memories_f
      + (SELECT count(*) FROM memories_fts_docsize WHERE id NOT IN (SELECT id FROM memories));
 
 -- name: fts_rebuild
--- Repair: FTS5 rebuilds an external-content index from its content table (memories).
+-- Repair: FTS5 rebuilds an external-content index from its content (the view memories_fts_source:
+-- text, tags and the thread context, all derived from memories).
 INSERT INTO memories_fts (memories_fts) VALUES ('rebuild');
 
 -- name: tags_clear

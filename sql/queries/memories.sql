@@ -1,31 +1,32 @@
 -- Plain reads and writes of memories. Blocks are named with "-- name:"; parameters are named.
 
 -- name: insert_memory
-INSERT INTO memories (text, tags, metadata, created_at, updated_at, pinned)
-VALUES (:text, :tags, :metadata, :created_at, :updated_at, :pinned)
-RETURNING id, text, tags, metadata, created_at, updated_at, pinned, embedded_with;
+INSERT INTO memories (text, tags, metadata, created_at, updated_at, pinned, thread)
+VALUES (:text, :tags, :metadata, :created_at, :updated_at, :pinned, :thread)
+RETURNING id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread;
 
 -- name: get_memory
-SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with
+SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread
 FROM memories WHERE id = :id;
 
 -- name: update_memory
 -- NULL parameters keep the stored value.
 UPDATE memories SET
   text       = coalesce(:text, text),
+  thread     = coalesce(:thread, thread),
   tags       = coalesce(:tags, tags),
   metadata   = coalesce(:metadata, metadata),
   pinned     = coalesce(:pinned, pinned),
   updated_at = :updated_at
 WHERE id = :id
-RETURNING id, text, tags, metadata, created_at, updated_at, pinned, embedded_with;
+RETURNING id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread;
 
 -- name: delete_memory
 DELETE FROM memories WHERE id = :id RETURNING id;
 
 -- name: list_memories
 -- Keyset pagination in id order: constant cost per page however large the store is.
-SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with
+SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread
 FROM memories
 WHERE id > :after_id
   AND (:tags IS NULL OR id IN (
@@ -34,6 +35,34 @@ WHERE id > :after_id
         GROUP BY memory_id HAVING count(*) = json_array_length(:tags)))
 ORDER BY id
 LIMIT :limit;
+
+-- name: list_thread
+-- One thread in its order (created_at, id), keyset-paginated on that order (index memories_thread).
+SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread
+FROM memories
+WHERE thread = :thread AND (created_at, id) > (:after_created_at, :after_id)
+  AND (:tags IS NULL OR id IN (
+        SELECT memory_id FROM memory_tags
+        WHERE tag IN (SELECT value FROM json_each(:tags))
+        GROUP BY memory_id HAVING count(*) = json_array_length(:tags)))
+ORDER BY created_at, id
+LIMIT :limit;
+
+-- name: thread_before
+-- recall(..., context=n): up to :n memories just before memory :id in its thread, nearest first.
+SELECT p.id, p.text FROM memories AS h JOIN memories AS p
+  ON p.thread = h.thread AND (p.created_at, p.id) < (h.created_at, h.id)
+WHERE h.id = :id
+ORDER BY p.created_at DESC, p.id DESC
+LIMIT :n;
+
+-- name: thread_after
+-- ... and up to :n just after it, nearest first.
+SELECT x.id, x.text FROM memories AS h JOIN memories AS x
+  ON x.thread = h.thread AND (x.created_at, x.id) > (h.created_at, h.id)
+WHERE h.id = :id
+ORDER BY x.created_at, x.id
+LIMIT :n;
 
 -- name: count_memories
 SELECT count(*) FROM memories;

@@ -1,0 +1,193 @@
+"""`python bench/locomo.py --sweep`: re-runs the choice of every ranking weight in memento/ranking.py
+on the LoCoMo dev set, with leave-one-conversation-out (LOCO).
+
+For each tier: one store per conversation (threads = sessions, created_at = the session's date),
+built once; embeddings of turns and questions computed once per model and cached on disk
+($MEMENTO_BENCH_DIR/locomo-embeddings-<model>.pkl), handed to memento through its public vector API
+(remember_many items' "vector", recall(vector=)). Each grid point only swaps the store's
+RankingSettings (Memento.ranking) and asks every question again.
+
+Choice rule: a smoothed arg-max (each point's R@10 averaged with its grid neighbours, one step
+along one axis), so a point on a plateau wins over a lone peak. LOCO: for each conversation, the
+point is chosen on the other four and scored on it; the LOCO figure pools those held-out answers.
+Scored: R@10 over categories 1-4 (n=760), as bench/locomo.py.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import pickle
+import statistics
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Dict, List, Sequence, Tuple
+
+Point = Tuple[float, ...]
+
+# The grids (every axis sorted). Context weight and gamma matter in every tier; w_vector in vector tiers.
+# The context weight is a keyword-index weight: chosen on the keyword tier (minimal) and kept for the
+# vector tiers, whose grid is gamma x w_vector (a 3-d grid cost 3x the time for the same choice).
+CONTEXT_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+KEYWORD_GAMMAS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+GAMMAS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7)
+W_VECTORS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+
+
+def cache_dir() -> Path:
+    import os
+    d = Path(os.environ.get("MEMENTO_BENCH_DIR", "/tmp/memento-bench"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def embeddings(tier: str, texts: Sequence[str]) -> Dict[str, bytes]:
+    """text -> stored-form vector for the tier's model, computed once and kept on disk."""
+    from memento.embed import Embedder
+    from memento.models import model_for_tier
+    spec = model_for_tier(tier)
+    path = cache_dir() / f"locomo-embeddings-{spec.id}.pkl"
+    known: Dict[str, bytes] = pickle.loads(path.read_bytes()) if path.exists() else {}
+    missing = sorted(set(texts) - set(known))
+    if missing:
+        started = time.perf_counter()
+        known.update(zip(missing, Embedder(spec).embed(missing)))
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(known))
+        tmp.replace(path)
+        print(f"  embedded {len(missing):,} texts with {spec.id} in {time.perf_counter() - started:.1f} s")
+    return known
+
+
+class Stores:
+    """One open store per conversation for a tier, built once (with or without threads)."""
+
+    def __init__(self, memento, locomo, convs, tier: str, threads: bool):
+        self.tmp = tempfile.TemporaryDirectory(prefix=f"locomo-sweep-{tier}-")
+        self.convs, self.tier, self.locomo = convs, tier, locomo
+        vectors = None
+        if tier != "minimal":
+            texts = [t.text for c in convs for t in c.turns] + [q.text for c in convs for q in c.questions]
+            vectors = embeddings(tier, texts)
+        self.qvec = {}
+        self.mems, self.dia_of = [], []
+        for conv in convs:
+            mem = memento.open(Path(self.tmp.name) / f"{conv.conv_id}.db", tier=tier)
+            items = locomo.memento_items(conv, threads=threads)
+            if vectors is not None:
+                items = [{**item, "vector": vectors[item["text"]]} for item in items]
+                self.qvec.update({q.text: vectors[q.text] for q in conv.questions})
+            made = mem.remember_many(items)
+            self.mems.append(mem)
+            self.dia_of.append({m.id: t.dia_id for m, t in zip(made, conv.turns)})
+
+    def r10(self, settings, mode: str) -> List[List[float]]:
+        """R@10 of every scored question (categories 1-4), per conversation."""
+        out = []
+        for conv, mem, dia_of in zip(self.convs, self.mems, self.dia_of):
+            mem.ranking = settings
+            scores = []
+            for q in conv.questions:
+                if q.category not in self.locomo.OVERALL:
+                    continue
+                hits = mem.recall(q.text, k=self.locomo.K, mode=mode, vector=self.qvec.get(q.text))
+                scores.append(self.locomo.score(q.gold, [dia_of[h.id] for h in hits])["R@10"])
+            out.append(scores)
+        return out
+
+    def close(self):
+        for mem in self.mems:
+            mem.close()
+        self.tmp.cleanup()
+
+
+def pooled(per_conv: Sequence[Sequence[float]], which: Sequence[int]) -> float:
+    values = [v for i in which for v in per_conv[i]]
+    return statistics.fmean(values) if values else 0.0
+
+
+def smoothed_argmax(grid: Dict[Point, List[List[float]]], axes: Sequence[Sequence[float]],
+                    convs: Sequence[int]) -> Point:
+    """The point whose R@10 (on `convs`), averaged with its one-step grid neighbours, is highest."""
+    raw = {p: pooled(v, convs) for p, v in grid.items()}
+
+    def neighbours(p: Point):
+        for axis, values in enumerate(axes):
+            i = values.index(p[axis])
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(values):
+                    q = p[:axis] + (values[j],) + p[axis + 1:]
+                    if q in raw:
+                        yield q
+
+    smooth = {p: statistics.fmean([raw[p], *(raw[q] for q in neighbours(p))]) for p in raw}
+    return max(smooth, key=lambda p: (round(smooth[p], 6), round(raw[p], 6)))
+
+
+def loco(grid: Dict[Point, List[List[float]]], axes, n_convs: int) -> Dict[str, Any]:
+    everything = list(range(n_convs))
+    chosen = smoothed_argmax(grid, axes, everything)
+    held_out, picks = [], []
+    for c in everything:
+        pick = smoothed_argmax(grid, axes, [i for i in everything if i != c])
+        picks.append(pick)
+        held_out += grid[pick][c]
+    return {"chosen": chosen, "dev_R@10": pooled(grid[chosen], everything),
+            "loco_R@10": statistics.fmean(held_out), "loco_picks": picks}
+
+
+def sweep_tier(memento, locomo, convs, tier: str, threads: bool = True) -> Dict[str, Any]:
+    from memento.models import model_for_tier
+    from memento.ranking import for_model
+    DEFAULT = for_model(None if tier == "minimal" else model_for_tier(tier).id)  # this tier's defaults
+    started = time.perf_counter()
+    stores = Stores(memento, locomo, convs, tier, threads)
+    mode = "keyword" if tier == "minimal" else "hybrid"
+    if tier == "minimal":
+        names, axes = ("context_weight", "keyword_gamma"), (CONTEXT_WEIGHTS, KEYWORD_GAMMAS)
+    elif threads:
+        names, axes = ("gamma", "w_vector"), (GAMMAS, W_VECTORS)
+    else:  # without threads there is no context and no neighbour: only the fusion weight
+        names, axes = ("w_vector",), ((0.0,) + W_VECTORS,)
+    grid: Dict[Point, List[List[float]]] = {}
+    try:
+        for point in itertools.product(*axes):
+            grid[point] = stores.r10(replace(DEFAULT, **dict(zip(names, point))), mode)
+        default_point = tuple(getattr(DEFAULT, n) for n in names)
+        default_r10 = pooled(stores.r10(DEFAULT, mode), range(len(convs)))
+    finally:
+        stores.close()
+    result = loco(grid, axes, len(convs))
+    table = {json.dumps(dict(zip(names, p))): round(pooled(v, range(len(convs))), 4) for p, v in grid.items()}
+    out = {"tier": tier, "mode": mode, "threads": threads, "axes": dict(zip(names, axes)),
+           "chosen": dict(zip(names, result["chosen"])), "dev_R@10": round(result["dev_R@10"], 4),
+           "loco_R@10": round(result["loco_R@10"], 4),
+           "loco_picks": [dict(zip(names, p)) for p in result["loco_picks"]],
+           "default": dict(zip(names, default_point)), "default_R@10": round(default_r10, 4),
+           "grid": table, "seconds": round(time.perf_counter() - started, 1)}
+    print(f"\n{tier} {mode} threads={threads}: chosen {out['chosen']} dev R@10 {out['dev_R@10']:.3f}, "
+          f"LOCO {out['loco_R@10']:.3f}; ranking.py defaults {out['default']}: {out['default_R@10']:.3f}"
+          f"  ({out['seconds']} s, {len(grid)} points)")
+    for i, p in enumerate(result["loco_picks"]):
+        print(f"  held out {convs[i].conv_id}: chosen on the others {dict(zip(names, p))}")
+    _print_grid(names, axes, table)
+    return out
+
+
+def _print_grid(names, axes, table) -> None:
+    """The grid as rows of the first axis... the last axis across."""
+    last = axes[-1]
+    print("  " + " ".join(f"{n}" for n in names[:-1]) + f" | {names[-1]}: " + " ".join(f"{v:>5}" for v in last))
+    for head in itertools.product(*axes[:-1]):
+        cells = [table[json.dumps(dict(zip(names, head + (v,))))] for v in last]
+        print("  " + " ".join(f"{h:>5}" for h in head) + " | " + " ".join(f"{c:.3f}" for c in cells))
+
+
+def run(memento, locomo, convs, tiers: Sequence[str]) -> List[Dict[str, Any]]:
+    results = []
+    for tier in tiers:
+        results.append(sweep_tier(memento, locomo, convs, tier, threads=True))
+        if tier == "full":
+            results.append(sweep_tier(memento, locomo, convs, tier, threads=False))
+    return results

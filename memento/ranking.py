@@ -1,0 +1,106 @@
+"""Ranking: every weight of recall in one frozen value, and the recall request that goes with it.
+
+Both become the named parameters of sql/queries/recall_keyword.sql and recall_hybrid.sql, where
+the formula lives:
+
+    keyword part  = bm25 / best bm25 of the query        (0..1; 0 = the memory does not match)
+    vector part   = cosine similarity                    (-1..1, fixed bounds; 0 = no trusted vector)
+    fused         = w_keyword * keyword part + w_vector * vector part
+    final         = fused + gamma * max(0, fused of the previous memory, fused of the next memory)
+                    (previous/next in the memory's thread; ranked over the candidates of both
+                    sides plus their thread neighbours, each scored on BOTH sides exactly in the
+                    hybrid statement; in the keyword statement a neighbour outside the keyword
+                    candidates counts its own keyword part as 0, see recall_keyword.sql)
+
+No score is divided by the best similarity: with fixed bounds the score is monotonic in
+similarity for every query, including one whose similarities are all negative or all zero.
+
+The defaults were chosen on the LoCoMo dev set (../shared/eval, categories 1-4, n=760, R@10)
+with leave-one-conversation-out (LOCO) over its 5 conversations, each on a plateau rather than a
+peak; `python bench/locomo.py --sweep` re-runs the choice and prints the tables quoted here.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Dict, Optional
+
+
+@dataclass(frozen=True)
+class RankingSettings:
+    # bm25 column weights of memories_fts (text, tags, context). Tags at half the text's weight, as
+    # before threads. context = the previous memory's text in the thread. Keyword-only dev R@10
+    # (sweep, minimal tier) by context weight x keyword_gamma:
+    #            gamma 0.0    0.3    0.5    0.7    1.0
+    #   ctx 0.0      0.643  0.674  0.695  0.705  0.691
+    #   ctx 0.25     0.694  0.710  0.716  0.713  0.714
+    #   ctx 0.5      0.704  0.716  0.718  0.723  0.713
+    #   ctx 0.75     0.702  0.711  0.720  0.721  0.717
+    #   ctx 1.0      0.702  0.709  0.717  0.721  0.723
+    # Smoothed arg-max: ctx 0.75 / gamma 0.7 (0.721; LOCO 0.717). 0.5 is on the same plateau
+    # (0.723 with gamma 0.7) and is the weight the vector tiers' grids were run with, so 0.5.
+    text_weight: float = 1.0
+    tag_weight: float = 0.5
+    context_weight: float = 0.5
+    # Fusion weights: keyword part bm25/best (best = 1), vector part the raw cosine. The vector
+    # weight depends on the model's spread of similarities: see for_model() below.
+    w_keyword: float = 1.0
+    w_vector: float = 1.0
+    # Neighbour smoothing: a memory gets this share of its best thread neighbour's fused score;
+    # keyword_gamma in the keyword statement (minimal tier, mode="keyword"), gamma in the hybrid one.
+    # Hybrid dev R@10 by gamma (rows) x w_vector (columns 0.5 0.75 1.0 1.25 1.5 2.0):
+    #   full (L6)   0.0: .725 .727 .734 .735 .733 .732   0.3: .729 .736 .740 .744 .744 .747
+    #               0.2: .727 .735 .740 .740 .741 .744   0.5: .730 .732 .740 .741 .738 .743
+    #   light (L3)  0.0: .719 .717 .720 .718 .716 .711   0.3: .733 .735 .736 .736 .734 .726
+    #               0.2: .731 .735 .731 .733 .731 .731   0.5: .726 .732 .737 .733 .734 .731
+    # Smoothed arg-max: full gamma 0.3 / w 2.0 (0.747, LOCO 0.737); light gamma 0.3 / w 1.0
+    # (0.736, LOCO 0.727). Without threads (full): w 2.0 0.677 (LOCO 0.677), 1.0 0.665, 0 (keyword
+    # only) 0.609.
+    gamma: float = 0.3
+    keyword_gamma: float = 0.7
+    # Each side contributes max(k, candidates) candidates (their thread neighbours join them). Dev
+    # R@10 with threads is the same with 20, 30 and 50 (minimal 0.723, light 0.736, full 0.748; full
+    # without threads 0.674 vs 0.677 with 50), and 20 costs
+    # ~25% less time than 50 (hybrid, 10k memories).
+    candidates: int = 20
+    # Vector search: hamming-KNN list = prefilter_factor x candidates, then exact cosine.
+    prefilter_factor: int = 2
+    # A filter passing at most this many memories is scored exactly (every filtered row's cosine).
+    exact_limit: int = 2_000
+
+    def params(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+DEFAULT = RankingSettings()
+# all-MiniLM-L6-v2 (full, and its int8 form in tiny, not swept separately) spreads similarities
+# less than paraphrase-MiniLM-L3-v2 (light): its cosine needs twice the weight (sweep above).
+_BY_MODEL = {"all-MiniLM-L6-v2": replace(DEFAULT, w_vector=2.0),
+             "all-MiniLM-L6-v2-int8": replace(DEFAULT, w_vector=2.0)}
+
+
+def for_model(model_id: Optional[str]) -> RankingSettings:
+    """The default settings for a store whose vectors come from `model_id` (None: keyword-only)."""
+    return _BY_MODEL.get(model_id, DEFAULT) if model_id else DEFAULT
+
+
+@dataclass(frozen=True)
+class RecallRequest:
+    """One validated recall, ready for SQL (built by store.Memento.recall)."""
+    query: str
+    match: Optional[str]       # safe FTS5 expression (memento/fts_query.py); None: no searchable word
+    k: int
+    mode: str                  # "keyword", "hybrid" or "vector"
+    tags: Optional[str] = None      # JSON array of normalized tags (all required), or None
+    since: Optional[str] = None     # ISO-8601 UTC bounds on created_at, or None
+    until: Optional[str] = None
+    thread: Optional[str] = None    # only memories of this thread, or None
+    qvec: Optional[bytes] = None    # the caller's query vector in stored form, if given
+
+    def params(self, settings: RankingSettings) -> Dict[str, Any]:
+        """Named parameters for the recall statements (qvec, model: added by the vector side)."""
+        return {**settings.params(), "match": self.match, "k": self.k, "tags": self.tags,
+                "since": self.since, "until": self.until, "thread": self.thread,
+                "candidates": max(self.k, settings.candidates),
+                "prefilter": settings.prefilter_factor * max(self.k, settings.candidates),
+                "w_keyword": 0.0 if self.mode == "vector" else settings.w_keyword,
+                "gamma": settings.keyword_gamma if self.mode == "keyword" else settings.gamma}
