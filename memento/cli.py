@@ -74,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     command("stats", _stats, "counts, sizes, tier, model")
     command("tier", _tier, "the tier memento would use here, and why")
     command("doctor", _doctor, "check that the store really works: write, search, integrity, versions")
+    c = sub.add_parser("mcp", help="serve the store to an AI agent over MCP (stdin/stdout)",
+                       description="Model Context Protocol server on stdin/stdout for one client (Claude Code, "
+                                   "Claude Desktop, Cursor, OpenClaw...). Logs go to stderr.")
+    c.add_argument("--db", metavar="PATH", help="store file (default: $MEMENTO_DB, else "
+                   "~/.local/share/memento/memento.db)")
+    c.add_argument("--tier", choices=tiers.TIERS, help="override the tier (default: $MEMENTO_TIER, else auto)")
+    c.set_defaults(run=_mcp)
     return p
 
 
@@ -204,6 +211,11 @@ def _tier(args) -> None:
     print(f"hardware: {hardware.ram_bytes / tiers.GIB:.1f} GiB RAM ({hardware.ram_source}), "
           f"{hardware.cpu_count} CPUs, {hardware.machine} -> {detected}")
     print(f"installed tiers: {', '.join(installed)}")
+
+
+def _mcp(args) -> int:
+    from . import mcp  # the server module loads only for this command
+    return mcp.main(args.db, args.tier)
 
 
 def _doctor(args) -> int:
