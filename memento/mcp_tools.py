@@ -59,7 +59,7 @@ _HIT_FIELDS = {
     "created_at": {"type": "string"}, "score": {"type": "number"},
 }
 _HIT = _object(_HIT_FIELDS, tuple(_HIT_FIELDS))
-_OPTIONAL_TEXT = {"type": ["string", "null"]}
+_OPTIONAL_TEXT = {"anyOf": [{"type": "string"}, {"type": "null"}]}   # single-type branches: portable to more clients
 _STATS_FIELDS = {
     "path": {"type": "string"}, "tier": {"type": "string"}, "memories": {"type": "integer"},
     "tags": {"type": "integer"}, "pending_embeddings": {"type": "integer"}, "oldest": _OPTIONAL_TEXT,

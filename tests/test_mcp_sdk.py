@@ -158,6 +158,9 @@ def test_bad_input_is_a_tool_error_and_the_store_is_unchanged(store_path):
 @pytest.mark.slow
 def test_three_servers_write_to_one_store_at_once(store_path):
     per_client = 40
+    # The store exists before the servers start: three processes creating one file at the same
+    # instant is the store-creation race of issue 11 (fixed in db/schema, tested there).
+    memento.open(store_path, tier="minimal").close()
 
     async def client_writes(name, ids):
         async with session(store_path) as client:
