@@ -5,6 +5,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from pathlib import Path
 from typing import Any, Iterable, List, Optional, Sequence
 
 from . import __version__, store, tiers
@@ -64,11 +65,21 @@ def _parser() -> argparse.ArgumentParser:
     c = command("list", _list, "list memories, newest last")
     c.add_argument("--tag", action="append", default=None)
     c.add_argument("--limit", type=int, default=None)
-    c = command("import", _import, "import memories from a JSON Lines file (- for stdin)")
-    c.add_argument("file")
+    c = command("import", _import, "import memories from a JSON Lines file (- for stdin) or an OpenClaw workspace")
+    c.add_argument("file", nargs="?", help="JSON Lines file, - for stdin, or an OpenClaw workspace folder "
+                   "(--format openclaw default: ~/.openclaw/workspace)")
+    c.add_argument("--format", choices=("jsonl", "openclaw"), help="default: openclaw for a folder holding "
+                   "MEMORY.md, memory.md or memory/, else jsonl")
+    c.add_argument("--prune", action="store_true", help="openclaw: forget chunks of files that were deleted")
+    c.add_argument("--strict", action="store_true", help="openclaw: an unreadable file aborts the import")
     c.add_argument("--batch", type=int, default=IMPORT_BATCH, help=f"memories per transaction ({IMPORT_BATCH})")
     c.add_argument("--later", action="store_true", help="defer embedding to `memento backfill`")
-    c = command("export", _export, "write all memories as JSON Lines to stdout")
+    c = command("export", _export, "write all memories as JSON Lines to stdout, or as Markdown day files")
+    c.add_argument("--format", choices=("jsonl", "markdown"), default="jsonl")
+    c.add_argument("--out", metavar="DIR", help="markdown: the folder that gets memory/YYYY-MM-DD.md files")
+    c.add_argument("--tag", action="append", default=None, help="markdown: only memories with this tag (all)")
+    c.add_argument("--since", help="markdown: created at or after (ISO-8601)")
+    c.add_argument("--until", help="markdown: created before (ISO-8601)")
     command("backfill", _backfill, "embed memories stored without a vector (vector tiers)")
     command("reembed", _reembed, "rebuild every vector with this tier's model (e.g. after a model change)")
     command("stats", _stats, "counts, sizes, tier, model")
@@ -133,6 +144,10 @@ def _list(args) -> None:
 
 
 def _import(args) -> None:
+    if _import_format(args) == "openclaw":
+        return _import_openclaw(args)
+    if args.file is None:
+        raise InvalidInputError("import needs a file (JSON Lines, - for stdin) or an OpenClaw workspace folder")
     with _open(args) as mem:
         items = _read_jsonl(sys.stdin if args.file == "-" else open(args.file, encoding="utf-8"), mem.dim)
         with Progress(len(items), "import") as bar:
@@ -182,7 +197,49 @@ def _reembed(args) -> None:
         _print_json({"embedded": done})
 
 
+def _import_format(args) -> str:
+    from .formats import openclaw
+    if args.format is not None:
+        return args.format
+    return "openclaw" if args.file not in (None, "-") and openclaw.is_workspace(args.file) else "jsonl"
+
+
+def _import_openclaw(args) -> int:
+    from .formats import openclaw
+    root = openclaw.default_workspace() if args.file is None else Path(args.file).expanduser()
+    with _open(args) as mem:
+        files = sum(1 for _, skip in openclaw.find_files(root) if skip is None) if root.is_dir() else 0
+        with Progress(files, "openclaw import") as bar:
+            summary = openclaw.import_workspace(mem, root, prune=args.prune, strict=args.strict,
+                                                embed="later" if args.later else "now", progress=bar.advance)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"{summary.files} files: {summary.added} chunks added, {summary.unchanged} unchanged, "
+              f"{summary.replaced} replaced, {summary.removed} removed")
+    for skipped in summary.skipped:
+        print(f"memento: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    return 0
+
+
+def _export_markdown(args) -> None:
+    from . import validate
+    from .formats import markdown
+    if not args.out:
+        raise InvalidInputError("export --format markdown needs --out DIR")
+    since, until = validate.time_window(args.since, args.until)
+    with _open(args) as mem:
+        summary = markdown.export((m for m in mem.iter(tags=args.tag) if markdown.in_window(m, since, until)),
+                                  Path(args.out))
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"wrote {summary.memories} memories in {summary.files} files under {summary.out}")
+
+
 def _export(args) -> None:
+    if args.format == "markdown":
+        return _export_markdown(args)
     with _open(args) as mem:
         for memory in mem.iter():
             sys.stdout.write(json.dumps(dataclasses.asdict(memory), ensure_ascii=False) + "\n")
