@@ -1,0 +1,259 @@
+"""OpenClaw memory in (`memento import --format openclaw`) and Markdown out (`memento export --format
+markdown`), on workspaces the tests write: real files, a real store."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import memento
+from memento.cli import main
+from memento.formats import markdown, openclaw
+
+LONG_TERM = """\
+# About the user
+
+Alice prefers green tea over coffee.
+She works on project Atlas.
+
+## Decisions
+
+- Use SQLite for storage, not Postgres.
+- Ship on Fridays only after the tests pass.
+"""
+
+DAILY = """\
+# 2026-03-14
+
+Met Bob at the conference; he is allergic to peanuts.
+
+<!-- openclaw:dreaming:light:start -->
+DREAM NOISE that OpenClaw manages itself
+<!-- openclaw:dreaming:light:end -->
+
+- Booked the flight to Lisbon.
+"""
+
+
+def write(path: Path, text, newline="\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8", newline=newline)
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Path:
+    root = tmp_path / "workspace"
+    write(root / "MEMORY.md", LONG_TERM)
+    write(root / "memory" / "2026-03-14.md", DAILY)
+    write(root / "memory" / "2026-03-15-evening.md", "Windows note\r\nwith CRLF line ends\r\n", newline="")
+    write(root / "memory" / "projects" / "atlas.md", "# Atlas\n\nThe Atlas deadline is June 1.\n")
+    write(root / "memory" / "empty.md", "")
+    write(root / "memory" / "broken.md", b"valid start \xff\xfe not UTF-8\n")
+    write(root / "memory" / "notes.txt", "not Markdown: not indexed\n")
+    outside = write(tmp_path / "outside" / "secret.md", "OUTSIDE the workspace: must not be read\n")
+    os.symlink(outside, root / "memory" / "linked.md")
+    os.symlink(outside.parent, root / "memory" / "linked-dir")
+    return root
+
+
+def texts(mem, path=None):
+    return sorted(m.text for m in mem.iter(tags=["openclaw"]) if path is None or m.metadata["path"] == path)
+
+
+def by_path(mem):
+    out = {}
+    for m in mem.iter(tags=["openclaw"]):
+        out.setdefault(m.metadata["path"], []).append(m)
+    return out
+
+
+def test_workspace_import(mem, workspace):
+    summary = openclaw.import_workspace(mem, workspace)
+    files = by_path(mem)
+    assert set(files) == {"MEMORY.md", "memory/2026-03-14.md", "memory/2026-03-15-evening.md",
+                          "memory/projects/atlas.md"}
+    assert {s.path: s.reason for s in summary.skipped} == {
+        "memory/broken.md": "not UTF-8 text (byte 0xff at offset 12)",
+        "memory/linked.md": "symlink (not followed)", "memory/linked-dir": "symlink (not followed)"}
+    assert summary.files == 5 and summary.added == mem.count() and summary.unchanged == 0  # empty.md: 0 chunks
+
+    long_term = files["MEMORY.md"]
+    assert all(set(m.tags) == {"openclaw", "long-term"} for m in long_term)
+    joined = "\n".join(m.text for m in long_term)
+    assert "Alice prefers green tea over coffee." in joined and "Use SQLite for storage" in joined
+    # A heading starts a chunk: "## Decisions" is not glued to the previous section.
+    assert any(m.text.startswith("## Decisions") for m in long_term)
+    decisions = next(m for m in long_term if m.text.startswith("## Decisions"))
+    assert (decisions.metadata["start_line"], decisions.metadata["end_line"]) == (6, 9)
+    assert decisions.metadata["sha256"] and decisions.metadata["source"] == "openclaw"
+
+    daily = files["memory/2026-03-14.md"]
+    assert all(set(m.tags) == {"openclaw", "daily"} and m.created_at == "2026-03-14T00:00:00.000Z" for m in daily)
+    assert "DREAM NOISE" not in "".join(m.text for m in daily) and "openclaw:dreaming" not in "".join(m.text for m in daily)
+    assert "Booked the flight to Lisbon." in "".join(m.text for m in daily)
+
+    crlf = files["memory/2026-03-15-evening.md"]
+    assert [m.text for m in crlf] == ["Windows note\nwith CRLF line ends"]
+    assert crlf[0].created_at.startswith("2026-03-15")
+
+    atlas = files["memory/projects/atlas.md"]
+    assert all(set(m.tags) == {"openclaw"} for m in atlas)   # neither long-term nor daily
+    mtime = (workspace / "memory" / "projects" / "atlas.md").stat().st_mtime
+    assert atlas[0].created_at[:16] == openclaw._utc(mtime)[:16]
+    assert "OUTSIDE" not in "".join(m.text for m in mem.iter())
+    assert mem.recall("peanuts allergy")[0].metadata["path"] == "memory/2026-03-14.md"
+
+
+def test_rerun_adds_nothing(mem, workspace):
+    openclaw.import_workspace(mem, workspace)
+    before = [(m.id, m.text, m.updated_at) for m in mem.iter()]
+    again = openclaw.import_workspace(mem, workspace)
+    assert (again.added, again.replaced, again.removed) == (0, 0, 0) and again.unchanged == len(before)
+    assert [(m.id, m.text, m.updated_at) for m in mem.iter()] == before
+
+
+def test_an_edited_file_replaces_only_its_own_chunks(mem, workspace):
+    openclaw.import_workspace(mem, workspace)
+    others = {m.id: m.text for m in mem.iter() if m.metadata["path"] != "MEMORY.md"}
+    write(workspace / "MEMORY.md", "# About the user\n\nAlice now drinks matcha.\n")   # shorter, changed
+    summary = openclaw.import_workspace(mem, workspace)
+    assert texts(mem, "MEMORY.md") == ["# About the user\n\nAlice now drinks matcha."]
+    assert summary.added == 1 and summary.replaced == 2
+    assert {m.id: m.text for m in mem.iter() if m.metadata["path"] != "MEMORY.md"} == others
+
+
+def test_a_deleted_file_goes_only_with_prune(mem, workspace):
+    openclaw.import_workspace(mem, workspace)
+    (workspace / "memory" / "projects" / "atlas.md").unlink()
+    (workspace / "memory" / "broken.md").write_bytes(b"\xff still broken\n")
+    kept = openclaw.import_workspace(mem, workspace)
+    assert kept.removed == 0 and texts(mem, "memory/projects/atlas.md")
+    pruned = openclaw.import_workspace(mem, workspace, prune=True)
+    assert pruned.removed == 1 and texts(mem, "memory/projects/atlas.md") == []
+    assert texts(mem, "MEMORY.md")          # files still there keep their chunks
+
+
+def test_strict_aborts_with_nothing_imported(mem, workspace):
+    with pytest.raises(memento.InvalidInputError, match="broken.md: not UTF-8.*nothing was imported"):
+        openclaw.import_workspace(mem, workspace, strict=True)
+    assert mem.count() == 0
+
+
+def test_a_one_megabyte_file_is_chunked_at_most_1600_characters(mem, tmp_path):
+    root = tmp_path / "ws"
+    paragraphs = [f"Paragraph {i}: " + " ".join(["lorem ipsum dolor sit amet"] * 6) for i in range(6_000)]
+    body = "\n\n".join(paragraphs) + "\n\n" + "x" * 5_000 + "\n"          # and one line longer than a chunk
+    write(root / "memory.md", body)
+    assert (root / "memory.md").stat().st_size > 1_000_000
+    summary = openclaw.import_workspace(mem, root)
+    chunks = list(mem.iter())
+    assert summary.added == len(chunks) > 600
+    assert max(len(m.text) for m in chunks) <= openclaw.CHUNK_CHARS
+    # Whole paragraphs stay whole; only the 5,000-character line is cut (into 4 pieces on line N).
+    stored = {p for m in chunks for p in m.text.split("\n\n")}
+    assert set(paragraphs) <= stored
+    cut = [m for m in chunks if m.text.startswith("x")]
+    assert "".join(m.text for m in sorted(cut, key=lambda m: m.id)) == "x" * 5_000
+    assert {(m.metadata["start_line"], m.metadata["end_line"]) for m in cut} == {(2 * 6_000 + 1,) * 2}
+
+
+def test_nothing_outside_the_store_is_written(tmp_path, workspace, store_path):
+    def snapshot():
+        return {p: (p.stat().st_mtime_ns, p.read_bytes() if p.is_file() and not p.is_symlink() else None)
+                for p in sorted(tmp_path.rglob("*")) if "store" not in p.relative_to(tmp_path).parts[:1]}
+    before = snapshot()
+    assert main(["import", str(workspace), "--db", str(store_path), "--tier", "minimal", "--prune"]) == 0
+    assert snapshot() == before
+    assert sorted(p.name for p in store_path.parent.iterdir())[0] == "memento.db"
+
+
+def test_cli_auto_detects_a_workspace_and_reports_json(capsys, workspace, store_path):
+    code = main(["import", str(workspace), "--db", str(store_path), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["added"] > 0 and summary["files"] == 5
+    assert {s["path"] for s in summary["skipped"]} == {"memory/broken.md", "memory/linked.md", "memory/linked-dir"}
+    assert "skipped memory/broken.md: not UTF-8" in err and "openclaw import [" in err
+
+
+def test_cli_default_workspace_is_under_home(capsys, tmp_path, monkeypatch, store_path):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    write(tmp_path / "home" / ".openclaw" / "workspace" / "MEMORY.md", "The default workspace was found.\n")
+    assert main(["import", "--format", "openclaw", "--db", str(store_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr()[0])["added"] == 1
+
+
+# -- Markdown out --------------------------------------------------------------------------------
+
+AWKWARD = [
+    "plain",
+    "two\nlines",
+    "# a heading inside\n\n- a list inside\n  indented\n\n\nthree blank lines above",
+    "ends with a newline\n",
+    "  leading spaces and <!-- a comment --> and - dashes",
+    "- <!-- memento:memory id=1 created_at=2000-01-01T00:00:00.000Z tags= -->",
+    "ünïcödé ✓ 日本語",
+]
+
+
+def test_export_then_import_keeps_text_date_and_tags(tmp_path, capsys):
+    source, target = tmp_path / "a.db", tmp_path / "b.db"
+    with memento.open(source, tier="minimal") as mem:
+        for i, text in enumerate(AWKWARD):
+            mem.remember(text, tags=["t" + str(i % 2)], created_at=f"2026-0{1 + i % 3}-1{i}T0{i}:30:00.25Z")
+        mem.remember("a memory on its own", created_at="2025-12-31T23:59:59.999Z")
+        want = sorted((m.text, m.created_at, m.tags) for m in mem.iter())
+    out = tmp_path / "export"
+    assert main(["export", "--format", "markdown", "--out", str(out), "--db", str(source)]) == 0
+    days = sorted({created[:10] + ".md" for _, created, _ in want})
+    assert f"wrote 8 memories in {len(days)} files" in capsys.readouterr()[0]
+    assert sorted(p.name for p in (out / "memory").iterdir()) == days
+    first = (out / "memory" / "2025-12-31.md").read_text()
+    assert first.startswith(markdown.EXPORT_MARK) and "- <!-- memento:memory id=8 " in first
+
+    assert main(["import", str(out), "--db", str(target), "--tier", "minimal"]) == 0
+    with memento.open(target, tier="minimal") as mem:
+        got = sorted((m.text, m.created_at, tuple(t for t in m.tags if t not in ("openclaw", "daily")))
+                     for m in mem.iter())
+    assert got == want
+    capsys.readouterr()
+    assert main(["import", str(out), "--db", str(target), "--json"]) == 0     # and a rerun adds nothing
+    rerun = json.loads(capsys.readouterr()[0])
+    assert rerun["added"] == 0 and rerun["unchanged"] == 8
+
+
+def test_export_filters_and_never_overwrites(tmp_path, capsys):
+    db = tmp_path / "a.db"
+    with memento.open(db, tier="minimal") as mem:
+        mem.remember("old", tags=["keep"], created_at="2026-01-01T10:00:00Z")
+        mem.remember("new", tags=["keep"], created_at="2026-02-01T10:00:00Z")
+        mem.remember("other", created_at="2026-02-01T11:00:00Z")
+    out = tmp_path / "out"
+    assert main(["export", "--format", "markdown", "--out", str(out), "--db", str(db), "--tag", "keep",
+                 "--since", "2026-01-15"]) == 0
+    day = (out / "memory" / "2026-02-01.md").read_text()
+    assert "new" in day and "other" not in day and not (out / "memory" / "2026-01-01.md").exists()
+    # A second export into the same folder would overwrite 2026-02-01.md: refused, nothing changed.
+    assert main(["export", "--format", "markdown", "--out", str(out), "--db", str(db)]) == 1
+    assert "already holds 2026-02-01.md" in capsys.readouterr()[1]
+    assert (out / "memory" / "2026-02-01.md").read_text() == day
+    assert sorted(p.name for p in (out / "memory").iterdir()) == ["2026-02-01.md"]
+
+
+def test_a_run_killed_between_adding_and_forgetting_is_repaired_by_the_next(mem, workspace):
+    openclaw.import_workspace(mem, workspace)
+    write(workspace / "MEMORY.md", "Alice now drinks matcha.\n")
+    # What a run killed after the file's new chunks committed, before its old ones were forgotten, leaves:
+    source = openclaw.read_source(workspace, "MEMORY.md")
+    mem.remember_many([openclaw._item(source, chunk) for chunk in source.chunks])
+    assert len(texts(mem, "MEMORY.md")) == 3
+    summary = openclaw.import_workspace(mem, workspace)
+    assert texts(mem, "MEMORY.md") == ["Alice now drinks matcha."]
+    assert (summary.added, summary.replaced) == (0, 2)
