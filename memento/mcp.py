@@ -13,17 +13,18 @@ tool call runs waits for that call to finish (its transaction commits or rolls b
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import sys
 import time
-from typing import Any, BinaryIO, Dict, Optional
+from typing import Any, BinaryIO, Dict, List, Optional
 
-from . import __version__, mcp_tools
+from . import __version__
 from .errors import MementoError
 
-log = logging.getLogger("memento.mcp")
+# What the handshake needs is imported above; the tools (and through them the store, and in vector
+# tiers the model) load on the first tools/list or tools/call.
+TIERS = ("minimal", "tiny", "light", "full")   # memento.tiers.TIERS (a test keeps them equal)
 
 PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 LATEST_VERSION = PROTOCOL_VERSIONS[-1]
@@ -95,7 +96,8 @@ class Server:
         except _InvalidParams as e:
             return _error(request_id, INVALID_PARAMS, f"Invalid params: {e}")
         except Exception as e:  # a bug must cost one request, never the session
-            log.exception("internal error in %s", method)
+            import traceback
+            _log(f"memento mcp: internal error in {method}:\n{traceback.format_exc()}")
             return _error(request_id, INTERNAL_ERROR, f"Internal error: {type(e).__name__}: {e}")
 
     def _methods(self):
@@ -117,9 +119,10 @@ class Server:
         }
 
     def _list_tools(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        from . import mcp_tools
         return {"tools": [self._describe(tool) for tool in mcp_tools.TOOLS]}
 
-    def _describe(self, tool: mcp_tools.Tool) -> Dict[str, Any]:
+    def _describe(self, tool) -> Dict[str, Any]:
         out: Dict[str, Any] = {"name": tool.name, "description": tool.description, "inputSchema": tool.input_schema}
         if self.version >= STRUCTURED_SINCE:
             out["title"] = tool.title
@@ -129,6 +132,7 @@ class Server:
         return out
 
     def _call_tool(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        from . import mcp_tools
         name = params.get("name")
         if not isinstance(name, str):
             raise _InvalidParams("tools/call needs name (a string)")
@@ -147,8 +151,8 @@ class Server:
             return {"content": [{"type": "text", "text": f"{type(e).__name__}: {e}"}], "isError": True}
         if tool.needs_model and not self._model_timed and self.store.model is not None:
             self._model_timed = True
-            log.warning("memento: first %s took %.2f s (includes loading the %s model)",
-                        name, time.perf_counter() - started, self.store.model)
+            _log(f"memento: first {name} took {time.perf_counter() - started:.2f} s "
+                 f"(includes loading the {self.store.model} model)")
         reply: Dict[str, Any] = {"content": [{"type": "text", "text": tool.render(result)}], "isError": False}
         if self.version >= STRUCTURED_SINCE:
             reply["structuredContent"] = result
@@ -158,7 +162,6 @@ class Server:
         if self.store is None:
             from . import store  # opened on the first tool call: initialize never waits for it
             self.store = store.open(self.db, tier=self.tier)
-            log.info("memento: store %s open in tier %s", self.store.path, self.store.tier)
         return self.store
 
     def close(self) -> None:
@@ -169,6 +172,11 @@ class Server:
 
 class _InvalidParams(Exception):
     pass
+
+
+def _log(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
 
 
 def _reject_constant(name: str):
@@ -237,14 +245,25 @@ def _skip_rest_of_line(stdin: BinaryIO) -> None:
             return
 
 
+def command(argv: List[str]) -> int:
+    """`memento mcp [--db PATH] [--tier T]` (the same options cli.py shows in `memento mcp --help`)."""
+    import argparse
+    parser = argparse.ArgumentParser(
+        prog="memento mcp", description="Model Context Protocol server on stdin/stdout for one client "
+        "(Claude Code, Claude Desktop, Cursor, OpenClaw...). Logs go to stderr.")
+    parser.add_argument("--db", metavar="PATH", help="store file (default: $MEMENTO_DB, else "
+                        "~/.local/share/memento/memento.db)")
+    parser.add_argument("--tier", choices=TIERS, help="override the tier (default: $MEMENTO_TIER, else auto)")
+    args = parser.parse_args(argv)
+    return main(args.db, args.tier)
+
+
 def main(db: Optional[str] = None, tier: Optional[str] = None) -> int:
     """Run the server on this process's stdin/stdout; returns the exit status (0)."""
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())     # anything else written to fd 1 lands on stderr
     sys.stdout = sys.stderr
-    if not logging.getLogger().handlers:
-        logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
     server = Server(db, tier)
     try:
         serve(server, sys.stdin.buffer, protocol_out)
