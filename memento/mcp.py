@@ -142,6 +142,8 @@ class Server:
         arguments = params.get("arguments", {})
         if arguments is None:
             arguments = {}
+        if not isinstance(arguments, dict):
+            raise _InvalidParams("tools/call arguments must be a JSON object")
         started = time.perf_counter()
         try:
             checked = mcp_tools.check_arguments(tool.input_schema, arguments)

@@ -89,6 +89,7 @@ def test_unknown_method_and_notifications(server):
     ("tools/call", {"arguments": {}}, "needs name"),
     ("tools/call", {"name": "teleport", "arguments": {}}, "Unknown tool: teleport"),
     ("tools/call", [1, 2], "params must be a JSON object"),
+    ("tools/call", {"name": "get", "arguments": [1]}, "arguments must be a JSON object"),
     ("initialize", {"capabilities": {}}, "protocolVersion"),
 ])
 def test_bad_params_are_invalid_params(server, method, params, words):
