@@ -30,7 +30,10 @@ PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 LATEST_VERSION = PROTOCOL_VERSIONS[-1]
 STRUCTURED_SINCE = "2025-06-18"     # outputSchema, structuredContent and tool titles arrived here
 ANNOTATIONS_SINCE = "2025-03-26"    # tool annotations arrived here
-MAX_LINE_BYTES = 8 * 1024 * 1024    # a memory is at most 64 KiB of text; 8 MiB covers any escaping
+# The largest valid request (65,536 characters of text, 64 tags of 64 characters and 64 KiB of
+# metadata, every character outside the BMP and sent \uXXXX\uXXXX-escaped) is about 1.1 MB. A longer
+# line is refused without being held whole in memory.
+MAX_LINE_BYTES = 2 * 1024 * 1024
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR = -32700, -32600, -32601, -32602, -32603
 
