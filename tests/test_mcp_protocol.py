@@ -160,8 +160,8 @@ def test_stdout_carries_protocol_only(store_path, tmp_path):
     proc = McpProcess(store_path, PYTHONPATH=f"{noisy}:{REPO}")
     try:
         proc.initialize()
-        proc.call("remember", {"text": "a"})
-        proc.call("recall", {"query": "a"})
+        proc.request("tools/list")
+        assert proc.call("stats")["structuredContent"]["memories"] == 0
         assert proc.close_stdin_and_wait() == 0
         assert proc.lines.get(timeout=30) is None          # nothing after the last response
         err = proc.stderr()

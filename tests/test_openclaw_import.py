@@ -145,24 +145,6 @@ def test_strict_aborts_with_nothing_imported(mem, workspace):
     assert mem.count() == 0
 
 
-def test_a_one_megabyte_file_is_chunked_at_most_1600_characters(mem, tmp_path):
-    root = tmp_path / "ws"
-    paragraphs = [f"Paragraph {i}: " + " ".join(["lorem ipsum dolor sit amet"] * 6) for i in range(6_000)]
-    body = "\n\n".join(paragraphs) + "\n\n" + "x" * 5_000 + "\n"          # and one line longer than a chunk
-    write(root / "memory.md", body)
-    assert (root / "memory.md").stat().st_size > 1_000_000
-    summary = openclaw.import_workspace(mem, root)
-    chunks = list(mem.iter())
-    assert summary.added == len(chunks) > 600
-    assert max(len(m.text) for m in chunks) <= openclaw.CHUNK_CHARS
-    # Whole paragraphs stay whole; only the 5,000-character line is cut (into 4 pieces on line N).
-    stored = {p for m in chunks for p in m.text.split("\n\n")}
-    assert set(paragraphs) <= stored
-    cut = [m for m in chunks if m.text.startswith("x")]
-    assert "".join(m.text for m in sorted(cut, key=lambda m: m.id)) == "x" * 5_000
-    assert {(m.metadata["start_line"], m.metadata["end_line"]) for m in cut} == {(2 * 6_000 + 1,) * 2}
-
-
 def test_nothing_outside_the_store_is_written(tmp_path, workspace, store_path):
     def snapshot():
         return {p: (p.stat().st_mtime_ns, p.read_bytes() if p.is_file() and not p.is_symlink() else None)
