@@ -75,23 +75,6 @@ def test_a_line_over_the_size_limit_is_refused_and_skipped(server):
     assert server.request("ping")["result"] == {}
 
 
-def test_the_largest_valid_request_fits_in_a_line(server, store_path):
-    from memento import validate
-    from memento.mcp import MAX_LINE_BYTES
-    astral = "\U0001d400"                                  # MATHEMATICAL BOLD CAPITAL A: 12 bytes escaped
-    arguments = {"text": astral * validate.MAX_TEXT_CHARS,
-                 "tags": [f"{i:02d}" + astral * (validate.MAX_TAG_CHARS - 2) for i in range(validate.MAX_TAGS)],
-                 "metadata": {"m": astral * (validate.MAX_METADATA_BYTES // 4 - 4)}}
-    message = {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "remember", "arguments": arguments}}
-    line = json.dumps(message).encode() + b"\n"
-    assert 1_000_000 < len(line) <= MAX_LINE_BYTES
-    server.initialize()
-    server.send_raw(line)
-    result = server.receive()["result"]
-    assert result["isError"] is False, result["content"][0]["text"]
-    assert len(result["structuredContent"]["text"]) == validate.MAX_TEXT_CHARS
-
-
 def test_unknown_method_and_notifications(server):
     server.initialize()
     response = server.request("resources/list")

@@ -1,13 +1,15 @@
 """The MCP server's pieces in-process: argument checks, schemas, and what the handshake imports."""
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 
 import pytest
 
-from memento import mcp, mcp_tools, tiers
+import memento
+from memento import mcp, mcp_tools, tiers, validate
 from memento.errors import InvalidInputError
 
 from .conftest import REPO, run_python
@@ -47,6 +49,26 @@ def test_tags_items_are_checked():
         mcp_tools.check_arguments(schema, {"text": "x", "tags": ["ok", 3]})
     with pytest.raises(InvalidInputError, match="at most 64"):
         mcp_tools.check_arguments(schema, {"text": "x", "tags": ["t"] * 65})
+
+
+def test_the_largest_valid_request_fits_in_a_line(store_path):
+    astral = "\U0001d400"                                  # MATHEMATICAL BOLD CAPITAL A: 12 bytes escaped
+    arguments = {"text": astral * validate.MAX_TEXT_CHARS,
+                 "tags": [f"{i:02d}" + astral * (validate.MAX_TAG_CHARS - 2) for i in range(validate.MAX_TAGS)],
+                 "metadata": {"m": astral * (validate.MAX_METADATA_BYTES // 4 - 4)}}
+    message = {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "remember", "arguments": arguments}}
+    line = json.dumps(message).encode() + b"\n"
+    assert 1_000_000 < len(line) <= mcp.MAX_LINE_BYTES
+    out = io.BytesIO()
+    server = mcp.Server(str(store_path), "minimal")
+    try:
+        mcp.serve(server, io.BytesIO(line), out)     # the stdio loop itself, with its line limit
+    finally:
+        server.close()
+    result = json.loads(out.getvalue())["result"]
+    assert result["isError"] is False, result["content"][0]["text"]
+    with memento.open(store_path, tier="minimal") as mem:
+        assert len(mem.get(result["structuredContent"]["id"]).text) == validate.MAX_TEXT_CHARS
 
 
 @pytest.mark.spawns_python
