@@ -3,7 +3,7 @@ for building stores and the native RSS reference) and prints JSON to stdout; pro
 
   pi_measure.py build-store PATH TIER N        a store of N corpus memories (bench/corpus.py)
   pi_measure.py install-size VENV SPEC         pip install SPEC into the fresh VENV: site-packages delta
-  pi_measure.py bench PATH TIER                cold start, peak RSS, warm recall on the store at PATH
+  pi_measure.py bench PATH TIER                cold start, peak RSS, `memento mcp`, warm recall on the store at PATH
   pi_measure.py summarize OUT_DIR RESULT.json  emulated figures + Pi Zero 2 W estimates -> pi-lane.json
 
 Only the standard library, memento and bench/corpus.py are imported, so it runs in a venv that holds
@@ -107,6 +107,59 @@ def pct(samples_ms) -> dict:
     return {"p50_ms": round(statistics.median(s), 2), "p95_ms": round(at(0.95), 2), "n": len(s)}
 
 
+MCP_CALLS = ([("remember", {"text": f"Pi note {i}: the kettle is in cupboard {i}", "tags": ["pi"]}) for i in range(5)]
+             + [("recall", {"query": q, "k": 5}) for q in ("kettle cupboard", QUERY, "pi note", "tea", "project")] * 2
+             + [("get", {"id": 1}), ("update", {"id": 2, "tags": ["pi", "edited"]}), ("list", {"limit": 5}),
+                ("stats", {}), ("forget", {"id": 1})])
+
+
+def mcp_session(path: str, tier: str, runs: int) -> dict:
+    """`memento mcp` on a copy of the store: initialize latency after spawn (median of `runs`, bare
+    `python -c pass` interleaved), then one session of 20 tool calls and the server's peak RSS."""
+    import shutil
+    import tempfile
+    py = sys.executable
+    init = json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                       "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                                  "clientInfo": {"name": "pi-lane", "version": "0"}}}).encode() + b"\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        db = str(Path(tmp) / "mcp.db")
+        shutil.copyfile(path, db)
+
+        def spawn():
+            return subprocess.Popen([py, "-m", "memento", "mcp", "--db", db, "--tier", tier], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+        bare, inits = [], []
+        for _ in range(runs):
+            bare += run_times([py, "-c", "pass"], 1)
+            started = time.perf_counter()
+            proc = spawn()
+            proc.stdin.write(init)
+            proc.stdin.flush()
+            assert json.loads(proc.stdout.readline())["result"]["serverInfo"]["name"] == "memento"
+            inits.append(time.perf_counter() - started)
+            proc.stdin.close()
+            assert proc.wait(120) == 0
+        proc = spawn()
+        proc.stdin.write(init)
+        proc.stdin.flush()
+        proc.stdout.readline()
+        ok = 0
+        for i, (name, arguments) in enumerate(MCP_CALLS, 1):
+            proc.stdin.write(json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                                         "params": {"name": name, "arguments": arguments}}).encode() + b"\n")
+            proc.stdin.flush()
+            reply = json.loads(proc.stdout.readline())
+            ok += "result" in reply and not reply["result"]["isError"]
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        peak = int(next(l for l in status.splitlines() if l.startswith("VmHWM")).split()[1]) / 1024
+        proc.stdin.close()
+        exit_code = proc.wait(120)
+    return {"initialize": summary_s(inits), "bare_python": summary_s(bare), "tool_calls": len(MCP_CALLS),
+            "tool_calls_ok": ok, "exit_code_at_eof": exit_code, "server_peak_rss_mb": round(peak, 1)}
+
+
 def bench(path: str, tier: str, runs: int = 7, queries: int = 100) -> dict:
     import memento
     from bench import corpus
@@ -135,6 +188,11 @@ def bench(path: str, tier: str, runs: int = 7, queries: int = 100) -> dict:
                          check=True, capture_output=True, text=True).stdout
     out["rss"] = {k: round(v, 1) for k, v in json.loads(rss).items()}
     log(f"{tier}: peak RSS {out['rss']['peak_mb']} MB")
+
+    out["mcp"] = mcp_session(path, tier, runs)
+    log(f"{tier}: memento mcp initialize median {out['mcp']['initialize']['median_s']}s, "
+        f"{out['mcp']['tool_calls_ok']}/{out['mcp']['tool_calls']} tool calls ok, "
+        f"server peak RSS {out['mcp']['server_peak_rss_mb']} MB")
 
     # Warm recall: one open store, every mode warmed up, then `queries` different queries with the
     # modes interleaved per query, so a slow spell on the (shared) host hits all modes alike.
@@ -235,6 +293,10 @@ def summarize(out_dir: str, result: str) -> dict:
             "warm_recall_p50_ms_emulated": warm["p50_ms"],
             "warm_recall_p50_ms_pi_estimate": round(warm["p50_ms"] * sum(WARM_FACTORS) / 2, 2),
             "tests_passed_under_100M": tests["passed"] if tests else None,
+            "mcp_initialize_s_emulated": b["mcp"]["initialize"]["median_s"] if "mcp" in b else None,
+            "mcp_initialize_s_pi_estimate": round(b["mcp"]["initialize"]["median_s"] * COLD_FACTOR, 3) if "mcp" in b else None,
+            "mcp_tool_calls_ok": f"{b['mcp']['tool_calls_ok']}/{b['mcp']['tool_calls']}" if "mcp" in b else None,
+            "mcp_server_peak_rss_mb_emulated": b["mcp"]["server_peak_rss_mb"] if "mcp" in b else None,
             # --- more detail (all emulated unless the name says otherwise) ---
             "peak_rss_mb_note": "emulated qemu-user process (guest + translator): an upper bound for a Pi",
             "peak_rss_mb_pi_estimate_range": [round(b["rss"]["peak_mb"] - hi, 1), round(b["rss"]["peak_mb"] - lo, 1)],

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import re
 import sys
+from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Optional, Sequence
 
 import apsw
@@ -79,12 +80,22 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--tag", action="append", default=None)
     c.add_argument("--thread", help="only this thread's memories, in thread order")
     c.add_argument("--limit", type=_int_between(0), default=None, help="at most this many")
-    c = command("import", _import, "import memories from a JSON Lines file (- for stdin)")
-    c.add_argument("file")
+    c = command("import", _import, "import memories from a JSON Lines file (- for stdin) or an OpenClaw workspace")
+    c.add_argument("file", nargs="?", help="JSON Lines file, - for stdin, or an OpenClaw workspace folder "
+                   "(--format openclaw default: ~/.openclaw/workspace)")
+    c.add_argument("--format", choices=("jsonl", "openclaw"), help="default: openclaw for a folder holding "
+                   "MEMORY.md, memory.md or memory/, else jsonl")
+    c.add_argument("--prune", action="store_true", help="openclaw: forget chunks of files that were deleted")
+    c.add_argument("--strict", action="store_true", help="openclaw: an unreadable file aborts the import")
     c.add_argument("--batch", type=_int_between(1), default=IMPORT_BATCH,
                    help=f"memories per transaction, and held in memory ({IMPORT_BATCH})")
     c.add_argument("--later", action="store_true", help="defer embedding to `memento backfill`")
-    c = command("export", _export, "write all memories as JSON Lines to stdout")
+    c = command("export", _export, "write all memories as JSON Lines to stdout, or as Markdown day files")
+    c.add_argument("--format", choices=("jsonl", "markdown"), default="jsonl")
+    c.add_argument("--out", metavar="DIR", help="markdown: the folder that gets memory/YYYY-MM-DD.md files")
+    c.add_argument("--tag", action="append", default=None, help="markdown: only memories with this tag (all)")
+    c.add_argument("--since", help="markdown: created at or after (ISO-8601)")
+    c.add_argument("--until", help="markdown: created before (ISO-8601)")
     command("backfill", _backfill, "embed memories stored without a vector (vector tiers)")
     command("reembed", _reembed, "rebuild every vector with this tier's model (e.g. after a model change)")
     command("stats", _stats, "counts, sizes, tier, model")
@@ -93,6 +104,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--repair", action="store_true", help="first rebuild what drifted from the memories "
                    "(keyword index, tag rows, orphan vectors, permissions); a damaged file is never written")
     _replication_commands(command)
+    c = sub.add_parser("mcp", help="serve the store to an AI agent over MCP (stdin/stdout)",
+                       description="Model Context Protocol server on stdin/stdout for one client (Claude Code, "
+                                   "Claude Desktop, Cursor, OpenClaw...). Logs go to stderr.")
+    c.add_argument("--db", metavar="PATH", help="store file (default: $MEMENTO_DB, else "
+                   "~/.local/share/memento/memento.db)")
+    c.add_argument("--tier", choices=tiers.TIERS, help="override the tier (default: $MEMENTO_TIER, else auto)")
+    c.set_defaults(run=_mcp)
     return p
 
 
@@ -179,6 +197,10 @@ def _list(args) -> None:
 def _import(args) -> None:
     """A file is checked whole first (streamed, not held), so a bad line imports nothing; standard
     input cannot be read twice, so its batches before a bad line stay stored, and the error says so."""
+    if _import_format(args) == "openclaw":
+        return _import_openclaw(args)
+    if args.file is None:
+        raise InvalidInputError("import needs a file (JSON Lines, - for stdin) or an OpenClaw workspace folder")
     with _open(args) as mem, _input(args.file) as stream:
         total = None
         if stream.seekable():
@@ -225,7 +247,48 @@ def _reembed(args) -> None:
         _print_json({"embedded": done})
 
 
+def _import_format(args) -> str:
+    from .formats import openclaw
+    if args.format is not None:
+        return args.format
+    return "openclaw" if args.file not in (None, "-") and openclaw.is_workspace(args.file) else "jsonl"
+
+
+def _import_openclaw(args) -> int:
+    from .formats import openclaw
+    root = openclaw.default_workspace() if args.file is None else Path(args.file).expanduser()
+    with _open(args) as mem:
+        files = sum(1 for _, skip in openclaw.find_files(root) if skip is None) if root.is_dir() else 0
+        with Progress(files, "openclaw import") as bar:
+            summary = openclaw.import_workspace(mem, root, prune=args.prune, strict=args.strict,
+                                                embed="later" if args.later else "now", progress=bar.advance)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"{summary.files} files: {summary.added} chunks added, {summary.unchanged} unchanged, "
+              f"{summary.replaced} replaced, {summary.removed} removed")
+    for skipped in summary.skipped:
+        print(f"memento: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    return 0
+
+
+def _export_markdown(args) -> None:
+    from .formats import markdown
+    if not args.out:
+        raise InvalidInputError("export --format markdown needs --out DIR")
+    since, until = validate.time_window(args.since, args.until)
+    with _open(args) as mem:
+        summary = markdown.export((m for m in mem.iter(tags=args.tag) if markdown.in_window(m, since, until)),
+                                  Path(args.out))
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"wrote {summary.memories} memories in {summary.files} files under {summary.out}")
+
+
 def _export(args) -> None:
+    if args.format == "markdown":
+        return _export_markdown(args)
     with _open(args) as mem:
         jsonl.write(mem.iter(), sys.stdout)
 
@@ -259,8 +322,12 @@ def _tier(args) -> None:
     print(f"installed tiers: {', '.join(installed)}")
 
 
+def _mcp(args) -> int:
+    from . import mcp  # the server module loads only for this command
+    return mcp.main(args.db, args.tier)
+
+
 def _doctor(args) -> int:
-    from pathlib import Path
     from .doctor import examine
     path = Path(args.db).expanduser() if args.db else store.default_path()
     report = examine(path, tier=args.tier, repair=args.repair)

@@ -1,6 +1,7 @@
 """The built wheel carries sql/ and works when installed (not editable) into a fresh venv."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import venv
@@ -42,3 +43,12 @@ print("ok")
     out = subprocess.run([str(script), "recall", "wheel", "--db", str(tmp_path / "w.db"), "--json"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "installed from the wheel" in out.stdout, out.stderr
+    # `memento mcp` from the installed console script: the handshake, a tool call, exit 0 at EOF.
+    lines = ('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}\n'
+             '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"recall","arguments":{"query":"wheel"}}}\n')
+    out = subprocess.run([str(script), "mcp", "--db", str(tmp_path / "w.db")], input=lines,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    init, recall = [json.loads(line) for line in out.stdout.splitlines()]
+    assert init["result"]["serverInfo"]["name"] == "memento"
+    assert recall["result"]["structuredContent"]["results"][0]["text"] == "installed from the wheel"

@@ -1,0 +1,316 @@
+"""The tools `memento mcp` offers: their schemas, descriptions, and how each calls the Memento API.
+
+Each tool is one frozen `Tool`: its JSON Schemas (what a client shows a model), its annotations, a
+function that takes a store and checked arguments and returns a JSON object, and a function that
+renders that object as text for clients that show text only. Arguments are checked against the
+inputSchema here (a small stdlib checker for the subset these schemas use) and then by the library
+itself, so every refusal is a MementoError with a message a model can act on.
+"""
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+from .errors import InvalidInputError
+from .records import Hit, Memory
+
+MAX_ID = 2 ** 63 - 1   # SQLite's largest integer: a larger id cannot exist and would overflow the driver
+LIST_DEFAULT, LIST_MAX = 20, 1_000
+TEXT_PREVIEW = 400     # characters of a memory shown per line in the text rendering of a list
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    title: str
+    description: str
+    input_schema: Mapping[str, Any]
+    output_schema: Mapping[str, Any]
+    annotations: Mapping[str, Any]
+    run: Callable[[Any, Dict[str, Any]], Dict[str, Any]]
+    render: Callable[[Dict[str, Any]], str]
+    needs_model: bool = False   # the first call may load the embedding model (vector tiers)
+
+
+# -- schemas -------------------------------------------------------------------------------------
+
+def _object(properties: Mapping[str, Any], required: Tuple[str, ...] = ()) -> Dict[str, Any]:
+    schema: Dict[str, Any] = {"type": "object", "properties": dict(properties), "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID, "description": "the memory's id"}
+_TAGS_IN = {"type": "array", "items": {"type": "string"}, "maxItems": 64,
+            "description": "short labels (letters, digits, - . : /), e.g. [\"prefs\", \"project:atlas\"]"}
+_THREAD = {"type": "string", "description": "the conversation, session or log this belongs to (any name); "
+           "memories of one thread are ordered by created_at, and a memory's neighbours there help recall find it"}
+_TIME = {"type": "string", "description": "ISO-8601 date or time, e.g. 2026-11-25 or 2026-11-25T14:30:00Z (UTC when no zone)"}
+_TAGS_OUT = {"type": "array", "items": {"type": "string"}}
+_OPTIONAL_TEXT = {"anyOf": [{"type": "string"}, {"type": "null"}]}   # single-type branches: portable to more clients
+_MEMORY_FIELDS = {
+    "id": {"type": "integer"}, "text": {"type": "string"}, "tags": _TAGS_OUT, "metadata": {"type": "object"},
+    "created_at": {"type": "string"}, "updated_at": {"type": "string"}, "pinned": {"type": "boolean"},
+    "thread": _OPTIONAL_TEXT,
+}
+_MEMORY = _object(_MEMORY_FIELDS, tuple(_MEMORY_FIELDS))
+_HIT_FIELDS = {
+    "id": {"type": "integer"}, "text": {"type": "string"}, "tags": _TAGS_OUT, "metadata": {"type": "object"},
+    "created_at": {"type": "string"}, "score": {"type": "number"}, "thread": _OPTIONAL_TEXT,
+}
+_HIT = _object(_HIT_FIELDS, tuple(_HIT_FIELDS))
+_STATS_FIELDS = {
+    "path": {"type": "string"}, "tier": {"type": "string"}, "memories": {"type": "integer"},
+    "tags": {"type": "integer"}, "pending_embeddings": {"type": "integer"}, "oldest": _OPTIONAL_TEXT,
+    "newest": _OPTIONAL_TEXT, "file_bytes": {"type": "integer"}, "schema_version": {"type": "integer"},
+    "model": _OPTIONAL_TEXT, "sqlite_version": {"type": "string"},
+}
+
+
+# -- argument checks (the subset of JSON Schema the inputSchemas above use) ----------------------
+
+def check_arguments(schema: Mapping[str, Any], arguments: Any) -> Dict[str, Any]:
+    """Arguments that match `schema`, with integral floats (5.0) made ints; else InvalidInputError."""
+    if not isinstance(arguments, dict):
+        raise InvalidInputError(f"arguments must be a JSON object, not {_json_type(arguments)}")
+    properties = schema.get("properties", {})
+    unknown = sorted(set(arguments) - set(properties))
+    if unknown:
+        raise InvalidInputError(f"unknown argument(s) {', '.join(unknown)}; this tool takes: "
+                                f"{', '.join(properties) or 'no arguments'}")
+    missing = [name for name in schema.get("required", ()) if name not in arguments]
+    if missing:
+        raise InvalidInputError(f"missing required argument(s): {', '.join(missing)}")
+    return {name: _check_value(properties[name], value, name) for name, value in arguments.items()}
+
+
+def _check_value(schema: Mapping[str, Any], value: Any, where: str) -> Any:
+    kind = schema.get("type")
+    if kind == "integer":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInputError(f"{where} must be an integer, not {_json_type(value)}")
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise InvalidInputError(f"{where} must be between {low} and {high}, not {value}")
+    elif kind == "string":
+        if not isinstance(value, str):
+            raise InvalidInputError(f"{where} must be a string, not {_json_type(value)}")
+        if "enum" in schema and value not in schema["enum"]:
+            raise InvalidInputError(f"{where} must be one of {', '.join(schema['enum'])}, not {value!r}")
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            raise InvalidInputError(f"{where} must be true or false, not {_json_type(value)}")
+    elif kind == "object":
+        if not isinstance(value, dict):
+            raise InvalidInputError(f"{where} must be a JSON object, not {_json_type(value)}")
+    elif kind == "array":
+        if not isinstance(value, list):
+            raise InvalidInputError(f"{where} must be an array, not {_json_type(value)}")
+        if len(value) > schema.get("maxItems", len(value)):
+            raise InvalidInputError(f"{where} has {len(value)} items; at most {schema['maxItems']}")
+        value = [_check_value(schema["items"], v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _json_type(value: Any) -> str:
+    for python_type, name in ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"),
+                              (list, "an array"), (dict, "an object"), (type(None), "null")):
+        if isinstance(value, python_type):
+            return name
+    return type(value).__name__
+
+
+# -- results -------------------------------------------------------------------------------------
+
+def memory_json(memory: Memory) -> Dict[str, Any]:
+    return {"id": memory.id, "text": memory.text, "tags": list(memory.tags), "metadata": memory.metadata,
+            "created_at": memory.created_at, "updated_at": memory.updated_at, "pinned": memory.pinned,
+            "thread": memory.thread}
+
+
+def hit_json(hit: Hit) -> Dict[str, Any]:
+    return {"id": hit.id, "text": hit.text, "tags": list(hit.tags), "metadata": hit.metadata,
+            "created_at": hit.created_at, "score": hit.score, "thread": hit.thread}
+
+
+def _line(item: Mapping[str, Any], limit: Optional[int] = None) -> str:
+    """One memory as `[id] date #tags: text` (+ metadata), for clients that show text only."""
+    text = item["text"]
+    if limit is not None and len(text) > limit:
+        text = text[:limit - 1] + "…"
+    head = f"[{item['id']}] {item['created_at'][:10]}"
+    if "score" in item:
+        head += f" score {item['score']:.3g}"
+    if item.get("pinned"):
+        head += " pinned"
+    if item["tags"]:
+        head += " " + " ".join("#" + t for t in item["tags"])
+    extra = f"\n    metadata: {json.dumps(item['metadata'], ensure_ascii=False)}" if item["metadata"] else ""
+    return f"{head}: {text}{extra}"
+
+
+# -- the tools -----------------------------------------------------------------------------------
+
+def _remember(mem, a):
+    return memory_json(mem.remember(a["text"], tags=a.get("tags", ()), metadata=a.get("metadata"),
+                                    created_at=a.get("created_at"), pinned=a.get("pinned", False),
+                                    thread=a.get("thread")))
+
+
+def _recall(mem, a):
+    hits = mem.recall(a["query"], k=a.get("k", 10), tags=a.get("tags"), since=a.get("since"),
+                      until=a.get("until"), mode=a.get("mode"), thread=a.get("thread"))
+    return {"results": [hit_json(h) for h in hits]}
+
+
+def _render_recall(result):
+    hits = result["results"]
+    if not hits:
+        return "No memory matches. (Nothing stored on this yet; remember it once you learn it.)"
+    return f"{len(hits)} memor{'y' if len(hits) == 1 else 'ies'}, best first:\n" + "\n".join(_line(h) for h in hits)
+
+
+def _update(mem, a):
+    return memory_json(mem.update(a["id"], text=a.get("text"), tags=a.get("tags"),
+                                  metadata=a.get("metadata"), pinned=a.get("pinned")))
+
+
+def _forget(mem, a):
+    mem.forget(a["id"])
+    return {"forgotten": a["id"]}
+
+
+def _list(mem, a):
+    # Newest first by created_at (then id): memories can be dated in the past (imports), so id order
+    # is not time order. One pass over the store, keeping only `limit` memories in memory.
+    newest = heapq.nlargest(a.get("limit", LIST_DEFAULT), mem.iter(tags=a.get("tags")),
+                            key=lambda m: (m.created_at, m.id))
+    return {"memories": [memory_json(m) for m in newest]}
+
+
+def _render_list(result):
+    items = result["memories"]
+    if not items:
+        return "No memories."
+    return f"{len(items)} memor{'y' if len(items) == 1 else 'ies'}, newest first:\n" + \
+        "\n".join(_line(m, TEXT_PREVIEW) for m in items)
+
+
+def _stats(mem, a):
+    return dataclasses.asdict(mem.stats())
+
+
+def _render_stats(result):
+    return "\n".join(f"{key}: {value}" for key, value in result.items())
+
+
+TOOLS: Tuple[Tool, ...] = (
+    Tool(
+        name="remember", title="Remember",
+        description=(
+            "Store one durable fact in long-term memory so a later conversation can recall it. Remember what "
+            "will still matter next week: the user's preferences, decisions and their reasons, names, "
+            "commitments, project facts, corrections. Write one self-contained fact per memory, in plain words, "
+            "with the who/what/when needed to understand it alone (\"Alice prefers green tea over coffee\", not "
+            "\"she likes it\"). Do not store secrets, passing small talk, or what is already stored (recall first). "
+            "Tags group memories for filtering (e.g. \"prefs\", \"project:atlas\"); created_at dates a fact "
+            "that happened earlier; pinned marks one that must not be dropped."),
+        input_schema=_object({
+            "text": {"type": "string", "description": "the fact, self-contained (at most 65,536 characters)"},
+            "tags": _TAGS_IN,
+            "metadata": {"type": "object", "description": "any JSON object kept with the memory (source, url...)"},
+            "created_at": dict(_TIME, description="when the fact happened or was said (default: now)"),
+            "pinned": {"type": "boolean", "description": "mark as important (default false)"},
+            "thread": _THREAD,
+        }, ("text",)),
+        output_schema=_MEMORY,
+        annotations={"title": "Remember", "readOnlyHint": False, "destructiveHint": False,
+                     "idempotentHint": False, "openWorldHint": False},
+        run=_remember, render=lambda m: "Remembered " + _line(m), needs_model=True),
+    Tool(
+        name="recall", title="Recall",
+        description=(
+            "Search long-term memory; returns the best-matching memories, best first, with their ids. Recall "
+            "before answering anything that may depend on the past (the user's preferences, earlier decisions, "
+            "people, projects), at the start of a task, and before remembering (to avoid duplicates or to update "
+            "instead). Ask in natural words (\"what does Alice drink\"); narrow with tags or a since/until time "
+            "window. An empty result means nothing is stored on it yet."),
+        input_schema=_object({
+            "query": {"type": "string", "description": "what to look for, in natural words"},
+            "k": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "how many results (default 10)"},
+            "tags": dict(_TAGS_IN, description="only memories carrying all of these tags"),
+            "since": dict(_TIME, description="only memories created at or after this time"),
+            "until": dict(_TIME, description="only memories created before this time"),
+            "mode": {"type": "string", "enum": ["hybrid", "keyword", "vector"],
+                     "description": "default: hybrid (keywords + meaning) where vectors exist, else keyword"},
+            "thread": {"type": "string", "description": "only memories of this thread"},
+        }, ("query",)),
+        output_schema=_object({"results": {"type": "array", "items": _HIT}}, ("results",)),
+        annotations={"title": "Recall", "readOnlyHint": True, "openWorldHint": False},
+        run=_recall, render=_render_recall, needs_model=True),
+    Tool(
+        name="get", title="Get a memory",
+        description="Read one memory by its id (as returned by recall or list), with all its fields.",
+        input_schema=_object({"id": _ID}, ("id",)),
+        output_schema=_MEMORY,
+        annotations={"title": "Get a memory", "readOnlyHint": True, "openWorldHint": False},
+        run=lambda mem, a: memory_json(mem.get(a["id"])), render=_line),
+    Tool(
+        name="update", title="Update a memory",
+        description=(
+            "Correct or refine a stored memory instead of storing a near-duplicate: new text, tags (replacing "
+            "the old ones), metadata (replacing the old object) or pinned. Fields left out keep their value."),
+        input_schema=_object({
+            "id": _ID,
+            "text": {"type": "string", "description": "the corrected fact"},
+            "tags": dict(_TAGS_IN, description="the new tag list (replaces the old one)"),
+            "metadata": {"type": "object", "description": "the new metadata (replaces the old object)"},
+            "pinned": {"type": "boolean"},
+        }, ("id",)),
+        output_schema=_MEMORY,
+        annotations={"title": "Update a memory", "readOnlyHint": False, "destructiveHint": True,
+                     "idempotentHint": True, "openWorldHint": False},
+        run=_update, render=lambda m: "Updated " + _line(m), needs_model=True),
+    Tool(
+        name="forget", title="Forget a memory",
+        description=(
+            "Delete a memory for good, by id. Use it when the user asks to forget something or a memory is "
+            "wrong and cannot be corrected with update. It cannot be undone."),
+        input_schema=_object({"id": _ID}, ("id",)),
+        output_schema=_object({"forgotten": {"type": "integer"}}, ("forgotten",)),
+        annotations={"title": "Forget a memory", "readOnlyHint": False, "destructiveHint": True,
+                     "idempotentHint": False, "openWorldHint": False},
+        run=_forget, render=lambda r: f"Forgot memory {r['forgotten']}."),
+    Tool(
+        name="list", title="List memories",
+        description=(
+            "List the most recent memories, newest first (optionally only those carrying all given tags). "
+            "For finding memories about something, use recall instead."),
+        input_schema=_object({
+            "tags": dict(_TAGS_IN, description="only memories carrying all of these tags"),
+            "limit": {"type": "integer", "minimum": 1, "maximum": LIST_MAX,
+                      "description": f"how many (default {LIST_DEFAULT})"},
+        }),
+        output_schema=_object({"memories": {"type": "array", "items": _MEMORY}}, ("memories",)),
+        annotations={"title": "List memories", "readOnlyHint": True, "openWorldHint": False},
+        run=_list, render=_render_list),
+    Tool(
+        name="stats", title="Memory store statistics",
+        description="How many memories and tags the store holds, its tier and model, size and time range.",
+        input_schema=_object({}),
+        output_schema=_object(_STATS_FIELDS, tuple(_STATS_FIELDS)),
+        annotations={"title": "Memory store statistics", "readOnlyHint": True, "openWorldHint": False},
+        run=_stats, render=_render_stats),
+)
+
+BY_NAME: Dict[str, Tool] = {tool.name: tool for tool in TOOLS}
+
+
+def names() -> List[str]:
+    return [tool.name for tool in TOOLS]
