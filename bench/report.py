@@ -55,9 +55,8 @@ def recall_section() -> str:
                 "not a peak) on all 5 dev conversations, and leave-one-conversation-out (LOCO: chosen on 4, "
                 "scored on the 5th, pooled). R@10 over categories 1-4 (n=760), queries given as vectors.\n\n"
                 + table(["tier", "mode", "threads", "chosen", "dev R@10", "LOCO R@10"], rows)
-                + "\n\nThe defaults in `memento/ranking.py` are these choices, except the context weight: 0.5 "
-                "(on the same plateau, 0.723 with keyword gamma 0.7; the vector tiers' grids were run at 0.5). "
-                "tiny uses full's weights (same model, int8; not swept)."
+                + "\n\nThe defaults in `memento/ranking.py` are these choices (the vector tiers' grids run at "
+                "the keyword tier's context weight); tiny uses full's weights (same model, int8; not swept)."
                 + f"\n\nCommit `{sweep['machine']['commit'][:10]}`, {sweep['machine']['when']}.")
     return out
 

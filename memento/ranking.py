@@ -36,8 +36,8 @@ class RankingSettings:
     #   ctx 0.5      0.704  0.716  0.718  0.723  0.713
     #   ctx 0.75     0.702  0.711  0.720  0.721  0.717
     #   ctx 1.0      0.702  0.709  0.717  0.721  0.723
-    # Smoothed arg-max: ctx 0.75 / gamma 0.7 (0.721; LOCO 0.717). 0.5 is on the same plateau
-    # (0.723 with gamma 0.7) and is the weight the vector tiers' grids were run with, so 0.5.
+    # (first sweep, candidates 50). At the final code (candidates 20) the smoothed arg-max is
+    # ctx 0.5 / gamma 0.7: dev 0.722, LOCO 0.719 (bench/results/locomo_sweep.json).
     text_weight: float = 1.0
     tag_weight: float = 0.5
     context_weight: float = 0.5
@@ -52,9 +52,10 @@ class RankingSettings:
     #               0.2: .727 .735 .740 .740 .741 .744   0.5: .730 .732 .740 .741 .738 .743
     #   light (L3)  0.0: .719 .717 .720 .718 .716 .711   0.3: .733 .735 .736 .736 .734 .726
     #               0.2: .731 .735 .731 .733 .731 .731   0.5: .726 .732 .737 .733 .734 .731
-    # Smoothed arg-max: full gamma 0.3 / w 2.0 (0.747, LOCO 0.737); light gamma 0.3 / w 1.0
-    # (0.736, LOCO 0.727). Without threads (full): w 2.0 0.677 (LOCO 0.677), 1.0 0.665, 0 (keyword
-    # only) 0.609.
+    # (first sweep, candidates 50.) Smoothed arg-max at the final code (candidates 20): full gamma
+    # 0.3 / w 2.0 (dev 0.748, LOCO 0.737); light gamma 0.3 / w 1.0 (dev 0.736, LOCO
+    # 0.727). Without threads (full): w 2.0 0.674 (LOCO 0.674); first sweep: w 1.0 0.665, 0
+    # (keyword only) 0.609.
     gamma: float = 0.3
     keyword_gamma: float = 0.7
     # Each side contributes max(k, candidates) candidates (their thread neighbours join them). Dev
