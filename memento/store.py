@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, S
 
 import apsw
 
-from . import db, fts_query, ranking, schema, sqlfiles, tiers, validate
+from . import db, fts_query, lifecycle, ranking, schema, sqlfiles, tiers, validate
 from .errors import InvalidInputError, MemoryNotFoundError
 from .records import Hit, Memory, Neighbour, Stats
 
@@ -22,7 +23,8 @@ log = logging.getLogger("memento")
 
 PathLike = Union[str, os.PathLike]
 MODES = ("hybrid", "keyword", "vector")
-ITEM_KEYS = frozenset({"text", "tags", "metadata", "created_at", "pinned", "vector", "thread"})
+ITEM_KEYS = frozenset({"text", "tags", "metadata", "created_at", "pinned", "vector", "thread",
+                       "expires_at", "supersedes"})
 
 
 def default_path() -> Path:
@@ -119,40 +121,82 @@ class Memento:
 
     def remember(self, text: str, *, tags: Iterable[str] = (), metadata: Optional[Mapping[str, Any]] = None,
                  created_at: validate.Timestamp = None, pinned: bool = False, embed: str = "now",
-                 vector: Optional[Sequence[float]] = None, thread: Optional[str] = None) -> Memory:
+                 vector: Optional[Sequence[float]] = None, thread: Optional[str] = None,
+                 expires_at: validate.Timestamp = None, supersedes: Optional[int] = None,
+                 dedup: bool = True) -> Memory:
         """Store one memory and return it. embed="later" (vector tiers) defers its vector to backfill().
         `vector`: its embedding, computed by the caller with this store's model (`.model`); it is
         stored instead of running the model. `thread`: the sequence it belongs to (a conversation,
-        a session, a log), ordered by created_at; its neighbours there help recall find it."""
+        a session, a log), ordered by created_at; its neighbours there help recall find it.
+        `expires_at`: past this time the memory is not recalled nor listed (prune_expired() deletes it).
+        `supersedes`: the id of the memory this one replaces; recall leaves that one out from now on.
+        A text already stored (same after NFC and whitespace normalisation, same thread, current)
+        adds nothing: the stored memory gets the new tags and metadata keys and is returned with
+        duplicate_of set to its id. dedup=False stores a new memory regardless."""
         row = prepare_item({"text": text, "tags": tags, "metadata": metadata, "created_at": created_at,
-                            "pinned": pinned, "vector": vector, "thread": thread}, self.dim)
-        return self._insert([row], embed)[0]
+                            "pinned": pinned, "vector": vector, "thread": thread, "expires_at": expires_at,
+                            "supersedes": supersedes}, self.dim)
+        return self._insert([row], embed, validate.flag(dedup, "dedup"))[0]
 
-    def remember_many(self, items: Iterable[Union[str, Mapping[str, Any]]], *, embed: str = "now") -> List[Memory]:
+    def remember_many(self, items: Iterable[Union[str, Mapping[str, Any]]], *, embed: str = "now",
+                      dedup: bool = True) -> List[Memory]:
         """Store many memories in one transaction: all or none. Items are texts or dicts with the
-        keys of remember() (text, tags, metadata, created_at, pinned, vector, thread)."""
+        keys of remember() (text, tags, metadata, created_at, pinned, vector, thread, expires_at,
+        supersedes). Duplicates, of stored memories or of an earlier item of the same batch, are
+        merged as remember() does: one Memory per item, in order."""
         rows = [prepare_item(item, self.dim) for item in items]
-        return self._insert(rows, embed) if rows else []
+        return self._insert(rows, embed, validate.flag(dedup, "dedup")) if rows else []
 
-    def _insert(self, rows: List[dict], embed: str) -> List[Memory]:
+    def _insert(self, rows: List[dict], embed: str, dedup: bool = True) -> List[Memory]:
         if embed not in ("now", "later"):
             raise InvalidInputError(f"embed must be 'now' or 'later', not {embed!r}")
         given = [r.pop("vector") for r in rows]
+        supersedes = [r.pop("supersedes") for r in rows]
+        for r in rows:
+            r["text_key"] = lifecycle.text_key(r["text"])
         # Embed before taking the write lock: other writers are not kept waiting on the model.
-        vectors = self._vectors_for([r["text"] for r in rows], given, embed)
+        # Texts already stored (a read, outside the lock) are not embedded; should one be forgotten
+        # before the lock is taken, it is stored pending and backfill() embeds it.
+        known = self._known_duplicates(rows) if dedup and self._vectors is not None else set()
+        vectors = self._vectors_for([r["text"] for r in rows],
+                                    [b"" if i in known and g is None else g for i, g in enumerate(given)], embed)
         insert = sqlfiles.query("insert_memory")
         with db.translate_errors(self.path), db.write_transaction(self._conn):
-            memories = [Memory.from_row(self._conn.execute(insert, r).fetchone()) for r in rows]
-            if vectors is not None:
-                memories = self._vectors.store(memories, vectors)
+            if dedup:
+                lifecycle.rekey(self._conn)
+            memories = []
+            for r, vector, old_id in zip(rows, vectors or [None] * len(rows), supersedes):
+                found = lifecycle.find_duplicate(self._conn, r["text"], r["text_key"], r["thread"],
+                                                 r["updated_at"]) if dedup else None
+                if found is not None:
+                    memory = Memory.from_row(lifecycle.merge_into(
+                        self._conn, found, r["tags"], r["metadata"], r["pinned"], r["expires_at"],
+                        r["updated_at"]), duplicate=True)
+                else:
+                    memory = Memory.from_row(self._conn.execute(insert, r).fetchone())
+                    if vector:
+                        memory = self._vectors.store([memory], [vector])[0]
+                if old_id is not None:
+                    lifecycle.supersede(self._conn, old_id, memory.id)
+                memories.append(memory)
         return memories
+
+    def _known_duplicates(self, rows: List[dict]) -> set:
+        """Indexes of rows whose text is already stored, or repeats an earlier row of the batch."""
+        now, seen, known = validate.now_utc(), set(), set()
+        for i, r in enumerate(rows):
+            mark = (lifecycle.normalise(r["text"]), r["thread"])
+            if mark in seen or lifecycle.find_duplicate(self._conn, r["text"], r["text_key"], r["thread"], now):
+                known.add(i)
+            seen.add(mark)
+        return known
 
     def _vectors_for(self, texts: List[str], given: List[Any], embed: str) -> Optional[List[Optional[bytes]]]:
         """One stored-form vector per text: the caller's where given (checked by prepare_item), else the
         model's (embed="now") or None (pending until backfill). None for the whole batch in the minimal tier."""
         if self._vectors is None:
             return None
-        out = list(given)
+        out = list(given)  # b"": a known duplicate, not embedded
         missing = [i for i, v in enumerate(out) if v is None]
         if embed == "now" and missing:
             for i, made in zip(missing, self._vectors.embed([texts[i] for i in missing])):
@@ -194,6 +238,67 @@ class Memento:
             if self._vectors is not None:
                 self._vectors.delete(memory_id)
 
+    def reinstate(self, memory_id: int) -> Memory:
+        """Make a superseded memory current again (forgetting its superseder does not: see README)."""
+        memory_id = validate.memory_id(memory_id)
+        with db.translate_errors(self.path), db.write_transaction(self._conn):
+            row = self._conn.execute(sqlfiles.query("reinstate"), {"id": memory_id}).fetchone()
+        if row is None:
+            raise MemoryNotFoundError(f"no memory with id {memory_id}")
+        return Memory.from_row(row)
+
+    def prune_expired(self) -> List[int]:
+        """Delete every expired memory for good (vectors too); returns their ids."""
+        with db.translate_errors(self.path), db.write_transaction(self._conn):
+            ids = [r[0] for r in self._conn.execute(sqlfiles.query("prune_expired"), {"now": validate.now_utc()})]
+            if ids and self._vectors is not None:
+                self._vectors.delete(ids[0])  # applies the queue the delete trigger filled
+        return sorted(ids)
+
+    def duplicates(self, *, near: Optional[float] = None) -> List[lifecycle.DuplicateGroup]:
+        """Groups of current memories with the same text (after normalisation) in the same thread,
+        oldest id first. near=0.95 (vector tiers): groups by cosine similarity >= near instead."""
+        if near is not None:
+            near = validate.finite_weight(near, "near")
+            if not 0.0 < near <= 1.0:
+                raise InvalidInputError(f"near must be a cosine similarity in (0, 1], not {near}")
+            if self._vectors is None:
+                raise InvalidInputError(f"near-duplicates need a vector tier; this store is open in tier "
+                                        f"{self.tier!r} (keyword-only)")
+            return lifecycle.near_groups(self._conn, self._vectors.model_id, near)
+        with db.translate_errors(self.path), db.write_transaction(self._conn):
+            lifecycle.rekey(self._conn)
+        return lifecycle.exact_groups(self._conn, validate.now_utc())
+
+    def merge_duplicates(self) -> List[lifecycle.DuplicateGroup]:
+        """Merge every exact duplicate group into its oldest memory (tags and metadata merged, later
+        values winning), deleting the others, in one transaction. Returns the groups merged."""
+        with db.translate_errors(self.path), db.write_transaction(self._conn):
+            lifecycle.rekey(self._conn)
+            now = validate.now_utc()
+            groups = lifecycle.exact_groups(self._conn, now)
+            for group in groups:
+                lifecycle.apply_group(self._conn, group, now)
+            if groups and self._vectors is not None:
+                self._vectors.delete(groups[0].keep)
+        return groups
+
+    def config(self, key: str, value: Optional[str] = None, *, unset: bool = False) -> Optional[str]:
+        """Read (value None), set or unset a store-wide setting kept in store_meta. Known keys:
+        half_life_days (recall's default recency half-life, a positive number of days)."""
+        if key not in CONFIG_KEYS:
+            raise InvalidInputError(f"unknown setting {key!r}; known: {', '.join(sorted(CONFIG_KEYS))}")
+        if value is None and not unset:
+            return _meta(self._conn, key)
+        if value is not None:
+            value = str(CONFIG_KEYS[key](value))
+        with db.translate_errors(self.path), db.write_transaction(self._conn):
+            if unset:
+                self._conn.execute(sqlfiles.query("delete_meta"), {"key": key})
+            else:
+                _set_meta(self._conn, key, value)
+        return value
+
     # -- reading -------------------------------------------------------------------------------
 
     def get(self, memory_id: int) -> Memory:
@@ -204,12 +309,14 @@ class Memento:
         return Memory.from_row(row)
 
     def iter(self, *, tags: Optional[Iterable[str]] = None, thread: Optional[str] = None,
-             page_size: int = 500) -> Iterator[Memory]:
+             page_size: int = 500, pinned: Optional[bool] = None) -> Iterator[Memory]:
         """All memories in id order (optionally only those carrying all `tags`), read page by page.
-        With `thread`: that thread's memories in thread order (created_at, id)."""
+        With `thread`: that thread's memories in thread order (created_at, id). pinned=True: only
+        pinned ones, False: only unpinned. Expired memories are left out; superseded ones are not."""
         tag_filter = _tag_filter(tags)
         thread = validate.thread(thread)
-        after = {"after_id": 0, "after_created_at": ""}
+        after = {"after_id": 0, "after_created_at": "", "now": validate.now_utc(),
+                 "pinned": None if pinned is None else validate.flag(pinned, "pinned")}
         while True:
             if thread is None:
                 rows = self._conn.execute(sqlfiles.query("list_memories"),
@@ -221,7 +328,7 @@ class Memento:
                 yield Memory.from_row(row)
             if len(rows) < page_size:
                 return
-            after = {"after_id": rows[-1][0], "after_created_at": rows[-1][4]}
+            after = {**after, "after_id": rows[-1][0], "after_created_at": rows[-1][4]}
 
     def count(self) -> int:
         return self._conn.execute(sqlfiles.query("count_memories")).fetchone()[0]
@@ -229,13 +336,18 @@ class Memento:
     def recall(self, query: str, *, k: int = 10, tags: Optional[Iterable[str]] = None,
                since: validate.Timestamp = None, until: validate.Timestamp = None,
                mode: Optional[str] = None, vector: Optional[Sequence[float]] = None,
-               thread: Optional[str] = None, context: int = 0) -> List[Hit]:
+               thread: Optional[str] = None, context: int = 0, include_superseded: bool = False,
+               half_life_days: Optional[float] = None, as_of: validate.Timestamp = None) -> List[Hit]:
         """The k memories that best match `query`, best first. `tags` keeps memories carrying all of
         them; since (inclusive) / until (exclusive) bound created_at; `thread` keeps one thread's.
         mode: "hybrid" (default in vector tiers), "keyword" (the only one in the minimal tier) or
         "vector". `vector`: the query's embedding, computed by the caller with this store's model,
         used instead of running the model. `context=n`: each hit carries up to n memories before and
-        after it in its thread (Hit.context), so an agent sees the conversation around it."""
+        after it in its thread (Hit.context), so an agent sees the conversation around it.
+        Expired memories are never recalled; superseded ones only with include_superseded=True.
+        `half_life_days`: each score is multiplied by 0.5 ** (age in days / half_life_days), age
+        from created_at to `as_of` (default now); pinned memories never decay. None: the store's
+        setting (config("half_life_days")), else no decay; math.inf: no decay."""
         query = validate.query(query)
         k = validate.k(k)
         since, until = validate.time_window(since, until)
@@ -249,7 +361,11 @@ class Memento:
             qvec = validate.vector(vector, self.dim, "query vector")
         request = ranking.RecallRequest(query=query, match=fts_query.build(query), k=k, mode=mode,
                                         tags=_tag_filter(tags), since=since, until=until,
-                                        thread=validate.thread(thread), qvec=qvec)
+                                        thread=validate.thread(thread), qvec=qvec,
+                                        now=validate.now_utc(),
+                                        include_superseded=validate.flag(include_superseded, "include_superseded"),
+                                        half_life_days=self._half_life(half_life_days),
+                                        as_of=validate.timestamp(as_of, "as_of"))
         if not query.strip() and qvec is None:
             return []
         if mode == "keyword":
@@ -269,6 +385,14 @@ class Memento:
         return replace(hit, context=tuple(
             [Neighbour(i, text, -offset) for offset, (i, text) in reversed(list(enumerate(before, 1)))]
             + [Neighbour(i, text, offset) for offset, (i, text) in enumerate(after, 1)]))
+
+    def _half_life(self, value: Optional[float]) -> Optional[float]:
+        """recall's half-life: the caller's, else the store's setting; None = no decay."""
+        if value is None:
+            stored = _meta(self._conn, "half_life_days")
+            return None if stored is None else float(stored)
+        value = validate.half_life_days(value)
+        return None if value == math.inf else value
 
     def _mode(self, mode: Optional[str]) -> str:
         if mode is None:
@@ -318,6 +442,10 @@ class Memento:
         return dict(self._conn.execute(sqlfiles.query("all_meta")).fetchall())
 
 
+# Store-wide settings (Memento.config, `memento config`): key -> check of its value.
+CONFIG_KEYS = {"half_life_days": lambda v: validate.half_life_days(v, allow_inf=False)}
+
+
 def prepare_item(item: Union[str, Mapping[str, Any]], dim: Optional[int]) -> dict:
     """Validate one memory (a text, or a dict with the keys of remember()) into insert parameters.
     dim: the store's vector size, None when it is keyword-only (then an item may not carry a vector)."""
@@ -339,6 +467,8 @@ def prepare_item(item: Union[str, Mapping[str, Any]], dim: Optional[int]) -> dic
         "updated_at": now,
         "pinned": validate.flag(item.get("pinned", False), "pinned"),
         "thread": validate.thread(item.get("thread")),
+        "expires_at": validate.timestamp(item.get("expires_at"), "expires_at"),
+        "supersedes": None if item.get("supersedes") is None else validate.memory_id(item["supersedes"]),
         "vector": _item_vector(item.get("vector"), dim),
     }
 

@@ -218,3 +218,19 @@ def vector(value: Any, dim: int, what: str = "vector") -> bytes:
     if sys.byteorder == "big":
         out.byteswap()
     return out.tobytes()
+
+
+def half_life_days(value: Any, allow_inf: bool = True) -> float:
+    """recall(half_life_days=...) and the store setting: a positive number of days (a str from the
+    command line is read as a number); math.inf, where allowed, means no decay."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise InvalidInputError(f"half_life_days must be a number of days, not {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise InvalidInputError(f"half_life_days must be a positive number of days, not {value!r}")
+    if value <= 0 or (value == math.inf and not allow_inf):
+        raise InvalidInputError(f"half_life_days must be a positive, finite number of days, not {value!r}"
+                                + ("" if allow_inf else "; unset the setting for no decay"))
+    return float(value)
