@@ -46,12 +46,17 @@ hidden AS MATERIALIZED (
 filter_size AS MATERIALIZED (
   SELECT n, CASE
       WHEN :w_vector <= 0 THEN 0
-      WHEN n IS NULL THEN min(4096, :prefilter + (SELECT count(*) FROM hidden))
+      WHEN n IS NULL THEN min(4096, :prefilter + h)
       WHEN n <= :exact_limit THEN 0
-      ELSE min(4096, :prefilter * (SELECT count(*) FROM memories) / max(n, 1) + (SELECT count(*) FROM hidden))
+      ELSE min(4096, :prefilter * (SELECT count(*) FROM memories) / max(n, 1) + h)
     END AS knn_k
   FROM (SELECT CASE WHEN coalesce(:since, :until, :tags, :thread) IS NULL THEN NULL
-                    ELSE (SELECT count(*) FROM filtered) END AS n)
+                    ELSE (SELECT count(*) FROM filtered) END AS n,
+               -- the hidden memories, counted from their partial indexes (an expired and
+               -- superseded one counts twice: the list is a little longer, never shorter)
+               (SELECT count(*) FROM memories WHERE expires_at <= :now)
+               + (SELECT count(*) FROM memories WHERE :include_superseded = 0 AND superseded_by IS NOT NULL)
+               AS h)
 ),
 -- Keyword side: the best :candidates by bm25, read from the FTS index alone.
 keyword AS MATERIALIZED (
