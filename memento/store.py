@@ -359,11 +359,14 @@ class Memento:
                 raise InvalidInputError("a query vector needs mode 'hybrid' or 'vector' (a vector tier); "
                                         f"this recall is keyword-only (tier {self.tier!r})")
             qvec = validate.vector(vector, self.dim, "query vector")
+        now = validate.now_utc()
+        include_superseded = validate.flag(include_superseded, "include_superseded")
+        any_hidden = bool(self._conn.execute(sqlfiles.query("any_hidden"), {
+            "now": now, "include_superseded": int(include_superseded)}).fetchone()[0])
         request = ranking.RecallRequest(query=query, match=fts_query.build(query), k=k, mode=mode,
                                         tags=_tag_filter(tags), since=since, until=until,
-                                        thread=validate.thread(thread), qvec=qvec,
-                                        now=validate.now_utc(),
-                                        include_superseded=validate.flag(include_superseded, "include_superseded"),
+                                        thread=validate.thread(thread), qvec=qvec, now=now,
+                                        include_superseded=include_superseded, any_hidden=any_hidden,
                                         half_life_days=self._half_life(half_life_days),
                                         as_of=validate.timestamp(as_of, "as_of"))
         if not query.strip() and qvec is None:

@@ -85,3 +85,9 @@ ORDER BY m.id;
 -- name: prune_expired
 -- `memento prune --expired`: delete for good (the 003 trigger queues their vectors' deletes).
 DELETE FROM memories WHERE expires_at <= :now RETURNING id;
+
+-- name: any_hidden
+-- Before a recall: is any memory expired (or superseded, unless included)? Two partial-index
+-- probes; when neither finds one, the recall statements skip their hidden-list tests.
+SELECT EXISTS (SELECT 1 FROM memories WHERE expires_at <= :now)
+    OR (:include_superseded = 0 AND EXISTS (SELECT 1 FROM memories WHERE superseded_by IS NOT NULL));

@@ -10,7 +10,7 @@
 --   :prefilter    hamming-KNN list size before exact cosine rescoring (the approximate step)
 --   :exact_limit  a filter passing at most this many memories scores them all exactly instead
 --   :tags, :since, :until, :thread   filters, as in recall_keyword.sql
---   :now, :include_superseded        expired and superseded memories are left out (hidden)
+--   :now, :include_superseded, :any_hidden   expired and superseded memories are left out (hidden)
 --   :half_life_days, :as_of, :pin_boost   recency decay and pin boost (final)
 --   :text_weight, :tag_weight, :context_weight   bm25 column weights
 --   :w_keyword, :w_vector, :gamma   fusion and smoothing (the formula: memento/ranking.py)
@@ -31,11 +31,12 @@ filtered AS (
           GROUP BY memory_id HAVING count(*) = json_array_length(:tags)))
 ),
 -- Memories recall never returns, whatever the filters: expired ones (expires_at <= :now), and
--- superseded ones unless :include_superseded. Each set is read from its partial index (005) and is
--- usually small; excluding it inside the candidate CTEs, before any LIMIT, keeps k results coming.
+-- superseded ones unless :include_superseded, read from their partial indexes (005). Left out
+-- inside the candidate CTEs, before any LIMIT, so k results still come back. :any_hidden
+-- (memento probes the same indexes first) skips every test when there are none.
 hidden AS MATERIALIZED (
   SELECT id FROM memories WHERE expires_at <= :now
-  UNION
+  UNION ALL  -- not UNION: its merge scans memories in id order instead of using the indexes
   SELECT id FROM memories WHERE :include_superseded = 0 AND superseded_by IS NOT NULL
 ),
 -- How many memories pass the filters (n: NULL when there is no filter), and from it the size of
@@ -64,7 +65,7 @@ keyword AS MATERIALIZED (
   FROM memories_fts
   WHERE :w_keyword > 0 AND :match IS NOT NULL AND memories_fts MATCH :match
     AND ((SELECT n FROM filter_size) IS NULL OR rowid IN filtered)
-    AND rowid NOT IN hidden
+    AND (:any_hidden = 0 OR rowid NOT IN hidden)
   ORDER BY bm25, rowid DESC
   LIMIT :candidates
 ),
@@ -90,7 +91,8 @@ vector AS MATERIALIZED (
   FROM (SELECT id, embedding FROM vector_prefilter UNION ALL SELECT id, embedding FROM vector_exact) AS c
   JOIN memories AS m ON m.id = c.id AND m.embedded_with = :model
   WHERE ((SELECT n FROM filter_size) IS NULL OR c.id IN filtered)
-    AND c.id NOT IN hidden
+    AND (m.expires_at IS NULL OR m.expires_at > :now)
+    AND (:include_superseded OR m.superseded_by IS NULL)
   ORDER BY distance, c.id DESC
   LIMIT :candidates
 ),
@@ -117,7 +119,7 @@ pool AS MATERIALIZED (
     UNION SELECT prev_id FROM candidate_links WHERE prev_id IS NOT NULL
     UNION SELECT next_id FROM candidate_links WHERE next_id IS NOT NULL)
   WHERE ((SELECT n FROM filter_size) IS NULL OR id IN filtered)
-    AND id NOT IN hidden
+    AND (:any_hidden = 0 OR id NOT IN hidden)
 ),
 -- The exact bm25 of every pool member that matches (vector candidates and neighbours too).
 -- "+rowid": FTS5 walks the query's matches once and scores only pool members; a plain
