@@ -23,7 +23,7 @@ from pathlib import Path
 import memento
 from bench import corpus
 from bench.common import build_store, percentiles, write_result
-from memento import validate
+from memento import lifecycle, validate
 
 BATCH = 500
 
@@ -60,6 +60,21 @@ def bench_ingest(tier: str, n: int, repeat: int) -> list:
     print(f"{tier:>8} ingest {n:,}: dedup off {rows[0]['per_s']:,.0f}/s ({rows[0]['stored']:,} rows), "
           f"on {rows[1]['per_s']:,.0f}/s ({rows[1]['stored']:,} rows): on/off {ratio:.2f}")
     return rows
+
+
+def bench_rekey(n: int) -> dict:
+    """Keying rows that have no key (after migration 005, or shell edits): rows per second."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with memento.open(Path(tmp) / "rekey.db", tier="minimal") as mem:
+            for i in range(0, n, 5000):
+                mem.remember_many(corpus.texts(n, seed=3)[i:i + 5000], dedup=False)
+            mem._conn.execute("UPDATE memories SET text_key = NULL")
+            started = time.perf_counter()
+            with mem._conn:
+                keyed = lifecycle.rekey(mem._conn)
+            elapsed = time.perf_counter() - started
+    print(f"   rekey {keyed:,} rows: {elapsed:.2f} s ({keyed / elapsed:,.0f} rows/s)")
+    return {"rows": keyed, "seconds": round(elapsed, 3), "per_s": round(keyed / elapsed)}
 
 
 def months_copy(path: Path, tier: str) -> Path:
@@ -126,18 +141,20 @@ def main() -> None:
     ap.add_argument("--ingest", default="minimal:20000,full:2000", help="tier:n pairs for the ingest part")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--sizes", default="10000")
+    ap.add_argument("--rekey", type=int, default=100_000, help="rows to re-key (0: skip)")
     ap.add_argument("--queries", type=int, default=300)
     args = ap.parse_args()
     ingest = []
     for pair in filter(None, args.ingest.split(",")):
         tier, n = pair.split(":")
         ingest += bench_ingest(tier, int(n), args.repeat)
+    rekey = bench_rekey(args.rekey) if args.rekey else None
     recall = []
     queries = corpus.queries(args.queries)
     for tier in filter(None, args.tiers.split(",")):
         for size in map(int, args.sizes.split(",")):
             recall += bench_recall(tier, size, queries)
-    write_result("months", {"batch": BATCH, "ingest": ingest, "recall": recall, "half_life_days": 30,
+    write_result("months", {"batch": BATCH, "ingest": ingest, "rekey": rekey, "recall": recall, "half_life_days": 30,
                             "when_utc": validate.now_utc()})
 
 

@@ -25,9 +25,9 @@ def normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
-def text_key(text: str) -> int:
+def text_key(text: str, normalised: Optional[str] = None) -> int:
     """A signed 64-bit hash of normalise(text): memories.text_key, the duplicate index."""
-    digest = hashlib.blake2b(normalise(text).encode("utf-8"), digest_size=8).digest()
+    digest = hashlib.blake2b((normalised or normalise(text)).encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
@@ -44,15 +44,29 @@ def rekey(conn: apsw.Connection) -> int:
             return done
 
 
-def find_duplicate(conn: apsw.Connection, text: str, key: int, thread: Optional[str], now: str) -> Optional[int]:
-    """The oldest current memory (not superseded, not expired) with the same normalised text in the
-    same thread, or None. The hash finds candidates through the index; the text decides."""
-    wanted = normalise(text)
-    for memory_id, stored in conn.execute(sqlfiles.query("duplicate_candidates"),
-                                          {"key": key, "thread": thread, "now": now}):
-        if normalise(stored) == wanted:
-            return memory_id
-    return None
+class CurrentTexts:
+    """The current memories a batch of remembers may repeat, read in one query by key, then kept up
+    to date as the batch inserts, merges and supersedes (inside the caller's write transaction, or a
+    read-only look before it)."""
+
+    def __init__(self, conn: apsw.Connection, keys: List[int], now: str):
+        self._now = now
+        self._by_mark: Dict[Tuple[str, Optional[str]], int] = {}
+        rows = conn.execute(sqlfiles.query("current_by_keys"),
+                            {"keys": json.dumps(sorted(set(keys))), "now": now}).fetchall()
+        for memory_id, text, thread in rows:  # oldest first: the first one seen stays
+            self._by_mark.setdefault((normalise(text), thread), memory_id)
+
+    def find(self, normalised: str, thread: Optional[str]) -> Optional[int]:
+        return self._by_mark.get((normalised, thread))
+
+    def added(self, memory_id: int, normalised: str, thread: Optional[str], expires_at: Optional[str]) -> None:
+        if expires_at is None or expires_at > self._now:
+            self._by_mark.setdefault((normalised, thread), memory_id)
+
+    def superseded(self, memory_id: int) -> None:
+        for mark in [m for m, i in self._by_mark.items() if i == memory_id]:
+            del self._by_mark[mark]
 
 
 def merge_into(conn: apsw.Connection, memory_id: int, tags: str, metadata: str, pinned: bool,

@@ -152,22 +152,30 @@ class Memento:
             raise InvalidInputError(f"embed must be 'now' or 'later', not {embed!r}")
         given = [r.pop("vector") for r in rows]
         supersedes = [r.pop("supersedes") for r in rows]
-        for r in rows:
-            r["text_key"] = lifecycle.text_key(r["text"])
+        normalised = [lifecycle.normalise(r["text"]) for r in rows]
+        for r, norm in zip(rows, normalised):
+            r["text_key"] = lifecycle.text_key(r["text"], norm)
+        keys = [r["text_key"] for r in rows]
         # Embed before taking the write lock: other writers are not kept waiting on the model.
         # Texts already stored (a read, outside the lock) are not embedded; should one be forgotten
         # before the lock is taken, it is stored pending and backfill() embeds it.
-        known = self._known_duplicates(rows) if dedup and self._vectors is not None else set()
-        vectors = self._vectors_for([r["text"] for r in rows],
-                                    [b"" if i in known and g is None else g for i, g in enumerate(given)], embed)
+        if dedup and self._vectors is not None:
+            current = lifecycle.CurrentTexts(self._conn, keys, validate.now_utc())
+            known = set()
+            for i, (r, norm) in enumerate(zip(rows, normalised)):
+                if current.find(norm, r["thread"]) is not None:
+                    known.add(i)
+                current.added(-1, norm, r["thread"], None)
+            given = [b"" if i in known and g is None else g for i, g in enumerate(given)]
+        vectors = self._vectors_for([r["text"] for r in rows], given, embed)
         insert = sqlfiles.query("insert_memory")
         with db.translate_errors(self.path), db.write_transaction(self._conn):
             if dedup:
                 lifecycle.rekey(self._conn)
+                current = lifecycle.CurrentTexts(self._conn, keys, rows[0]["updated_at"])
             memories = []
-            for r, vector, old_id in zip(rows, vectors or [None] * len(rows), supersedes):
-                found = lifecycle.find_duplicate(self._conn, r["text"], r["text_key"], r["thread"],
-                                                 r["updated_at"]) if dedup else None
+            for r, norm, vector, old_id in zip(rows, normalised, vectors or [None] * len(rows), supersedes):
+                found = current.find(norm, r["thread"]) if dedup else None
                 if found is not None:
                     memory = Memory.from_row(lifecycle.merge_into(
                         self._conn, found, r["tags"], r["metadata"], r["pinned"], r["expires_at"],
@@ -176,20 +184,14 @@ class Memento:
                     memory = Memory.from_row(self._conn.execute(insert, r).fetchone())
                     if vector:
                         memory = self._vectors.store([memory], [vector])[0]
+                    if dedup:
+                        current.added(memory.id, norm, r["thread"], r["expires_at"])
                 if old_id is not None:
                     lifecycle.supersede(self._conn, old_id, memory.id)
+                    if dedup:
+                        current.superseded(old_id)
                 memories.append(memory)
         return memories
-
-    def _known_duplicates(self, rows: List[dict]) -> set:
-        """Indexes of rows whose text is already stored, or repeats an earlier row of the batch."""
-        now, seen, known = validate.now_utc(), set(), set()
-        for i, r in enumerate(rows):
-            mark = (lifecycle.normalise(r["text"]), r["thread"])
-            if mark in seen or lifecycle.find_duplicate(self._conn, r["text"], r["text_key"], r["thread"], now):
-                known.add(i)
-            seen.add(mark)
-        return known
 
     def _vectors_for(self, texts: List[str], given: List[Any], embed: str) -> Optional[List[Optional[bytes]]]:
         """One stored-form vector per text: the caller's where given (checked by prepare_item), else the

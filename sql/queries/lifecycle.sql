@@ -8,11 +8,11 @@ SELECT id, text FROM memories WHERE text_key IS NULL ORDER BY id LIMIT :limit;
 -- name: set_text_key
 UPDATE memories SET text_key = :key WHERE id = :id;
 
--- name: duplicate_candidates
--- Current memories with this key in this thread (index memories_text_key), oldest first; the
--- caller compares the normalised texts, so a hash collision is never taken for a duplicate.
-SELECT id, text FROM memories
-WHERE text_key = :key AND thread IS :thread
+-- name: current_by_keys
+-- remember_many: every current memory whose key is one of the batch's (a JSON array), oldest
+-- first, in one query (index memories_text_key); the caller compares normalised texts and threads.
+SELECT id, text, thread FROM memories
+WHERE text_key IN (SELECT value FROM json_each(:keys))
   AND superseded_by IS NULL AND (expires_at IS NULL OR expires_at > :now)
 ORDER BY id;
 
