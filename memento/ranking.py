@@ -107,14 +107,14 @@ class RecallRequest:
     include_superseded: bool = False     # False: memories with superseded_by set are left out
     half_life_days: Optional[float] = None  # recency decay (None: none), age counted up to as_of
     as_of: Optional[str] = None          # ISO-8601 UTC; None: now
-    any_hidden: bool = True              # False: the store has no expired/superseded memory to leave out
+    hidden: Optional[int] = None         # how many memories are expired/superseded (None: unknown)
 
     def params(self, settings: RankingSettings) -> Dict[str, Any]:
         """Named parameters for the recall statements (qvec, model: added by the vector side)."""
         return {**settings.params(), "match": self.match, "k": self.k, "tags": self.tags,
                 "since": self.since, "until": self.until, "thread": self.thread,
                 "now": self.now, "include_superseded": int(self.include_superseded),
-                "any_hidden": int(self.any_hidden),
+                "any_hidden": int(self.hidden is None or self.hidden > 0), "hidden": self.hidden or 0,
                 "half_life_days": self.half_life_days, "as_of": self.as_of or self.now,
                 "candidates": max(self.k, settings.candidates),
                 "prefilter": settings.prefilter_factor * max(self.k, settings.candidates),

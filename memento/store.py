@@ -363,12 +363,12 @@ class Memento:
             qvec = validate.vector(vector, self.dim, "query vector")
         now = validate.now_utc()
         include_superseded = validate.flag(include_superseded, "include_superseded")
-        any_hidden = bool(self._conn.execute(sqlfiles.query("any_hidden"), {
-            "now": now, "include_superseded": int(include_superseded)}).fetchone()[0])
+        hidden = self._conn.execute(sqlfiles.query("hidden_count"), {
+            "now": now, "include_superseded": int(include_superseded)}).fetchone()[0]
         request = ranking.RecallRequest(query=query, match=fts_query.build(query), k=k, mode=mode,
                                         tags=_tag_filter(tags), since=since, until=until,
                                         thread=validate.thread(thread), qvec=qvec, now=now,
-                                        include_superseded=include_superseded, any_hidden=any_hidden,
+                                        include_superseded=include_superseded, hidden=hidden,
                                         half_life_days=self._half_life(half_life_days),
                                         as_of=validate.timestamp(as_of, "as_of"))
         if not query.strip() and qvec is None:

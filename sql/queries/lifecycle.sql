@@ -86,8 +86,9 @@ ORDER BY m.id;
 -- `memento prune --expired`: delete for good (the 003 trigger queues their vectors' deletes).
 DELETE FROM memories WHERE expires_at <= :now RETURNING id;
 
--- name: any_hidden
--- Before a recall: is any memory expired (or superseded, unless included)? Two partial-index
--- probes; when neither finds one, the recall statements skip their hidden-list tests.
-SELECT EXISTS (SELECT 1 FROM memories WHERE expires_at <= :now)
-    OR (:include_superseded = 0 AND EXISTS (SELECT 1 FROM memories WHERE superseded_by IS NOT NULL));
+-- name: hidden_count
+-- Before a recall: how many memories are expired (or superseded, unless included)? Partial-index
+-- counts (one both expired and superseded counts twice: harmless, it only sizes a list). At 0 the
+-- recall statements skip their hidden-list tests.
+SELECT (SELECT count(*) FROM memories WHERE expires_at <= :now)
+     + (SELECT count(*) FROM memories WHERE :include_superseded = 0 AND superseded_by IS NOT NULL);

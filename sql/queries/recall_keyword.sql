@@ -25,7 +25,7 @@ filtered AS (
 ),
 -- Memories recall never returns, whatever the filters: expired ones (expires_at <= :now), and
 -- superseded ones unless :include_superseded. Each set is read from its partial index (005).
--- :any_hidden (memento computes it first, a probe of the same two indexes) says whether there
+-- :any_hidden (memento counts them first from the same two indexes) says whether there
 -- are any: when not, no candidate is tested against this list at all (testing cost ~0.3 ms at
 -- 10k memories even for an empty list).
 hidden AS MATERIALIZED (
