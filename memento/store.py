@@ -165,7 +165,7 @@ class Memento:
             for i, (r, norm) in enumerate(zip(rows, normalised)):
                 if current.find(norm, r["thread"]) is not None:
                     known.add(i)
-                current.added(-1, norm, r["thread"], None)
+                current.added(-1, norm, r["thread"], r["expires_at"])
             given = [b"" if i in known and g is None else g for i, g in enumerate(given)]
         vectors = self._vectors_for([r["text"] for r in rows], given, embed)
         insert = sqlfiles.query("insert_memory")
