@@ -1,7 +1,7 @@
 """What memory over months costs (issue 14).
 
 1. Ingest: remember_many in batches of 500 into a fresh store, duplicate detection on (the default)
-   vs off (dedup=False), same texts (the corpus repeats ~7% of its texts, as stores do). Best of
+   vs off (dedup=False), same texts (the corpus repeats ~10% of its texts, as stores do). Best of
    --repeat runs each, alternating, in this process; the model (vector tiers) is loaded first.
 2. Warm recall at each size on threaded stores: every feature off (the cached store as built) vs
    every feature on (a copy with 5% of memories expired, 5% superseded, 2% pinned, and

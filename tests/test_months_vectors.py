@@ -101,3 +101,16 @@ def test_features_off_gives_the_hybrid_ranking_from_before(vmem):
                   "model": vmem.model}
         before = vmem._conn.execute(before_months("recall_hybrid_before"), params).fetchall()
         assert now == [(r[0], r[5]) for r in before], query
+
+
+def test_cli_dedup_near_lists_without_merging(vector_tier, store_path, capsys):
+    from memento.cli import main
+    db = ["--db", str(store_path), "--tier", vector_tier]
+    for text in ("Alice lives in Lisbon.", "Alice lives in Lisbon!", "The quarterly report is due on Friday"):
+        assert main(["remember", text, *db]) == 0
+    capsys.readouterr()
+    assert main(["dedup", "--near", "0.9", *db]) == 0
+    out = capsys.readouterr().out
+    assert "#1 <- #2" in out and "found 1 group" in out and "#3" not in out
+    assert main(["dedup", "--near", "0.9", "--apply", *db]) == 1  # listing only
+    assert main(["dedup", "--near", "1.5", *db]) == 1
