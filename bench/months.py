@@ -142,6 +142,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--sizes", default="10000")
     ap.add_argument("--rekey", type=int, default=100_000, help="rows to re-key (0: skip)")
+    ap.add_argument("--out", default="months", help="bench/results/<OUT>.json (e.g. months_100k)")
     ap.add_argument("--queries", type=int, default=300)
     args = ap.parse_args()
     ingest = []
@@ -154,7 +155,7 @@ def main() -> None:
     for tier in filter(None, args.tiers.split(",")):
         for size in map(int, args.sizes.split(",")):
             recall += bench_recall(tier, size, queries)
-    write_result("months", {"batch": BATCH, "ingest": ingest, "rekey": rekey, "recall": recall, "half_life_days": 30,
+    write_result(args.out, {"batch": BATCH, "ingest": ingest, "rekey": rekey, "recall": recall, "half_life_days": 30,
                             "when_utc": validate.now_utc()})
 
 
