@@ -52,7 +52,7 @@ def build_store(tier: str, size: int, batch: int = 2000, threads: bool = False) 
     started = time.perf_counter()
     with memento.open(path, tier=tier) as mem:
         for i in range(0, size, batch):
-            mem.remember_many(texts[i:i + batch])
+            mem.remember_many(texts[i:i + batch], dedup=False)  # `size` rows, repeats included
     print(f"  built {path.name}: {size:,} memories in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     return path
 

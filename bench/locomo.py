@@ -266,18 +266,21 @@ def config_label(tier: str, mode: str, recall_kw: Dict[str, Any], threads: bool 
 
 
 def run_tier(memento: Any, convs: Sequence[Conversation], tier: str, modes: Sequence[str],
-             recall_kw: Dict[str, Any], threads: bool = True) -> List[Run]:
-    """One fresh store per conversation (in a new temp dir); every mode queries that same store."""
-    runs = {mode: Run(config_label(tier, mode, recall_kw, threads)) for mode in modes}
+             recall_kw: Dict[str, Any], threads: bool = True, dedup: bool = False) -> List[Run]:
+    """One fresh store per conversation (in a new temp dir); every mode queries that same store.
+    dedup=False (default): every turn is its own memory, even a repeated "Thanks!" in a session, so
+    each turn's dia_id maps to one memory id (--dedup measures the default remember behaviour)."""
+    runs = {mode: Run(config_label(tier, mode, recall_kw, threads) + (" dedup" if dedup else "")) for mode in modes}
     for conv in convs:
         with tempfile.TemporaryDirectory(prefix=f"locomo-{tier}-") as tmp, \
                 memento.open(Path(tmp) / "memento.db", tier=tier) as mem:
             started = time.perf_counter()
-            made = mem.remember_many(memento_items(conv, threads))
+            made = mem.remember_many(memento_items(conv, threads), **({} if dedup else {"dedup": False}))
             ingest_s = time.perf_counter() - started
             if len(made) != len(conv.turns):
                 raise RuntimeError(f"remember_many returned {len(made)} memories for {len(conv.turns)} turns")
-            dia_of = {m.id: t.dia_id for m, t in zip(made, conv.turns)}
+            dia_of = {m.id: t.dia_id for m, t in zip(made, conv.turns) if m.duplicate_of is None} \
+                if dedup else {m.id: t.dia_id for m, t in zip(made, conv.turns)}
             for mode, run in runs.items():
                 run.ingest_s += ingest_s
                 ask_all(run, conv, lambda q, mode=mode: [dia_of[h.id] for h in
@@ -380,6 +383,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument("--json-out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
     ap.add_argument("--dump", type=Path, help="JSON Lines, one per system and question: conv, question, "
                                               "category, gold, returned dia_ids, error")
+    ap.add_argument("--dedup", action="store_true", help="remember with duplicate detection on (a repeated "
+                    "turn in a session is merged into its first; that turn's id answers for both)")
     ap.add_argument("--no-threads", action="store_true", help="store turns without threads (as before threads)")
     ap.add_argument("--sweep", metavar="TIERS", help="re-run the choice of memento/ranking.py's weights with "
                     "leave-one-conversation-out on dev, for these tiers (e.g. minimal,light,full); writes "
@@ -432,7 +437,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     failed = [] if memento else [{"error": "memento is not importable"}]
     for tier, modes in (configs_to_run(args, memento) if memento else []):
         try:
-            tier_runs = run_tier(memento, convs, tier, modes, recall_kw, threads=not args.no_threads)
+            tier_runs = run_tier(memento, convs, tier, modes, recall_kw, threads=not args.no_threads,
+                                 dedup=args.dedup)
         except Exception as exc:  # noqa: BLE001 - a broken tier must not hide the others
             print(f"\nmemento {tier}: FAILED before scoring: {type(exc).__name__}: {exc}", file=sys.stderr)
             failed.append({"tier": tier, "modes": modes, "error": f"{type(exc).__name__}: {exc}"})

@@ -78,7 +78,7 @@ class Stores:
             if vectors is not None:
                 items = [{**item, "vector": vectors[item["text"]]} for item in items]
                 self.qvec.update({q.text: vectors[q.text] for q in conv.questions})
-            made = mem.remember_many(items)
+            made = mem.remember_many(items, dedup=False)  # one memory per turn, as locomo.py
             self.mems.append(mem)
             self.dia_of.append({m.id: t.dia_id for m, t in zip(made, conv.turns)})
 

@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--pin", action="store_true", help="mark the memory as pinned")
     c.add_argument("--later", action="store_true", help="defer embedding to `memento backfill`")
     c.add_argument("--thread", help="the sequence it belongs to (a conversation, a session, a log)")
+    c.add_argument("--expires-at", help="ISO-8601 time after which it is neither recalled nor listed")
+    c.add_argument("--supersedes", type=int, metavar="ID", help="the memory this one replaces")
+    c.add_argument("--no-dedup", action="store_true", help="store it even if the same text is stored")
 
     c = command("recall", _recall, "find the memories that best match a query")
     c.add_argument("query")
@@ -71,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--thread", help="only memories of this thread")
     c.add_argument("--context", type=int, default=0, metavar="N",
                    help="show N memories before and after each hit in its thread")
+    c.add_argument("--include-superseded", action="store_true", help="also memories another one replaced")
+    c.add_argument("--half-life-days", type=float, metavar="DAYS",
+                   help="recency decay: a memory's score halves every DAYS days (default: store setting)")
+    c.add_argument("--as-of", help="ISO-8601 time ages are counted to (default: now)")
 
     c = command("get", _get, "show one memory")
     c.add_argument("id", type=_memory_id)
@@ -80,6 +87,17 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--tag", action="append", default=None)
     c.add_argument("--thread", help="only this thread's memories, in thread order")
     c.add_argument("--limit", type=_int_between(0), default=None, help="at most this many")
+    c.add_argument("--pinned", action="store_true", help="only pinned memories")
+    c = command("prune", _prune, "delete memories for good: --expired deletes those past expires_at")
+    c.add_argument("--expired", action="store_true", required=True, help="delete expired memories")
+    c = command("dedup", _dedup, "list memories stored more than once (same text, same thread)")
+    c.add_argument("--apply", action="store_true", help="merge each group into its oldest memory")
+    c.add_argument("--near", type=float, metavar="COSINE",
+                   help="vector tiers: list near-duplicates with cosine >= COSINE instead (listing only)")
+    c = command("config", _config, "read or change a store-wide setting (half_life_days)")
+    c.add_argument("action", choices=("get", "set", "unset"))
+    c.add_argument("key")
+    c.add_argument("value", nargs="?")
     c = command("import", _import, "import memories from a JSON Lines file (- for stdin) or an OpenClaw workspace")
     c.add_argument("file", nargs="?", help="JSON Lines file, - for stdin, or an OpenClaw workspace folder "
                    "(--format openclaw default: ~/.openclaw/workspace)")
@@ -141,14 +159,19 @@ def _remember(args) -> None:
     metadata = dict(_key_value(kv) for kv in args.meta)
     with _open(args) as mem:
         memory = mem.remember(args.text, tags=args.tag, metadata=metadata, created_at=args.created_at,
-                              pinned=args.pin, embed="later" if args.later else "now", thread=args.thread)
+                              pinned=args.pin, embed="later" if args.later else "now", thread=args.thread,
+                              expires_at=args.expires_at, supersedes=args.supersedes, dedup=not args.no_dedup)
+    if memory.duplicate_of is not None and not args.json:
+        print(f"already remembered as {memory.duplicate_of}")
     _emit(args, [memory], columns=("id", "created_at", "tags", "text"))
 
 
 def _recall(args) -> None:
     with _open(args) as mem:
         hits = mem.recall(args.query, k=args.k, tags=args.tag, since=args.since, until=args.until,
-                          mode=args.mode, thread=args.thread, context=args.context)
+                          mode=args.mode, thread=args.thread, context=args.context,
+                          include_superseded=args.include_superseded, half_life_days=args.half_life_days,
+                          as_of=args.as_of)
     _emit(args, hits, columns=("id", "score", "created_at", "tags", "text"))
     if args.context and not args.json:
         for hit in hits:
@@ -188,10 +211,50 @@ def _forget(args) -> int:
 
 def _list(args) -> None:
     with _open(args) as mem:
-        memories = mem.iter(tags=args.tag, thread=args.thread)
+        memories = mem.iter(tags=args.tag, thread=args.thread, pinned=True if args.pinned else None)
         if args.limit is not None:
             memories = (m for _, m in zip(range(args.limit), memories))
         _emit(args, memories, columns=("id", "created_at", "tags", "text"))
+
+
+def _prune(args) -> None:
+    with _open(args) as mem:
+        ids = mem.prune_expired()
+    if args.json:
+        _print_json({"pruned": ids})
+    else:
+        print(f"deleted {len(ids)} expired memor{'y' if len(ids) == 1 else 'ies'}")
+
+
+def _dedup(args) -> None:
+    if args.apply and args.near is not None:
+        raise InvalidInputError("--near only lists near-duplicates; merge them by hand (forget, update)")
+    with _open(args) as mem:
+        groups = mem.merge_duplicates() if args.apply else mem.duplicates(near=args.near)
+    if args.json:
+        for group in groups:
+            sys.stdout.write(json.dumps(dataclasses.asdict(group), ensure_ascii=False) + "\n")
+        return
+    for group in groups:
+        similar = f" (cosine >= {group.similarity})" if group.similarity is not None else ""
+        print(f"#{group.keep} <- {', '.join(f'#{i}' for i in group.others)}{similar}  {_cell(group.text)}")
+    extra = sum(len(g.others) for g in groups)
+    verb = "merged" if args.apply else "found"
+    print(f"{verb} {len(groups)} group{'s' * (len(groups) != 1)}, {extra} extra memor{'y' if extra == 1 else 'ies'}"
+          + ("" if args.apply or args.near is not None or not groups else "; merge them with --apply"))
+
+
+def _config(args) -> None:
+    with _open(args) as mem:
+        if args.action == "set" and args.value is None:
+            raise InvalidInputError("config set needs a value: memento config set KEY VALUE")
+        value = mem.config(args.key, args.value if args.action == "set" else None, unset=args.action == "unset")
+    if args.json:
+        _print_json({args.key: value})
+    elif args.action == "get":
+        print("(not set)" if value is None else value)
+    else:
+        print(f"{args.key} = {value}" if args.action == "set" else f"{args.key} unset")
 
 
 def _import(args) -> None:

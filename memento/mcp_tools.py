@@ -55,7 +55,9 @@ _OPTIONAL_TEXT = {"anyOf": [{"type": "string"}, {"type": "null"}]}   # single-ty
 _MEMORY_FIELDS = {
     "id": {"type": "integer"}, "text": {"type": "string"}, "tags": _TAGS_OUT, "metadata": {"type": "object"},
     "created_at": {"type": "string"}, "updated_at": {"type": "string"}, "pinned": {"type": "boolean"},
-    "thread": _OPTIONAL_TEXT,
+    "thread": _OPTIONAL_TEXT, "expires_at": _OPTIONAL_TEXT,
+    "superseded_by": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+    "duplicate_of": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
 }
 _MEMORY = _object(_MEMORY_FIELDS, tuple(_MEMORY_FIELDS))
 _HIT_FIELDS = {
@@ -98,6 +100,11 @@ def _check_value(schema: Mapping[str, Any], value: Any, where: str) -> Any:
         low, high = schema.get("minimum"), schema.get("maximum")
         if (low is not None and value < low) or (high is not None and value > high):
             raise InvalidInputError(f"{where} must be between {low} and {high}, not {value}")
+    elif kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidInputError(f"{where} must be a number, not {_json_type(value)}")
+        if "exclusiveMinimum" in schema and not value > schema["exclusiveMinimum"]:
+            raise InvalidInputError(f"{where} must be greater than {schema['exclusiveMinimum']}, not {value}")
     elif kind == "string":
         if not isinstance(value, str):
             raise InvalidInputError(f"{where} must be a string, not {_json_type(value)}")
@@ -131,7 +138,8 @@ def _json_type(value: Any) -> str:
 def memory_json(memory: Memory) -> Dict[str, Any]:
     return {"id": memory.id, "text": memory.text, "tags": list(memory.tags), "metadata": memory.metadata,
             "created_at": memory.created_at, "updated_at": memory.updated_at, "pinned": memory.pinned,
-            "thread": memory.thread}
+            "thread": memory.thread, "expires_at": memory.expires_at, "superseded_by": memory.superseded_by,
+            "duplicate_of": memory.duplicate_of}
 
 
 def hit_json(hit: Hit) -> Dict[str, Any]:
@@ -160,12 +168,20 @@ def _line(item: Mapping[str, Any], limit: Optional[int] = None) -> str:
 def _remember(mem, a):
     return memory_json(mem.remember(a["text"], tags=a.get("tags", ()), metadata=a.get("metadata"),
                                     created_at=a.get("created_at"), pinned=a.get("pinned", False),
-                                    thread=a.get("thread")))
+                                    thread=a.get("thread"), expires_at=a.get("expires_at"),
+                                    supersedes=a.get("supersedes")))
+
+
+def _render_remember(m):
+    if m.get("duplicate_of") is not None:
+        return f"Already remembered as {m['duplicate_of']} (new tags and metadata merged): " + _line(m)
+    return "Remembered " + _line(m)
 
 
 def _recall(mem, a):
     hits = mem.recall(a["query"], k=a.get("k", 10), tags=a.get("tags"), since=a.get("since"),
-                      until=a.get("until"), mode=a.get("mode"), thread=a.get("thread"))
+                      until=a.get("until"), mode=a.get("mode"), thread=a.get("thread"),
+                      include_superseded=a.get("include_superseded", False), half_life_days=a.get("half_life_days"))
     return {"results": [hit_json(h) for h in hits]}
 
 
@@ -228,11 +244,14 @@ TOOLS: Tuple[Tool, ...] = (
             "created_at": dict(_TIME, description="when the fact happened or was said (default: now)"),
             "pinned": {"type": "boolean", "description": "mark as important (default false)"},
             "thread": _THREAD,
+            "expires_at": dict(_TIME, description="forget it after this time (a scratch note); default: never"),
+            "supersedes": dict(_ID, description="the id of a stored memory this one replaces (a changed fact): "
+                                                "recall leaves the old one out from now on"),
         }, ("text",)),
         output_schema=_MEMORY,
         annotations={"title": "Remember", "readOnlyHint": False, "destructiveHint": False,
                      "idempotentHint": False, "openWorldHint": False},
-        run=_remember, render=lambda m: "Remembered " + _line(m), needs_model=True),
+        run=_remember, render=_render_remember, needs_model=True),
     Tool(
         name="recall", title="Recall",
         description=(
@@ -250,6 +269,9 @@ TOOLS: Tuple[Tool, ...] = (
             "mode": {"type": "string", "enum": ["hybrid", "keyword", "vector"],
                      "description": "default: hybrid (keywords + meaning) where vectors exist, else keyword"},
             "thread": {"type": "string", "description": "only memories of this thread"},
+            "include_superseded": {"type": "boolean", "description": "also facts a newer memory replaced (default false)"},
+            "half_life_days": {"type": "number", "exclusiveMinimum": 0,
+                               "description": "favour recent memories: a score halves every this many days"},
         }, ("query",)),
         output_schema=_object({"results": {"type": "array", "items": _HIT}}, ("results",)),
         annotations={"title": "Recall", "readOnlyHint": True, "openWorldHint": False},

@@ -6,11 +6,20 @@ the formula lives:
     keyword part  = bm25 / best bm25 of the query        (0..1; 0 = the memory does not match)
     vector part   = cosine similarity                    (-1..1, fixed bounds; 0 = no trusted vector)
     fused         = w_keyword * keyword part + w_vector * vector part
-    final         = fused + gamma * max(0, fused of the previous memory, fused of the next memory)
+    smoothed      = fused + gamma * max(0, fused of the previous memory, fused of the next memory)
                     (previous/next in the memory's thread; ranked over the candidates of both
                     sides plus their thread neighbours, each scored on BOTH sides exactly in the
                     hybrid statement; in the keyword statement a neighbour outside the keyword
                     candidates counts its own keyword part as 0, see recall_keyword.sql)
+    factor        = 1 + pin_boost                               for a pinned memory (never decays)
+                    0.5 ** (max(0, age in days) / half_life)    otherwise, when a half-life is set
+                    1                                           otherwise
+    final         = smoothed * factor when smoothed >= 0, else smoothed / factor
+                    (dividing a negative score keeps "a bigger factor ranks higher" true for every
+                    score, so an older memory never outranks an otherwise identical newer one)
+
+Expired memories (expires_at <= now) and, unless include_superseded, superseded ones are left out
+before any LIMIT, so k results still come back when many are hidden.
 
 No score is divided by the best similarity: with fixed bounds the score is monotonic in
 similarity for every query, including one whose similarities are all negative or all zero.
@@ -67,6 +76,10 @@ class RankingSettings:
     prefilter_factor: int = 2
     # A filter passing at most this many memories is scored exactly (every filtered row's cosine).
     exact_limit: int = 2_000
+    # A pinned memory's score is multiplied by 1 + pin_boost (sign-aware, see above): it ranks above
+    # unpinned memories that score up to 25% more before the boost. 0 = pins do not rank. No memory
+    # of the dev set is pinned, so it does not change the numbers above.
+    pin_boost: float = 0.25
 
     def params(self) -> Dict[str, Any]:
         return asdict(self)
@@ -96,11 +109,19 @@ class RecallRequest:
     until: Optional[str] = None
     thread: Optional[str] = None    # only memories of this thread, or None
     qvec: Optional[bytes] = None    # the caller's query vector in stored form, if given
+    now: Optional[str] = None       # ISO-8601 UTC: memories with expires_at <= now are left out
+    include_superseded: bool = False     # False: memories with superseded_by set are left out
+    half_life_days: Optional[float] = None  # recency decay (None: none), age counted up to as_of
+    as_of: Optional[str] = None          # ISO-8601 UTC; None: now
+    hidden: Optional[int] = None         # how many memories are expired/superseded (None: unknown)
 
     def params(self, settings: RankingSettings) -> Dict[str, Any]:
         """Named parameters for the recall statements (qvec, model: added by the vector side)."""
         return {**settings.params(), "match": self.match, "k": self.k, "tags": self.tags,
                 "since": self.since, "until": self.until, "thread": self.thread,
+                "now": self.now, "include_superseded": int(self.include_superseded),
+                "any_hidden": int(self.hidden is None or self.hidden > 0), "hidden": self.hidden or 0,
+                "half_life_days": self.half_life_days, "as_of": self.as_of or self.now,
                 "candidates": max(self.k, settings.candidates),
                 "prefilter": settings.prefilter_factor * max(self.k, settings.candidates),
                 "w_keyword": 0.0 if self.mode == "vector" else settings.w_keyword,

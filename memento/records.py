@@ -17,12 +17,19 @@ class Memory:
     pinned: bool
     embedded_with: Optional[str]    # model id of its vector; None = keyword-only or not yet embedded
     thread: Optional[str] = None    # the sequence it belongs to (a conversation, a log); None = none
+    expires_at: Optional[str] = None     # ISO-8601 UTC; past it the memory is not recalled nor listed
+    superseded_by: Optional[int] = None  # id of the memory that replaced it (maybe forgotten since)
+    # remember() only: the id of the stored memory this text repeats (then equal to .id: nothing was
+    # added; tags and metadata were merged into it). None: a new memory was stored.
+    duplicate_of: Optional[int] = None
 
     @classmethod
-    def from_row(cls, row) -> "Memory":
-        id_, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread = row
+    def from_row(cls, row, duplicate: bool = False) -> "Memory":
+        id_, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread, *months = row
+        expires_at, superseded_by = months or (None, None)
         return cls(id_, text, tuple(json.loads(tags)), json.loads(metadata),
-                   created_at, updated_at, bool(pinned), embedded_with, thread)
+                   created_at, updated_at, bool(pinned), embedded_with, thread,
+                   expires_at, superseded_by, id_ if duplicate else None)
 
 
 @dataclass(frozen=True)

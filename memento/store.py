@@ -10,6 +10,7 @@ import functools
 import itertools
 import json
 import logging
+import math
 import os
 import threading
 from dataclasses import replace
@@ -18,7 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, S
 
 import apsw
 
-from . import db, fts_query, ranking, sqlfiles, storefile, tiers, validate
+from . import db, fts_query, lifecycle, ranking, sqlfiles, storefile, tiers, validate
 from .errors import InvalidInputError, MemoryNotFoundError, StoreError
 from .records import Hit, Memory, Neighbour, Stats
 
@@ -143,46 +144,60 @@ class Memento:
     @_guarded
     def remember(self, text: str, *, tags: Iterable[str] = (), metadata: Optional[Mapping[str, Any]] = None,
                  created_at: validate.Timestamp = None, pinned: bool = False, embed: str = "now",
-                 vector: Optional[Sequence[float]] = None, thread: Optional[str] = None) -> Memory:
+                 vector: Optional[Sequence[float]] = None, thread: Optional[str] = None,
+                 expires_at: validate.Timestamp = None, supersedes: Optional[int] = None,
+                 dedup: bool = True) -> Memory:
         """Store one memory and return it. embed="later" (vector tiers) defers its vector to backfill().
         `vector`: its embedding, computed by the caller with this store's model (`.model`); it is
         stored instead of running the model. `thread`: the sequence it belongs to (a conversation,
-        a session, a log), ordered by created_at; its neighbours there help recall find it."""
+        a session, a log), ordered by created_at; its neighbours there help recall find it.
+        `expires_at`: past this time the memory is not recalled nor listed (prune_expired() deletes it).
+        `supersedes`: the id of the memory this one replaces; recall leaves that one out from now on.
+        A text already stored (same after NFC and whitespace normalisation, same thread, current)
+        adds nothing: the stored memory gets the new tags and metadata keys and is returned with
+        duplicate_of set to its id. dedup=False stores a new memory regardless."""
         item = validate.new_memory({"text": text, "tags": tags, "metadata": metadata, "created_at": created_at,
-                                    "pinned": pinned, "vector": vector,
-                                    "thread": thread}, self.dim)
-        return self._insert([item], embed)[0]
+                                    "pinned": pinned, "vector": vector, "thread": thread,
+                                    "expires_at": expires_at, "supersedes": supersedes}, self.dim)
+        return self._insert([item], embed, validate.flag(dedup, "dedup"))[0]
 
     @_guarded
     def remember_many(self, items: Iterable[Item], *, batch_size: Optional[int] = None,
-                      progress: Optional[Callable[[int], None]] = None, embed: str = "now") -> List[Memory]:
+                      progress: Optional[Callable[[int], None]] = None, embed: str = "now",
+                      dedup: bool = True) -> List[Memory]:
         """Store many memories and return them. Items are texts or dicts with the keys of remember()
-        (text, tags, metadata, created_at, pinned, vector, thread); any iterable, a generator included.
+        (text, tags, metadata, created_at, pinned, vector, thread, expires_at, supersedes); any
+        iterable, a generator included. Duplicates, of stored memories or of an earlier item of the
+        same batch, are merged as remember() does: one Memory per item, in order.
 
         batch_size=None (default): all or none, in one transaction (every item is checked first).
         batch_size=n: items are read, embedded and stored n at a time, one transaction per batch; an
         error stops at its batch and the batches before it stay stored. progress(n) is called after
         each stored batch. The returned list holds every memory: for an input larger than memory,
         use remember_stream()."""
+        dedup = validate.flag(dedup, "dedup")
         if batch_size is not None:
-            return [m for batch in self._remember_batches(items, batch_size, progress, embed) for m in batch]
+            return [m for batch in self._remember_batches(items, batch_size, progress, embed, dedup) for m in batch]
         _check_embed(embed)
         new = [_numbered(index, item, self.dim) for index, item in enumerate(validate.items(items))]
-        stored = self._insert(new, embed) if new else []
+        stored = self._insert(new, embed, dedup) if new else []
         if progress is not None and stored:
             progress(len(stored))
         return stored
 
     @_guarded
     def remember_stream(self, items: Iterable[Item], *, batch_size: int = STREAM_BATCH,
-                        progress: Optional[Callable[[int], None]] = None, embed: str = "now") -> int:
+                        progress: Optional[Callable[[int], None]] = None, embed: str = "now",
+                        dedup: bool = True) -> int:
         """remember_many(batch_size=n) that keeps only one batch in memory and returns how many
         memories it stored: for imports of any size. An error stops at its batch; the batches before
         it stay stored (progress(n), called after each one, says how many)."""
-        return sum(len(batch) for batch in self._remember_batches(items, batch_size, progress, embed))
+        dedup = validate.flag(dedup, "dedup")
+        return sum(len(batch) for batch in self._remember_batches(items, batch_size, progress, embed, dedup))
 
     def _remember_batches(self, items: Iterable[Item], batch_size: int,
-                          progress: Optional[Callable[[int], None]], embed: str) -> Iterator[List[Memory]]:
+                          progress: Optional[Callable[[int], None]], embed: str,
+                          dedup: bool) -> Iterator[List[Memory]]:
         batch_size = validate.positive_int(batch_size, "batch_size")
         _check_embed(embed)
         numbered = enumerate(validate.items(items))
@@ -190,32 +205,68 @@ class Memento:
             batch = [_numbered(index, item, self.dim) for index, item in itertools.islice(numbered, batch_size)]
             if not batch:
                 return
-            stored = self._insert(batch, embed)
+            stored = self._insert(batch, embed, dedup)
             if progress is not None:
                 progress(len(stored))
             yield stored
 
-    def _insert(self, new: List[validate.NewMemory], embed: str) -> List[Memory]:
+    def _insert(self, new: List[validate.NewMemory], embed: str, dedup: bool = True) -> List[Memory]:
         _check_embed(embed)
-        # Embed before taking the write lock: other writers are not kept waiting on the model.
-        vectors = self._vectors_for(new, embed)
-        insert = sqlfiles.query("insert_memory")
         now = validate.now_utc()
+        rows = [m.insert_params(now) for m in new]
+        given = [m.vector for m in new]
+        supersedes = [m.supersedes for m in new]
+        normalised = [lifecycle.normalise(r["text"]) for r in rows]
+        for r, norm in zip(rows, normalised):
+            r["text_key"] = lifecycle.text_key(r["text"], norm)
+        keys = [r["text_key"] for r in rows]
+        # Embed before taking the write lock: other writers are not kept waiting on the model.
+        # Texts already stored (a read, outside the lock) are not embedded; should one be forgotten
+        # before the lock is taken, it is stored pending and backfill() embeds it.
+        if dedup and self._vectors is not None:
+            current = lifecycle.CurrentTexts(self._conn, keys, now)
+            known = set()
+            for i, (r, norm) in enumerate(zip(rows, normalised)):
+                if current.find(norm, r["thread"]) is not None:
+                    known.add(i)
+                current.added(-1, norm, r["thread"], r["expires_at"])
+            given = [b"" if i in known and g is None else g for i, g in enumerate(given)]
+        vectors = self._vectors_for([r["text"] for r in rows], given, embed)
+        insert = sqlfiles.query("insert_memory")
         with db.translate_errors(self.path), db.write_transaction(self._conn):
-            memories = [Memory.from_row(self._conn.execute(insert, m.insert_params(now)).fetchone()) for m in new]
-            if vectors is not None:
-                memories = self._vectors.store(memories, vectors)
+            if dedup:
+                lifecycle.rekey(self._conn)
+                current = lifecycle.CurrentTexts(self._conn, keys, rows[0]["updated_at"])
+            memories = []
+            for r, norm, vector, old_id in zip(rows, normalised, vectors or [None] * len(rows), supersedes):
+                found = current.find(norm, r["thread"]) if dedup else None
+                if found is not None:
+                    memory = Memory.from_row(lifecycle.merge_into(
+                        self._conn, found, r["tags"], r["metadata"], r["pinned"], r["expires_at"],
+                        r["updated_at"]), duplicate=True)
+                else:
+                    memory = Memory.from_row(self._conn.execute(insert, r).fetchone())
+                    if vector:
+                        memory = self._vectors.store([memory], [vector])[0]
+                    if dedup:
+                        current.added(memory.id, norm, r["thread"], r["expires_at"])
+                if old_id is not None:
+                    lifecycle.supersede(self._conn, old_id, memory.id)
+                    if dedup:
+                        current.superseded(old_id)
+                memories.append(memory)
         return memories
 
-    def _vectors_for(self, new: List[validate.NewMemory], embed: str) -> Optional[List[Optional[bytes]]]:
-        """One stored-form vector per memory: the caller's where given (checked by validate), else the
-        model's (embed="now") or None (pending until backfill). None for the whole batch in the minimal tier."""
+    def _vectors_for(self, texts: List[str], given: List[Optional[bytes]], embed: str) -> Optional[List[Optional[bytes]]]:
+        """One stored-form vector per text: the caller's where given (checked by validate; b"": a
+        known duplicate, not embedded), else the model's (embed="now") or None (pending until
+        backfill). None for the whole batch in the minimal tier."""
         if self._vectors is None:
             return None
-        out = [m.vector for m in new]
+        out = list(given)
         missing = [i for i, v in enumerate(out) if v is None]
         if embed == "now" and missing:
-            for i, made in zip(missing, self._vectors.embed([new[i].text for i in missing])):
+            for i, made in zip(missing, self._vectors.embed([texts[i] for i in missing])):
                 out[i] = made
         return out
 
@@ -256,6 +307,69 @@ class Memento:
             if self._vectors is not None:
                 self._vectors.delete(memory_id)
 
+    @_guarded
+    def reinstate(self, memory_id: int) -> Memory:
+        """Make a superseded memory current again (forgetting its superseder does not: see README)."""
+        memory_id = validate.memory_id(memory_id)
+        with db.translate_errors(self.path), db.write_transaction(self._conn):
+            row = self._conn.execute(sqlfiles.query("reinstate"), {"id": memory_id}).fetchone()
+        if row is None:
+            raise MemoryNotFoundError(f"no memory with id {memory_id}")
+        return Memory.from_row(row)
+
+    @_guarded
+    def prune_expired(self) -> List[int]:
+        """Delete every expired memory for good (vectors too); returns their ids."""
+        with db.translate_errors(self.path), db.write_transaction(self._conn):
+            ids = [r[0] for r in self._conn.execute(sqlfiles.query("prune_expired"), {"now": validate.now_utc()})]
+            if ids and self._vectors is not None:
+                self._vectors.delete(ids[0])  # applies the queue the delete trigger filled
+        return sorted(ids)
+
+    @_guarded
+    def duplicates(self, *, near: Optional[float] = None) -> List[lifecycle.DuplicateGroup]:
+        """Groups of current memories with the same text (after normalisation) in the same thread,
+        oldest id first. near=0.95 (vector tiers): groups by cosine similarity >= near instead."""
+        if near is not None:
+            near = validate.finite_weight(near, "near")
+            if not 0.0 < near <= 1.0:
+                raise InvalidInputError(f"near must be a cosine similarity in (0, 1], not {near}")
+            if self._vectors is None:
+                raise InvalidInputError(f"near-duplicates need a vector tier; this store is open in tier "
+                                        f"{self.tier!r} (keyword-only)")
+            return lifecycle.near_groups(self._conn, self._vectors.model_id, near)
+        with db.translate_errors(self.path), db.write_transaction(self._conn):
+            lifecycle.rekey(self._conn)
+        return lifecycle.exact_groups(self._conn, validate.now_utc())
+
+    @_guarded
+    def merge_duplicates(self) -> List[lifecycle.DuplicateGroup]:
+        """Merge every exact duplicate group into its oldest memory (tags and metadata merged, later
+        values winning), deleting the others, in one transaction. Returns the groups merged."""
+        with db.translate_errors(self.path), db.write_transaction(self._conn):
+            lifecycle.rekey(self._conn)
+            now = validate.now_utc()
+            groups = lifecycle.exact_groups(self._conn, now)
+            for group in groups:
+                lifecycle.apply_group(self._conn, group, now)
+            if groups and self._vectors is not None:
+                self._vectors.delete(groups[0].keep)
+        return groups
+
+    @_guarded
+    def config(self, key: str, value: Optional[str] = None, *, unset: bool = False) -> Optional[str]:
+        """Read (value None), set or unset a store-wide setting kept in store_meta. Known keys:
+        half_life_days (recall's default recency half-life, a positive number of days)."""
+        if key not in CONFIG_KEYS:
+            raise InvalidInputError(f"unknown setting {key!r}; known: {', '.join(sorted(CONFIG_KEYS))}")
+        if value is None and not unset:
+            return storefile.read_setting(self._conn, key)
+        if value is not None:
+            value = str(CONFIG_KEYS[key](value))
+        with db.translate_errors(self.path), db.write_transaction(self._conn):
+            storefile.write_setting(self._conn, key, None if unset else value)
+        return value
+
     # -- reading -------------------------------------------------------------------------------
 
     @_guarded
@@ -267,14 +381,18 @@ class Memento:
         return Memory.from_row(row)
 
     def iter(self, *, tags: Optional[Iterable[str]] = None, thread: Optional[str] = None,
-             page_size: int = 500) -> Iterator[Memory]:
+             page_size: int = 500, pinned: Optional[bool] = None) -> Iterator[Memory]:
         """All memories in id order (optionally only those carrying all `tags`), read page by page.
-        With `thread`: that thread's memories in thread order (created_at, id)."""
+        With `thread`: that thread's memories in thread order (created_at, id). pinned=True: only
+        pinned ones, False: only unpinned. Expired memories are left out; superseded ones are not."""
         # Checked here, not on the first next(): a bad argument fails where it is passed.
-        return self._pages(_tag_filter(tags), validate.thread(thread), validate.positive_int(page_size, "page_size"))
+        after = {"after_id": 0, "after_created_at": "", "now": validate.now_utc(),
+                 "pinned": None if pinned is None else validate.flag(pinned, "pinned")}
+        return self._pages(_tag_filter(tags), validate.thread(thread),
+                           validate.positive_int(page_size, "page_size"), after)
 
-    def _pages(self, tag_filter: Optional[str], thread: Optional[str], page_size: int) -> Iterator[Memory]:
-        after = {"after_id": 0, "after_created_at": ""}
+    def _pages(self, tag_filter: Optional[str], thread: Optional[str], page_size: int,
+               after: dict) -> Iterator[Memory]:
         while True:
             with self._lock:  # page by page: a caller may stop iterating or switch threads between pages
                 self._check_open()
@@ -288,7 +406,7 @@ class Memento:
                 yield Memory.from_row(row)
             if len(rows) < page_size:
                 return
-            after = {"after_id": rows[-1][0], "after_created_at": rows[-1][4]}
+            after = {**after, "after_id": rows[-1][0], "after_created_at": rows[-1][4]}
 
     @_guarded
     def count(self) -> int:
@@ -298,13 +416,18 @@ class Memento:
     def recall(self, query: str, *, k: int = 10, tags: Optional[Iterable[str]] = None,
                since: validate.Timestamp = None, until: validate.Timestamp = None,
                mode: Optional[str] = None, vector: Optional[Sequence[float]] = None,
-               thread: Optional[str] = None, context: int = 0) -> List[Hit]:
+               thread: Optional[str] = None, context: int = 0, include_superseded: bool = False,
+               half_life_days: Optional[float] = None, as_of: validate.Timestamp = None) -> List[Hit]:
         """The k memories that best match `query`, best first. `tags` keeps memories carrying all of
         them; since (inclusive) / until (exclusive) bound created_at; `thread` keeps one thread's.
         mode: "hybrid" (default in vector tiers), "keyword" (the only one in the minimal tier) or
         "vector". `vector`: the query's embedding, computed by the caller with this store's model,
         used instead of running the model. `context=n`: each hit carries up to n memories before and
-        after it in its thread (Hit.context), so an agent sees the conversation around it."""
+        after it in its thread (Hit.context), so an agent sees the conversation around it.
+        Expired memories are never recalled; superseded ones only with include_superseded=True.
+        `half_life_days`: each score is multiplied by 0.5 ** (age in days / half_life_days), age
+        from created_at to `as_of` (default now); pinned memories never decay. None: the store's
+        setting (config("half_life_days")), else no decay; math.inf: no decay."""
         query = validate.query(query)
         k = validate.k(k)
         since, until = validate.time_window(since, until)
@@ -316,9 +439,16 @@ class Memento:
                 raise InvalidInputError("a query vector needs mode 'hybrid' or 'vector' (a vector tier); "
                                         f"this recall is keyword-only (tier {self.tier!r})")
             qvec = validate.vector(vector, self.dim, "query vector")
+        now = validate.now_utc()
+        include_superseded = validate.flag(include_superseded, "include_superseded")
+        hidden = self._conn.execute(sqlfiles.query("hidden_count"), {
+            "now": now, "include_superseded": int(include_superseded)}).fetchone()[0]
         request = ranking.RecallRequest(query=query, match=fts_query.build(query), k=k, mode=mode,
                                         tags=_tag_filter(tags), since=since, until=until,
-                                        thread=validate.thread(thread), qvec=qvec)
+                                        thread=validate.thread(thread), qvec=qvec, now=now,
+                                        include_superseded=include_superseded, hidden=hidden,
+                                        half_life_days=self._half_life(half_life_days),
+                                        as_of=validate.timestamp(as_of, "as_of"))
         if not query.strip() and qvec is None:
             return []
         if mode == "keyword":
@@ -338,6 +468,14 @@ class Memento:
         return replace(hit, context=tuple(
             [Neighbour(i, text, -offset) for offset, (i, text) in reversed(list(enumerate(before, 1)))]
             + [Neighbour(i, text, offset) for offset, (i, text) in enumerate(after, 1)]))
+
+    def _half_life(self, value: Optional[float]) -> Optional[float]:
+        """recall's half-life: the caller's, else the store's setting; None = no decay."""
+        if value is None:
+            stored = storefile.read_setting(self._conn, "half_life_days")
+            return None if stored is None else float(stored)
+        value = validate.half_life_days(value)
+        return None if value == math.inf else value
 
     def _mode(self, mode: Optional[str]) -> str:
         if mode is None:
@@ -401,6 +539,10 @@ class Memento:
         (as stored; storefile.StoreMeta is the typed record)."""
         meta = dataclasses.asdict(storefile.read_meta(self._conn))
         return {key: str(value) for key, value in meta.items() if value is not None}
+
+
+# Store-wide settings (Memento.config, `memento config`): key -> check of its value.
+CONFIG_KEYS = {"half_life_days": lambda v: validate.half_life_days(v, allow_inf=False)}
 
 
 def _numbered(index: int, item: Item, dim: Optional[int]) -> validate.NewMemory:

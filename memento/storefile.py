@@ -114,6 +114,21 @@ def record_meta(conn: apsw.Connection, path: Path, **fields) -> StoreMeta:
     return wanted
 
 
+
+def read_setting(conn: apsw.Connection, key: str) -> Optional[str]:
+    """A store-wide setting (Memento.config, e.g. half_life_days), kept in store_meta beside the meta."""
+    row = conn.execute(sqlfiles.query("get_meta"), {"key": key}).fetchone()
+    return row[0] if row else None
+
+
+def write_setting(conn: apsw.Connection, key: str, value: Optional[str]) -> None:
+    """Set (or, with None, remove) a store-wide setting, inside the caller's write transaction."""
+    if value is None:
+        conn.execute(sqlfiles.query("delete_meta"), {"key": key})
+    else:
+        conn.execute(sqlfiles.query("set_meta"), {"key": key, "value": value})
+
+
 # -- the path and the header -----------------------------------------------------------------------
 
 def _prepare(path: Path) -> None:

@@ -275,12 +275,14 @@ class NewMemory:
     pinned: bool = False
     vector: Optional[bytes] = None        # the stored form (see vector()); None: the model makes it
     thread: Optional[str] = None          # the sequence it belongs to (see thread()); None: none
+    expires_at: Optional[str] = None      # fixed-width UTC; past it the memory is hidden (None: never)
+    supersedes: Optional[int] = None      # the id of the memory this one replaces
 
     def insert_params(self, now: str) -> dict:
         """Named parameters of sql/queries/memories.sql insert_memory (the vector is stored apart)."""
         return {"text": self.text, "tags": json.dumps(list(self.tags), ensure_ascii=False),
                 "metadata": self.metadata, "created_at": self.created_at or now, "updated_at": now,
-                "pinned": self.pinned, "thread": self.thread}
+                "pinned": self.pinned, "thread": self.thread, "expires_at": self.expires_at}
 
 
 ITEM_KEYS = frozenset(f.name for f in fields(NewMemory))
@@ -315,6 +317,8 @@ def new_memory(item: Any, dim: Optional[int]) -> NewMemory:
         pinned=flag(item.get("pinned", False), "pinned"),
         vector=None if given_vector is None else vector(given_vector, dim),
         thread=thread(item.get("thread")),
+        expires_at=timestamp(item.get("expires_at"), "expires_at"),
+        supersedes=None if item.get("supersedes") is None else memory_id(item["supersedes"]),
     )
 
 
@@ -330,3 +334,19 @@ def items(values: Any) -> Iterable[Any]:
         raise InvalidInputError(f"items must be an iterable of texts or dicts (a list, a generator...), "
                                 f"not {type(values).__name__}")
     return values
+
+
+def half_life_days(value: Any, allow_inf: bool = True) -> float:
+    """recall(half_life_days=...) and the store setting: a positive number of days (a str from the
+    command line is read as a number); math.inf, where allowed, means no decay."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise InvalidInputError(f"half_life_days must be a number of days, not {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise InvalidInputError(f"half_life_days must be a positive number of days, not {value!r}")
+    if value <= 0 or (value == math.inf and not allow_inf):
+        raise InvalidInputError(f"half_life_days must be a positive, finite number of days, not {value!r}"
+                                + ("" if allow_inf else "; unset the setting for no decay"))
+    return float(value)

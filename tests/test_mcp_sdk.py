@@ -221,3 +221,26 @@ def test_threads_through_the_sdk(store_path):
     assert bad.is_error and "thread" in bad.content[0].text
     with memento.open(store_path, tier="minimal") as mem:
         assert mem.count() == 3
+
+
+def test_memory_over_months_through_the_sdk(store_path):
+    """A repeat is reported as already remembered; a superseded fact leaves recall; bad numbers are errors."""
+    async def go():
+        async with session(store_path) as client:
+            old = await client.call_tool("remember", {"text": "Alice lives in Berlin"})
+            again = await client.call_tool("remember", {"text": "Alice  lives in Berlin", "tags": ["home"]})
+            new = await client.call_tool("remember", {"text": "Alice moved to Lisbon",
+                                                      "supersedes": old.structured_content["id"]})
+            found = await client.call_tool("recall", {"query": "where does Alice live Berlin Lisbon"})
+            everything = await client.call_tool("recall", {"query": "Alice Berlin", "include_superseded": True})
+            bad = await client.call_tool("recall", {"query": "Alice", "half_life_days": 0})
+            return old, again, new, found, everything, bad
+    old, again, new, found, everything, bad = run(go)
+    old_id = old.structured_content["id"]
+    assert again.structured_content["duplicate_of"] == old_id and again.structured_content["id"] == old_id
+    assert f"Already remembered as {old_id}" in again.content[0].text
+    assert [h["id"] for h in found.structured_content["results"]] == [new.structured_content["id"]]
+    assert old_id in [h["id"] for h in everything.structured_content["results"]]
+    assert bad.is_error
+    with memento.open(store_path, tier="minimal") as mem:
+        assert mem.count() == 2 and mem.get(old_id).superseded_by == new.structured_content["id"]

@@ -50,7 +50,7 @@ def test_fill_every_keyword_candidate_gets_its_exact_cosine(vmem):
     """Same words (same bm25), different vectors: hybrid order follows similarity; scores equal
     w_keyword * 1 + w_vector * cosine exactly, whichever side found each memory."""
     sims = [0.1, -0.3, 0.6, 0.35]
-    ids = [vmem.remember("the blue heron", vector=at_similarity(s)).id for s in sims]
+    ids = [vmem.remember("the blue heron", vector=at_similarity(s), dedup=False).id for s in sims]
     vmem.ranking = replace(vmem.ranking, gamma=0.0)
     hits = vmem.recall("blue heron", mode="hybrid", vector=unit(x0=1.0))
     assert [h.id for h in hits] == [i for _, i in sorted(zip(sims, ids), reverse=True)]

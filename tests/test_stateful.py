@@ -38,13 +38,13 @@ class StoreMachine(RuleBasedStateMachine):
 
     @rule(text=texts, tags=tags, meta=metadata)
     def remember(self, text, tags, meta):
-        m = self.mem.remember(text, tags=tags, metadata=meta)
+        m = self.mem.remember(text, tags=tags, metadata=meta, dedup=False)
         assert m.id not in self.model and m.id not in self.forgotten
         self.model[m.id] = (text, tuple(tags), meta)
 
     @rule(items=st.lists(st.tuples(texts, tags), max_size=4))
     def remember_many(self, items):
-        made = self.mem.remember_many([{"text": t, "tags": g} for t, g in items])
+        made = self.mem.remember_many([{"text": t, "tags": g} for t, g in items], dedup=False)
         for m, (t, g) in zip(made, items):
             self.model[m.id] = (t, tuple(g), {})
 

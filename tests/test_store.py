@@ -40,7 +40,7 @@ def test_recall_porter_stemming_and_diacritics(mem):
 
 
 def test_recall_k_and_stable_ties(mem):
-    ids = [mem.remember(f"identical note about parsnips").id for _ in range(5)]
+    ids = [mem.remember("identical note about parsnips", dedup=False).id for _ in range(5)]
     hits = mem.recall("parsnips", k=3)
     assert [h.id for h in hits] == sorted(ids, reverse=True)[:3]  # equal bm25: newer first
 

@@ -16,7 +16,7 @@ from ..records import Memory
 # A valid item is far smaller (text <= 65,536 characters, metadata <= 64 KiB, one vector), even with
 # every character written as a JSON escape; a longer line is refused without being held whole.
 MAX_LINE_BYTES = 4 * 1024 * 1024
-EXPORT_ONLY = frozenset({"id", "updated_at", "embedded_with"})
+EXPORT_ONLY = frozenset({"id", "updated_at", "embedded_with", "superseded_by", "duplicate_of"})
 _BLANK = object()  # a blank line (JSON null is an item, and refused as one)
 
 

@@ -337,7 +337,9 @@ def import_workspace(mem, root: Path, *, prune: bool = False, strict: bool = Fal
             new_items.append(_item(source, chunk))
         if new_items:
             try:
-                mem.remember_many(new_items, embed=embed)   # one transaction: the file's new chunks
+                # One transaction: the file's new chunks. Each chunk is its own memory, keyed by its
+                # path, lines and hash (re-import finds it by them): equal chunks are not merged.
+                mem.remember_many(new_items, embed=embed, dedup=False)
             except InvalidInputError as e:
                 if strict:
                     raise InvalidInputError(f"{root / path}: {e} (--strict: stopped here)") from None

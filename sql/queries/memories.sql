@@ -1,12 +1,14 @@
 -- Plain reads and writes of memories. Blocks are named with "-- name:"; parameters are named.
 
 -- name: insert_memory
-INSERT INTO memories (text, tags, metadata, created_at, updated_at, pinned, thread)
-VALUES (:text, :tags, :metadata, :created_at, :updated_at, :pinned, :thread)
-RETURNING id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread;
+INSERT INTO memories (text, tags, metadata, created_at, updated_at, pinned, thread, expires_at, text_key)
+VALUES (:text, :tags, :metadata, :created_at, :updated_at, :pinned, :thread, :expires_at, :text_key)
+RETURNING id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
+          expires_at, superseded_by;
 
 -- name: get_memory
-SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread
+SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
+       expires_at, superseded_by
 FROM memories WHERE id = :id;
 
 -- name: update_memory
@@ -19,16 +21,21 @@ UPDATE memories SET
   pinned     = coalesce(:pinned, pinned),
   updated_at = :updated_at
 WHERE id = :id
-RETURNING id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread;
+RETURNING id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
+          expires_at, superseded_by;
 
 -- name: delete_memory
 DELETE FROM memories WHERE id = :id RETURNING id;
 
 -- name: list_memories
 -- Keyset pagination in id order: constant cost per page however large the store is.
-SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread
+-- Expired memories are never listed; :pinned (1, or NULL for all) keeps pinned ones.
+SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
+       expires_at, superseded_by
 FROM memories
 WHERE id > :after_id
+  AND (expires_at IS NULL OR expires_at > :now)
+  AND (:pinned IS NULL OR pinned = :pinned)
   AND (:tags IS NULL OR id IN (
         SELECT memory_id FROM memory_tags
         WHERE tag IN (SELECT value FROM json_each(:tags))
@@ -38,9 +45,12 @@ LIMIT :limit;
 
 -- name: list_thread
 -- One thread in its order (created_at, id), keyset-paginated on that order (index memories_thread).
-SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread
+SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
+       expires_at, superseded_by
 FROM memories
 WHERE thread = :thread AND (created_at, id) > (:after_created_at, :after_id)
+  AND (expires_at IS NULL OR expires_at > :now)
+  AND (:pinned IS NULL OR pinned = :pinned)
   AND (:tags IS NULL OR id IN (
         SELECT memory_id FROM memory_tags
         WHERE tag IN (SELECT value FROM json_each(:tags))
@@ -82,3 +92,6 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 
 -- name: all_meta
 SELECT key, value FROM store_meta ORDER BY key;
+
+-- name: delete_meta
+DELETE FROM store_meta WHERE key = :key;

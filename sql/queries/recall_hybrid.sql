@@ -10,6 +10,8 @@
 --   :prefilter    hamming-KNN list size before exact cosine rescoring (the approximate step)
 --   :exact_limit  a filter passing at most this many memories scores them all exactly instead
 --   :tags, :since, :until, :thread   filters, as in recall_keyword.sql
+--   :now, :include_superseded, :any_hidden, :hidden   expired and superseded memories are left out
+--   :half_life_days, :as_of, :pin_boost   recency decay and pin boost (final)
 --   :text_weight, :tag_weight, :context_weight   bm25 column weights
 --   :w_keyword, :w_vector, :gamma   fusion and smoothing (the formula: memento/ranking.py)
 --     fused = w_keyword * bm25 / best bm25 + w_vector * cosine similarity   (either part 0 if absent)
@@ -28,16 +30,30 @@ filtered AS (
           WHERE tag IN (SELECT value FROM json_each(:tags))
           GROUP BY memory_id HAVING count(*) = json_array_length(:tags)))
 ),
+-- Memories recall never returns, whatever the filters: expired ones (expires_at <= :now), and
+-- superseded ones unless :include_superseded, read from their partial indexes (005). Left out
+-- inside the candidate CTEs, before any LIMIT, so k results still come back. :any_hidden
+-- (memento counts them first, :hidden, from the same indexes) skips every test when there are none.
+hidden AS MATERIALIZED (
+  SELECT id FROM memories WHERE expires_at <= :now
+  UNION ALL  -- not UNION: its merge scans memories in id order instead of using the indexes
+  SELECT id FROM memories WHERE :include_superseded = 0 AND superseded_by IS NOT NULL
+),
 -- How many memories pass the filters (n: NULL when there is no filter), and from it the size of
 -- the hamming-KNN list (knn_k): with a filter that passes many memories the list grows by the
 -- filter's selectivity so that enough candidates survive it; with a selective filter
--- (vector_exact below does the work) or w_vector = 0 it is empty.
+-- (vector_exact below does the work) or w_vector = 0 it is empty. :hidden (the number of hidden
+-- memories, counted by memento's probe) grows it the same way, by total / (total - hidden):
+-- growing it by :hidden itself (exact, but 1,000 more exact cosines with 10% of 10k hidden)
+-- doubled hybrid recall time. With nothing hidden the size is what it was before.
 filter_size AS MATERIALIZED (
   SELECT n, CASE
       WHEN :w_vector <= 0 THEN 0
-      WHEN n IS NULL THEN :prefilter
+      WHEN n IS NULL AND :hidden = 0 THEN :prefilter
       WHEN n <= :exact_limit THEN 0
-      ELSE min(4096, :prefilter * (SELECT count(*) FROM memories) / max(n, 1))
+      WHEN :hidden = 0 THEN min(4096, :prefilter * (SELECT count(*) FROM memories) / max(n, 1))
+      ELSE min(4096, 1 + CAST(:prefilter * (SELECT count(*) * 1.0 / max(coalesce(n, count(*)), 1)
+                                                   * count(*) / max(count(*) - :hidden, 1) FROM memories) AS INTEGER))
     END AS knn_k
   FROM (SELECT CASE WHEN coalesce(:since, :until, :tags, :thread) IS NULL THEN NULL
                     ELSE (SELECT count(*) FROM filtered) END AS n)
@@ -48,6 +64,7 @@ keyword AS MATERIALIZED (
   FROM memories_fts
   WHERE :w_keyword > 0 AND :match IS NOT NULL AND memories_fts MATCH :match
     AND ((SELECT n FROM filter_size) IS NULL OR rowid IN filtered)
+    AND (:any_hidden = 0 OR rowid NOT IN hidden)
   ORDER BY bm25, rowid DESC
   LIMIT :candidates
 ),
@@ -72,7 +89,9 @@ vector AS MATERIALIZED (
   SELECT c.id, vec_distance_cosine(c.embedding, :qvec) AS distance
   FROM (SELECT id, embedding FROM vector_prefilter UNION ALL SELECT id, embedding FROM vector_exact) AS c
   JOIN memories AS m ON m.id = c.id AND m.embedded_with = :model
-  WHERE (SELECT n FROM filter_size) IS NULL OR c.id IN filtered
+  WHERE ((SELECT n FROM filter_size) IS NULL OR c.id IN filtered)
+    AND (m.expires_at IS NULL OR m.expires_at > :now)
+    AND (:include_superseded OR m.superseded_by IS NULL)
   ORDER BY distance, c.id DESC
   LIMIT :candidates
 ),
@@ -98,7 +117,8 @@ pool AS MATERIALIZED (
     SELECT id FROM candidates
     UNION SELECT prev_id FROM candidate_links WHERE prev_id IS NOT NULL
     UNION SELECT next_id FROM candidate_links WHERE next_id IS NOT NULL)
-  WHERE (SELECT n FROM filter_size) IS NULL OR id IN filtered
+  WHERE ((SELECT n FROM filter_size) IS NULL OR id IN filtered)
+    AND (:any_hidden = 0 OR id NOT IN hidden)
 ),
 -- The exact bm25 of every pool member that matches (vector candidates and neighbours too).
 -- "+rowid": FTS5 walks the query's matches once and scores only pool members; a plain
@@ -150,8 +170,8 @@ edge_ends AS (
 -- Smoothing: score = fused + :gamma * max(0, best fused score among its linked neighbours).
 -- A neighbour's score is read with a window over the edge's two ends (scored is referenced once:
 -- SQLite 3.54 refuses this statement with scored joined to itself, "subqueries nested too deep").
-final AS MATERIALIZED (
-  SELECT id, fused + :gamma * max(0.0, coalesce(max(partner_fused), 0.0)) AS score
+smoothed AS (
+  SELECT id, fused + :gamma * max(0.0, coalesce(max(partner_fused), 0.0)) AS smoothed
   FROM (
     SELECT s.id, s.fused,
            CASE WHEN ee.edge IS NOT NULL AND count(*) OVER edge = 2
@@ -159,6 +179,23 @@ final AS MATERIALIZED (
     FROM scored AS s LEFT JOIN edge_ends AS ee ON ee.id = s.id
     WINDOW edge AS (PARTITION BY ee.edge))
   GROUP BY id
+),
+-- Recency and pins (memento/ranking.py): score = smoothed * factor (smoothed / factor when
+-- negative). factor = 1 + :pin_boost for a pinned memory, else 0.5 ** (age in days at :as_of /
+-- :half_life_days) when a half-life is set, else 1. Without a half-life and without pins in the
+-- store no memories row is read and every score is exactly the smoothed one.
+final AS MATERIALIZED (
+  SELECT id, CASE WHEN smoothed >= 0 THEN smoothed * factor ELSE smoothed / factor END AS score
+  FROM (
+    SELECT id, smoothed,
+           CASE WHEN :half_life_days IS NULL
+                 AND (:pin_boost = 0 OR NOT EXISTS (SELECT 1 FROM memories WHERE pinned = 1)) THEN 1.0
+                ELSE (SELECT CASE WHEN m.pinned = 1 THEN 1.0 + :pin_boost
+                                  WHEN :half_life_days IS NULL THEN 1.0
+                                  ELSE max(1e-300, pow(0.5, max(0.0, julianday(:as_of) - julianday(m.created_at))
+                                                            / :half_life_days)) END
+                      FROM memories AS m WHERE m.id = smoothed.id) END AS factor
+    FROM smoothed)
   ORDER BY score DESC, id DESC
   LIMIT :k
 )

@@ -4,6 +4,8 @@
 -- :tags (JSON array, or NULL) keeps memories carrying all of those tags;
 -- :since (inclusive) / :until (exclusive) are ISO-8601 UTC bounds on created_at, or NULL;
 -- :thread keeps one thread's memories, or NULL.
+-- :now, :include_superseded, :any_hidden: expired and superseded memories are left out (hidden);
+-- :half_life_days, :as_of, :pin_boost: recency decay and the pin boost (final below).
 -- Weights (:text_weight, :tag_weight, :context_weight, :w_keyword, :gamma, :candidates) come
 -- from memento/ranking.py, which also states the formula and the dev-set numbers behind it.
 
@@ -21,13 +23,25 @@ filtered AS (
           WHERE tag IN (SELECT value FROM json_each(:tags))
           GROUP BY memory_id HAVING count(*) = json_array_length(:tags)))
 ),
+-- Memories recall never returns, whatever the filters: expired ones (expires_at <= :now), and
+-- superseded ones unless :include_superseded. Each set is read from its partial index (005).
+-- :any_hidden (memento counts them first from the same two indexes) says whether there
+-- are any: when not, no candidate is tested against this list at all (testing cost ~0.3 ms at
+-- 10k memories even for an empty list).
+hidden AS MATERIALIZED (
+  SELECT id FROM memories WHERE expires_at <= :now
+  UNION ALL  -- not UNION: its merge scans memories in id order instead of using the indexes
+  SELECT id FROM memories WHERE :include_superseded = 0 AND superseded_by IS NOT NULL
+),
 -- The best :candidates by bm25, from the FTS index alone (text, tags, and the thread
--- neighbour's text in the context column, each with its weight).
+-- neighbour's text in the context column, each with its weight); hidden ones are left out
+-- before the LIMIT.
 keyword AS MATERIALIZED (
   SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25  -- lower is better
   FROM memories_fts
   WHERE memories_fts MATCH :match
     AND (coalesce(:since, :until, :tags, :thread) IS NULL OR rowid IN filtered)
+    AND (:any_hidden = 0 OR rowid NOT IN hidden)
   ORDER BY bm25, rowid DESC
   LIMIT :candidates
 ),
@@ -52,6 +66,8 @@ neighbours AS MATERIALIZED (
   CROSS JOIN memories AS m ON m.id = x.id
   WHERE x.id NOT IN (SELECT id FROM keyword)
     AND (coalesce(:since, :until, :tags, :thread) IS NULL OR x.id IN filtered)
+    AND (m.expires_at IS NULL OR m.expires_at > :now)
+    AND (:include_superseded OR m.superseded_by IS NULL)
 ),
 -- What is ranked, with each one's fused score: bm25 relative to the best match (1 = best).
 -- A neighbour outside the candidates counts its own keyword part as 0 (it is a weaker match than
@@ -75,9 +91,26 @@ adjacent AS (
   WINDOW w AS (PARTITION BY thread ORDER BY created_at, id)
 ),
 -- Smoothing: score = fused + :gamma * max(0, fused of the previous, fused of the next).
-final AS MATERIALIZED (
-  SELECT id, fused + :gamma * max(0.0, coalesce(prev_fused, 0.0), coalesce(next_fused, 0.0)) AS score
+smoothed AS (
+  SELECT id, fused + :gamma * max(0.0, coalesce(prev_fused, 0.0), coalesce(next_fused, 0.0)) AS smoothed
   FROM adjacent
+),
+-- Recency and pins (memento/ranking.py): score = smoothed * factor (smoothed / factor when
+-- negative). factor = 1 + :pin_boost for a pinned memory, else 0.5 ** (age in days at :as_of /
+-- :half_life_days) when a half-life is set, else 1. Without a half-life and without pins in the
+-- store no memories row is read and every score is exactly the smoothed one.
+final AS MATERIALIZED (
+  SELECT id, CASE WHEN smoothed >= 0 THEN smoothed * factor ELSE smoothed / factor END AS score
+  FROM (
+    SELECT id, smoothed,
+           CASE WHEN :half_life_days IS NULL
+                 AND (:pin_boost = 0 OR NOT EXISTS (SELECT 1 FROM memories WHERE pinned = 1)) THEN 1.0
+                ELSE (SELECT CASE WHEN m.pinned = 1 THEN 1.0 + :pin_boost
+                                  WHEN :half_life_days IS NULL THEN 1.0
+                                  ELSE max(1e-300, pow(0.5, max(0.0, julianday(:as_of) - julianday(m.created_at))
+                                                            / :half_life_days)) END
+                      FROM memories AS m WHERE m.id = smoothed.id) END AS factor
+    FROM smoothed)
   ORDER BY score DESC, id DESC
   LIMIT :k
 )

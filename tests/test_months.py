@@ -1,0 +1,404 @@
+"""Memory over months (issue 14), on real stores in the minimal tier: expiry, superseded facts,
+duplicates, recency decay and pins. The vector tiers' side is in test_months_vectors.py."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import memento
+from memento import fts_query, lifecycle, ranking, validate
+from memento.cli import main
+from memento.errors import InvalidInputError, MemoryNotFoundError
+
+from .conftest import REPO, sqlite3_shell
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PAST = "2020-01-01T00:00:00Z"
+FUTURE = "2999-01-01T00:00:00Z"
+
+
+def ago(days: float) -> str:
+    return validate.format_utc(datetime.now(timezone.utc) - timedelta(days=days))
+
+
+def before_months(name: str) -> str:
+    """A recall statement as it was before this issue (tests/fixtures/recall_before_months.sql)."""
+    text = (REPO / "tests" / "fixtures" / "recall_before_months.sql").read_text(encoding="utf-8")
+    parts = re.split(r"^--\s*name:\s*(\w+)\s*$", text, flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2]))[name].strip()
+
+
+def cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# -- expiry ----------------------------------------------------------------------------------------
+
+def test_expired_memory_is_never_recalled_even_as_the_only_match(mem):
+    gone = mem.remember("the zanzibar door code is 4711", expires_at=PAST)
+    assert mem.recall("zanzibar door code") == []
+    assert mem.recall("zanzibar", mode="keyword", k=50) == []
+    assert [m.id for m in mem.iter()] == []
+    assert mem.get(gone.id).expires_at == "2020-01-01T00:00:00.000Z"  # get still shows it until pruned
+
+
+def test_expiry_is_applied_before_the_limit(mem):
+    # 80 expired memories outrank the live ones on bm25 (more than the 50 candidates a side takes).
+    mem.remember_many([{"text": f"parsnip parsnip parsnip {i}", "expires_at": PAST} for i in range(80)])
+    live = [mem.remember(f"a parsnip soup recipe number {i} with other words around").id for i in range(5)]
+    hits = mem.recall("parsnip", k=5)
+    assert sorted(h.id for h in hits) == sorted(live)
+
+
+def test_future_expiry_and_datetime_values(mem):
+    soon = datetime.now(timezone.utc) + timedelta(days=1)
+    m = mem.remember("water the ficus tomorrow", expires_at=soon)
+    assert m.expires_at == validate.format_utc(soon)
+    assert [h.id for h in mem.recall("ficus")] == [m.id]
+    assert [x.id for x in mem.iter()] == [m.id]
+
+
+def test_bad_expiry_is_refused_and_nothing_is_written(mem):
+    with pytest.raises(InvalidInputError, match="expires_at"):
+        mem.remember("x marks the spot", expires_at="next tuesday")
+    with pytest.raises(InvalidInputError, match="expires_at"):
+        mem.remember_many(["fine", {"text": "bad", "expires_at": 12}])
+    assert mem.count() == 0
+
+
+def test_prune_expired_deletes_for_good(mem):
+    old = mem.remember("scratch note one", expires_at=PAST)
+    keep = mem.remember("scratch note two", expires_at=FUTURE)
+    never = mem.remember("a note without expiry")
+    assert mem.prune_expired() == [old.id]
+    assert mem.count() == 2
+    with pytest.raises(MemoryNotFoundError):
+        mem.get(old.id)
+    assert {m.id for m in mem.iter()} == {keep.id, never.id}
+    assert mem.prune_expired() == []
+    assert all(c.ok for c in mem.doctor()), [c for c in mem.doctor() if not c.ok]
+
+
+def test_cli_expires_at_and_prune(capsys, store_path):
+    db = ["--db", str(store_path), "--tier", "minimal"]
+    assert cli(capsys, "remember", "temporary wifi password hunter2", "--expires-at", PAST, *db)[0] == 0
+    assert cli(capsys, "remember", "permanent wifi name", *db)[0] == 0
+    code, out, _ = cli(capsys, "recall", "wifi", "--json", *db)
+    assert code == 0 and [json.loads(line)["text"] for line in out.splitlines()] == ["permanent wifi name"]
+    code, out, _ = cli(capsys, "prune", "--expired", "--json", *db)
+    assert code == 0 and json.loads(out) == {"pruned": [1]}
+
+
+# -- superseded facts ------------------------------------------------------------------------------
+
+def test_superseded_fact_is_left_out_and_get_says_by_whom(mem, store_path):
+    berlin = mem.remember("Alice lives in Berlin")
+    lisbon = mem.remember("Alice lives in Lisbon", supersedes=berlin.id)
+    assert [h.id for h in mem.recall("where does Alice live")] == [lisbon.id]
+    assert {h.id for h in mem.recall("Alice lives", include_superseded=True)} == {berlin.id, lisbon.id}
+    assert mem.get(berlin.id).superseded_by == lisbon.id
+    assert mem.get(lisbon.id).superseded_by is None
+    # A column anyone can read in the sqlite3 shell.
+    out = subprocess.run([sqlite3_shell(), str(store_path), "select id, superseded_by from memories order by id"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split() == [f"{berlin.id}|{lisbon.id}", f"{lisbon.id}|"]
+
+
+def test_superseding_a_missing_memory_writes_nothing(mem):
+    with pytest.raises(MemoryNotFoundError, match="42"):
+        mem.remember("Bob moved to Porto", supersedes=42)
+    with pytest.raises(MemoryNotFoundError):
+        mem.remember_many(["first", {"text": "second", "supersedes": 99}])
+    assert mem.count() == 0
+
+
+def test_self_supersede_and_double_supersede_are_refused(mem):
+    a = mem.remember("the meeting is on Monday")
+    with pytest.raises(InvalidInputError, match="itself"):
+        mem.remember("the meeting is on  Monday", supersedes=a.id)  # a duplicate of a: a would supersede a
+    b = mem.remember("the meeting is on Tuesday", supersedes=a.id)
+    with pytest.raises(InvalidInputError, match=f"already superseded by memory {b.id}"):
+        mem.remember("the meeting is on Wednesday", supersedes=a.id)
+    assert mem.count() == 2 and mem.get(a.id).superseded_by == b.id
+
+
+def test_a_link_that_would_close_a_cycle_is_refused(mem):
+    a = mem.remember("version one")
+    b = mem.remember("version two", supersedes=a.id)
+    c = mem.remember("version three", supersedes=b.id)
+    # Through the API a superseder is always current, so only this lower call can try a cycle.
+    with pytest.raises(InvalidInputError, match="cycle"):
+        lifecycle.supersede(mem._conn, c.id, a.id)  # a -> b -> c already: c superseded by a closes it
+    assert [mem.get(i).superseded_by for i in (a.id, b.id, c.id)] == [b.id, c.id, None]
+
+
+def test_forgetting_the_newer_memory_does_not_resurrect_the_old_one(mem):
+    old = mem.remember("the office wifi is CorpNet")
+    new = mem.remember("the office wifi is CorpNet-5G", supersedes=old.id)
+    mem.forget(new.id)
+    # The old one stays superseded by an id that no longer exists (ids are never reused).
+    assert mem.get(old.id).superseded_by == new.id
+    assert mem.recall("office wifi") == []
+    assert [h.id for h in mem.recall("office wifi", include_superseded=True)] == [old.id]
+    again = mem.remember("the office wifi is CorpNet")  # not a duplicate of a superseded memory
+    assert again.id != old.id and again.duplicate_of is None
+    mem.forget(again.id)
+    assert mem.reinstate(old.id).superseded_by is None
+    assert [h.id for h in mem.recall("office wifi")] == [old.id]
+    with pytest.raises(MemoryNotFoundError):
+        mem.reinstate(new.id)
+
+
+def test_cli_supersedes(capsys, store_path):
+    db = ["--db", str(store_path), "--tier", "minimal"]
+    cli(capsys, "remember", "the printer is on floor 2", *db)
+    code, out, _ = cli(capsys, "remember", "the printer is on floor 3", "--supersedes", "1", "--json", *db)
+    assert code == 0 and json.loads(out)["id"] == 2
+    code, out, _ = cli(capsys, "get", "1", "--json", *db)
+    assert json.loads(out)["superseded_by"] == 2
+    code, _, err = cli(capsys, "remember", "nope", "--supersedes", "77", *db)
+    assert code == 1 and "no memory with id 77" in err
+
+
+# -- duplicates ------------------------------------------------------------------------------------
+
+def test_repeated_text_returns_the_stored_memory_merged(mem):
+    first = mem.remember("Alice drinks green tea", tags=["prefs"], metadata={"src": "chat", "n": 1})
+    time.sleep(0.002)
+    decomposed = unicodedata.normalize("NFD", "  Alice\tdrinks   green tea \n")
+    again = mem.remember(decomposed, tags=["drinks", "prefs"], metadata={"n": 2, "seen": True}, pinned=True)
+    assert again.id == first.id and again.duplicate_of == first.id and first.duplicate_of is None
+    assert again.tags == ("prefs", "drinks")
+    assert again.metadata == {"src": "chat", "n": 2, "seen": True}
+    assert again.pinned and again.updated_at > first.updated_at and again.created_at == first.created_at
+    assert mem.count() == 1 and mem.get(first.id).tags == ("prefs", "drinks")
+    assert [h.id for h in mem.recall("drinks", tags=["drinks"])] == [first.id]  # tag index follows
+
+
+def test_what_is_not_a_duplicate(mem):
+    a = mem.remember("same words")
+    assert mem.remember("Same words").duplicate_of is None           # case counts
+    assert mem.remember("same words", thread="chat").duplicate_of is None  # another thread
+    assert mem.remember("same words", dedup=False).duplicate_of is None    # opted out
+    assert mem.remember("same words").id == a.id
+    expired = mem.remember("short lived", expires_at=PAST)
+    assert mem.remember("short lived").id != expired.id              # an expired memory is gone
+    assert mem.count() == 6
+
+
+def test_duplicate_expiry_takes_the_later_time(mem):
+    a = mem.remember("temporary fact", expires_at="2998-01-01T00:00:00Z")
+    assert mem.remember("temporary fact", expires_at=FUTURE).expires_at == "2999-01-01T00:00:00.000Z"
+    assert mem.remember("temporary fact", expires_at="2997-01-01").expires_at == "2999-01-01T00:00:00.000Z"
+    assert mem.remember("temporary fact").expires_at is None  # remembered for good now
+    assert mem.count() == 1 and mem.get(a.id).expires_at is None
+
+
+def test_remember_many_merges_duplicates_in_the_batch_and_in_the_store(mem):
+    stored = mem.remember("one")
+    made = mem.remember_many(["two", {"text": "one", "tags": ["x"]}, "two ", "three", {"text": "two", "tags": ["y"]}])
+    two, three = made[0].id, made[3].id
+    assert [m.id for m in made] == [two, stored.id, two, three, two]
+    assert [m.duplicate_of for m in made] == [None, stored.id, made[0].id, None, made[0].id]
+    assert mem.count() == 3 and mem.get(made[0].id).tags == ("y",) and mem.get(stored.id).tags == ("x",)
+    assert len(mem.remember_many(["two", "two"], dedup=False)) == 2 and mem.count() == 5
+
+
+def test_a_duplicate_whose_merge_is_too_big_writes_nothing(mem):
+    mem.remember("tag heavy", tags=[f"t{i}" for i in range(60)])
+    with pytest.raises(InvalidInputError, match="tags"):
+        mem.remember_many(["fresh", {"text": "tag heavy", "tags": [f"u{i}" for i in range(10)]}])
+    assert mem.count() == 1
+
+
+def test_shell_edits_keep_duplicate_detection_exact(mem, store_path):
+    a = mem.remember("first text")
+    b = mem.remember("second text")
+    shell = sqlite3_shell()
+    subprocess.run([shell, str(store_path),
+                    f"update memories set text = 'the edited text' where id = {a.id};"
+                    "insert into memories (text, created_at, updated_at) values ('typed in the shell', "
+                    "'2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');"], check=True)
+    keys = dict(mem._conn.execute("select id, text_key from memories").fetchall())
+    assert keys[a.id] is None and keys[b.id] is not None  # the trigger cleared the stale key
+    assert mem.remember("the  edited text").id == a.id
+    assert mem.remember("typed in the shell").duplicate_of == b.id + 1
+    assert mem.remember("first text").duplicate_of is None  # the old text is no longer stored
+    assert mem.count() == 4
+
+
+def test_two_processes_remembering_the_same_texts_store_each_once(store_path):
+    memento.open(store_path, tier="minimal").close()
+    start = time.time() + 2.0
+    code = f"""
+import time, memento
+with memento.open({str(store_path)!r}, tier="minimal") as mem:
+    time.sleep(max(0.0, {start} - time.time()))
+    for i in range(60):
+        mem.remember(f"shared fact number {{i}}", tags=["w"])
+"""
+    procs = [subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)})
+             for _ in range(2)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    with memento.open(store_path, tier="minimal") as mem:
+        texts = [m.text for m in mem.iter()]
+    assert len(texts) == 60 and len(set(texts)) == 60
+
+
+def test_dedup_lists_and_merges_existing_duplicates(mem):
+    a = mem.remember("Bob likes jazz", tags=["music"], metadata={"k": 1}, dedup=False)
+    b = mem.remember("Bob  likes jazz", tags=["bob"], metadata={"k": 2, "z": 0}, dedup=False)
+    c = mem.remember("Bob likes jazz", dedup=False, thread="t1")       # other thread: its own
+    d = mem.remember("Bob likes jazz", dedup=False)
+    e = mem.remember("Bob likes jazz a lot", supersedes=d.id)  # points at a duplicate that goes away
+    groups = mem.duplicates()
+    assert [(g.keep, g.others) for g in groups] == [(a.id, (b.id,))]  # d is superseded: history, not a copy
+    mem.reinstate(d.id)
+    groups = mem.duplicates()
+    assert [(g.keep, g.others) for g in groups] == [(a.id, (b.id, d.id))]
+    mem.remember("Bob likes jazz a lot", supersedes=d.id)  # e (a duplicate) supersedes d again
+    assert mem.merge_duplicates()[0].others == (b.id,)
+    kept = mem.get(a.id)
+    assert kept.tags == ("music", "bob") and kept.metadata == {"k": 2, "z": 0}
+    assert mem.get(d.id).superseded_by == e.id and mem.get(c.id).thread == "t1"
+    with pytest.raises(MemoryNotFoundError):
+        mem.get(b.id)
+    assert mem.duplicates() == [] and all(c.ok for c in mem.doctor())
+
+
+def test_dedup_apply_repoints_what_a_removed_copy_superseded(mem):
+    a = mem.remember("status: green", dedup=False)
+    b = mem.remember("status: green", dedup=False)
+    old = mem.remember("status: red")
+    mem._conn.execute("update memories set superseded_by = ? where id = ?", (b.id, old.id))
+    mem.merge_duplicates()
+    assert mem.get(old.id).superseded_by == a.id
+
+
+def test_cli_dedup_and_already_remembered(capsys, store_path):
+    db = ["--db", str(store_path), "--tier", "minimal"]
+    cli(capsys, "remember", "deploy on fridays is banned", *db)
+    code, out, _ = cli(capsys, "remember", "deploy on fridays  is banned", "--tag", "ops", *db)
+    assert code == 0 and "already remembered as 1" in out
+    cli(capsys, "remember", "deploy on fridays is banned", "--no-dedup", *db)
+    code, out, _ = cli(capsys, "dedup", *db)
+    assert code == 0 and "#1 <- #2" in out and "--apply" in out
+    code, out, _ = cli(capsys, "dedup", "--apply", *db)
+    assert code == 0 and "merged 1 group" in out
+    code, out, _ = cli(capsys, "dedup", "--near", "0.9", *db)
+    assert code == 1
+
+
+def test_ingest_keys_every_row_and_old_rows_are_keyed_on_first_write(mem):
+    mem.remember_many([f"note {i}" for i in range(20)])
+    assert mem._conn.execute("select count(*) from memories where text_key is null").fetchone()[0] == 0
+    mem._conn.execute("update memories set text_key = null")  # as after migration 005 on an old store
+    assert mem.remember("note 7").duplicate_of is not None
+    assert mem._conn.execute("select count(*) from memories where text_key is null").fetchone()[0] == 0
+
+
+# -- recency ---------------------------------------------------------------------------------------
+
+def test_half_life_halves_a_score_per_half_life(mem):
+    new = mem.remember("the cat is called Miso", created_at=ago(0), dedup=False)
+    old = mem.remember("the cat is called Miso", created_at=ago(60), dedup=False)
+    plain = {h.id: h.score for h in mem.recall("cat Miso")}
+    assert plain[new.id] == plain[old.id]
+    decayed = {h.id: h.score for h in mem.recall("cat Miso", half_life_days=30)}
+    assert decayed[new.id] == pytest.approx(plain[new.id], rel=1e-6)
+    assert decayed[old.id] == pytest.approx(plain[old.id] / 4, rel=1e-6)
+    as_of = {h.id: h.score for h in mem.recall("cat Miso", half_life_days=30, as_of=ago(-30))}
+    assert as_of[new.id] == pytest.approx(plain[new.id] / 2, rel=1e-6)
+    assert [h.id for h in mem.recall("cat Miso", half_life_days=float("inf"))] == [old.id, new.id]
+
+
+def test_store_default_half_life_and_pins_never_decay(mem, capsys, store_path):
+    new = mem.remember("the boiler code is 1234", created_at=ago(0), dedup=False)
+    old = mem.remember("the boiler code is 1234", created_at=ago(90), dedup=False, pinned=True)
+    mem.update(old.id, pinned=False)
+    assert [h.id for h in mem.recall("boiler code")] == [old.id, new.id]  # equal scores: id order
+    assert cli(capsys, "config", "set", "half_life_days", "30", "--db", str(store_path), "--tier", "minimal")[0] == 0
+    assert mem.config("half_life_days") == "30.0"
+    assert [h.id for h in mem.recall("boiler code")] == [new.id, old.id]
+    mem.update(old.id, pinned=True)
+    hits = mem.recall("boiler code")
+    assert hits[0].id == old.id and hits[0].score == pytest.approx(hits[1].score * (1 + mem.ranking.pin_boost))
+    mem.config("half_life_days", unset=True)
+    assert mem.config("half_life_days") is None
+    with pytest.raises(InvalidInputError):
+        mem.config("half_life_days", "-3")
+    with pytest.raises(InvalidInputError):
+        mem.recall("boiler", half_life_days=0)
+
+
+@SETTINGS
+@given(st.lists(st.floats(0, 3650), min_size=2, max_size=6), st.floats(0.5, 400))
+def test_decay_never_lets_an_older_copy_outrank_a_newer_one(ages, half_life):
+    with tempfile.TemporaryDirectory() as tmp, memento.open(Path(tmp) / "d.db", tier="minimal") as mem:
+        base = datetime.now(timezone.utc)
+        made = [mem.remember("the spare key is under the blue pot", created_at=base - timedelta(days=a),
+                             dedup=False) for a in ages]
+        mem.remember("the blue bike is in the shed")
+        scores = {h.id: h.score for h in mem.recall("blue pot key", half_life_days=half_life, k=20)}
+        for older in made:
+            for newer in made:
+                if older.created_at < newer.created_at:
+                    assert scores[older.id] <= scores[newer.id]
+                    newer_age = (base - datetime.fromisoformat(newer.created_at[:-1] + "+00:00")).days
+                    # A day or more apart, and the newer one's factor above the 1e-300 floor.
+                    if older.created_at[:10] < newer.created_at[:10] and newer_age / half_life < 900:
+                        assert scores[older.id] < scores[newer.id]
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(["alpha beta", "beta gamma", "gamma delta", "delta alpha", "epsilon",
+                                 "alpha", "beta beta gamma", "delta"]), min_size=1, max_size=12),
+       st.lists(st.sampled_from([None, "t1", "t2"]), min_size=12, max_size=12),
+       st.sampled_from(["alpha", "beta delta", "gamma", "epsilon alpha"]))
+def test_features_off_gives_the_ranking_from_before(texts, threads, query):
+    with tempfile.TemporaryDirectory() as tmp, memento.open(Path(tmp) / "f.db", tier="minimal") as mem:
+        mem.remember_many([{"text": t, "thread": th, "created_at": ago(len(texts) - i)}
+                           for i, (t, th) in enumerate(zip(texts, threads))], dedup=False)
+        now = [(h.id, h.score) for h in mem.recall(query, k=10)]
+        request = ranking.RecallRequest(query=query, match=fts_query.build(query), k=10, mode="keyword")
+        before = mem._conn.execute(before_months("recall_keyword_before"),
+                                   request.params(mem.ranking)).fetchall()
+        assert now == [(r[0], r[5]) for r in before]
+
+
+# -- pins ------------------------------------------------------------------------------------------
+
+def test_a_pinned_match_ranks_above_unpinned_ones_of_similar_score(mem):
+    unpinned = mem.remember("rust borrow checker notes and more")
+    pinned = mem.remember("rust borrow checker notes and more and even more words", pinned=True)
+    hits = mem.recall("borrow checker")
+    assert [h.id for h in hits] == [pinned.id, unpinned.id]
+    mem.ranking = replace(mem.ranking, pin_boost=0.0)
+    assert [h.id for h in mem.recall("borrow checker")] == [unpinned.id, pinned.id]
+    far = mem.remember("borrow checker borrow checker borrow checker")
+    mem.ranking = replace(mem.ranking, pin_boost=0.25)
+    assert mem.recall("borrow checker")[0].id == far.id  # a boost, not an override
+
+
+def test_list_pinned(mem, capsys, store_path):
+    mem.remember("a")
+    p = mem.remember("b", pinned=True)
+    mem.remember("c", pinned=True, expires_at=PAST)
+    assert [m.id for m in mem.iter(pinned=True)] == [p.id]
+    code, out, _ = cli(capsys, "list", "--pinned", "--json", "--db", str(store_path), "--tier", "minimal")
+    assert code == 0 and [json.loads(line)["id"] for line in out.splitlines()] == [p.id]
