@@ -27,7 +27,14 @@ RESULT=${PI_RESULT:-$REPO/bench/results/pi-lane.json}
 
 T0=$SECONDS
 step() { echo "== pi.sh [$((SECONDS - T0))s] $*" >&2; echo "$((SECONDS - T0)) $*" >> "$STAGE/out/timeline.txt"; }
-run() { "$ARM64/run-arm64.sh" "$STAGE" "$@"; }   # inside the rootfs, cwd /work = $STAGE
+# qemu-user madvises its translated-code cache into transparent huge pages, so an emulated process
+# grows in 2 MB steps of code cache a Pi never has (26.6 of the 45 MB anonymous memory of `memento
+# mcp` here): a few KB more code run could cost 2 MB and flip a test at the 100 MB cap. With THP off
+# for the lane (PR_SET_THP_DISABLE, inherited by qemu) the cap meets memory at 4 KB pages.
+no_thp() { python3 -c 'import ctypes, os, sys
+if ctypes.CDLL(None, use_errno=True).prctl(41, 1, 0, 0, 0) != 0: sys.exit("pi.sh: prctl(PR_SET_THP_DISABLE) failed")
+os.execvp(sys.argv[1], sys.argv[1:])' "$@"; }
+run() { no_thp "$ARM64/run-arm64.sh" "$STAGE" "$@"; }   # inside the rootfs, cwd /work = $STAGE
 # Runs the command in the rootfs with the tier's venv python; the env carries what bench needs.
 py_in() { local tier=$1; shift; run env PI_RUNS="${PI_RUNS:-7}" PI_QUERIES="${PI_QUERIES:-100}" \
   MEMENTO_CACHE_DIR=/work/model-cache "/root/venv-$tier/bin/python" "$@"; }

@@ -88,9 +88,29 @@ def migrate(conn: apsw.Connection, path: Path) -> None:
             conn.pragma("application_id", APPLICATION_ID)
 
 
+TABLES_FILE = "tables.json"  # in sql/migrations: what build_tables(v) returns for every version v
+
+
 @lru_cache(maxsize=None)
+def _recorded_tables() -> Dict[str, Dict[str, Tuple[str, ...]]]:
+    recorded = json.loads(sqlfiles.script("migrations", TABLES_FILE))
+    return {version: {name: tuple(columns) for name, columns in tables.items()}
+            for version, tables in recorded.items()}
+
+
 def expected_tables(version: int) -> Dict[str, Tuple[str, ...]]:
-    """The tables (and their columns) that migrations 1..version create, built once in memory."""
+    """The tables (and their columns) that migrations 1..version create, as recorded next to them.
+    Recorded rather than built at every start: running all migrations on an in-memory database cost
+    each process ~9 MB more (emulated Pi); tests/test_schema.py checks the record against the build."""
+    try:
+        return _recorded_tables()[str(version)]
+    except KeyError:
+        raise RuntimeError(f"sql/migrations/{TABLES_FILE} has no tables for schema {version}: "
+                           "regenerate it: python -m memento.schema > sql/migrations/tables.json") from None
+
+
+def build_tables(version: int) -> Dict[str, Tuple[str, ...]]:
+    """The tables (and their columns) that migrations 1..version create, built in memory."""
     conn = apsw.Connection(":memory:")
     try:
         for migration in sqlfiles.migrations()[:version]:
@@ -99,6 +119,16 @@ def expected_tables(version: int) -> Dict[str, Tuple[str, ...]]:
         return dict(_columns(conn, names))
     finally:
         conn.close()
+
+
+def tables_record() -> str:
+    """The text of sql/migrations/tables.json for the current migrations (one table per line)."""
+    versions = []
+    for version in range(1, latest_version() + 1):
+        tables = ",\n".join(f"    {json.dumps(name)}: {json.dumps(list(columns))}"
+                            for name, columns in build_tables(version).items())
+        versions.append(f'  "{version}": {{\n{tables}\n  }}')
+    return "{\n" + ",\n".join(versions) + "\n}\n"
 
 
 def _columns(conn: apsw.Connection, tables: list) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
@@ -113,3 +143,7 @@ def _has_tables(state: FileState, expected: Dict[str, Tuple[str, ...]]) -> bool:
     sqlite3 shell is fine; an unrelated table of the same name is not)."""
     found = dict(state.tables)
     return all(set(columns) <= set(found.get(name, ())) for name, columns in expected.items())
+
+
+if __name__ == "__main__":  # after a new migration: python -m memento.schema > sql/migrations/tables.json
+    print(tables_record(), end="")

@@ -9,7 +9,6 @@ import dataclasses
 import functools
 import itertools
 import json
-import logging
 import math
 import os
 import threading
@@ -23,7 +22,6 @@ from . import db, fts_query, lifecycle, ranking, sqlfiles, storefile, tiers, val
 from .errors import InvalidInputError, MemoryNotFoundError, StoreError
 from .records import Hit, Memory, Neighbour, Stats
 
-log = logging.getLogger("memento")
 
 PathLike = Union[str, os.PathLike]
 MODES = ("hybrid", "keyword", "vector")
@@ -64,7 +62,8 @@ def open(path: Optional[PathLike] = None, *, tier: Optional[str] = None,  # noqa
     try:
         choice = tiers.resolve(tier, stored=opened.meta.tier)
         if choice.fallback:
-            log.warning("memento tier %r (%s): %s", choice.tier, choice.source, choice.reason)
+            import logging  # only here: logging costs every start ~0.7 MB on an emulated Pi
+            logging.getLogger("memento").warning("memento tier %r (%s): %s", choice.tier, choice.source, choice.reason)
         vectors = None
         if choice.tier in tiers.VECTOR_TIERS:
             from .vectors import VectorIndex  # vector tiers only: keeps the minimal path light

@@ -7,7 +7,6 @@ one falls back to the best installed tier, and the reason says so.
 from __future__ import annotations
 
 import os
-import platform
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -38,6 +37,7 @@ class TierChoice:
 
 
 def read_hardware() -> Hardware:
+    import platform  # detection only: an explicit, env or recorded tier never needs it
     ram, source = _physical_ram()
     limit = _cgroup_memory_limit()
     if limit is not None and limit < ram:
@@ -47,10 +47,12 @@ def read_hardware() -> Hardware:
 
 def _physical_ram() -> Tuple[int, str]:
     try:
-        import psutil  # absent on armv7l, where PyPI has no wheel for it
-        return psutil.virtual_memory().total, "psutil"
-    except ImportError:
+        # Linux: psutil's virtual_memory().total is this same MemTotal; reading it ourselves spares
+        # importing psutil (~8 MB on an emulated Pi Zero 2 W).
         return _meminfo_total(), "/proc/meminfo"
+    except (OSError, RuntimeError):
+        import psutil  # macOS, Windows, BSDs (absent on armv7l, which has /proc/meminfo)
+        return psutil.virtual_memory().total, "psutil"
 
 
 def _meminfo_total(path: str = "/proc/meminfo") -> int:

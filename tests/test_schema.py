@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 
 import apsw
 import pytest
 
 import memento
-from memento import IncompatibleStoreError, StoreError
+from memento import IncompatibleStoreError, StoreError, schema, sqlfiles
 from memento.schema import APPLICATION_ID, latest_version
 
 from .conftest import sqlite3_shell
@@ -25,6 +26,32 @@ def test_new_store_is_stamped(store_path):
     assert conn.pragma("application_id") == APPLICATION_ID
     assert conn.pragma("user_version") == latest_version()
     assert conn.pragma("journal_mode") == "wal"
+
+
+def test_recorded_tables_are_what_the_migrations_build():
+    """Opening reads the tables each version must have from sql/migrations/tables.json (building them
+    in memory at every start cost each process several MB on a Pi): the record must match the build."""
+    recorded = json.loads(sqlfiles.script("migrations", schema.TABLES_FILE))
+    assert recorded == json.loads(schema.tables_record()), \
+        "sql/migrations/tables.json is stale: python -m memento.schema > sql/migrations/tables.json"
+    with pytest.raises(RuntimeError, match="no tables for schema"):
+        schema.expected_tables(latest_version() + 1)
+
+
+@pytest.mark.parametrize("version", range(1, latest_version()))
+def test_a_store_at_every_older_version_opens_and_upgrades(store_path, version):
+    store_path.parent.mkdir(parents=True)
+    conn = apsw.Connection(str(store_path))
+    for migration in sqlfiles.migrations()[:version]:
+        conn.execute(migration.sql)
+    conn.execute("INSERT INTO memories (text, tags, metadata, created_at, updated_at) "
+                 "VALUES ('an old kiwi', '[]', '{}', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z')")
+    conn.pragma("application_id", APPLICATION_ID)
+    conn.pragma("user_version", version)
+    conn.close()
+    with memento.open(store_path, tier="minimal") as mem:
+        assert [h.text for h in mem.recall("kiwi")] == ["an old kiwi"]
+    assert apsw.Connection(str(store_path)).pragma("user_version") == latest_version()
 
 
 def test_refuses_newer_schema_untouched(store_path):
