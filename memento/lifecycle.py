@@ -5,11 +5,15 @@ sql/queries/lifecycle.sql. Nothing here embeds or imports the vector side.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
+
+try:  # hashlib itself loads OpenSSL (~4 MB RSS natively, more on an emulated Pi) for one blake2b
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - a Python built without its own blake2
+    from hashlib import blake2b
 
 import apsw
 
@@ -27,7 +31,7 @@ def normalise(text: str) -> str:
 
 def text_key(text: str, normalised: Optional[str] = None) -> int:
     """A signed 64-bit hash of normalise(text): memories.text_key, the duplicate index."""
-    digest = hashlib.blake2b((normalised or normalise(text)).encode("utf-8"), digest_size=8).digest()
+    digest = blake2b((normalised or normalise(text)).encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 

@@ -4,41 +4,28 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
-import tempfile
 import time
 import unicodedata
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import memento
-from memento import fts_query, lifecycle, ranking, validate
+from memento import lifecycle, validate
 from memento.cli import main
 from memento.errors import InvalidInputError, MemoryNotFoundError
 
 from .conftest import REPO, sqlite3_shell
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PAST = "2020-01-01T00:00:00Z"
 FUTURE = "2999-01-01T00:00:00Z"
 
 
 def ago(days: float) -> str:
     return validate.format_utc(datetime.now(timezone.utc) - timedelta(days=days))
-
-
-def before_months(name: str) -> str:
-    """A recall statement as it was before this issue (tests/fixtures/recall_before_months.sql)."""
-    text = (REPO / "tests" / "fixtures" / "recall_before_months.sql").read_text(encoding="utf-8")
-    parts = re.split(r"^--\s*name:\s*(\w+)\s*$", text, flags=re.MULTILINE)
-    return dict(zip(parts[1::2], parts[2::2]))[name].strip()
 
 
 def cli(capsys, *argv):
@@ -344,41 +331,6 @@ def test_store_default_half_life_and_pins_never_decay(mem, capsys, store_path):
         mem.config("half_life_days", "-3")
     with pytest.raises(InvalidInputError):
         mem.recall("boiler", half_life_days=0)
-
-
-@SETTINGS
-@given(st.lists(st.floats(0, 3650), min_size=2, max_size=6), st.floats(0.5, 400))
-def test_decay_never_lets_an_older_copy_outrank_a_newer_one(ages, half_life):
-    with tempfile.TemporaryDirectory() as tmp, memento.open(Path(tmp) / "d.db", tier="minimal") as mem:
-        base = datetime.now(timezone.utc)
-        made = [mem.remember("the spare key is under the blue pot", created_at=base - timedelta(days=a),
-                             dedup=False) for a in ages]
-        mem.remember("the blue bike is in the shed")
-        scores = {h.id: h.score for h in mem.recall("blue pot key", half_life_days=half_life, k=20)}
-        for older in made:
-            for newer in made:
-                if older.created_at < newer.created_at:
-                    assert scores[older.id] <= scores[newer.id]
-                    newer_age = (base - datetime.fromisoformat(newer.created_at[:-1] + "+00:00")).days
-                    # A day or more apart, and the newer one's factor above the 1e-300 floor.
-                    if older.created_at[:10] < newer.created_at[:10] and newer_age / half_life < 900:
-                        assert scores[older.id] < scores[newer.id]
-
-
-@SETTINGS
-@given(st.lists(st.sampled_from(["alpha beta", "beta gamma", "gamma delta", "delta alpha", "epsilon",
-                                 "alpha", "beta beta gamma", "delta"]), min_size=1, max_size=12),
-       st.lists(st.sampled_from([None, "t1", "t2"]), min_size=12, max_size=12),
-       st.sampled_from(["alpha", "beta delta", "gamma", "epsilon alpha"]))
-def test_features_off_gives_the_ranking_from_before(texts, threads, query):
-    with tempfile.TemporaryDirectory() as tmp, memento.open(Path(tmp) / "f.db", tier="minimal") as mem:
-        mem.remember_many([{"text": t, "thread": th, "created_at": ago(len(texts) - i)}
-                           for i, (t, th) in enumerate(zip(texts, threads))], dedup=False)
-        now = [(h.id, h.score) for h in mem.recall(query, k=10)]
-        request = ranking.RecallRequest(query=query, match=fts_query.build(query), k=10, mode="keyword")
-        before = mem._conn.execute(before_months("recall_keyword_before"),
-                                   request.params(mem.ranking)).fetchall()
-        assert now == [(r[0], r[5]) for r in before]
 
 
 # -- pins ------------------------------------------------------------------------------------------

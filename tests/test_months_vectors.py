@@ -12,7 +12,8 @@ import pytest
 
 from memento import fts_query, ranking, validate
 
-from .test_months import PAST, before_months
+from .test_months import PAST
+from .test_months_properties import before_months
 
 MODES = ("hybrid", "vector", "keyword")
 
