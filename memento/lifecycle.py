@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 try:  # hashlib itself loads OpenSSL (~4 MB RSS natively, more on an emulated Pi) for one blake2b
     from _blake2 import blake2b

@@ -4,13 +4,11 @@ near-duplicates by cosine, decay and pins in the hybrid statement, and "features
 statement from before the issue."""
 from __future__ import annotations
 
-import math
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from memento import fts_query, ranking, validate
+from memento import fts_query, ranking
 
 from .test_months import PAST
 from .test_months_properties import before_months

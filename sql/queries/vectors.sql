@@ -34,9 +34,6 @@ DROP TABLE IF EXISTS memories_vec;
 -- name: vec_row_count
 SELECT count(*) FROM memories_vec;
 
--- name: embedded_count
-SELECT count(*) FROM memories WHERE embedded_with = :model;
-
 -- name: vec_rows_without_memory
 SELECT count(*) FROM memories_vec WHERE rowid NOT IN (SELECT id FROM memories);
 
