@@ -72,6 +72,10 @@ class RankingSettings:
     # without threads 0.674 vs 0.677 with 50), and 20 costs
     # ~25% less time than 50 (hybrid, 10k memories).
     candidates: int = 20
+    # Keyword search reads overfetch_factor x candidates matches, then drops expired and superseded
+    # ones; only when fewer than `candidates` are left (over half of the best matches hidden) does
+    # it search again with every hidden memory left out inside the scan (recall_keyword.sql).
+    overfetch_factor: int = 2
     # Vector search: hamming-KNN list = prefilter_factor x candidates, then exact cosine.
     prefilter_factor: int = 2
     # A filter passing at most this many memories is scored exactly (every filtered row's cosine).
@@ -123,6 +127,8 @@ class RecallRequest:
                 "any_hidden": int(self.hidden is None or self.hidden > 0), "hidden": self.hidden or 0,
                 "half_life_days": self.half_life_days, "as_of": self.as_of or self.now,
                 "candidates": max(self.k, settings.candidates),
+                "overfetch": settings.overfetch_factor * max(self.k, settings.candidates),
+                "filtering": int(any(f is not None for f in (self.tags, self.since, self.until, self.thread))),
                 "prefilter": settings.prefilter_factor * max(self.k, settings.candidates),
                 "w_keyword": 0.0 if self.mode == "vector" else settings.w_keyword,
                 "gamma": settings.keyword_gamma if self.mode == "keyword" else settings.gamma}

@@ -440,7 +440,9 @@ class Memento:
             qvec = validate.vector(vector, self.dim, "query vector")
         now = validate.now_utc()
         include_superseded = validate.flag(include_superseded, "include_superseded")
-        hidden = self._conn.execute(sqlfiles.query("hidden_count"), {
+        # The hybrid statement sizes its vector list by how many memories are hidden; the keyword
+        # statement needs no count (it over-fetches, see recall_keyword.sql).
+        hidden = None if mode == "keyword" else self._conn.execute(sqlfiles.query("hidden_count"), {
             "now": now, "include_superseded": int(include_superseded)}).fetchone()[0]
         request = ranking.RecallRequest(query=query, match=fts_query.build(query), k=k, mode=mode,
                                         tags=_tag_filter(tags), since=since, until=until,
