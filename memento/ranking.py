@@ -124,7 +124,7 @@ class RecallRequest:
         return {**settings.params(), "match": self.match, "k": self.k, "tags": self.tags,
                 "since": self.since, "until": self.until, "thread": self.thread,
                 "now": self.now, "include_superseded": int(self.include_superseded),
-                "any_hidden": int(self.hidden is None or self.hidden > 0), "hidden": self.hidden or 0,
+                "hidden": self.hidden or 0,
                 "half_life_days": self.half_life_days, "as_of": self.as_of or self.now,
                 "candidates": max(self.k, settings.candidates),
                 "overfetch": settings.overfetch_factor * max(self.k, settings.candidates),

@@ -69,6 +69,7 @@ class VectorIndex:
                     _apply_queued_deletes(conn)
             except apsw.BusyError:
                 pass
+        _check_float_column(conn, path)
         return cls(conn, path, spec, Embedder(spec))
 
     # -- writing -------------------------------------------------------------------------------
@@ -207,6 +208,14 @@ def _needs_setup(conn: apsw.Connection, meta: StoreMeta, spec: models.ModelSpec)
     if meta.model != spec.id or meta.dim != spec.dim:
         return True
     return not conn.execute(sqlfiles.query("vec_table_exists")).get
+
+
+def _check_float_column(conn: apsw.Connection, path: Path) -> None:
+    if not conn.execute(sqlfiles.query("vec_float_column_exists")).get:
+        import sqlite_vec
+        raise StoreError(f"{path}: this sqlite-vec ({getattr(sqlite_vec, '__version__', '?')}) keeps memories_vec's "
+                         "float vectors where memento does not read them; install sqlite-vec 0.1.x "
+                         "(pip install 'sqlite-vec>=0.1.6,<0.2')")
 
 
 def _apply_queued_deletes(conn: apsw.Connection) -> None:

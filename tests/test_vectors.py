@@ -203,3 +203,25 @@ def test_doctor_repair_command_on_a_vector_store(capsys, store_path):
     assert main(["doctor", "--db", str(store_path), "--tier", "minimal"]) == 0   # says what it skipped
     assert "paraphrase-MiniLM-L3-v2 vectors not checked (keyword-only visit): add --tier light" \
         in capsys.readouterr().out
+
+
+def test_hybrid_reads_the_same_float_vectors_vec0_holds(vmem):
+    """recall_hybrid.sql reads float vectors from memories_vec_auxiliary (a plain table, ~50x faster
+    by rowid than through vec0): it must hold, row for row, what vec0 itself returns, after
+    inserts, an edit (re-embedded) and a forget."""
+    made = vmem.remember_many([PETS, *OTHERS])
+    vmem.update(made[1].id, text="The quarterly budget review moved to Tuesday")
+    vmem.forget(made[2].id)
+    conn = vmem._conn
+    through_vec0 = dict(conn.execute("SELECT rowid, embedding FROM memories_vec").fetchall())
+    direct = dict(conn.execute("SELECT rowid, value00 FROM memories_vec_auxiliary").fetchall())
+    assert direct == through_vec0 and len(direct) == len(made) - 1
+    assert set(direct) == {m.id for m in made} - {made[2].id}
+
+
+def test_a_store_whose_float_vectors_are_elsewhere_is_a_clear_error(store_path, vector_tier):
+    with memento.open(store_path, tier=vector_tier) as mem:
+        mem.remember(PETS)
+        mem._conn.execute("ALTER TABLE memories_vec_auxiliary RENAME COLUMN value00 TO vector")
+    with pytest.raises(memento.StoreError, match="sqlite-vec 0.1.x"):
+        memento.open(store_path, tier=vector_tier)

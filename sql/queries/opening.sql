@@ -26,5 +26,10 @@ SELECT count(*) FROM sqlite_schema;
 -- name: vec_table_exists
 SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'memories_vec';
 
+-- name: vec_float_column_exists
+-- Hybrid recall reads float vectors by rowid from the plain table where sqlite-vec 0.1.x keeps
+-- memories_vec's auxiliary column (recall_hybrid.sql): is it where we read it?
+SELECT count(*) FROM pragma_table_info('memories_vec_auxiliary') WHERE name = 'value00';
+
 -- name: queued_vector_deletes
 SELECT count(*) FROM vector_deletes;

@@ -10,7 +10,9 @@
 --   :prefilter    hamming-KNN list size before exact cosine rescoring (the approximate step)
 --   :exact_limit  a filter passing at most this many memories scores them all exactly instead
 --   :tags, :since, :until, :thread   filters, as in recall_keyword.sql
---   :now, :include_superseded, :any_hidden, :hidden   expired and superseded memories are left out
+--   :now, :include_superseded   expired and superseded memories are left out; :hidden (how many
+--                 there are) sizes the vector list, :overfetch the keyword side's first step
+--   :filtering    1 when any of :tags, :since, :until, :thread is set
 --   :half_life_days, :as_of, :pin_boost   recency decay and pin boost (final)
 --   :text_weight, :tag_weight, :context_weight   bm25 column weights
 --   :w_keyword, :w_vector, :gamma   fusion and smoothing (the formula: memento/ranking.py)
@@ -32,8 +34,8 @@ filtered AS (
 ),
 -- Memories recall never returns, whatever the filters: expired ones (expires_at <= :now), and
 -- superseded ones unless :include_superseded, read from their partial indexes (005). Left out
--- inside the candidate CTEs, before any LIMIT, so k results still come back. :any_hidden
--- (memento counts them first, :hidden, from the same indexes) skips every test when there are none.
+-- inside the candidate CTEs, before any LIMIT, so k results still come back. Only the keyword
+-- side's exact path reads this list; elsewhere each candidate's own row is checked.
 hidden AS MATERIALIZED (
   SELECT id FROM memories WHERE expires_at <= :now
   UNION ALL  -- not UNION: its merge scans memories in id order instead of using the indexes
@@ -58,14 +60,39 @@ filter_size AS MATERIALIZED (
   FROM (SELECT CASE WHEN coalesce(:since, :until, :tags, :thread) IS NULL THEN NULL
                     ELSE (SELECT count(*) FROM filtered) END AS n)
 ),
--- Keyword side: the best :candidates by bm25, read from the FTS index alone.
-keyword AS MATERIALIZED (
+-- Keyword side: the best :candidates visible matches by bm25, from the FTS index alone, in the
+-- two steps of recall_keyword.sql (keep the two in step): the best :overfetch matches with hidden
+-- ones dropped after, or, when that leaves fewer than :candidates while more matches exist, an
+-- exact search with every hidden memory left out inside the scan.
+top AS MATERIALIZED (
   SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25
   FROM memories_fts
   WHERE :w_keyword > 0 AND :match IS NOT NULL AND memories_fts MATCH :match
-    AND ((SELECT n FROM filter_size) IS NULL OR rowid IN filtered)
-    AND (:any_hidden = 0 OR rowid NOT IN hidden)
+    AND (:filtering = 0 OR rowid IN filtered)
   ORDER BY bm25, rowid DESC
+  LIMIT :overfetch
+),
+top_visible AS MATERIALIZED (
+  SELECT top.id, top.bm25
+  FROM top CROSS JOIN memories AS m ON m.id = top.id
+  WHERE (m.expires_at IS NULL OR m.expires_at > :now)
+    AND (:include_superseded OR m.superseded_by IS NULL)
+),
+exact AS MATERIALIZED (
+  SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25
+  FROM memories_fts
+  WHERE :w_keyword > 0 AND :match IS NOT NULL AND memories_fts MATCH :match
+    AND (:filtering = 0 OR rowid IN filtered)
+    AND rowid NOT IN hidden
+  ORDER BY bm25, rowid DESC
+  LIMIT CASE WHEN (SELECT count(*) FROM top_visible) >= :candidates
+               OR (SELECT count(*) FROM top) < :overfetch THEN 0 ELSE :candidates END
+),
+keyword AS MATERIALIZED (
+  SELECT id, bm25 FROM top_visible WHERE NOT EXISTS (SELECT 1 FROM exact)
+  UNION ALL
+  SELECT id, bm25 FROM exact
+  ORDER BY bm25, id DESC
   LIMIT :candidates
 ),
 -- Vector side, broad search: hamming KNN over sign bits (knn_k long, see filter_size).
@@ -76,10 +103,11 @@ vector_prefilter AS MATERIALIZED (
     AND k = (SELECT knn_k FROM filter_size)
 ),
 -- Vector side, selective filter: every memory passing it is scored exactly; a short KNN list
--- post-filtered would silently drop matches.
+-- post-filtered would silently drop matches. Float vectors are read by rowid from
+-- memories_vec_auxiliary (see pool below).
 vector_exact AS MATERIALIZED (
-  SELECT v.rowid AS id, v.embedding
-  FROM filtered CROSS JOIN memories_vec AS v ON v.rowid = filtered.id  -- CROSS: filtered drives
+  SELECT a.rowid AS id, a.value00 AS embedding
+  FROM filtered CROSS JOIN memories_vec_auxiliary AS a ON a.rowid = filtered.id  -- CROSS: filtered drives
   WHERE :w_vector > 0 AND coalesce(:since, :until, :tags, :thread) IS NOT NULL  -- no filter: skipped at once
     AND (SELECT n FROM filter_size) <= :exact_limit
 ),
@@ -99,26 +127,25 @@ vector AS MATERIALIZED (
 candidates AS MATERIALIZED (
   SELECT id FROM keyword UNION SELECT id FROM vector
 ),
--- Each candidate's previous and next memory in its thread, when smoothing is on.
+-- Each candidate's previous and next memory in its thread (NULL without a thread, or when
+-- smoothing is off).
 candidate_links AS MATERIALIZED (
   SELECT m.id,
-         (SELECT p.id FROM memories AS p
-          WHERE p.thread = m.thread AND (p.created_at, p.id) < (m.created_at, m.id)
-          ORDER BY p.created_at DESC, p.id DESC LIMIT 1) AS prev_id,
-         (SELECT n.id FROM memories AS n
-          WHERE n.thread = m.thread AND (n.created_at, n.id) > (m.created_at, m.id)
-          ORDER BY n.created_at, n.id LIMIT 1) AS next_id
+         CASE WHEN :gamma > 0 THEN
+           (SELECT p.id FROM memories AS p
+            WHERE p.thread = m.thread AND (p.created_at, p.id) < (m.created_at, m.id)
+            ORDER BY p.created_at DESC, p.id DESC LIMIT 1) END AS prev_id,
+         CASE WHEN :gamma > 0 THEN
+           (SELECT n.id FROM memories AS n
+            WHERE n.thread = m.thread AND (n.created_at, n.id) > (m.created_at, m.id)
+            ORDER BY n.created_at, n.id LIMIT 1) END AS next_id
   FROM candidates CROSS JOIN memories AS m ON m.id = candidates.id
-  WHERE :gamma > 0
 ),
--- What is ranked: the candidates and their neighbours (a neighbour that fails a filter is out).
-pool AS MATERIALIZED (
-  SELECT id FROM (
-    SELECT id FROM candidates
-    UNION SELECT prev_id FROM candidate_links WHERE prev_id IS NOT NULL
-    UNION SELECT next_id FROM candidate_links WHERE next_id IS NOT NULL)
-  WHERE ((SELECT n FROM filter_size) IS NULL OR id IN filtered)
-    AND (:any_hidden = 0 OR id NOT IN hidden)
+-- What is ranked: the candidates and their neighbours, each once (one read of candidate_links).
+pool_ids AS MATERIALIZED (
+  SELECT DISTINCT CASE side.n WHEN 0 THEN c.id WHEN 1 THEN c.prev_id ELSE c.next_id END AS id
+  FROM candidate_links AS c CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2) AS side
+  WHERE id IS NOT NULL
 ),
 -- The exact bm25 of every pool member that matches (vector candidates and neighbours too).
 -- "+rowid": FTS5 walks the query's matches once and scores only pool members; a plain
@@ -127,58 +154,57 @@ pool_bm25 AS MATERIALIZED (
   SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25
   FROM memories_fts
   WHERE :w_keyword > 0 AND :match IS NOT NULL
-    AND memories_fts MATCH :match AND +rowid IN (SELECT id FROM pool)
+    AND memories_fts MATCH :match AND +rowid IN pool_ids
 ),
--- The exact cosine similarity of every pool member with a trusted vector (keyword candidates
--- and neighbours too): a rowid read of memories_vec's float column (~10 us a read, see
--- bench/point_read.py); the vector list's own rows reuse their distance.
-pool_cosine AS MATERIALIZED (
-  SELECT pool.id, 1.0 - coalesce(
-           (SELECT vector.distance FROM vector WHERE vector.id = pool.id),
-           (SELECT vec_distance_cosine(v.embedding, :qvec) FROM memories_vec AS v WHERE v.rowid = pool.id))
-         AS similarity
-  FROM pool JOIN memories AS m ON m.id = pool.id AND m.embedded_with = :model
-  WHERE :w_vector > 0
-),
--- Fused score: keyword part = bm25 relative to the best match (1 = best, 0 = no match); vector
--- part = cosine similarity (fixed bounds -1..1, never divided by the best one, so the score is
--- monotonic in similarity whatever the query; 0 without a trusted vector).
+-- Fused score of every pool member that passes the filters and is not hidden:
+-- keyword part = bm25 relative to the best match (1 = best, 0 = no match); vector part = cosine
+-- similarity (fixed bounds -1..1, never divided by the best one, so the score is monotonic in
+-- similarity whatever the query; 0 without a trusted vector, i.e. one made by :model for the
+-- memory's current text). The vector list's rows reuse their distance; the others read their
+-- float vector by rowid from memories_vec_auxiliary, the plain table where vec0 keeps its
+-- auxiliary column (~1 us a read; through vec0 itself a rowid read costs ~50 us: the
+-- layout is checked when the store is opened, see vectors.py).
 scored AS MATERIALIZED (
-  SELECT pool.id,
-         :w_keyword * coalesce(pool_bm25.bm25 / (SELECT min(bm25) FROM keyword), 0.0)
-       + :w_vector * coalesce(pool_cosine.similarity, 0.0) AS fused
-  FROM pool
-  LEFT JOIN pool_bm25 ON pool_bm25.id = pool.id
-  LEFT JOIN pool_cosine ON pool_cosine.id = pool.id
+  SELECT p.id,
+         :w_keyword * coalesce(b.bm25 / (SELECT min(bm25) FROM keyword), 0.0)
+       + :w_vector * CASE WHEN :w_vector > 0 AND m.embedded_with = :model THEN 1.0 - coalesce(
+             (SELECT vector.distance FROM vector WHERE vector.id = p.id),
+             (SELECT vec_distance_cosine(a.value00, :qvec) FROM memories_vec_auxiliary AS a WHERE a.rowid = p.id),
+             1.0) ELSE 0.0 END AS fused
+  FROM pool_ids AS p
+  CROSS JOIN memories AS m ON m.id = p.id
+  LEFT JOIN pool_bm25 AS b ON b.id = p.id
+  WHERE ((SELECT n FROM filter_size) IS NULL OR p.id IN filtered)
+    AND (m.expires_at IS NULL OR m.expires_at > :now)
+    AND (:include_superseded OR m.superseded_by IS NULL)
 ),
--- Thread neighbours as edges (previous, next), each pair once. Only a candidate's links are
--- looked up, so two neighbours that are both outside the candidates lend each other nothing
--- (their scores are low on both sides anyway; looking up every pool member's links cost
--- ~0.8 ms more at 10k memories).
-edges AS MATERIALIZED (
-  SELECT prev_id AS a, id AS b FROM candidate_links WHERE prev_id IS NOT NULL
-  UNION
-  SELECT id, next_id FROM candidate_links WHERE next_id IS NOT NULL
+-- Who gives its fused score to whom: every candidate and every linked neighbour to itself (own),
+-- and across each link between a candidate and its previous or next memory, both ways (lent).
+-- Only a candidate's links are looked up, so two neighbours that are both outside the candidates
+-- lend each other nothing (their scores are low on both sides anyway; looking up every pool
+-- member's links cost ~0.8 ms more at 10k memories). All rows come from one read of
+-- candidate_links (UNION ALL arms each reading it again cost ~0.2 ms apiece).
+gifts AS (
+  SELECT CASE side.n WHEN 0 THEN c.id WHEN 1 THEN c.prev_id WHEN 2 THEN c.next_id
+                     WHEN 3 THEN c.prev_id WHEN 4 THEN c.next_id ELSE c.id END AS giver,
+         CASE side.n WHEN 0 THEN c.id WHEN 1 THEN c.prev_id WHEN 2 THEN c.next_id
+                     WHEN 3 THEN c.id WHEN 4 THEN c.id WHEN 5 THEN c.prev_id ELSE c.next_id END AS receiver,
+         side.n <= 2 AS own
+  FROM candidate_links AS c
+  CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3
+              UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6) AS side
 ),
--- Both ends of every edge, keyed by the edge's first memory (a memory is the first of one
--- edge at most: the one to its next memory).
-edge_ends AS (
-  SELECT a AS id, a AS edge FROM edges
-  UNION ALL
-  SELECT b, a FROM edges
-),
--- Smoothing: score = fused + :gamma * max(0, best fused score among its linked neighbours).
--- A neighbour's score is read with a window over the edge's two ends (scored is referenced once:
--- SQLite 3.54 refuses this statement with scored joined to itself, "subqueries nested too deep").
+-- Smoothing: score = fused + :gamma * max(0, best fused score lent to it). A memory that is not
+-- in scored (hidden, filtered out) neither gives nor is ranked. scored is read once: SQLite
+-- 3.54 refuses this statement with scored joined twice ("subqueries nested too deep").
 smoothed AS (
-  SELECT id, fused + :gamma * max(0.0, coalesce(max(partner_fused), 0.0)) AS smoothed
-  FROM (
-    SELECT s.id, s.fused,
-           CASE WHEN ee.edge IS NOT NULL AND count(*) OVER edge = 2
-                THEN sum(s.fused) OVER edge - s.fused END AS partner_fused
-    FROM scored AS s LEFT JOIN edge_ends AS ee ON ee.id = s.id
-    WINDOW edge AS (PARTITION BY ee.edge))
-  GROUP BY id
+  SELECT receiver AS id, own_fused + :gamma * max(0.0, coalesce(lent, 0.0)) AS smoothed
+  FROM (SELECT gifts.receiver,
+               max(CASE WHEN gifts.own THEN scored.fused END) AS own_fused,
+               max(CASE WHEN NOT gifts.own THEN scored.fused END) AS lent
+        FROM gifts JOIN scored ON scored.id = gifts.giver
+        GROUP BY gifts.receiver)
+  WHERE own_fused IS NOT NULL
 ),
 -- Recency and pins (memento/ranking.py): score = smoothed * factor (smoothed / factor when
 -- negative). factor = 1 + :pin_boost for a pinned memory, else 0.5 ** (age in days at :as_of /
