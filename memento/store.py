@@ -84,7 +84,7 @@ def _guarded(method):
     at once), so threads may share a Memento; after close() every call is a clear StoreError."""
     @functools.wraps(method)
     def guarded(self: "Memento", *args, **kwargs):
-        with self._lock:
+        with self._lock, db.translate_errors(self.path):  # a damaged page: our error, naming doctor
             self._check_open()
             return method(self, *args, **kwargs)
     return guarded
@@ -393,7 +393,8 @@ class Memento:
     def _pages(self, tag_filter: Optional[str], thread: Optional[str], page_size: int,
                after: dict) -> Iterator[Memory]:
         while True:
-            with self._lock:  # page by page: a caller may stop iterating or switch threads between pages
+            # page by page: a caller may stop iterating or switch threads between pages
+            with self._lock, db.translate_errors(self.path):
                 self._check_open()
                 if thread is None:
                     rows = self._conn.execute(sqlfiles.query("list_memories"),

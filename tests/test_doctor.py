@@ -124,6 +124,16 @@ def test_other_commands_on_a_damaged_store_say_to_run_doctor(capsys, store_path,
     assert code == 1 and "memento doctor" in err and "Traceback" not in err
 
 
+def test_library_reads_on_a_damaged_store_raise_our_error_naming_doctor(store_path):
+    """recall/iter/count from Python raised a raw apsw.CorruptError (only the CLI translated it)."""
+    garbage_in_the_middle(_real_store(store_path))
+    with memento.open(store_path, tier="minimal") as mem:
+        for read in (lambda: mem.recall("tea note", k=500), lambda: list(mem.iter()),
+                     lambda: [mem.get(i) for i in range(1, 401)]):
+            with pytest.raises(memento.MementoError, match="memento doctor"):
+                read()
+
+
 def test_doctor_reports_damage_inside_intact_pages(capsys, store_path):
     """Pages SQLite finds well-formed, content that is not: garbled FTS5 index blobs. The store
     opens; the checks that read the index fail one by one instead of raising."""
