@@ -9,7 +9,6 @@ itself, so every refusal is a MementoError with a message a model can act on.
 from __future__ import annotations
 
 import dataclasses
-import heapq
 import json
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
@@ -204,9 +203,8 @@ def _forget(mem, a):
 
 def _list(mem, a):
     # Newest first by created_at (then id): memories can be dated in the past (imports), so id order
-    # is not time order. One pass over the store, keeping only `limit` memories in memory.
-    newest = heapq.nlargest(a.get("limit", LIST_DEFAULT), mem.iter(tags=a.get("tags")),
-                            key=lambda m: (m.created_at, m.id))
+    # is not time order. Read from the created_at index: `limit` rows, however large the store.
+    newest = mem.newest(a.get("limit", LIST_DEFAULT), tags=a.get("tags"))
     return {"memories": [memory_json(m) for m in newest]}
 
 

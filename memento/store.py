@@ -390,6 +390,14 @@ class Memento:
         return self._pages(_tag_filter(tags), validate.thread(thread),
                            validate.positive_int(page_size, "page_size"), after)
 
+    @_guarded
+    def newest(self, limit: int = 20, *, tags: Optional[Iterable[str]] = None) -> List[Memory]:
+        """The `limit` newest memories by created_at (then id), newest first; expired ones left out."""
+        rows = self._conn.execute(sqlfiles.query("list_newest"), {
+            "limit": validate.positive_int(limit, "limit"), "tags": _tag_filter(tags),
+            "now": validate.now_utc()}).fetchall()
+        return [Memory.from_row(row) for row in rows]
+
     def _pages(self, tag_filter: Optional[str], thread: Optional[str], page_size: int,
                after: dict) -> Iterator[Memory]:
         while True:

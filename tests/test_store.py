@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 
 import memento
-from memento import InvalidInputError, MemoryNotFoundError
+from memento import InvalidInputError, MemoryNotFoundError, sqlfiles
 
 
 def test_remember_get_roundtrip(mem):
@@ -216,3 +216,21 @@ def test_doctor_passes_on_a_healthy_store(mem):
     checks = mem.doctor()
     assert checks and all(c.ok for c in checks), checks
     assert mem.count() == 1  # the write probe was rolled back
+
+
+def test_newest_reads_by_created_at_from_the_index(mem):
+    """MCP's list (newest first) read the whole store to keep `limit` rows; newest() reads the
+    created_at index backwards: the plan has no sort, and backdated memories sort by their date."""
+    old = mem.remember("imported note from last year", created_at="2025-01-01T00:00:00Z", tags=["import"])
+    mid = mem.remember("note from spring", created_at="2026-04-01T00:00:00Z")
+    new = mem.remember("note from today", tags=["import"])
+    mem.remember("expired scratch note", expires_at="2020-01-01T00:00:00Z")
+    assert [m.id for m in mem.newest(10)] == [new.id, mid.id, old.id]
+    assert [m.id for m in mem.newest(2)] == [new.id, mid.id]
+    assert [m.id for m in mem.newest(10, tags=["import"])] == [new.id, old.id]
+    plan = " ".join(r[3] for r in mem._conn.execute(
+        "EXPLAIN QUERY PLAN " + sqlfiles.query("list_newest"),
+        {"limit": 2, "tags": None, "now": "2026-01-01T00:00:00.000Z"}))
+    assert "USING INDEX memories_created_at" in plan and "FOR ORDER BY" not in plan, plan
+    with pytest.raises(InvalidInputError):
+        mem.newest(0)

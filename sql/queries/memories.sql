@@ -43,6 +43,20 @@ WHERE id > :after_id
 ORDER BY id
 LIMIT :limit;
 
+-- name: list_newest
+-- The newest :limit memories by (created_at, id), read backwards along memories_created_at (its
+-- entries end with the rowid): constant cost however large the store is. Expired ones are left out.
+SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
+       expires_at, superseded_by
+FROM memories
+WHERE (expires_at IS NULL OR expires_at > :now)
+  AND (:tags IS NULL OR id IN (
+        SELECT memory_id FROM memory_tags
+        WHERE tag IN (SELECT value FROM json_each(:tags))
+        GROUP BY memory_id HAVING count(*) = json_array_length(:tags)))
+ORDER BY created_at DESC, id DESC
+LIMIT :limit;
+
 -- name: list_thread
 -- One thread in its order (created_at, id), keyset-paginated on that order (index memories_thread).
 SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
