@@ -449,14 +449,20 @@ class Memento:
             qvec = validate.vector(vector, self.dim, "query vector")
         now = validate.now_utc()
         include_superseded = validate.flag(include_superseded, "include_superseded")
-        # The hybrid statement sizes its vector list by how many memories are hidden; the keyword
-        # statement needs no count (it over-fetches, see recall_keyword.sql).
-        hidden = None if mode == "keyword" else self._conn.execute(sqlfiles.query("hidden_count"), {
-            "now": now, "include_superseded": int(include_superseded)}).fetchone()[0]
+        # Are any memories hidden (expired, superseded)? The hybrid statement also sizes its vector
+        # list by how many; the keyword statement only needs to know whether any (O(1)).
+        hidden_params = {"now": now, "include_superseded": int(include_superseded)}
+        if mode == "keyword":
+            hidden = None
+            any_hidden = bool(self._conn.execute(sqlfiles.query("any_hidden"), hidden_params).get)
+        else:
+            hidden = self._conn.execute(sqlfiles.query("hidden_count"), hidden_params).get
+            any_hidden = hidden > 0
         request = ranking.RecallRequest(query=query, match=fts_query.build(query), k=k, mode=mode,
                                         tags=_tag_filter(tags), since=since, until=until,
                                         thread=validate.thread(thread), qvec=qvec, now=now,
                                         include_superseded=include_superseded, hidden=hidden,
+                                        any_hidden=any_hidden,
                                         half_life_days=self._half_life(half_life_days),
                                         as_of=validate.timestamp(as_of, "as_of"))
         if not query.strip() and qvec is None:

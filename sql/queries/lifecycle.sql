@@ -86,9 +86,15 @@ ORDER BY m.id;
 -- `memento prune --expired`: delete for good (the 003 trigger queues their vectors' deletes).
 DELETE FROM memories WHERE expires_at <= :now RETURNING id;
 
+-- name: any_hidden
+-- Before a keyword recall: is any memory expired (or superseded, unless included)? One step into
+-- each partial index (005), however many there are.
+SELECT EXISTS (SELECT 1 FROM memories WHERE expires_at <= :now)
+    OR EXISTS (SELECT 1 FROM memories WHERE :include_superseded = 0 AND superseded_by IS NOT NULL);
+
 -- name: hidden_count
--- Before a recall: how many memories are expired (or superseded, unless included)? Partial-index
--- counts (one both expired and superseded counts twice: harmless, it only sizes a list). At 0 the
--- recall statements skip their hidden-list tests.
+-- Before a hybrid recall: how many memories are expired (or superseded, unless included)?
+-- Partial-index counts (one both expired and superseded counts twice: harmless, it only sizes the
+-- vector list). At 0 the statement reads no row to check.
 SELECT (SELECT count(*) FROM memories WHERE expires_at <= :now)
      + (SELECT count(*) FROM memories WHERE :include_superseded = 0 AND superseded_by IS NOT NULL);

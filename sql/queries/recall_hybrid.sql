@@ -73,10 +73,11 @@ top AS MATERIALIZED (
   LIMIT :overfetch
 ),
 top_visible AS MATERIALIZED (
-  SELECT top.id, top.bm25
-  FROM top CROSS JOIN memories AS m ON m.id = top.id
-  WHERE (m.expires_at IS NULL OR m.expires_at > :now)
-    AND (:include_superseded OR m.superseded_by IS NULL)
+  SELECT id, bm25 FROM top
+  WHERE :any_hidden = 0  -- nothing hidden in the store: no row is read
+     OR EXISTS (SELECT 1 FROM memories AS m
+                WHERE m.id = top.id AND (m.expires_at IS NULL OR m.expires_at > :now)
+                  AND (:include_superseded OR m.superseded_by IS NULL))
 ),
 exact AS MATERIALIZED (
   SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25

@@ -47,10 +47,11 @@ top AS MATERIALIZED (
   LIMIT :overfetch
 ),
 top_visible AS MATERIALIZED (
-  SELECT top.id, top.bm25
-  FROM top CROSS JOIN memories AS m ON m.id = top.id
-  WHERE (m.expires_at IS NULL OR m.expires_at > :now)
-    AND (:include_superseded OR m.superseded_by IS NULL)
+  SELECT id, bm25 FROM top
+  WHERE :any_hidden = 0  -- nothing hidden in the store: no row is read
+     OR EXISTS (SELECT 1 FROM memories AS m
+                WHERE m.id = top.id AND (m.expires_at IS NULL OR m.expires_at > :now)
+                  AND (:include_superseded OR m.superseded_by IS NULL))
 ),
 -- 2. exact: when top lost so many rows that fewer than :candidates are left while more matches
 --    exist, the matches are searched again with every hidden memory left out inside the scan.
