@@ -61,13 +61,21 @@ def duplicate_id(item_id: int) -> InvalidInputError:
 
 class ImportIds:
     """One import's ids, across its transactions. begin() at the start of each write transaction;
-    then, per item, target() before storing it, stored() after, superseder() for its superseded_by."""
+    then, per item, target() before storing it, stored() after, superseder() for its superseded_by.
+
+    The ranges: when this import moves the store's counter up to an item's own id (stored there, or
+    reserved for it as a superseder), every id between the old counter and it becomes this import's
+    own: never used before, never given to another writer. An id there is the id of one item only,
+    so an item whose id lies there keeps it, without asking the store, unless it is reserved (for
+    another item) or stored already (then it appears twice). Ids the store picks itself (the next
+    free one, a reservation under a new id) move the counter without making a range."""
 
     def __init__(self) -> None:
         self._stored = IdMap()                 # item id -> the memory it became (or was merged into)
         self._pending: Dict[int, int] = {}     # superseded_by not stored yet: item id -> reserved id
         self._reserved: Set[int] = set()       # the reserved ids of _pending
-        self._ours: List[List[int]] = []       # [low, high]: ids this import took the counter over
+        self._lows: List[int] = []             # the ranges (see above), in increasing order:
+        self._highs: List[int] = []            # [low, high] each
         self._seq: Optional[int] = None        # the store's counter (None: read it when needed)
 
     def begin(self) -> None:
@@ -90,7 +98,7 @@ class ImportIds:
         if target is not None and target != memory_id:   # merged into a duplicate: links follow it
             conn.execute(sqlfiles.query("repoint_superseded"), {"old": target, "new": memory_id})
         if memory_id > self._counter(conn):
-            self._took(memory_id)
+            self._moved(memory_id, own=memory_id == item_id)
 
     def superseder(self, conn: apsw.Connection, item_id: int) -> int:
         """The id in this store of the item that superseded another (reserved if not stored yet)."""
@@ -102,33 +110,32 @@ class ImportIds:
         reserved = item_id if self._free(conn, item_id) else self._counter(conn) + 1
         if reserved > self._counter(conn):
             conn.execute(sqlfiles.query("raise_sequence"), {"seq": reserved})
-            self._took(reserved)
+            self._moved(reserved, own=reserved == item_id)
         self._pending[item_id] = reserved
         self._reserved.add(reserved)
         return reserved
 
     def _free(self, conn: apsw.Connection, wanted: int) -> bool:
-        """Never given to any memory by this store: above its counter (the caller then stores it or
-        raises the counter), or taken over by this import and neither stored nor reserved since."""
+        """Never given to any memory: above the store's counter (the caller then stores it or raises
+        the counter), or in one of this import's ranges and not reserved for another item."""
         if wanted > KEEP_MAX:
             return False
         if wanted > self._counter(conn):
             return True
-        i = bisect_left([high for _, high in self._ours], wanted)
-        return (i < len(self._ours) and self._ours[i][0] <= wanted and wanted not in self._reserved
-                and not conn.execute(sqlfiles.query("memory_exists"), {"id": wanted}).fetchone()[0])
+        i = bisect_left(self._highs, wanted)
+        return i < len(self._highs) and self._lows[i] <= wanted and wanted not in self._reserved
 
     def _counter(self, conn: apsw.Connection) -> int:
         if self._seq is None:
             self._seq = conn.execute(sqlfiles.query("id_sequence")).fetchone()[0]
         return self._seq
 
-    def _took(self, high: int) -> None:
-        """This import moved the counter up to `high`: the ids in between are its own (no other
-        writer will be given them; none was ever used)."""
-        low = self._seq + 1
-        if self._ours and self._ours[-1][1] == self._seq:
-            self._ours[-1][1] = high
-        else:
-            self._ours.append([low, high])
+    def _moved(self, high: int, own: bool) -> None:
+        """This import moved the counter up to `high`; own: to an item's own id (a range, see above)."""
+        if own:
+            if self._highs and self._highs[-1] == self._seq:
+                self._highs[-1] = high
+            else:
+                self._lows.append(self._seq + 1)
+                self._highs.append(high)
         self._seq = high

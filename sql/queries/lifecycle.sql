@@ -107,6 +107,3 @@ SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'memories'), 0
 UPDATE sqlite_sequence SET seq = :seq WHERE name = 'memories' AND seq < :seq;
 INSERT INTO sqlite_sequence (name, seq)
 SELECT 'memories', :seq WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'memories');
-
--- name: memory_exists
-SELECT EXISTS (SELECT 1 FROM memories WHERE id = :id);
