@@ -27,8 +27,9 @@ def cli(capsys, *argv):
 def fill(mem) -> dict:
     """A store after months: history, a gap, an expiring note, an expired one, a retracted correction."""
     made = {}
-    made["berlin"] = mem.remember("Alice lives in Berlin", tags=["alice", "home"], metadata={"src": "chat", "n": [1, 2]},
-                                  pinned=True, thread="alice", created_at="2024-01-01T09:00:00Z")
+    made["berlin"] = mem.remember("Alice lives in Berlin", tags=["alice", "home"],
+                                  metadata={"src": "chat", "n": [1, 2]}, pinned=True, thread="alice",
+                                  created_at="2024-01-01T09:00:00Z")
     gone = mem.remember("a note forgotten since")
     made["lisbon"] = mem.remember("Alice moved to Lisbon", supersedes=made["berlin"].id, thread="alice",
                                   created_at="2024-06-01T09:00:00Z")
@@ -62,7 +63,8 @@ def test_export_then_import_into_a_new_store_restores_every_memory_as_it_was(cap
         before = rows(mem)
     dump = export_file(capsys, source, tmp_path / "all.jsonl")
     lines = [json.loads(line) for line in dump.read_text().splitlines()]
-    assert [line["text"] for line in lines if line["expires_at"] == "2020-01-01T00:00:00.000Z"] == ["old door code 1234"]
+    expired = [line["text"] for line in lines if line["expires_at"] == "2020-01-01T00:00:00.000Z"]
+    assert expired == ["old door code 1234"]
     code, _, err = cli(capsys, "import", dump, "--db", target, "--tier", "minimal")
     assert code == 0, err
     with memento.open(target, tier="minimal") as mem:
@@ -80,7 +82,7 @@ def test_export_then_import_into_a_new_store_restores_every_memory_as_it_was(cap
 def test_import_into_a_store_in_use_renumbers_taken_ids_and_keeps_the_links(capsys, tmp_path):
     source, target = tmp_path / "a.db", tmp_path / "b.db"
     with memento.open(source, tier="minimal") as mem:
-        made = fill(mem)
+        fill(mem)
     dump = export_file(capsys, source, tmp_path / "all.jsonl")
     with memento.open(target, tier="minimal") as mem:
         own = [mem.remember(f"the target's own memory {i}").id for i in range(4)]
@@ -195,7 +197,8 @@ def test_markdown_export_holds_current_memories_only(capsys, tmp_path):
     db = tmp_path / "a.db"
     with memento.open(db, tier="minimal") as mem:
         fill(mem)
-    code, _, err = cli(capsys, "export", "--format", "markdown", "--out", tmp_path / "md", "--db", db, "--tier", "minimal")
+    code, _, err = cli(capsys, "export", "--format", "markdown", "--out", tmp_path / "md", "--db", db,
+                       "--tier", "minimal")
     assert code == 0, err
     text = "".join(p.read_text() for p in sorted((tmp_path / "md" / "memory").glob("*.md")))
     for current in ("Alice moved to Lisbon", "wifi guest password", "Carol plays the cello"):
