@@ -108,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--batch", type=_int_between(1), default=IMPORT_BATCH,
                    help=f"memories per transaction, and held in memory ({IMPORT_BATCH})")
     c.add_argument("--later", action="store_true", help="defer embedding to `memento backfill`")
+    c.add_argument("--no-dedup", action="store_true", help="jsonl: store every line, even a text already stored")
     c = command("export", _export, "write all memories as JSON Lines to stdout, or as Markdown day files")
     c.add_argument("--format", choices=("jsonl", "markdown"), default="jsonl")
     c.add_argument("--out", metavar="DIR", help="markdown: the folder that gets memory/YYYY-MM-DD.md files")
@@ -273,7 +274,8 @@ def _import(args) -> None:
         with Progress(total, "import") as bar:
             try:
                 stored = mem.remember_stream(jsonl.read(stream, mem.dim), batch_size=args.batch,
-                                             progress=bar.advance, embed="later" if args.later else "now")
+                                             progress=bar.advance, embed="later" if args.later else "now",
+                                             dedup=not args.no_dedup)
             except MementoError as e:
                 done = f"{bar.done:,} memor{'y was' if bar.done == 1 else 'ies were'} stored before it"
                 raise type(e)(f"{e} ({done})") from None
@@ -304,7 +306,7 @@ def _backfill(args) -> None:
 
 def _reembed(args) -> None:
     with store.open(args.db, tier=args.tier, reembed=True) as mem:
-        with Progress(mem.count(), f"reembed ({mem.tier})") as bar:
+        with Progress(mem.count(include_superseded=True, include_expired=True), f"reembed ({mem.tier})") as bar:
             done = mem.reembed(progress=bar.advance)
     if args.json:
         _print_json({"embedded": done})
@@ -341,8 +343,10 @@ def _export_markdown(args) -> None:
         raise InvalidInputError("export --format markdown needs --out DIR")
     since, until = validate.time_window(args.since, args.until)
     with _open(args) as mem:
-        summary = markdown.export((m for m in mem.iter(tags=args.tag) if markdown.in_window(m, since, until)),
-                                  Path(args.out))
+        # Markdown is what OpenClaw reads as its memory: current memories only (a replaced fact
+        # would come back as a fact); JSON Lines keeps the history.
+        summary = markdown.export((m for m in mem.iter(tags=args.tag)
+                                   if m.superseded_by is None and markdown.in_window(m, since, until)), Path(args.out))
     if args.json:
         _print_json(summary)
     else:
@@ -352,8 +356,8 @@ def _export_markdown(args) -> None:
 def _export(args) -> None:
     if args.format == "markdown":
         return _export_markdown(args)
-    with _open(args) as mem:
-        jsonl.write(mem.iter(), sys.stdout)
+    with _open(args) as mem:  # every memory, expired ones not pruned yet included: a backup
+        jsonl.write(mem.iter(include_expired=True), sys.stdout)
 
 
 def _stats(args) -> None:

@@ -117,6 +117,26 @@ def supersede(conn: apsw.Connection, old_id: int, new_id: int) -> None:
 
 
 @dataclass(frozen=True)
+class Counts:
+    """The store's memories by kind (count(), stats()): every row, the expired ones, and the
+    superseded ones that are not expired / that are."""
+    total: int
+    expired: int
+    superseded: int
+    superseded_expired: int
+
+    @classmethod
+    def read(cls, conn: apsw.Connection, now: str) -> "Counts":
+        return cls(*conn.execute(sqlfiles.query("count_by_kind"), {"now": now}).fetchone())
+
+    def selected(self, include_superseded: bool, include_expired: bool) -> int:
+        left_out = 0 if include_expired else self.expired
+        if not include_superseded:
+            left_out += self.superseded + (self.superseded_expired if include_expired else 0)
+        return self.total - left_out
+
+
+@dataclass(frozen=True)
 class DuplicateGroup:
     """Memories with the same normalised text in the same thread: `keep` (the oldest id) and the rest."""
     keep: int

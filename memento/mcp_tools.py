@@ -66,7 +66,7 @@ _HIT_FIELDS = {
 _HIT = _object(_HIT_FIELDS, tuple(_HIT_FIELDS))
 _STATS_FIELDS = {
     "path": {"type": "string"}, "tier": {"type": "string"}, "memories": {"type": "integer"},
-    "tags": {"type": "integer"}, "pending_embeddings": {"type": "integer"}, "oldest": _OPTIONAL_TEXT,
+    "superseded": {"type": "integer"}, "expired": {"type": "integer"}, "tags": {"type": "integer"}, "pending_embeddings": {"type": "integer"}, "oldest": _OPTIONAL_TEXT,
     "newest": _OPTIONAL_TEXT, "file_bytes": {"type": "integer"}, "schema_version": {"type": "integer"},
     "model": _OPTIONAL_TEXT, "sqlite_version": {"type": "string"},
 }
@@ -193,7 +193,8 @@ def _render_recall(result):
 
 def _update(mem, a):
     return memory_json(mem.update(a["id"], text=a.get("text"), tags=a.get("tags"),
-                                  metadata=a.get("metadata"), pinned=a.get("pinned")))
+                                  metadata=a.get("metadata"), pinned=a.get("pinned"),
+                                  expires_at=a.get("expires_at")))
 
 
 def _forget(mem, a):
@@ -285,13 +286,16 @@ TOOLS: Tuple[Tool, ...] = (
         name="update", title="Update a memory",
         description=(
             "Correct or refine a stored memory instead of storing a near-duplicate: new text, tags (replacing "
-            "the old ones), metadata (replacing the old object) or pinned. Fields left out keep their value."),
+            "the old ones), metadata (replacing the old object), pinned or expires_at. Fields left out keep "
+            "their value."),
         input_schema=_object({
             "id": _ID,
             "text": {"type": "string", "description": "the corrected fact"},
             "tags": dict(_TAGS_IN, description="the new tag list (replaces the old one)"),
             "metadata": {"type": "object", "description": "the new metadata (replaces the old object)"},
             "pinned": {"type": "boolean"},
+            "expires_at": dict(_TIME, description="forget it after this time (a past time: now); \"never\" "
+                                                  "removes the expiry"),
         }, ("id",)),
         output_schema=_MEMORY,
         annotations={"title": "Update a memory", "readOnlyHint": False, "destructiveHint": True,
@@ -322,7 +326,8 @@ TOOLS: Tuple[Tool, ...] = (
         run=_list, render=_render_list),
     Tool(
         name="stats", title="Memory store statistics",
-        description="How many memories and tags the store holds, its tier and model, size and time range.",
+        description=("How many memories the store holds (memories: those recall can return; superseded and "
+                     "expired ones apart), how many tags, its tier and model, size and time range."),
         input_schema=_object({}),
         output_schema=_object(_STATS_FIELDS, tuple(_STATS_FIELDS)),
         annotations={"title": "Memory store statistics", "readOnlyHint": True, "openWorldHint": False},

@@ -61,7 +61,9 @@ class Hit:
 class Stats:
     path: str
     tier: str
-    memories: int
+    memories: int                   # current: what recall can return (count())
+    superseded: int                 # replaced by a newer memory, not expired: recall leaves them out, list shows them
+    expired: int                    # past expires_at, not pruned yet (`memento prune --expired`)
     tags: int
     pending_embeddings: int         # rows a vector tier has not embedded yet (see backfill())
     oldest: Optional[str]

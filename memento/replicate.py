@@ -300,7 +300,7 @@ def _check_restored(path: Path):
     try:
         with store.open(path) as mem:
             checks = tuple(mem.doctor())
-            memories = mem.count()
+            memories = mem.count(include_superseded=True, include_expired=True)
     except MementoError as e:
         raise ReplicationError(f"the restored copy is not a usable store: {e}; nothing was replaced") from e
     failed = [c for c in checks if not c.ok]

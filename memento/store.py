@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, S
 
 import apsw
 
-from . import db, fts_query, lifecycle, ranking, sqlfiles, storefile, tiers, validate
+from . import db, fts_query, import_ids, lifecycle, ranking, sqlfiles, storefile, tiers, validate
 from .errors import InvalidInputError, MemoryNotFoundError, StoreError
 from .records import Hit, Memory, Neighbour, Stats
 
@@ -168,6 +168,9 @@ class Memento:
         (text, tags, metadata, created_at, pinned, vector, thread, expires_at, supersedes); any
         iterable, a generator included. Duplicates, of stored memories or of an earlier item of the
         same batch, are merged as remember() does: one Memory per item, in order.
+        An export's `id` and `superseded_by` keys restore its links (memento/import_ids.py): an item
+        keeps its id where this store never used it, superseded_by names another item's id (before or
+        after it), and an item stored already superseded or expired is never merged.
 
         batch_size=None (default): all or none, in one transaction (every item is checked first).
         batch_size=n: items are read, embedded and stored n at a time, one transaction per batch; an
@@ -179,7 +182,7 @@ class Memento:
             return [m for batch in self._remember_batches(items, batch_size, progress, embed, dedup) for m in batch]
         _check_embed(embed)
         new = [_numbered(index, item, self.dim) for index, item in enumerate(validate.items(items))]
-        stored = self._insert(new, embed, dedup) if new else []
+        stored = self._insert(new, embed, dedup, import_ids.ImportIds()) if new else []
         if progress is not None and stored:
             progress(len(stored))
         return stored
@@ -200,21 +203,24 @@ class Memento:
         batch_size = validate.positive_int(batch_size, "batch_size")
         _check_embed(embed)
         numbered = enumerate(validate.items(items))
+        ids = import_ids.ImportIds()  # one import's id links, across its batches
         while True:
             batch = [_numbered(index, item, self.dim) for index, item in itertools.islice(numbered, batch_size)]
             if not batch:
                 return
-            stored = self._insert(batch, embed, dedup)
+            stored = self._insert(batch, embed, dedup, ids)
             if progress is not None:
                 progress(len(stored))
             yield stored
 
-    def _insert(self, new: List[validate.NewMemory], embed: str, dedup: bool = True) -> List[Memory]:
+    def _insert(self, new: List[validate.NewMemory], embed: str, dedup: bool = True,
+                ids: Optional[import_ids.ImportIds] = None) -> List[Memory]:
         _check_embed(embed)
         now = validate.now_utc()
         rows = [m.insert_params(now) for m in new]
         given = [m.vector for m in new]
-        supersedes = [m.supersedes for m in new]
+        hidden = [m.hidden(now) for m in new]  # stored as history: never merged, never merged into
+        ids = ids or import_ids.ImportIds()
         normalised = [lifecycle.normalise(r["text"]) for r in rows]
         for r, norm in zip(rows, normalised):
             r["text_key"] = lifecycle.text_key(r["text"], norm)
@@ -226,6 +232,8 @@ class Memento:
             current = lifecycle.CurrentTexts(self._conn, keys, now)
             known = set()
             for i, (r, norm) in enumerate(zip(rows, normalised)):
+                if hidden[i]:
+                    continue
                 if current.find(norm, r["thread"]) is not None:
                     known.add(i)
                 current.added(-1, norm, r["thread"], r["expires_at"])
@@ -233,12 +241,14 @@ class Memento:
         vectors = self._vectors_for([r["text"] for r in rows], given, embed)
         insert = sqlfiles.query("insert_memory")
         with db.translate_errors(self.path), db.write_transaction(self._conn):
+            ids.begin()
             if dedup:
                 lifecycle.rekey(self._conn)
                 current = lifecycle.CurrentTexts(self._conn, keys, rows[0]["updated_at"])
             memories = []
-            for r, norm, vector, old_id in zip(rows, normalised, vectors or [None] * len(rows), supersedes):
-                found = current.find(norm, r["thread"]) if dedup else None
+            for m, r, norm, vector, history in zip(new, rows, normalised, vectors or [None] * len(rows), hidden):
+                r["id"] = None if m.id is None else ids.target(self._conn, m.id)
+                found = current.find(norm, r["thread"]) if dedup and not history else None
                 if found is not None:
                     memory = Memory.from_row(lifecycle.merge_into(
                         self._conn, found, r["tags"], r["metadata"], r["pinned"], r["expires_at"],
@@ -247,12 +257,18 @@ class Memento:
                     memory = Memory.from_row(self._conn.execute(insert, r).fetchone())
                     if vector:
                         memory = self._vectors.store([memory], [vector])[0]
-                    if dedup:
+                    if dedup and not history:
                         current.added(memory.id, norm, r["thread"], r["expires_at"])
-                if old_id is not None:
-                    lifecycle.supersede(self._conn, old_id, memory.id)
+                if m.id is not None:
+                    ids.stored(self._conn, m.id, r["id"], memory.id)
+                if m.superseded_by is not None:
+                    by = ids.superseder(self._conn, m.superseded_by)
+                    lifecycle.supersede(self._conn, memory.id, by)
+                    memory = replace(memory, superseded_by=by)
+                if m.supersedes is not None:
+                    lifecycle.supersede(self._conn, m.supersedes, memory.id)
                     if dedup:
-                        current.superseded(old_id)
+                        current.superseded(m.supersedes)
                 memories.append(memory)
         return memories
 
@@ -272,10 +288,14 @@ class Memento:
     @_guarded
     def update(self, memory_id: int, *, text: Optional[str] = None, tags: Optional[Iterable[str]] = None,
                metadata: Optional[Mapping[str, Any]] = None, pinned: Optional[bool] = None,
-               thread: Optional[str] = None) -> Memory:
-        """Change some fields of a memory (None keeps a field). New text gets a new vector."""
+               thread: Optional[str] = None, expires_at: validate.Timestamp = None) -> Memory:
+        """Change some fields of a memory (None keeps a field). New text gets a new vector.
+        `expires_at`: a new expiry, checked as remember() checks it (a past time expires the memory
+        now); "never" removes the expiry."""
         memory_id = validate.memory_id(memory_id)
         params = {
+            "set_expires_at": expires_at is not None,
+            "expires_at": validate.expiry(expires_at),
             "id": memory_id,
             "text": None if text is None else validate.text(text),
             "thread": validate.thread(thread),
@@ -380,13 +400,15 @@ class Memento:
         return Memory.from_row(row)
 
     def iter(self, *, tags: Optional[Iterable[str]] = None, thread: Optional[str] = None,
-             page_size: int = 500, pinned: Optional[bool] = None) -> Iterator[Memory]:
+             page_size: int = 500, pinned: Optional[bool] = None, include_expired: bool = False) -> Iterator[Memory]:
         """All memories in id order (optionally only those carrying all `tags`), read page by page.
         With `thread`: that thread's memories in thread order (created_at, id). pinned=True: only
-        pinned ones, False: only unpinned. Expired memories are left out; superseded ones are not."""
+        pinned ones, False: only unpinned. Expired memories are left out unless include_expired=True
+        (export); superseded ones are not."""
         # Checked here, not on the first next(): a bad argument fails where it is passed.
         after = {"after_id": 0, "after_created_at": "", "now": validate.now_utc(),
-                 "pinned": None if pinned is None else validate.flag(pinned, "pinned")}
+                 "pinned": None if pinned is None else validate.flag(pinned, "pinned"),
+                 "include_expired": validate.flag(include_expired, "include_expired")}
         return self._pages(_tag_filter(tags), validate.thread(thread),
                            validate.positive_int(page_size, "page_size"), after)
 
@@ -417,8 +439,13 @@ class Memento:
             after = {**after, "after_id": rows[-1][0], "after_created_at": rows[-1][4]}
 
     @_guarded
-    def count(self) -> int:
-        return self._conn.execute(sqlfiles.query("count_memories")).fetchone()[0]
+    def count(self, *, include_superseded: bool = False, include_expired: bool = False) -> int:
+        """How many memories recall can return (neither superseded nor expired); include_superseded=True
+        adds the superseded ones (then it is what iter() and `memento list` show), include_expired=True
+        the expired ones not pruned yet (both: every stored memory, what export writes)."""
+        counts = lifecycle.Counts.read(self._conn, validate.now_utc())
+        return counts.selected(validate.flag(include_superseded, "include_superseded"),
+                               validate.flag(include_expired, "include_expired"))
 
     @_guarded
     def recall(self, query: str, *, k: int = 10, tags: Optional[Iterable[str]] = None,
@@ -508,8 +535,10 @@ class Memento:
         one = lambda name: self._conn.execute(sqlfiles.query(name)).fetchone()  # noqa: E731
         oldest, newest = one("time_range")
         wal = Path(str(self.path) + "-wal")
+        counts = lifecycle.Counts.read(self._conn, validate.now_utc())
         return Stats(
-            path=str(self.path), tier=self.tier, memories=one("count_memories")[0], tags=one("count_tags")[0],
+            path=str(self.path), tier=self.tier, memories=counts.selected(False, False),
+            superseded=counts.superseded, expired=counts.expired, tags=one("count_tags")[0],
             pending_embeddings=self._vectors.pending() if self._vectors is not None else 0,
             oldest=oldest, newest=newest,
             file_bytes=self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0),

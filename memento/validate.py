@@ -177,6 +177,15 @@ def memory_id(value: Any) -> int:
     return value
 
 
+def item_id(value: Any, what: str) -> Optional[int]:
+    """An item's `id` or `superseded_by` (ids of the store it was exported from); None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise InvalidInputError(f"{what} must be a memory id (an int from 1 to 2**63-1), not {value!r}")
+    return value
+
+
 def positive_int(value: Any, what: str) -> int:
     """A count or size (batch_size, page_size): an int of at least 1."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -203,6 +212,16 @@ def timestamp(value: Timestamp, what: str) -> Optional[str]:
         return format_utc(value)
     except (OverflowError, ValueError):
         raise InvalidInputError(f"{what} {value.isoformat()} falls outside years 1-9999 in UTC") from None
+
+
+NEVER = "never"   # expires_at="never": no expiry (update(expires_at="never") clears one; None keeps it)
+
+
+def expiry(value: Timestamp) -> Optional[str]:
+    """expires_at: like timestamp(), or "never" (any case) for no expiry, returned as None."""
+    if isinstance(value, str) and value.strip().lower() == NEVER:
+        return None
+    return timestamp(value, "expires_at")
 
 
 def format_utc(moment: datetime) -> str:
@@ -277,10 +296,19 @@ class NewMemory:
     thread: Optional[str] = None          # the sequence it belongs to (see thread()); None: none
     expires_at: Optional[str] = None      # fixed-width UTC; past it the memory is hidden (None: never)
     supersedes: Optional[int] = None      # the id of the memory this one replaces
+    # An import's links (memento/import_ids.py): the id the memory had where it was exported from,
+    # and the id (there) of the memory that superseded it; both are translated to this store's ids.
+    id: Optional[int] = None
+    superseded_by: Optional[int] = None
+
+    def hidden(self, now: str) -> bool:
+        """Stored already superseded or expired: history, never merged with a current memory."""
+        return self.superseded_by is not None or (self.expires_at is not None and self.expires_at <= now)
 
     def insert_params(self, now: str) -> dict:
-        """Named parameters of sql/queries/memories.sql insert_memory (the vector is stored apart)."""
-        return {"text": self.text, "tags": json.dumps(list(self.tags), ensure_ascii=False),
+        """Named parameters of sql/queries/memories.sql insert_memory (the vector is stored apart;
+        id None: the next free id, the store sets another for an import's kept id)."""
+        return {"id": None, "text": self.text, "tags": json.dumps(list(self.tags), ensure_ascii=False),
                 "metadata": self.metadata, "created_at": self.created_at or now, "updated_at": now,
                 "pinned": self.pinned, "thread": self.thread, "expires_at": self.expires_at}
 
@@ -309,6 +337,9 @@ def new_memory(item: Any, dim: Optional[int]) -> NewMemory:
     given_vector = item.get("vector")
     if given_vector is not None:
         _vector_allowed(dim)
+    own, superseded_by = item_id(item.get("id"), "id"), item_id(item.get("superseded_by"), "superseded_by")
+    if own is not None and own == superseded_by:
+        raise InvalidInputError(f"superseded_by {own} is the item's own id: a memory cannot be superseded by itself")
     return NewMemory(
         text=text(item["text"]),
         tags=tuple(tags(item.get("tags"))),
@@ -317,8 +348,10 @@ def new_memory(item: Any, dim: Optional[int]) -> NewMemory:
         pinned=flag(item.get("pinned", False), "pinned"),
         vector=None if given_vector is None else vector(given_vector, dim),
         thread=thread(item.get("thread")),
-        expires_at=timestamp(item.get("expires_at"), "expires_at"),
+        expires_at=expiry(item.get("expires_at")),
         supersedes=None if item.get("supersedes") is None else memory_id(item["supersedes"]),
+        id=own,
+        superseded_by=superseded_by,
     )
 
 

@@ -243,4 +243,4 @@ def test_memory_over_months_through_the_sdk(store_path):
     assert old_id in [h["id"] for h in everything.structured_content["results"]]
     assert bad.is_error
     with memento.open(store_path, tier="minimal") as mem:
-        assert mem.count() == 2 and mem.get(old_id).superseded_by == new.structured_content["id"]
+        assert mem.count(include_superseded=True) == 2 and mem.get(old_id).superseded_by == new.structured_content["id"]

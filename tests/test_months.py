@@ -117,7 +117,7 @@ def test_self_supersede_and_double_supersede_are_refused(mem):
     b = mem.remember("the meeting is on Tuesday", supersedes=a.id)
     with pytest.raises(InvalidInputError, match=f"already superseded by memory {b.id}"):
         mem.remember("the meeting is on Wednesday", supersedes=a.id)
-    assert mem.count() == 2 and mem.get(a.id).superseded_by == b.id
+    assert mem.count(include_superseded=True) == 2 and mem.get(a.id).superseded_by == b.id
 
 
 def test_a_link_that_would_close_a_cycle_is_refused(mem):

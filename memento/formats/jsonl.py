@@ -1,5 +1,6 @@
 """JSON Lines: one memory per line. Export writes every field of Memory; import reads items (the
-keys of remember()), ignoring the fields an export adds that the store recomputes.
+keys of remember(), plus an export's `id` and `superseded_by`, which restore its links: see
+memento/import_ids.py), ignoring the fields an export adds that the store recomputes.
 
 Reading streams one line at a time (never the whole file) and names the line of any refusal."""
 from __future__ import annotations
@@ -9,28 +10,35 @@ import dataclasses
 import json
 from typing import BinaryIO, Iterable, Iterator, Optional, TextIO, Tuple
 
-from .. import validate
+from .. import import_ids, validate
 from ..errors import InvalidInputError
 from ..records import Memory
 
 # A valid item is far smaller (text <= 65,536 characters, metadata <= 64 KiB, one vector), even with
 # every character written as a JSON escape; a longer line is refused without being held whole.
 MAX_LINE_BYTES = 4 * 1024 * 1024
-EXPORT_ONLY = frozenset({"id", "updated_at", "embedded_with", "superseded_by", "duplicate_of"})
+EXPORT_ONLY = frozenset({"updated_at", "embedded_with", "duplicate_of"})
 _BLANK = object()  # a blank line (JSON null is an item, and refused as one)
 
 
 def read(stream: BinaryIO, dim: Optional[int]) -> Iterator[validate.NewMemory]:
     """Checked memories from a binary stream of JSON Lines; blank lines are skipped.
-    dim: the store's vector size (Memento.dim), None for a keyword-only store."""
+    dim: the store's vector size (Memento.dim), None for a keyword-only store. An id seen twice is
+    refused here, with its line, before the store is given anything of the line."""
+    seen = import_ids.IdMap()
     for number, raw in _lines(stream):
         item = _parse(number, raw)
         if item is _BLANK:
             continue
         try:
-            yield validate.new_memory(item, dim)
+            memory = validate.new_memory(item, dim)
+            if memory.id is not None:
+                if memory.id in seen:
+                    raise import_ids.duplicate_id(memory.id)
+                seen.add(memory.id, number)
         except InvalidInputError as e:
             raise InvalidInputError(f"line {number}: {e}") from None
+        yield memory
 
 
 def write(memories: Iterable[Memory], out: TextIO) -> int:

@@ -98,3 +98,18 @@ SELECT EXISTS (SELECT 1 FROM memories WHERE expires_at <= :now)
 -- vector list). At 0 the statement reads no row to check.
 SELECT (SELECT count(*) FROM memories WHERE expires_at <= :now)
      + (SELECT count(*) FROM memories WHERE :include_superseded = 0 AND superseded_by IS NOT NULL);
+
+-- name: id_sequence
+-- An import (memento/import_ids.py): the highest id this store ever gave (AUTOINCREMENT keeps it in
+-- sqlite_sequence; max(id) too, should the sequence have been edited in the shell). Every id above
+-- it was never used, so an imported memory may keep its id there.
+SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'memories'), 0),
+           coalesce((SELECT max(id) FROM memories), 0));
+
+-- name: raise_sequence
+-- Reserve every id up to :seq for the import (the superseder of an imported memory, not stored yet):
+-- no other writer is given one of them. sqlite_sequence is SQLite's own table of AUTOINCREMENT
+-- counters, meant to be updated like this; its row for memories exists once a memory was stored.
+UPDATE sqlite_sequence SET seq = :seq WHERE name = 'memories' AND seq < :seq;
+INSERT INTO sqlite_sequence (name, seq)
+SELECT 'memories', :seq WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'memories');

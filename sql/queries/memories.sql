@@ -1,8 +1,9 @@
 -- Plain reads and writes of memories. Blocks are named with "-- name:"; parameters are named.
 
 -- name: insert_memory
-INSERT INTO memories (text, tags, metadata, created_at, updated_at, pinned, thread, expires_at, text_key)
-VALUES (:text, :tags, :metadata, :created_at, :updated_at, :pinned, :thread, :expires_at, :text_key)
+-- :id NULL takes the next id (AUTOINCREMENT); an import passes an id this store never used.
+INSERT INTO memories (id, text, tags, metadata, created_at, updated_at, pinned, thread, expires_at, text_key)
+VALUES (:id, :text, :tags, :metadata, :created_at, :updated_at, :pinned, :thread, :expires_at, :text_key)
 RETURNING id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
           expires_at, superseded_by;
 
@@ -12,13 +13,15 @@ SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, 
 FROM memories WHERE id = :id;
 
 -- name: update_memory
--- NULL parameters keep the stored value.
+-- NULL parameters keep the stored value; expires_at changes only when :set_expires_at is 1 (then
+-- a NULL :expires_at clears it: the memory never expires).
 UPDATE memories SET
   text       = coalesce(:text, text),
   thread     = coalesce(:thread, thread),
   tags       = coalesce(:tags, tags),
   metadata   = coalesce(:metadata, metadata),
   pinned     = coalesce(:pinned, pinned),
+  expires_at = CASE WHEN :set_expires_at THEN :expires_at ELSE expires_at END,
   updated_at = :updated_at
 WHERE id = :id
 RETURNING id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
@@ -29,12 +32,13 @@ DELETE FROM memories WHERE id = :id RETURNING id;
 
 -- name: list_memories
 -- Keyset pagination in id order: constant cost per page however large the store is.
--- Expired memories are never listed; :pinned (1, or NULL for all) keeps pinned ones.
+-- Expired memories are listed only with :include_expired (export); :pinned (1, or NULL for all)
+-- keeps pinned ones.
 SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
        expires_at, superseded_by
 FROM memories
 WHERE id > :after_id
-  AND (expires_at IS NULL OR expires_at > :now)
+  AND (:include_expired OR expires_at IS NULL OR expires_at > :now)
   AND (:pinned IS NULL OR pinned = :pinned)
   AND (:tags IS NULL OR id IN (
         SELECT memory_id FROM memory_tags
@@ -63,7 +67,7 @@ SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, 
        expires_at, superseded_by
 FROM memories
 WHERE thread = :thread AND (created_at, id) > (:after_created_at, :after_id)
-  AND (expires_at IS NULL OR expires_at > :now)
+  AND (:include_expired OR expires_at IS NULL OR expires_at > :now)
   AND (:pinned IS NULL OR pinned = :pinned)
   AND (:tags IS NULL OR id IN (
         SELECT memory_id FROM memory_tags
@@ -89,7 +93,17 @@ ORDER BY x.created_at, x.id
 LIMIT :n;
 
 -- name: count_memories
+-- Every row (doctor compares it with the indexes).
 SELECT count(*) FROM memories;
+
+-- name: count_by_kind
+-- count() and stats(): every row (count(*) reads the smallest index), and the hidden ones, each
+-- set read through its partial index (memories_expires_at, memories_superseded): expired, superseded
+-- and not expired, superseded and expired.
+SELECT (SELECT count(*) FROM memories),
+       (SELECT count(*) FROM memories WHERE expires_at <= :now),
+       (SELECT count(*) FROM memories WHERE superseded_by IS NOT NULL AND (expires_at IS NULL OR expires_at > :now)),
+       (SELECT count(*) FROM memories WHERE superseded_by IS NOT NULL AND expires_at <= :now);
 
 -- name: count_tags
 SELECT count(DISTINCT tag) FROM memory_tags;
