@@ -1,9 +1,7 @@
-"""The `memento` command, in-process through main() and once as a real console script."""
+"""The `memento` command, in-process through main(). As a real console script: test_cli_console.py."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -78,17 +76,6 @@ def test_stats_tier_doctor(capsys, store_path):
     assert code == 0 and info["tier"] in memento.tiers.TIERS and "minimal" in info["installed"]
     code, out, _ = run(capsys, "doctor", *db)
     assert code == 0 and "[FAIL]" not in out and "integrity" in out and "sqlite" in out
-
-
-@pytest.mark.spawns_python
-def test_console_script_runs(tmp_path):
-    """The installed entry point (python -m memento.cli is what `memento` calls)."""
-    env_db = str(tmp_path / "cli.db")
-    subprocess.run([sys.executable, "-m", "memento.cli", "remember", "from a subprocess", "--db", env_db],
-                   check=True, capture_output=True)
-    out = subprocess.run([sys.executable, "-m", "memento.cli", "recall", "subprocess", "--db", env_db, "--json"],
-                         check=True, capture_output=True, text=True).stdout
-    assert json.loads(out.splitlines()[0])["text"] == "from a subprocess"
 
 
 @pytest.mark.vector

@@ -3,9 +3,10 @@ test_months.py so that each pytest process of the emulated Pi lane stays under i
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
-import sys
 import time
+import traceback
 import unicodedata
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 import memento
 from memento.errors import InvalidInputError, MemoryNotFoundError
 
-from .conftest import REPO, sqlite3_shell
+from .conftest import sqlite3_shell
 from .test_months import FUTURE, PAST, cli
 
 
@@ -84,19 +85,52 @@ def test_shell_edits_keep_duplicate_detection_exact(mem, store_path):
     assert mem.count() == 4
 
 
+def _in_a_child(work, *args) -> int:
+    """fork(): work(*args) in a child process, which exits 0 if it returned and 1 if it raised."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            work(*args)
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    return pid
+
+
+def _exit_code(pid: int, timeout: float) -> int:
+    """The child's exit code; a child still running after timeout seconds is killed (-9)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def _remember_shared_facts(path, start: float) -> None:
+    with memento.open(path, tier="minimal") as mem:
+        time.sleep(max(0.0, start - time.time()))
+        for i in range(60):
+            mem.remember(f"shared fact number {i}", tags=["w"])
+
+
+@pytest.mark.spawns_python
 def test_two_processes_remembering_the_same_texts_store_each_once(store_path):
-    memento.open(store_path, tier="minimal").close()
+    # This process and one forked from it (which opens its own connection after the fork): a second
+    # interpreter beside pytest would not fit the emulated Pi lane's 100 MB cap, a forked process
+    # shares this one's pages until it writes them.
+    memento.open(store_path, tier="minimal").close()   # no connection is open across the fork
     start = time.time() + 2.0
-    code = f"""
-import time, memento
-with memento.open({str(store_path)!r}, tier="minimal") as mem:
-    time.sleep(max(0.0, {start} - time.time()))
-    for i in range(60):
-        mem.remember(f"shared fact number {{i}}", tags=["w"])
-"""
-    procs = [subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)})
-             for _ in range(2)]
-    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    child = _in_a_child(_remember_shared_facts, store_path, start)
+    try:
+        _remember_shared_facts(store_path, start)
+    finally:
+        assert _exit_code(child, timeout=120) == 0
     with memento.open(store_path, tier="minimal") as mem:
         texts = [m.text for m in mem.iter()]
     assert len(texts) == 60 and len(set(texts)) == 60
