@@ -38,7 +38,7 @@ def main() -> None:
                 with memento.open(path, tier="minimal") as mem:
                     batch = [it if threads else {k: v for k, v in it.items() if k != "thread"} for it in items]
                     for i in range(0, size, 5000):
-                        mem.remember_many(batch[i:i + 5000])
+                        mem.remember_many(batch[i:i + 5000], dedup=False)  # every corpus text a row
                 out[threads] = sizes(path)
             row = {"memories": size, "fts_bytes_without_threads": out[False]["fts_bytes"],
                    "fts_bytes_with_threads": out[True]["fts_bytes"],
