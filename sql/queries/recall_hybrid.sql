@@ -98,27 +98,29 @@ keyword AS MATERIALIZED (
 ),
 -- Vector side, broad search: hamming KNN over sign bits (knn_k long, see filter_size).
 vector_prefilter AS MATERIALIZED (
-  SELECT rowid AS id, embedding
+  SELECT rowid AS id
   FROM memories_vec
   WHERE embedding_bits MATCH vec_quantize_binary(:qvec)
     AND k = (SELECT knn_k FROM filter_size)
 ),
 -- Vector side, selective filter: every memory passing it is scored exactly; a short KNN list
--- post-filtered would silently drop matches. Float vectors are read by rowid from
--- memories_vec_auxiliary (see pool below).
+-- post-filtered would silently drop matches.
 vector_exact AS MATERIALIZED (
-  SELECT a.rowid AS id, a.value00 AS embedding
-  FROM filtered CROSS JOIN memories_vec_auxiliary AS a ON a.rowid = filtered.id  -- CROSS: filtered drives
-  WHERE :w_vector > 0 AND coalesce(:since, :until, :tags, :thread) IS NOT NULL  -- no filter: skipped at once
+  SELECT id FROM filtered
+  WHERE :w_vector > 0 AND :filtering = 1  -- no filter: skipped at once
     AND (SELECT n FROM filter_size) <= :exact_limit
 ),
 -- The best :candidates by exact cosine distance; a vector made before the text changed (or by
--- another model) is ignored: its memory's embedded_with no longer names :model.
+-- another model) is ignored: its memory's embedded_with no longer names :model. Float vectors
+-- are read by rowid from memories_vec_auxiliary, the plain table where vec0 keeps its auxiliary
+-- column (~1 us a read; through vec0 itself a rowid read costs ~50 us, and even vec0's KNN
+-- handing them over costs ~4 us each). The layout is checked when the store is opened (vectors.py).
 vector AS MATERIALIZED (
-  SELECT c.id, vec_distance_cosine(c.embedding, :qvec) AS distance
-  FROM (SELECT id, embedding FROM vector_prefilter UNION ALL SELECT id, embedding FROM vector_exact) AS c
+  SELECT c.id, vec_distance_cosine(a.value00, :qvec) AS distance
+  FROM (SELECT id FROM vector_prefilter UNION ALL SELECT id FROM vector_exact) AS c
+  CROSS JOIN memories_vec_auxiliary AS a ON a.rowid = c.id
   JOIN memories AS m ON m.id = c.id AND m.embedded_with = :model
-  WHERE ((SELECT n FROM filter_size) IS NULL OR c.id IN filtered)
+  WHERE (:filtering = 0 OR c.id IN filtered)
     AND (m.expires_at IS NULL OR m.expires_at > :now)
     AND (:include_superseded OR m.superseded_by IS NULL)
   ORDER BY distance, c.id DESC
@@ -161,21 +163,18 @@ pool_bm25 AS MATERIALIZED (
 -- keyword part = bm25 relative to the best match (1 = best, 0 = no match); vector part = cosine
 -- similarity (fixed bounds -1..1, never divided by the best one, so the score is monotonic in
 -- similarity whatever the query; 0 without a trusted vector, i.e. one made by :model for the
--- memory's current text). The vector list's rows reuse their distance; the others read their
--- float vector by rowid from memories_vec_auxiliary, the plain table where vec0 keeps its
--- auxiliary column (~1 us a read; through vec0 itself a rowid read costs ~50 us: the
--- layout is checked when the store is opened, see vectors.py).
+-- memory's current text), its float vector read from memories_vec_auxiliary as in vector above
+-- (reading it again costs less than looking it up in vector's list).
 scored AS MATERIALIZED (
   SELECT p.id,
          :w_keyword * coalesce(b.bm25 / (SELECT min(bm25) FROM keyword), 0.0)
        + :w_vector * CASE WHEN :w_vector > 0 AND m.embedded_with = :model THEN 1.0 - coalesce(
-             (SELECT vector.distance FROM vector WHERE vector.id = p.id),
              (SELECT vec_distance_cosine(a.value00, :qvec) FROM memories_vec_auxiliary AS a WHERE a.rowid = p.id),
              1.0) ELSE 0.0 END AS fused
   FROM pool_ids AS p
   CROSS JOIN memories AS m ON m.id = p.id
   LEFT JOIN pool_bm25 AS b ON b.id = p.id
-  WHERE ((SELECT n FROM filter_size) IS NULL OR p.id IN filtered)
+  WHERE (:filtering = 0 OR p.id IN filtered)
     AND (m.expires_at IS NULL OR m.expires_at > :now)
     AND (:include_superseded OR m.superseded_by IS NULL)
 ),
