@@ -66,7 +66,7 @@ class RankingSettings:
     # 0.727). Without threads (full): w 2.0 0.674 (LOCO 0.674); first sweep: w 1.0 0.665, 0
     # (keyword only) 0.609.
     gamma: float = 0.3
-    keyword_gamma: float = 0.7
+    keyword_gamma: float = 0.6
     # Each side contributes max(k, candidates) candidates (their thread neighbours join them). Dev
     # R@10 with threads is the same with 20, 30 and 50 (minimal 0.723, light 0.736, full 0.748; full
     # without threads 0.674 vs 0.677 with 50), and 20 costs
@@ -93,7 +93,8 @@ DEFAULT = RankingSettings()
 # all-MiniLM-L6-v2 (full, and its int8 form in tiny, not swept separately) spreads similarities
 # less than paraphrase-MiniLM-L3-v2 (light): its cosine needs twice the weight (sweep above).
 _BY_MODEL = {"all-MiniLM-L6-v2": replace(DEFAULT, w_vector=2.0),
-             "all-MiniLM-L6-v2-int8": replace(DEFAULT, w_vector=2.0)}
+             "all-MiniLM-L6-v2-int8": replace(DEFAULT, w_vector=2.0),
+             "paraphrase-MiniLM-L3-v2": replace(DEFAULT, gamma=0.4)}
 
 
 def for_model(model_id: Optional[str]) -> RankingSettings:
