@@ -61,7 +61,7 @@ def recall_section() -> str:
                 "categories 1-4 (n=760), queries given as vectors. The last column is the gap dev - LOCO "
                 "when the questions are resampled (within each conversation) and the whole choice re-run, "
                 "1,000 times: a gap of about 0.01 is what this choice on 5 conversations costs by chance "
-                "(the dev conversations disagree: one is best at gamma 0.1, another at 0.7 or more); "
+                "(the dev conversations disagree: in full hybrid one is best near gamma 0.1, another at 0.7 or more); "
                 "`bench/results/locomo_sweep.json` has every fold.\n\n"
                 + table(["tier", "mode", "threads", "chosen", "dev R@10", "LOCO R@10", "dev - LOCO",
                          "dev - LOCO, bootstrap"], rows)
