@@ -11,28 +11,42 @@ Choice rule: a smoothed arg-max (each point's R@10 averaged with its grid neighb
 along one axis), so a point on a plateau wins over a lone peak. LOCO: for each conversation, the
 point is chosen on the other four and scored on it; the LOCO figure pools those held-out answers.
 Scored: R@10 over categories 1-4 (n=760), as bench/locomo.py.
+
+How much of dev - LOCO is noise: every fold's held-out R@10 at its own pick and at the all-dev
+choice, and a bootstrap (questions resampled within each conversation, the whole choice and LOCO
+re-run on each sample) of dev, LOCO and their gap. A choice on the edge of a grid is flagged: the
+smoothing there averages fewer points and cannot see whether the plateau goes on.
 """
 from __future__ import annotations
 
 import itertools
 import json
 import pickle
+import random
 import statistics
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 Point = Tuple[float, ...]
 
-# The grids (every axis sorted). Context weight and gamma matter in every tier; w_vector in vector tiers.
-# The context weight is a keyword-index weight: chosen on the keyword tier (minimal) and kept for the
-# vector tiers, whose grid is gamma x w_vector (a 3-d grid cost 3x the time for the same choice).
+# The grids (every axis sorted), the same for every tier. Context weight and gamma matter in every
+# tier; w_vector in vector tiers. The context weight is a keyword-index weight: chosen on the keyword
+# tier (minimal) and kept for the vector tiers, whose grid is gamma x w_vector (a 3-d grid cost 3x
+# the time for the same choice).
+# - gamma (a share of a neighbour's score, 0..1) in even steps of 0.1 over its whole range, the same
+#   axis for keyword_gamma (keyword statement) and gamma (hybrid statement);
+# - w_vector scales the cosine against bm25/best: a scale, so a geometric axis, steps of sqrt(2)
+#   (2 significant digits) from 1/4 to 4, symmetric around 1 (equal weights). The earlier axis
+#   0.5..2.0 put full's choice on its edge (w 2.0), where the smoothing sees only one side.
 CONTEXT_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
-KEYWORD_GAMMAS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
-GAMMAS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7)
-W_VECTORS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+GAMMAS = tuple(i / 10 for i in range(11))
+KEYWORD_GAMMAS = GAMMAS
+W_VECTORS = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0)
+BOOTSTRAP_SAMPLES = 1000
+BOOTSTRAP_SEED = 12
 
 
 def cache_dir() -> Path:
@@ -107,10 +121,25 @@ def pooled(per_conv: Sequence[Sequence[float]], which: Sequence[int]) -> float:
     return statistics.fmean(values) if values else 0.0
 
 
-def smoothed_argmax(grid: Dict[Point, List[List[float]]], axes: Sequence[Sequence[float]],
+Totals = Dict[Point, List[float]]  # point -> sum of R@10 per conversation (over a sample of its questions)
+
+
+def totals(grid: Dict[Point, List[List[float]]], weights: Optional[Sequence[Sequence[int]]] = None
+           ) -> Tuple[Totals, List[float]]:
+    """Per point and conversation, the sum of R@10 (each question counted weights[c][i] times, or
+    once), and the number of questions counted per conversation."""
+    if weights is None:
+        return ({p: [float(sum(v)) for v in per_conv] for p, per_conv in grid.items()},
+                [float(len(v)) for v in next(iter(grid.values()))])
+    return ({p: [float(sum(w * x for w, x in zip(wc, v) if w)) for wc, v in zip(weights, per_conv)]
+             for p, per_conv in grid.items()}, [float(sum(wc)) for wc in weights])
+
+
+def smoothed_argmax(sums: Totals, counts: Sequence[float], axes: Sequence[Sequence[float]],
                     convs: Sequence[int]) -> Point:
     """The point whose R@10 (on `convs`), averaged with its one-step grid neighbours, is highest."""
-    raw = {p: pooled(v, convs) for p, v in grid.items()}
+    n = sum(counts[c] for c in convs)
+    raw = {p: sum(s[c] for c in convs) / n for p, s in sums.items()}
 
     def neighbours(p: Point):
         for axis, values in enumerate(axes):
@@ -125,16 +154,46 @@ def smoothed_argmax(grid: Dict[Point, List[List[float]]], axes: Sequence[Sequenc
     return max(smooth, key=lambda p: (round(smooth[p], 6), round(raw[p], 6)))
 
 
-def loco(grid: Dict[Point, List[List[float]]], axes, n_convs: int) -> Dict[str, Any]:
-    everything = list(range(n_convs))
-    chosen = smoothed_argmax(grid, axes, everything)
-    held_out, picks = [], []
-    for c in everything:
-        pick = smoothed_argmax(grid, axes, [i for i in everything if i != c])
-        picks.append(pick)
-        held_out += grid[pick][c]
-    return {"chosen": chosen, "dev_R@10": pooled(grid[chosen], everything),
-            "loco_R@10": statistics.fmean(held_out), "loco_picks": picks}
+def loco(sums: Totals, counts: Sequence[float], axes) -> Dict[str, Any]:
+    everything = list(range(len(counts)))
+    chosen = smoothed_argmax(sums, counts, axes, everything)
+    picks = [smoothed_argmax(sums, counts, axes, [i for i in everything if i != c]) for c in everything]
+    return {"chosen": chosen, "dev_R@10": sum(sums[chosen]) / sum(counts),
+            "loco_R@10": sum(sums[pick][c] for c, pick in enumerate(picks)) / sum(counts),
+            "loco_picks": picks}
+
+
+def bootstrap(grid: Dict[Point, List[List[float]]], axes,
+              samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED) -> Dict[str, Any]:
+    """dev, LOCO and dev - LOCO over `samples` resamplings of the questions (with replacement,
+    within each conversation), the whole choice re-run on each: how far the gap moves by chance."""
+    rng = random.Random(seed)
+    sizes = [len(v) for v in next(iter(grid.values()))]
+    devs, locos, gaps = [], [], []
+    for _ in range(samples):
+        weights = []
+        for size in sizes:
+            counts = [0] * size
+            for _ in range(size):
+                counts[rng.randrange(size)] += 1
+            weights.append(counts)
+        result = loco(*totals(grid, weights), axes)
+        devs.append(result["dev_R@10"])
+        locos.append(result["loco_R@10"])
+        gaps.append(result["dev_R@10"] - result["loco_R@10"])
+    gaps.sort()
+
+    def spread(values):
+        return {"mean": round(statistics.fmean(values), 4), "sd": round(statistics.stdev(values), 4)}
+    return {"samples": samples, "seed": seed, "dev_R@10": spread(devs), "loco_R@10": spread(locos),
+            "gap": {**spread(gaps), "p05": round(gaps[int(0.05 * samples)], 4),
+                    "p95": round(gaps[int(0.95 * samples) - 1], 4),
+                    "share_over_0.01": round(sum(g > 0.01 for g in gaps) / samples, 3)}}
+
+
+def on_edge(point: Point, axes) -> List[int]:
+    """The axes (by index) on which `point` is the first or last value of a grid with 3+ values."""
+    return [a for a, values in enumerate(axes) if len(values) > 2 and point[a] in (values[0], values[-1])]
 
 
 def sweep_tier(memento, locomo, convs, tier: str, threads: bool = True) -> Dict[str, Any]:
@@ -158,19 +217,33 @@ def sweep_tier(memento, locomo, convs, tier: str, threads: bool = True) -> Dict[
         default_r10 = pooled(stores.r10(DEFAULT, mode), range(len(convs)))
     finally:
         stores.close()
-    result = loco(grid, axes, len(convs))
+    result = loco(*totals(grid), axes)
+    chosen = result["chosen"]
     table = {json.dumps(dict(zip(names, p))): round(pooled(v, range(len(convs))), 4) for p, v in grid.items()}
+    folds = [{"held_out": conv.conv_id, "n": len(grid[chosen][i]), "pick": dict(zip(names, pick)),
+              "held_out_R@10": round(pooled(grid[pick], [i]), 4),
+              "held_out_R@10_at_dev_choice": round(pooled(grid[chosen], [i]), 4)}
+             for i, (conv, pick) in enumerate(zip(convs, result["loco_picks"]))]
     out = {"tier": tier, "mode": mode, "threads": threads, "axes": dict(zip(names, axes)),
-           "chosen": dict(zip(names, result["chosen"])), "dev_R@10": round(result["dev_R@10"], 4),
+           "chosen": dict(zip(names, chosen)), "dev_R@10": round(result["dev_R@10"], 4),
            "loco_R@10": round(result["loco_R@10"], 4),
-           "loco_picks": [dict(zip(names, p)) for p in result["loco_picks"]],
+           "loco_picks": [dict(zip(names, p)) for p in result["loco_picks"]], "loco_folds": folds,
+           "chosen_on_edge": [names[a] for a in on_edge(chosen, axes)],
+           "bootstrap": bootstrap(grid, axes),
            "default": dict(zip(names, default_point)), "default_R@10": round(default_r10, 4),
            "grid": table, "seconds": round(time.perf_counter() - started, 1)}
+    b = out["bootstrap"]
     print(f"\n{tier} {mode} threads={threads}: chosen {out['chosen']} dev R@10 {out['dev_R@10']:.3f}, "
-          f"LOCO {out['loco_R@10']:.3f}; ranking.py defaults {out['default']}: {out['default_R@10']:.3f}"
-          f"  ({out['seconds']} s, {len(grid)} points)")
-    for i, p in enumerate(result["loco_picks"]):
-        print(f"  held out {convs[i].conv_id}: chosen on the others {dict(zip(names, p))}")
+          f"LOCO {out['loco_R@10']:.3f} (gap {out['dev_R@10'] - out['loco_R@10']:+.3f}); ranking.py defaults "
+          f"{out['default']}: {out['default_R@10']:.3f}  ({out['seconds']} s, {len(grid)} points)"
+          + (f"\n  CHOSEN ON THE EDGE OF THE GRID: {', '.join(out['chosen_on_edge'])}" if out["chosen_on_edge"] else ""))
+    print(f"  bootstrap ({b['samples']} resamplings of the questions within each conversation): dev sd "
+          f"{b['dev_R@10']['sd']:.3f}, LOCO sd {b['loco_R@10']['sd']:.3f}, gap dev - LOCO mean "
+          f"{b['gap']['mean']:.3f} sd {b['gap']['sd']:.3f} (90%: {b['gap']['p05']:.3f}..{b['gap']['p95']:.3f}; "
+          f"over 0.01 in {b['gap']['share_over_0.01']:.0%})")
+    for f in folds:
+        print(f"  held out {f['held_out']} (n={f['n']}): chosen on the others {f['pick']}, R@10 there "
+              f"{f['held_out_R@10']:.3f} (at the dev choice {f['held_out_R@10_at_dev_choice']:.3f})")
     _print_grid(names, axes, table)
     return out
 
