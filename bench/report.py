@@ -86,10 +86,9 @@ def perf_section() -> str:
                  r["p99_ms"]] for r in warm["rows"]]
         out.append("Warm recall (k=10, store open, model loaded; threads: conversation turns in threads of 20, "
                    "`bench/warm_recall.py --threads`; \"query vector given\": recall(vector=), the SQL without the "
-                   "model). Rows are kept from earlier runs where not re-measured: the vector tiers' rows without "
-                   "threads come from the run before threads on a quiet machine; the threads rows were measured "
-                   "on a machine shared with several busy processes (compare rows of one run, e.g. minimal with "
-                   "and without threads):\n\n"
+                   "model). Rows are kept from earlier runs where not re-measured: the minimal tier's rows and every threads row come from the latest run; the "
+                   "vector tiers' rows without threads are older and from slower statements. Run to run on these "
+                   "2 shared cores, p50 moves by up to ~10%:\n\n"
                    + table(["tier", "mode", "memories", "threads", "p50 ms", "p95 ms", "p99 ms"], rows))
     fts = load("fts_size")
     if fts:
