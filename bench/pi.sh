@@ -47,7 +47,8 @@ step "build wheel"
 python3 -c 'import build' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check build
 python3 -m build --wheel --outdir "$STAGE/dist" "$REPO" > "$STAGE/out/build.log" 2>&1
 cp -r "$REPO/tests" "$REPO/pyproject.toml" "$STAGE/"   # pyproject: pytest markers
-cp "$REPO"/bench/{__init__,corpus,pi_measure}.py "$STAGE/bench/"
+# The bench modules pi_measure runs and the tests import (tests/test_ci.py checks this list).
+cp "$REPO"/bench/{__init__,corpus,pi_measure,locomo_sweep}.py "$STAGE/bench/"
 WHEEL=/work/dist/$(basename "$(ls "$STAGE"/dist/*.whl)")
 
 step "rootfs"   # idempotent: a finished rootfs is reused
