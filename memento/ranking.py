@@ -86,7 +86,7 @@ class RankingSettings:
     candidates: int = 20
     # Keyword search reads overfetch_factor x candidates matches, then drops expired and superseded
     # ones; only when fewer than `candidates` are left (over half of the best matches hidden) does
-    # it search again with every hidden memory left out inside the scan (recall_keyword.sql).
+    # it search again with every hidden memory left out inside the scan (sql/queries/recall_parts.sql).
     overfetch_factor: int = 2
     # Vector search: hamming-KNN list = prefilter_factor x candidates, then exact cosine.
     prefilter_factor: int = 2

@@ -10,7 +10,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, NamedTuple
 
-_NAME_LINE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+# A block is a statement (`-- name:`) or a part of statements (`-- part:`, e.g. CTEs two recall
+# statements share); a line `-- include: <part>` in a block is replaced by that part's text.
+_BLOCK_LINE = re.compile(r"^--\s*(name|part):\s*(\w+)\s*$", re.MULTILINE)
+_INCLUDE_LINE = re.compile(r"^--\s*include:\s*(\w+)\s*$", re.MULTILINE)
 _MIGRATION_FILE = re.compile(r"^(\d{3})_(\w+)\.sql$")
 
 
@@ -35,15 +38,27 @@ def _read(folder: str) -> Dict[str, str]:
 
 @lru_cache(maxsize=None)
 def _query_blocks() -> Dict[str, str]:
+    return blocks_of(_read("queries"))
+
+
+def blocks_of(files: Dict[str, str]) -> Dict[str, str]:
+    """Every `-- name:` block of these SQL files' texts, by name, its includes expanded."""
     blocks: Dict[str, str] = {}
-    for filename, text in sorted(_read("queries").items()):
-        parts = _NAME_LINE.split(text)
-        # parts = [preamble, name1, body1, name2, body2, ...]
-        for name, body in zip(parts[1::2], parts[2::2]):
-            if name in blocks:
+    parts: Dict[str, str] = {}
+    for filename, text in sorted(files.items()):
+        pieces = _BLOCK_LINE.split(text)
+        # pieces = [preamble, kind1, name1, body1, kind2, name2, body2, ...]
+        for kind, name, body in zip(pieces[1::3], pieces[2::3], pieces[3::3]):
+            if name in blocks or name in parts:
                 raise RuntimeError(f"SQL block {name!r} is defined twice (second time in {filename})")
-            blocks[name] = body.strip()
-    return blocks
+            (blocks if kind == "name" else parts)[name] = body.strip()
+    return {name: _INCLUDE_LINE.sub(lambda m: _part(parts, m.group(1), name), body) for name, body in blocks.items()}
+
+
+def _part(parts: Dict[str, str], name: str, user: str) -> str:
+    if name not in parts:
+        raise RuntimeError(f"SQL block {user!r} includes {name!r}, which no `-- part:` defines")
+    return parts[name]
 
 
 def query(name: str) -> str:

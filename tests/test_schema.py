@@ -127,3 +127,19 @@ def test_shell_edit_keeps_indexes_in_step(store_path):
     with memento.open(store_path, tier="minimal") as m:
         assert m.recall("old") == [] and [h.id for h in m.recall("new", tags=["b"])] == [1]
         assert all(c.ok for c in m.doctor())
+
+
+def test_sql_parts_are_included_where_statements_name_them():
+    """Both recall statements take their filters and keyword candidates from one text."""
+    blocks = sqlfiles.blocks_of({
+        "a.sql": "-- part: shared\nx AS (SELECT 1),\n\n-- name: one\nWITH\n-- include: shared\ny AS (SELECT 2) SELECT 3;",
+        "b.sql": "-- name: two\nWITH\n-- include: shared\nz AS (SELECT 4) SELECT 5;"})
+    assert blocks == {"one": "WITH\nx AS (SELECT 1),\ny AS (SELECT 2) SELECT 3;",
+                      "two": "WITH\nx AS (SELECT 1),\nz AS (SELECT 4) SELECT 5;"}
+    with pytest.raises(RuntimeError, match="includes 'missing'"):
+        sqlfiles.blocks_of({"a.sql": "-- name: one\n-- include: missing\nSELECT 1;"})
+    with pytest.raises(RuntimeError, match="defined twice"):
+        sqlfiles.blocks_of({"a.sql": "-- part: p\nSELECT 1;\n-- name: p\nSELECT 2;"})
+    for name in ("recall_keyword", "recall_hybrid"):
+        text = sqlfiles.query(name)
+        assert "-- include:" not in text and "top_visible AS MATERIALIZED" in text and "filtered AS (" in text

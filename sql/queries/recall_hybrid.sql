@@ -22,25 +22,7 @@
 
 -- name: recall_hybrid
 WITH
-filtered AS (
-  SELECT id FROM memories
-  WHERE (:since IS NULL OR created_at >= :since)
-    AND (:until IS NULL OR created_at <  :until)
-    AND (:thread IS NULL OR thread = :thread)
-    AND (:tags IS NULL OR id IN (
-          SELECT memory_id FROM memory_tags
-          WHERE tag IN (SELECT value FROM json_each(:tags))
-          GROUP BY memory_id HAVING count(*) = json_array_length(:tags)))
-),
--- Memories recall never returns, whatever the filters: expired ones (expires_at <= :now), and
--- superseded ones unless :include_superseded, read from their partial indexes (005). Left out
--- inside the candidate CTEs, before any LIMIT, so k results still come back. Only the keyword
--- side's exact path reads this list; elsewhere each candidate's own row is checked.
-hidden AS MATERIALIZED (
-  SELECT id FROM memories WHERE expires_at <= :now
-  UNION ALL  -- not UNION: its merge scans memories in id order instead of using the indexes
-  SELECT id FROM memories WHERE :include_superseded = 0 AND superseded_by IS NOT NULL
-),
+-- include: recall_filters
 -- How many memories pass the filters (n: NULL when there is no filter), and from it the size of
 -- the hamming-KNN list (knn_k): with a filter that passes many memories the list grows by the
 -- filter's selectivity so that enough candidates survive it; with a selective filter
@@ -57,45 +39,11 @@ filter_size AS MATERIALIZED (
       ELSE min(4096, 1 + CAST(:prefilter * (SELECT count(*) * 1.0 / max(coalesce(n, count(*)), 1)
                                                    * count(*) / max(count(*) - :hidden, 1) FROM memories) AS INTEGER))
     END AS knn_k
-  FROM (SELECT CASE WHEN coalesce(:since, :until, :tags, :thread) IS NULL THEN NULL
+  FROM (SELECT CASE WHEN :filtering = 0 THEN NULL
                     ELSE (SELECT count(*) FROM filtered) END AS n)
 ),
--- Keyword side: the best :candidates visible matches by bm25, from the FTS index alone, in the
--- two steps of recall_keyword.sql (keep the two in step): the best :overfetch matches with hidden
--- ones dropped after, or, when that leaves fewer than :candidates while more matches exist, an
--- exact search with every hidden memory left out inside the scan.
-top AS MATERIALIZED (
-  SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25
-  FROM memories_fts
-  WHERE :w_keyword > 0 AND :match IS NOT NULL AND memories_fts MATCH :match
-    AND (:filtering = 0 OR rowid IN filtered)
-  ORDER BY bm25, rowid DESC
-  LIMIT :overfetch
-),
-top_visible AS MATERIALIZED (
-  SELECT id, bm25 FROM top
-  WHERE :any_hidden = 0  -- nothing hidden in the store: no row is read
-     OR EXISTS (SELECT 1 FROM memories AS m
-                WHERE m.id = top.id AND (m.expires_at IS NULL OR m.expires_at > :now)
-                  AND (:include_superseded OR m.superseded_by IS NULL))
-),
-exact AS MATERIALIZED (
-  SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25
-  FROM memories_fts
-  WHERE :w_keyword > 0 AND :match IS NOT NULL AND memories_fts MATCH :match
-    AND (:filtering = 0 OR rowid IN filtered)
-    AND rowid NOT IN hidden
-  ORDER BY bm25, rowid DESC
-  LIMIT CASE WHEN (SELECT count(*) FROM top_visible) >= :candidates
-               OR (SELECT count(*) FROM top) < :overfetch THEN 0 ELSE :candidates END
-),
-keyword AS MATERIALIZED (
-  SELECT id, bm25 FROM top_visible WHERE NOT EXISTS (SELECT 1 FROM exact)
-  UNION ALL
-  SELECT id, bm25 FROM exact
-  ORDER BY bm25, id DESC
-  LIMIT :candidates
-),
+-- Keyword side: the best :candidates visible matches by bm25, the same part as recall_keyword.sql.
+-- include: keyword_candidates
 -- Vector side, broad search: hamming KNN over sign bits (knn_k long, see filter_size).
 vector_prefilter AS MATERIALIZED (
   SELECT rowid AS id

@@ -1,0 +1,69 @@
+-- Parts shared by recall_keyword.sql and recall_hybrid.sql (`-- include: <part>` in a statement
+-- inserts the part's text there: memento/sqlfiles.py). Parameters as described in those files.
+
+-- part: recall_filters
+-- Memories that pass the filters. Only evaluated when a filter is set; applied before LIMIT,
+-- so a selective filter never hides a match that ranks below the first k unfiltered ones.
+filtered AS (
+  SELECT id FROM memories
+  WHERE (:since IS NULL OR created_at >= :since)
+    AND (:until IS NULL OR created_at <  :until)
+    AND (:thread IS NULL OR thread = :thread)
+    AND (:tags IS NULL OR id IN (
+          SELECT memory_id FROM memory_tags
+          WHERE tag IN (SELECT value FROM json_each(:tags))
+          GROUP BY memory_id HAVING count(*) = json_array_length(:tags)))
+),
+-- Memories recall never returns, whatever the filters: expired ones (expires_at <= :now), and
+-- superseded ones unless :include_superseded, each set read from its partial index (005). Only
+-- the keyword side's exact path reads this list (building it costs ~1 ms per 10k hidden
+-- memories); elsewhere each candidate's own row is checked.
+hidden AS MATERIALIZED (
+  SELECT id FROM memories WHERE expires_at <= :now
+  UNION ALL  -- not UNION: its merge scans memories in id order instead of using the indexes
+  SELECT id FROM memories WHERE :include_superseded = 0 AND superseded_by IS NOT NULL
+),
+
+-- part: keyword_candidates
+-- The best :candidates visible matches by bm25 (text, tags, and the thread neighbour's text in
+-- the context column, each with its weight), found in two steps so that hidden memories cost
+-- nothing when few are hidden, and never hide a match before the LIMIT when many are:
+-- 1. top: the best :overfetch matches (more than :candidates), hidden ones then dropped by a
+--    point read of each row.
+top AS MATERIALIZED (
+  SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25  -- lower is better
+  FROM memories_fts
+  WHERE :w_keyword > 0 AND :match IS NOT NULL AND memories_fts MATCH :match
+    AND (:filtering = 0 OR rowid IN filtered)
+  ORDER BY bm25, rowid DESC
+  LIMIT :overfetch
+),
+top_visible AS MATERIALIZED (
+  SELECT id, bm25 FROM top
+  WHERE :any_hidden = 0  -- nothing hidden in the store: no row is read
+     OR EXISTS (SELECT 1 FROM memories AS m
+                WHERE m.id = top.id AND (m.expires_at IS NULL OR m.expires_at > :now)
+                  AND (:include_superseded OR m.superseded_by IS NULL))
+),
+-- 2. exact: when top lost so many rows that fewer than :candidates are left while more matches
+--    exist, the matches are searched again with every hidden memory left out inside the scan.
+--    Otherwise its LIMIT is 0 and SQLite does not start the scan at all.
+exact AS MATERIALIZED (
+  SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25
+  FROM memories_fts
+  WHERE :w_keyword > 0 AND :match IS NOT NULL AND memories_fts MATCH :match
+    AND (:filtering = 0 OR rowid IN filtered)
+    AND rowid NOT IN hidden
+  ORDER BY bm25, rowid DESC
+  LIMIT CASE WHEN (SELECT count(*) FROM top_visible) >= :candidates
+               OR (SELECT count(*) FROM top) < :overfetch THEN 0 ELSE :candidates END
+),
+-- top_visible holds the best visible matches whenever exact was skipped (every visible match
+-- outside top ranks below all of top), and is a subset of exact otherwise.
+keyword AS MATERIALIZED (
+  SELECT id, bm25 FROM top_visible WHERE NOT EXISTS (SELECT 1 FROM exact)
+  UNION ALL
+  SELECT id, bm25 FROM exact
+  ORDER BY bm25, id DESC
+  LIMIT :candidates
+),
