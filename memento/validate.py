@@ -192,6 +192,8 @@ def positive_int(value: Any, what: str) -> int:
         raise InvalidInputError(f"{what} must be an int, not {type(value).__name__}")
     if value < 1:
         raise InvalidInputError(f"{what} must be at least 1, not {value}")
+    if value > MAX_ID:  # SQLite's integers stop there: a bigger LIMIT would not even bind
+        raise InvalidInputError(f"{what} must be at most 2**63-1, not {value}")
     return value
 
 

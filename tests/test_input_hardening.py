@@ -217,3 +217,14 @@ def test_batches_are_embedded_and_searchable_in_vector_tiers(vmem):
     assert vmem.remember_many([item], batch_size=1)[0].embedded_with == vmem.model
     with pytest.raises(InvalidInputError, match="numbers"):
         vmem.remember_many([validate.new_memory({"text": "x", "vector": [1.0, 0.0]}, 2)])
+
+
+def test_counts_beyond_sqlite_integers_are_clear_errors(mem):
+    """newest(limit=2**70) and iter(page_size=2**63) raised OverflowError from the binding."""
+    mem.remember("x")
+    for huge in (2**63, 2**70):
+        with pytest.raises(InvalidInputError, match="at most 2\\*\\*63-1"):
+            mem.newest(huge)
+        with pytest.raises(InvalidInputError, match="page_size"):
+            list(mem.iter(page_size=huge))
+    assert [m.text for m in mem.newest(2**63 - 1)] == ["x"]
