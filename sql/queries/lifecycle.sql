@@ -1,9 +1,10 @@
 -- Memory over months (sql/migrations/005_months.sql): duplicate keys, merges, superseding, expiry.
+-- "LIMIT +:n": the unary + keeps the statement from being recompiled on every run (recall_parts.sql).
 -- A memory is "current" when it is neither superseded nor expired (expires_at <= :now).
 
 -- name: unkeyed_batch
 -- Memories whose text_key is missing or was cleared by a text edit (partial index memories_unkeyed).
-SELECT id, text FROM memories WHERE text_key IS NULL ORDER BY id LIMIT :limit;
+SELECT id, text FROM memories WHERE text_key IS NULL ORDER BY id LIMIT +:limit;
 
 -- name: set_text_key
 UPDATE memories SET text_key = :key WHERE id = :id;

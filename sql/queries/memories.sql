@@ -1,4 +1,5 @@
 -- Plain reads and writes of memories. Blocks are named with "-- name:"; parameters are named.
+-- "LIMIT +:n": the unary + keeps the statement from being recompiled on every run (recall_parts.sql).
 
 -- name: insert_memory
 -- :id NULL takes the next id (AUTOINCREMENT); an import passes an id this store never used.
@@ -45,7 +46,7 @@ WHERE id > :after_id
         WHERE tag IN (SELECT value FROM json_each(:tags))
         GROUP BY memory_id HAVING count(*) = json_array_length(:tags)))
 ORDER BY id
-LIMIT :limit;
+LIMIT +:limit;
 
 -- name: list_newest
 -- The newest :limit memories by (created_at, id), read backwards along memories_created_at (its
@@ -59,7 +60,7 @@ WHERE (expires_at IS NULL OR expires_at > :now)
         WHERE tag IN (SELECT value FROM json_each(:tags))
         GROUP BY memory_id HAVING count(*) = json_array_length(:tags)))
 ORDER BY created_at DESC, id DESC
-LIMIT :limit;
+LIMIT +:limit;
 
 -- name: list_thread
 -- One thread in its order (created_at, id), keyset-paginated on that order (index memories_thread).
@@ -74,7 +75,7 @@ WHERE thread = :thread AND (created_at, id) > (:after_created_at, :after_id)
         WHERE tag IN (SELECT value FROM json_each(:tags))
         GROUP BY memory_id HAVING count(*) = json_array_length(:tags)))
 ORDER BY created_at, id
-LIMIT :limit;
+LIMIT +:limit;
 
 -- name: thread_before
 -- recall(..., context=n): up to :n memories just before memory :id in its thread, nearest first.
@@ -82,7 +83,7 @@ SELECT p.id, p.text FROM memories AS h JOIN memories AS p
   ON p.thread = h.thread AND (p.created_at, p.id) < (h.created_at, h.id)
 WHERE h.id = :id
 ORDER BY p.created_at DESC, p.id DESC
-LIMIT :n;
+LIMIT +:n;
 
 -- name: thread_after
 -- ... and up to :n just after it, nearest first.
@@ -90,7 +91,7 @@ SELECT x.id, x.text FROM memories AS h JOIN memories AS x
   ON x.thread = h.thread AND (x.created_at, x.id) > (h.created_at, h.id)
 WHERE h.id = :id
 ORDER BY x.created_at, x.id
-LIMIT :n;
+LIMIT +:n;
 
 -- name: count_memories
 -- Every row (doctor compares it with the indexes).

@@ -67,12 +67,12 @@ vector AS MATERIALIZED (
   SELECT c.id, vec_distance_cosine(a.value00, :qvec) AS distance
   FROM (SELECT id FROM vector_prefilter UNION ALL SELECT id FROM vector_exact) AS c
   CROSS JOIN memories_vec_auxiliary AS a ON a.rowid = c.id
-  JOIN memories AS m ON m.id = c.id AND m.embedded_with = :model
+  JOIN memories AS m ON m.id = c.id AND m.embedded_with = +:model  -- '+': see recall_parts.sql
   WHERE (:filtering = 0 OR c.id IN filtered)
     AND (m.expires_at IS NULL OR m.expires_at > :now)
     AND (:include_superseded OR m.superseded_by IS NULL)
   ORDER BY distance, c.id DESC
-  LIMIT :candidates
+  LIMIT +:candidates
 ),
 -- Both sides' candidates.
 candidates AS MATERIALIZED (
@@ -171,7 +171,7 @@ final AS MATERIALIZED (
                       FROM memories AS m WHERE m.id = smoothed.id) END AS factor
     FROM smoothed)
   ORDER BY score DESC, id DESC
-  LIMIT :k
+  LIMIT +:k
 )
 -- memories rows are read for the k winners only.
 SELECT m.id, m.text, m.tags, m.metadata, m.created_at, final.score, m.thread

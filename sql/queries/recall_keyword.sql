@@ -68,7 +68,7 @@ final AS MATERIALIZED (
            END AS factor
     FROM smoothed)
   ORDER BY score DESC, id DESC
-  LIMIT :k
+  LIMIT +:k
 )
 -- memories rows are read for the k winners only.
 SELECT m.id, m.text, m.tags, m.metadata, m.created_at, final.score, m.thread

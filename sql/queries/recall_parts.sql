@@ -1,5 +1,11 @@
 -- Parts shared by recall_keyword.sql and recall_hybrid.sql (`-- include: <part>` in a statement
 -- inserts the part's text there: memento/sqlfiles.py). Parameters as described in those files.
+--
+-- "LIMIT +:n" and "= +:model": the unary + (a no-op on the value) keeps SQLite from peeking at
+-- the bound value while it plans. A bare parameter as a LIMIT, or compared with embedded_with,
+-- makes SQLite 3.54 mark the statement for recompiling whenever that parameter is bound, i.e.
+-- on every recall: re-preparing a recall statement cost ~0.7 ms (keyword) to ~2 ms (hybrid) at
+-- 10k memories, more than the search itself. tests/test_statement_reuse.py keeps it so.
 
 -- part: recall_filters
 -- Memories that pass the filters. Only evaluated when a filter is set; applied before LIMIT,
@@ -36,7 +42,7 @@ top AS MATERIALIZED (
   WHERE :w_keyword > 0 AND :match IS NOT NULL AND memories_fts MATCH :match
     AND (:filtering = 0 OR rowid IN filtered)
   ORDER BY bm25, rowid DESC
-  LIMIT :overfetch
+  LIMIT +:overfetch
 ),
 top_visible AS MATERIALIZED (
   SELECT id, bm25 FROM top
@@ -65,5 +71,5 @@ keyword AS MATERIALIZED (
   UNION ALL
   SELECT id, bm25 FROM exact
   ORDER BY bm25, id DESC
-  LIMIT :candidates
+  LIMIT +:candidates
 ),

@@ -1,4 +1,5 @@
 -- Writes and bookkeeping for memories_vec (vector tiers only: they need the vec0 extension).
+-- "LIMIT +:n": the unary + keeps the statement from being recompiled on every run (recall_parts.sql).
 
 -- name: vec_delete
 DELETE FROM memories_vec WHERE rowid = :id;
@@ -20,7 +21,7 @@ DELETE FROM vector_deletes;
 SELECT count(*) FROM memories WHERE embedded_with IS NULL;
 
 -- name: pending_batch
-SELECT id, text FROM memories WHERE embedded_with IS NULL AND id > :after_id ORDER BY id LIMIT :limit;
+SELECT id, text FROM memories WHERE embedded_with IS NULL AND id > :after_id ORDER BY id LIMIT +:limit;
 
 -- name: text_of
 SELECT text FROM memories WHERE id = :id AND embedded_with IS NULL;

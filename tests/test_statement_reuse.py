@@ -1,0 +1,64 @@
+"""A recall runs its compiled statement again; it is not recompiled for every new query.
+
+SQLite recompiles a statement on its next run when its planner peeked at a bound value (a bare
+parameter as a LIMIT, or compared with some columns); for the recall statements that recompiling
+cost more than the search itself. The authorizer callback runs only while SQL is compiled, so
+counting its calls about our tables counts recompilations.
+"""
+from __future__ import annotations
+
+import apsw
+
+import memento
+
+TABLES = {"memories", "memory_tags", "memories_fts", "memories_vec_auxiliary"}
+
+
+def compilations(mem, runs) -> int:
+    """How often SQL touching our tables was compiled while every run(1) ran, after every run(0)
+    ran once (each run calls the same statements with other values the second time)."""
+    touched = []
+
+    def authorizer(action, name, *rest):
+        if action == apsw.SQLITE_READ and name in TABLES:
+            touched.append(name)
+        return apsw.SQLITE_OK
+
+    mem._conn.authorizer = authorizer  # setting it expires every statement: warm up once
+    try:
+        for run in runs:
+            run(0)
+        touched.clear()
+        for run in runs:
+            run(1)
+        return len(touched)
+    finally:
+        mem._conn.authorizer = None
+
+
+def _remember_conversation(mem) -> None:
+    mem.remember_many([{"text": f"turn {i}: Rosa drinks {drink} in the morning", "thread": "chat",
+                        "tags": ["drinks"] if i % 2 else []}
+                       for i, drink in enumerate(["tea", "coffee", "mate", "cocoa", "juice", "water"])])
+
+
+def test_keyword_recall_reuses_its_statement(store_path):
+    with memento.open(store_path, tier="minimal") as mem:
+        _remember_conversation(mem)
+        runs = [lambda i: mem.recall(("what does Rosa drink?", "morning coffee")[i], k=3 + i),
+                lambda i: mem.recall(("tea", "mate")[i], k=7 + i, tags=[("drinks", "other")[i]]),
+                lambda i: mem.recall("water juice", thread=("chat", "other")[i], since=f"202{i}-01-01"),
+                lambda i: mem.recall("Rosa", half_life_days=30 + i, include_superseded=bool(i)),
+                lambda i: mem.newest(limit=2 + i)]
+        assert mem.recall("what does Rosa drink?")  # the statements find something: they ran
+        assert compilations(mem, runs) == 0
+
+
+def test_hybrid_recall_reuses_its_statement(vmem):
+    _remember_conversation(vmem)
+    runs = [lambda i: vmem.recall(("what does Rosa drink?", "a hot drink before work")[i], k=3 + i),
+            lambda i: vmem.recall(("tea", "mate")[i], k=7 + i, tags=[("drinks", "other")[i]]),
+            lambda i: vmem.recall("water juice", mode="vector", thread=("chat", "other")[i]),
+            lambda i: vmem.recall("Rosa", half_life_days=30 + i, include_superseded=bool(i))]
+    assert vmem.recall("a hot drink before work", mode="vector")
+    assert compilations(vmem, runs) == 0
