@@ -150,4 +150,5 @@ class RecallRequest:
                 "filtering": int(any(f is not None for f in (self.tags, self.since, self.until, self.thread))),
                 "prefilter": settings.prefilter_factor * max(self.k, settings.candidates),
                 "w_keyword": 0.0 if self.mode == "vector" else settings.w_keyword,
+                "top": None, "low_id": -2 ** 63, "high_id": 2 ** 63 - 1,  # the split scan's (keyword_scan.py)
                 "gamma": settings.keyword_gamma if self.mode == "keyword" else settings.gamma}

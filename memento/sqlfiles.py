@@ -52,13 +52,19 @@ def blocks_of(files: Dict[str, str]) -> Dict[str, str]:
             if name in blocks or name in parts:
                 raise RuntimeError(f"SQL block {name!r} is defined twice (second time in {filename})")
             (blocks if kind == "name" else parts)[name] = body.strip()
-    return {name: _INCLUDE_LINE.sub(lambda m: _part(parts, m.group(1), name), body) for name, body in blocks.items()}
+    return {name: _expand(body, parts, (name,)) for name, body in blocks.items()}
 
 
-def _part(parts: Dict[str, str], name: str, user: str) -> str:
-    if name not in parts:
-        raise RuntimeError(f"SQL block {user!r} includes {name!r}, which no `-- part:` defines")
-    return parts[name]
+def _expand(body: str, parts: Dict[str, str], users: tuple) -> str:
+    """body with its includes replaced by the parts' texts, theirs in turn (users: who includes whom)."""
+    def part(match: "re.Match[str]") -> str:
+        name = match.group(1)
+        if name not in parts:
+            raise RuntimeError(f"SQL block {users[-1]!r} includes {name!r}, which no `-- part:` defines")
+        if name in users:
+            raise RuntimeError(f"SQL part {name!r} includes itself ({' -> '.join(users + (name,))})")
+        return _expand(parts[name], parts, users + (name,))
+    return _INCLUDE_LINE.sub(part, body)
 
 
 def query(name: str) -> str:

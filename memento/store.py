@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, S
 
 import apsw
 
-from . import db, fts_query, import_ids, lifecycle, ranking, sqlfiles, storefile, tiers, validate
+from . import db, fts_query, import_ids, keyword_scan, lifecycle, ranking, sqlfiles, storefile, tiers, validate
 from .errors import InvalidInputError, MemoryNotFoundError, StoreError
 from .records import Hit, Memory, Neighbour, Stats
 
@@ -101,6 +101,8 @@ class Memento:
         self._vectors = vectors
         self._lock = threading.RLock()
         self._closed = False
+        # A big store's keyword search runs on two connections at once (memento/keyword_scan.py).
+        self._keyword_scan = keyword_scan.SplitScan(keyword_scan.reader(path, storefile.connect))
         # Every ranking weight (memento/ranking.py); replace it whole to tune recall (bench/locomo.py --sweep).
         self.ranking: ranking.RankingSettings = ranking.for_model(self.model)
 
@@ -132,6 +134,7 @@ class Memento:
         with self._lock:
             if not self._closed:
                 self._closed = True
+                self._keyword_scan.close()
                 self._conn.close()
 
     def _check_open(self) -> None:
@@ -494,12 +497,14 @@ class Memento:
                                         as_of=validate.timestamp(as_of, "as_of"))
         if not query.strip() and qvec is None:
             return []
+        if mode == "keyword" and request.match is None:
+            return []
+        params = request.params(self.ranking)
+        params["top"] = self._keyword_scan.top(self._conn, params)  # None: the statement searches itself
         if mode == "keyword":
-            if request.match is None:
-                return []
-            rows = self._conn.execute(sqlfiles.query("recall_keyword"), request.params(self.ranking)).fetchall()
+            rows = self._conn.execute(sqlfiles.query("recall_keyword"), params).fetchall()
         else:
-            rows = self._vectors.recall(request, self.ranking)
+            rows = self._vectors.recall(request, params)
         hits = [Hit.from_row(r) for r in rows]
         return [self._with_context(h, context) for h in hits] if context else hits
 

@@ -49,7 +49,7 @@ def open_store(path: Path) -> StoreFile:
     """Create or open the store at path, checked and migrated; refuses anything else untouched."""
     _prepare(path)
     with db.translate_errors(path):
-        conn = _connect(path)
+        conn = connect(path)
     try:
         with db.translate_errors(path):
             with db.read_transaction(conn):
@@ -80,7 +80,7 @@ def recorded_meta(path: Path) -> Optional[StoreMeta]:
         return None
     _check_header(path)
     with db.translate_errors(path):
-        conn = _connect(path)  # as open() connects (it reads only, and tidies its -wal on close)
+        conn = connect(path)  # as open() connects (it reads only, and tidies its -wal on close)
     try:
         with db.translate_errors(path), db.read_transaction(conn):
             state = schema.read_state(conn)
@@ -219,7 +219,7 @@ def _check_header(path: Path) -> None:
 
 # -- the connection --------------------------------------------------------------------------------
 
-def _connect(path: Path) -> apsw.Connection:
+def connect(path: Path) -> apsw.Connection:
     """A connection that can read the file. A WAL store needs its -shm file (and a writer its -wal);
     where the folder is read-only they cannot be made, and nobody can write the store, so it is opened
     immutable (SQLite takes no locks and reads only the main file), which is safe only when no -wal

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import apsw
 
@@ -129,11 +129,11 @@ class VectorIndex:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def recall(self, request: ranking.RecallRequest, settings: ranking.RankingSettings) -> list:
-        """Hybrid or vector recall (sql/queries/recall_hybrid.sql). The query's vector: the caller's
-        (request.qvec, stored form) or the model's."""
+    def recall(self, request: ranking.RecallRequest, params: Dict[str, Any]) -> list:
+        """Hybrid or vector recall (sql/queries/recall_hybrid.sql) with the request's parameters
+        (request.params()). The query's vector: the caller's (request.qvec, stored form) or the model's."""
         qvec = request.qvec if request.qvec is not None else self.embedder.embed_one(request.query)
-        params = {**request.params(settings), "qvec": qvec, "model": self.spec.id}
+        params = {**params, "qvec": qvec, "model": self.spec.id}
         return self._conn.execute(sqlfiles.query("recall_hybrid"), params).fetchall()
 
     def checks(self) -> List[Check]:

@@ -124,3 +124,7 @@ SELECT key, value FROM store_meta ORDER BY key;
 
 -- name: delete_meta
 DELETE FROM store_meta WHERE key = :key;
+
+-- name: largest_memory_id
+-- O(1): the last entry of the rowid b-tree. How big the store is, for the split keyword scan.
+SELECT max(id) FROM memories;

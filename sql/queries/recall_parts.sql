@@ -35,14 +35,15 @@ hidden AS MATERIALIZED (
 -- the context column, each with its weight), found in two steps so that hidden memories cost
 -- nothing when few are hidden, and never hide a match before the LIMIT when many are:
 -- 1. top: the best :overfetch matches (more than :candidates), hidden ones then dropped by a
---    point read of each row.
+--    point read of each row. In a big store memento's split scan has found them already, on
+--    two connections at once (:top, a JSON array of [id, bm25]; memento/keyword_scan.py), and
+--    this statement does not search (best_matches tests :top first).
 top AS MATERIALIZED (
-  SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25  -- lower is better
-  FROM memories_fts
-  WHERE :w_keyword > 0 AND :match IS NOT NULL AND memories_fts MATCH :match
-    AND (:filtering = 0 OR rowid IN filtered)
-  ORDER BY bm25, rowid DESC
-  LIMIT +:overfetch
+  SELECT value ->> 0 AS id, value ->> 1 AS bm25 FROM json_each(:top)
+  UNION ALL
+  SELECT id, bm25 FROM (
+-- include: best_matches
+  )
 ),
 top_visible AS MATERIALIZED (
   SELECT id, bm25 FROM top
@@ -73,3 +74,24 @@ keyword AS MATERIALIZED (
   ORDER BY bm25, id DESC
   LIMIT +:candidates
 ),
+
+-- part: best_matches
+-- The best :overfetch matches by bm25 (lower is better) with ids from :low_id to :high_id, unless :top
+-- holds them already. SQLite tests the terms that name no column before it starts the FTS5 scan.
+SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25
+FROM memories_fts
+WHERE :top IS NULL AND :w_keyword > 0 AND :match IS NOT NULL AND memories_fts MATCH :match
+  AND rowid BETWEEN :low_id AND :high_id
+  AND (:filtering = 0 OR rowid IN filtered)
+ORDER BY bm25, rowid DESC
+LIMIT +:overfetch
+
+-- name: best_matches_between
+-- One half of the split scan (memento/keyword_scan.py): recall's parameters, :top NULL, and the
+-- half's ids from :low_id to :high_id.
+WITH
+-- include: recall_filters
+matches AS (
+-- include: best_matches
+)
+SELECT id, bm25 FROM matches;

@@ -1,0 +1,148 @@
+"""The split keyword scan (memento/keyword_scan.py) finds exactly what one search finds.
+
+Stores here are small, so the split is switched on by lowering its threshold (SPLIT_FROM): the
+rows searched, the statements and both connections are the real ones.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import memento
+from memento import keyword_scan
+from tests.conftest import require_tier
+from tests.test_opening import ReadOnly
+
+WORDS = "rosa drinks tea coffee morning berlin lisbon moved keys lent borrowed birthday flight".split()
+
+
+def _turns(n: int, seed: int = 3) -> list:
+    import random
+    rng = random.Random(seed)
+    return [{"text": " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 6))),
+             "thread": f"chat-{i // 7}", "tags": [rng.choice(["home", "work"])],
+             "created_at": f"2026-01-{1 + i // 40:02d}T10:{i % 60:02d}:00Z"} for i in range(n)]
+
+
+def _recall_all(mem, queries, **kwargs) -> list:
+    return [[(h.id, h.score) for h in mem.recall(q, **kwargs)] for q in queries]
+
+
+def _split(monkeypatch, on: bool) -> None:
+    monkeypatch.setattr(keyword_scan, "SPLIT_FROM", 0 if on else 10 ** 12)
+
+
+def _split_threads() -> int:
+    return sum(t.name.startswith("memento-keyword-scan") for t in threading.enumerate())
+
+
+QUERIES = ["what does rosa drink in the morning?", "who borrowed the keys", "tea", "berlin lisbon moved",
+           "flight birthday", "nothing matches this"]
+FILTERS = [{}, {"k": 1}, {"k": 50}, {"tags": ["work"]}, {"thread": "chat-3"}, {"since": "2026-01-02T00:00:00Z"}]
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: ",".join(f) or "none")
+def test_split_scan_ranks_exactly_like_one_search(store_path, monkeypatch, filters):
+    with memento.open(store_path, tier="minimal") as mem:
+        kept = mem.remember_many(_turns(400), dedup=False)
+        mem.update(kept[5].id, expires_at="2000-01-01T00:00:00Z")      # hidden memories too
+        mem.remember("rosa drinks mate now", supersedes=kept[9].id)
+        _split(monkeypatch, False)
+        one = _recall_all(mem, QUERIES, mode="keyword", **filters)
+        _split(monkeypatch, True)
+        split = _recall_all(mem, QUERIES, mode="keyword", **filters)
+        assert _split_threads() == 1  # the split really ran
+    assert split == one
+    assert all(one[:-1]) and not one[-1]      # not vacuous: the queries find memories
+    assert _split_threads() == 0              # close() stopped the worker
+
+
+@pytest.mark.vector
+def test_split_scan_ranks_exactly_like_one_search_in_hybrid(store_path, monkeypatch):
+    require_tier("full")
+    with memento.open(store_path, tier="full") as mem:
+        mem.remember_many(_turns(150), dedup=False)
+        _split(monkeypatch, False)
+        one = _recall_all(mem, QUERIES, k=10) + _recall_all(mem, QUERIES, k=5, tags=["home"])
+        _split(monkeypatch, True)
+        split = _recall_all(mem, QUERIES, k=10) + _recall_all(mem, QUERIES, k=5, tags=["home"])
+    assert split == one and sum(map(len, one)) > len(QUERIES)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=5).map(" ".join),
+                      min_size=1, max_size=60),
+       query=st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).map(" ".join),
+       k=st.integers(1, 30))
+def test_split_scan_property(tmp_path_factory, monkeypatch, texts, query, k):
+    path = tmp_path_factory.mktemp("split") / "memento.db"
+    with memento.open(path, tier="minimal") as mem:
+        mem.remember_many([{"text": t, "thread": "t" if i % 3 else None} for i, t in enumerate(texts)], dedup=False)
+        _split(monkeypatch, False)
+        one = _recall_all(mem, [query], k=k)
+        _split(monkeypatch, True)
+        assert _recall_all(mem, [query], k=k) == one
+
+
+def test_split_scan_sees_writes_made_after_it_started(store_path, monkeypatch):
+    with memento.open(store_path, tier="minimal") as mem:
+        mem.remember_many(_turns(100), dedup=False)
+        _split(monkeypatch, True)
+        before = mem.recall("lisbon", k=200)   # the worker's connection is open from here on
+        new = mem.remember("moved to lisbon")
+        mem.forget(before[0].id)
+        after = _recall_all(mem, ["lisbon"], k=200)
+        _split(monkeypatch, False)
+        assert after == _recall_all(mem, ["lisbon"], k=200)
+    ids = [i for i, _ in after[0]]
+    assert new.id in ids and before[0].id not in ids and len(ids) == len(before)
+
+
+@pytest.mark.spawns_python
+def test_split_scan_in_a_process_forked_while_the_worker_runs(store_path, monkeypatch):
+    _split(monkeypatch, True)
+    with memento.open(store_path, tier="minimal") as mem:
+        mem.remember_many(_turns(100), dedup=False)
+    expected = None
+    with memento.open(store_path, tier="minimal") as mem:
+        expected = _recall_all(mem, QUERIES)  # the worker thread and its connection now exist
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: the parent's worker thread did not come along; its own store's must
+            try:
+                with memento.open(store_path, tier="minimal") as child:
+                    ok = _recall_all(child, QUERIES) == expected
+                os.write(write, b"1" if ok else b"0")
+            finally:
+                os._exit(0)
+        os.close(write)
+        answer = os.read(read, 1)
+        os.waitpid(pid, 0)
+    assert answer == b"1"
+
+
+def test_split_scan_on_a_read_only_store(store_path, monkeypatch):
+    with memento.open(store_path, tier="minimal") as mem:
+        mem.remember_many(_turns(100), dedup=False)
+        _split(monkeypatch, False)
+        one = _recall_all(mem, QUERIES)
+    _split(monkeypatch, True)
+    with ReadOnly(store_path, store_path.parent):
+        with memento.open(store_path, tier="minimal") as mem:
+            assert _recall_all(mem, QUERIES) == one
+
+
+def test_split_scan_breaks_ties_at_the_cut_like_one_search(store_path, monkeypatch):
+    # 100 equal matches, more than one search keeps (2 x candidates): which ones are kept decides
+    # the result, and one search keeps the newest (largest ids) among equals.
+    with memento.open(store_path, tier="minimal") as mem:
+        mem.remember_many(["tea at five"] * 100, dedup=False)
+        _split(monkeypatch, False)
+        one = _recall_all(mem, ["tea"], k=3)
+        _split(monkeypatch, True)
+        assert _recall_all(mem, ["tea"], k=3) == one
+    assert [i for i, _ in one[0]] == [100, 99, 98]
