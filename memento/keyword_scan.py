@@ -46,10 +46,10 @@ class SplitScan:
         largest = conn.execute(sqlfiles.query("largest_memory_id")).get or 0
         if largest < SPLIT_FROM:
             return None
-        middle = largest // 2
+        middle = largest // 2  # the halves cover every id, also ids <= 0 typed in the sqlite3 shell
         pool, worker_conn = self._start()
-        upper = pool.submit(_search, worker_conn, params, middle + 1, largest)
-        lower = _search(conn, params, 1, middle)
+        upper = pool.submit(_search, worker_conn, params, middle + 1, params["high_id"])
+        lower = _search(conn, params, params["low_id"], middle)
         best = sorted(lower + upper.result(), key=lambda row: (row[1], -row[0]))[:params["overfetch"]]
         return json.dumps(best)
 

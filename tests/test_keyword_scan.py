@@ -146,3 +146,16 @@ def test_split_scan_breaks_ties_at_the_cut_like_one_search(store_path, monkeypat
         _split(monkeypatch, True)
         assert _recall_all(mem, ["tea"], k=3) == one
     assert [i for i, _ in one[0]] == [100, 99, 98]
+
+
+def test_split_scan_finds_ids_typed_in_the_shell_outside_the_usual_range(store_path, monkeypatch):
+    # memento's own ids start at 1, but a row inserted in the sqlite3 shell may have any integer id.
+    with memento.open(store_path, tier="minimal") as mem:
+        mem.remember_many(_turns(50), dedup=False)
+        for odd_id in (-7, 0, 2 ** 62):
+            mem._conn.execute("INSERT INTO memories (id, text, tags, metadata, created_at, updated_at) "
+                              "VALUES (?, 'quince jam from the shell', '[]', '{}', "
+                              "'2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')", (odd_id,))
+        _split(monkeypatch, True)
+        found = {h.id for h in mem.recall("quince jam", k=10)}
+    assert found == {-7, 0, 2 ** 62}
