@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import venv
@@ -25,6 +26,8 @@ def test_wheel_installs_and_works(tmp_path):
 
     env = tmp_path / "venv"
     venv.create(env, with_pip=True)
+    # The installed wheel alone: a PYTHONPATH pointing at a checkout would import that instead.
+    plain = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     python = env / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "-q", f"{wheel}[minimal]"],
                    check=True, capture_output=True, timeout=600)
@@ -37,17 +40,17 @@ with memento.open({str(tmp_path / 'w.db')!r}, tier="minimal") as mem:
 assert [h.id for h in hits] == [m.id], hits
 print("ok")
 """
-    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120, env=plain)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
     script = env / "bin" / "memento"
     out = subprocess.run([str(script), "recall", "wheel", "--db", str(tmp_path / "w.db"), "--json"],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120, env=plain)
     assert out.returncode == 0 and "installed from the wheel" in out.stdout, out.stderr
     # `memento mcp` from the installed console script: the handshake, a tool call, exit 0 at EOF.
     lines = ('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}\n'
              '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"recall","arguments":{"query":"wheel"}}}\n')
     out = subprocess.run([str(script), "mcp", "--db", str(tmp_path / "w.db")], input=lines,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120, env=plain)
     assert out.returncode == 0, out.stderr
     init, recall = [json.loads(line) for line in out.stdout.splitlines()]
     assert init["result"]["serverInfo"]["name"] == "memento"
