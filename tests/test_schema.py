@@ -140,6 +140,13 @@ def test_sql_parts_are_included_where_statements_name_them():
         sqlfiles.blocks_of({"a.sql": "-- name: one\n-- include: missing\nSELECT 1;"})
     with pytest.raises(RuntimeError, match="defined twice"):
         sqlfiles.blocks_of({"a.sql": "-- part: p\nSELECT 1;\n-- name: p\nSELECT 2;"})
+    # A part may include another part; a part that includes itself, even through another, is refused.
+    nested = sqlfiles.blocks_of({"a.sql": "-- part: inner\nSELECT 1\n-- part: outer\nx AS (\n-- include: inner\n),"
+                                          "\n-- name: one\nWITH\n-- include: outer\ny AS (SELECT 2) SELECT 3;"})
+    assert nested == {"one": "WITH\nx AS (\nSELECT 1\n),\ny AS (SELECT 2) SELECT 3;"}
+    with pytest.raises(RuntimeError, match="includes itself"):
+        sqlfiles.blocks_of({"a.sql": "-- part: p\n-- include: q\n-- part: q\n-- include: p\n-- name: one\n-- include: p"})
     for name in ("recall_keyword", "recall_hybrid"):
         text = sqlfiles.query(name)
         assert "-- include:" not in text and "top_visible AS MATERIALIZED" in text and "filtered AS (" in text
+        assert "memories_fts MATCH :match\n  AND rowid BETWEEN :low_id AND :high_id" in text  # best_matches, via top

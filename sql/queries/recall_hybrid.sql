@@ -12,6 +12,7 @@
 --   :tags, :since, :until, :thread   filters, as in recall_keyword.sql
 --   :now, :include_superseded   expired and superseded memories are left out; :hidden (how many
 --                 there are) sizes the vector list, :overfetch the keyword side's first step
+--   :top, :low_id, :high_id   the split keyword scan's, as in recall_keyword.sql
 --   :filtering    1 when any of :tags, :since, :until, :thread is set
 --   :half_life_days, :as_of, :pin_boost   recency decay and pin boost (final)
 --   :text_weight, :tag_weight, :context_weight   bm25 column weights

@@ -7,6 +7,8 @@
 -- :filtering is 1 when any of those four is set (the per-row test is one comparison, not four).
 -- :now, :include_superseded: expired and superseded memories are left out (hidden);
 -- :overfetch (> :candidates): how many matches the first step reads (keyword_candidates in recall_parts.sql);
+-- :top, :low_id, :high_id: the best matches when memento/keyword_scan.py found them already (a JSON
+--   array of [id, bm25]), else NULL; the ids searched (every id) (best_matches in recall_parts.sql);
 -- :half_life_days, :as_of, :pin_boost: recency decay and the pin boost (final below).
 -- Weights (:text_weight, :tag_weight, :context_weight, :w_keyword, :gamma, :candidates, :overfetch) come
 -- from memento/ranking.py, which also states the formula and the dev-set numbers behind it.
