@@ -24,6 +24,7 @@ from typing import Any, Callable, Dict, List, Optional
 import apsw
 
 from . import sqlfiles
+from .errors import MementoError
 
 SPLIT_FROM = 30_000  # memories (by largest id); at 10k one search is ~0.5 ms and a split saves ~0.1 ms
 
@@ -34,6 +35,7 @@ class SplitScan:
     def __init__(self, connect: Callable[[], apsw.Connection]):
         self._connect = connect          # opens the worker's own connection to the same file
         self._worker = None              # (thread pool of one, its connection), made on first use
+        self._unavailable = False        # the worker's connection could not be opened: never split
         self._pid = os.getpid()
 
     def top(self, conn: apsw.Connection, params: Dict[str, Any]) -> Optional[str]:
@@ -46,8 +48,11 @@ class SplitScan:
         largest = conn.execute(sqlfiles.query("largest_memory_id")).get or 0
         if largest < SPLIT_FROM:
             return None
+        worker = self._start()
+        if worker is None:
+            return None
+        pool, worker_conn = worker
         middle = largest // 2  # the halves cover every id, also ids <= 0 typed in the sqlite3 shell
-        pool, worker_conn = self._start()
         upper = pool.submit(_search, worker_conn, params, middle + 1, params["high_id"])
         lower = _search(conn, params, params["low_id"], middle)
         best = sorted(lower + upper.result(), key=lambda row: (row[1], -row[0]))[:params["overfetch"]]
@@ -61,9 +66,17 @@ class SplitScan:
         self._worker = None
 
     def _start(self):
-        if self._worker is None:
+        """(pool, connection), or None when the worker's connection cannot be opened (the file was
+        moved or its permissions changed since the store opened): the split is only a speed-up,
+        so recall then searches on its own connection, which still works."""
+        if self._worker is None and not self._unavailable:
+            try:
+                conn = self._connect()
+            except (apsw.Error, MementoError):
+                self._unavailable = True
+                return None
             from concurrent.futures import ThreadPoolExecutor  # only for big stores: ~3 ms to import
-            self._worker = (ThreadPoolExecutor(1, thread_name_prefix="memento-keyword-scan"), self._connect())
+            self._worker = (ThreadPoolExecutor(1, thread_name_prefix="memento-keyword-scan"), conn)
         return self._worker
 
 

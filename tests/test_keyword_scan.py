@@ -159,3 +159,16 @@ def test_split_scan_finds_ids_typed_in_the_shell_outside_the_usual_range(store_p
         _split(monkeypatch, True)
         found = {h.id for h in mem.recall("quince jam", k=10)}
     assert found == {-7, 0, 2 ** 62}
+
+
+def test_split_scan_that_cannot_open_its_connection_leaves_recall_to_one_search(tmp_path, monkeypatch):
+    folder = tmp_path / "store"
+    folder.mkdir()
+    with memento.open(folder / "memento.db", tier="minimal") as mem:
+        mem.remember_many(_turns(100), dedup=False)
+        _split(monkeypatch, False)
+        one = _recall_all(mem, QUERIES)
+        folder.rename(tmp_path / "moved")  # this connection keeps its open file; a new one finds nothing
+        _split(monkeypatch, True)
+        assert _recall_all(mem, QUERIES) == one
+        assert _split_threads() == 0
