@@ -83,14 +83,7 @@ candidates AS MATERIALIZED (
 -- smoothing is off).
 candidate_links AS MATERIALIZED (
   SELECT m.id,
-         CASE WHEN :gamma > 0 THEN
-           (SELECT p.id FROM memories AS p
-            WHERE p.thread = m.thread AND (p.created_at, p.id) < (m.created_at, m.id)
-            ORDER BY p.created_at DESC, p.id DESC LIMIT 1) END AS prev_id,
-         CASE WHEN :gamma > 0 THEN
-           (SELECT n.id FROM memories AS n
-            WHERE n.thread = m.thread AND (n.created_at, n.id) > (m.created_at, m.id)
-            ORDER BY n.created_at, n.id LIMIT 1) END AS next_id
+-- include: thread_links
   FROM candidates CROSS JOIN memories AS m ON m.id = candidates.id
 ),
 -- What is ranked: the candidates and their neighbours, each once (one read of candidate_links).

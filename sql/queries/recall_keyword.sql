@@ -21,14 +21,7 @@ WITH
 -- previous and next memory in its thread (NULL without a thread, or when smoothing is off).
 candidate_links AS MATERIALIZED (
   SELECT m.id, :w_keyword * keyword.bm25 / (SELECT min(bm25) FROM keyword) AS fused,
-         CASE WHEN :gamma > 0 THEN
-           (SELECT p.id FROM memories AS p
-            WHERE p.thread = m.thread AND (p.created_at, p.id) < (m.created_at, m.id)
-            ORDER BY p.created_at DESC, p.id DESC LIMIT 1) END AS prev_id,
-         CASE WHEN :gamma > 0 THEN
-           (SELECT n.id FROM memories AS n
-            WHERE n.thread = m.thread AND (n.created_at, n.id) > (m.created_at, m.id)
-            ORDER BY n.created_at, n.id LIMIT 1) END AS next_id
+-- include: thread_links
   FROM keyword CROSS JOIN memories AS m ON m.id = keyword.id
 ),
 -- Smoothing: every candidate gives its fused score to itself and lends it to its previous and

@@ -75,6 +75,19 @@ keyword AS MATERIALIZED (
   LIMIT +:candidates
 ),
 
+-- part: thread_links
+-- Columns prev_id and next_id of memory m (in a candidates' CTE): its previous and next memory in
+-- its thread by (created_at, id), read along index memories_thread; NULL without a thread, or
+-- when smoothing is off (:gamma = 0).
+         CASE WHEN :gamma > 0 THEN
+           (SELECT p.id FROM memories AS p
+            WHERE p.thread = m.thread AND (p.created_at, p.id) < (m.created_at, m.id)
+            ORDER BY p.created_at DESC, p.id DESC LIMIT 1) END AS prev_id,
+         CASE WHEN :gamma > 0 THEN
+           (SELECT n.id FROM memories AS n
+            WHERE n.thread = m.thread AND (n.created_at, n.id) > (m.created_at, m.id)
+            ORDER BY n.created_at, n.id LIMIT 1) END AS next_id
+
 -- part: best_matches
 -- The best :overfetch matches by bm25 (lower is better) with ids from :low_id to :high_id, unless :top
 -- holds them already. SQLite tests the terms that name no column before it starts the FTS5 scan.
