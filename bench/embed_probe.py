@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -45,8 +44,8 @@ def long_texts(n: int):
 
 def child(tier: str, mode: str, budget: int) -> dict:
     t0 = time.perf_counter()
-    from memento.embed import Embedder
-    from memento.models import model_for_tier
+    from memento.vectors.embedder import Embedder
+    from memento.vectors.registry import model_for_tier
     t_import = time.perf_counter() - t0
     emb = Embedder(model_for_tier(tier), token_budget=budget)
     t = time.perf_counter()
@@ -87,9 +86,10 @@ def agreement() -> dict:
     """Cosine between tiers on the same texts (the vectors of different models are not comparable
     directly; this compares tiny with full, which are the same model, and reports light for scale)."""
     import numpy as np
+
     from bench import corpus
-    from memento.embed import Embedder
-    from memento.models import model_for_tier
+    from memento.vectors.embedder import Embedder
+    from memento.vectors.registry import model_for_tier
     texts = corpus.texts(500, seed=5) + long_texts(20)
     vecs = {}
     for tier in ("full", "tiny"):
@@ -115,17 +115,17 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child[0], args.child[1], int(args.child[2]))))
         return
-    from memento import embed, models
-    budgets = args.budgets or [embed.TOKEN_BUDGET]
+    from memento.vectors import embedder, model_files, registry
+    budgets = args.budgets or [embedder.TOKEN_BUDGET]
     results = []
     for tier in args.tiers:
-        spec = models.model_for_tier(tier)
-        missing = models.missing_packages(spec)
+        spec = registry.model_for_tier(tier)
+        missing = registry.missing_packages(spec)
         if missing:
             print(f"{tier}: skipped, missing {missing}")
             continue
         t = time.perf_counter()
-        models.model_dir(spec)   # build once, outside the figures
+        model_files.model_dir(spec)   # build once, outside the figures
         print(f"{tier}: model folder ready in {time.perf_counter() - t:.2f}s")
         for mode in args.modes:
             for budget in (budgets if mode != "query" else budgets[:1]):

@@ -1,5 +1,7 @@
-"""`python bench/locomo.py --sweep`: re-runs the choice of every ranking weight in memento/ranking.py
-on the LoCoMo dev set, with leave-one-conversation-out (LOCO).
+"""`python bench/locomo.py --data PATH --sweep TIERS`: re-runs the choice of every ranking weight in
+memento/ranking.py on the LoCoMo dev set, with leave-one-conversation-out (LOCO). The dev file
+(--data, or $MEMENTO_LOCOMO_DATA) is read by bench/locomo.py, which hands the conversations to run();
+where it comes from and how to make it: docs/benchmarks.md, "The LoCoMo dev set".
 
 For each tier: one store per conversation (threads = sessions, created_at = the session's date),
 built once; embeddings of turns and questions computed once per model and cached on disk
@@ -58,8 +60,8 @@ def cache_dir() -> Path:
 
 def embeddings(tier: str, texts: Sequence[str]) -> Dict[str, bytes]:
     """text -> stored-form vector for the tier's model, computed once and kept on disk."""
-    from memento.embed import Embedder
-    from memento.models import model_for_tier
+    from memento.vectors.embedder import Embedder
+    from memento.vectors.registry import model_for_tier
     spec = model_for_tier(tier)
     path = cache_dir() / f"locomo-embeddings-{spec.id}.pkl"
     known: Dict[str, bytes] = pickle.loads(path.read_bytes()) if path.exists() else {}
@@ -197,8 +199,8 @@ def on_edge(point: Point, axes) -> List[int]:
 
 
 def sweep_tier(memento, locomo, convs, tier: str, threads: bool = True) -> Dict[str, Any]:
-    from memento.models import model_for_tier
     from memento.ranking import for_model
+    from memento.vectors.registry import model_for_tier
     DEFAULT = for_model(None if tier == "minimal" else model_for_tier(tier).id)  # this tier's defaults
     started = time.perf_counter()
     stores = Stores(memento, locomo, convs, tier, threads)

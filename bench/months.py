@@ -23,7 +23,7 @@ from pathlib import Path
 import memento
 from bench import corpus
 from bench.common import build_store, percentiles, write_result
-from memento import lifecycle, validate
+from memento import duplicates, times
 
 BATCH = 500
 
@@ -71,7 +71,7 @@ def bench_rekey(n: int) -> dict:
             mem._conn.execute("UPDATE memories SET text_key = NULL")
             started = time.perf_counter()
             with mem._conn:
-                keyed = lifecycle.rekey(mem._conn)
+                keyed = duplicates.rekey(mem._conn)
             elapsed = time.perf_counter() - started
     print(f"   rekey {keyed:,} rows: {elapsed:.2f} s ({keyed / elapsed:,.0f} rows/s)")
     return {"rows": keyed, "seconds": round(elapsed, 3), "per_s": round(keyed / elapsed)}
@@ -156,7 +156,7 @@ def main() -> None:
         for size in map(int, args.sizes.split(",")):
             recall += bench_recall(tier, size, queries)
     write_result(args.out, {"batch": BATCH, "ingest": ingest, "rekey": rekey, "recall": recall, "half_life_days": 30,
-                            "when_utc": validate.now_utc()})
+                            "when_utc": times.now_utc()})
 
 
 if __name__ == "__main__":

@@ -49,8 +49,8 @@ RSS_QUERIES = 100  # queries in the peak-RSS process
 
 EMBED = """
 import json
-from memento.embed import Embedder
-from memento.models import model_for_tier
+from memento.vectors.embedder import Embedder
+from memento.vectors.registry import model_for_tier
 W = {work!r}
 embedder = Embedder(model_for_tier("full"))
 for name in ("texts", "queries"):

@@ -25,8 +25,8 @@ def measure(path, tier: str, mode: str, queries, k: int = 10, vectors=None):
 
 
 def query_vectors(tier: str, queries):
-    from memento.embed import Embedder
-    from memento.models import model_for_tier
+    from memento.vectors.embedder import Embedder
+    from memento.vectors.registry import model_for_tier
     return Embedder(model_for_tier(tier)).embed(queries)
 
 

@@ -15,7 +15,8 @@ __version__ = "0.1.0"
 # The public names, and the module each lives in. They load on first use (PEP 562), so a process
 # that only needs part of memento (`memento mcp` answering its handshake) does not pay for the rest.
 _EXPORTS = {
-    "open": "store", "Memento": "store", "Memory": "records", "Hit": "records", "Stats": "records",
+    "open": "store", "Memento": "store", "Memory": "values", "Hit": "values", "Neighbour": "values",
+    "Stats": "values", "StoreMeta": "meta", "Check": "health", "Fix": "health",
     "detect_hardware_tier": "tiers",
     "MementoError": "errors", "InvalidInputError": "errors", "MemoryNotFoundError": "errors",
     "StoreError": "errors", "IncompatibleStoreError": "errors", "ModelMismatchError": "errors",

@@ -1,6 +1,6 @@
 """`python -m memento ...` runs the `memento` command (any subcommand, `mcp` included)."""
 import sys
 
-from .launch import main
+from .cli import main
 
 sys.exit(main())

@@ -132,6 +132,7 @@ class ImportIds:
 
     def _moved(self, high: int, own: bool) -> None:
         """This import moved the counter up to `high`; own: to an item's own id (a range, see above)."""
+        assert self._seq is not None, "_counter() reads the counter before anything moves it"
         if own:
             if self._highs and self._highs[-1] == self._seq:
                 self._highs[-1] = high

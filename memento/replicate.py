@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 from urllib.parse import unquote, urlsplit
 
-from . import store, validate
+from . import files, store, validate
 from .errors import InvalidInputError, MementoError, StoreError
 
 SCHEMES = ("file", "sftp", "s3")
@@ -257,8 +257,7 @@ def restore(url: str, db_path: Path, *, timestamp: validate.Timestamp = None, fo
     db_path = Path(db_path).expanduser().absolute()
     replica = parse_replica(url)
     when = validate.timestamp(timestamp, "timestamp")
-    siblings = [db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")]
-    if any(p.exists() for p in siblings) and not force:
+    if any(p.exists() for p in files.store_files(db_path)) and not force:
         raise ReplicationError(f"{db_path} already exists: restore elsewhere, or pass --force to replace it")
     if db_path.is_dir():
         raise StoreError(f"{db_path} is a directory, not a memento store file")
@@ -269,7 +268,7 @@ def restore(url: str, db_path: Path, *, timestamp: validate.Timestamp = None, fo
         _litestream_restore(replica, db_path, staging, when)
         os.chmod(staging, 0o600)
         report = _check_restored(staging)
-        for leftover in (Path(f"{staging}-wal"), Path(f"{staging}-shm")):
+        for leftover in files.store_files(staging)[1:]:
             if leftover.exists():  # the last connection closed: SQLite checkpointed and removed them
                 raise ReplicationError(f"{leftover} was left behind after the checks; nothing was replaced")
         if force:
@@ -311,7 +310,7 @@ def _check_restored(path: Path):
 
 
 def _remove_store_files(path: Path) -> None:
-    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+    for p in (*files.store_files(path), Path(f"{path}-journal")):
         if p.exists():
             p.unlink()
 

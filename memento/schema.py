@@ -15,7 +15,7 @@ from typing import Dict, Tuple
 import apsw
 
 from . import sqlfiles
-from .db import write_transaction
+from .connection import write_transaction
 from .errors import IncompatibleStoreError
 
 APPLICATION_ID = 0x4D454D4F  # "MEMO"

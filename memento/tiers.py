@@ -123,8 +123,8 @@ def missing_packages(tier: str) -> Tuple[str, ...]:
     """Pip packages the tier needs that are not installed (cheap: imports nothing heavy)."""
     if tier == "minimal":
         return ()
-    from . import models
-    return tuple(models.missing_packages(models.model_for_tier(tier)))
+    from .vectors import registry  # pure data and package metadata: nothing heavy is imported
+    return tuple(registry.missing_packages(registry.model_for_tier(tier)))
 
 
 def install_hint(tier: str) -> str:

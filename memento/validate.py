@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from typing import Any, Iterable, List, Mapping, Optional, Tuple, Union
 
+from . import times
 from .errors import InvalidInputError
 
 MAX_TEXT_CHARS = 65_536        # a memory is a note, not a document; long texts embed truncated anyway
@@ -211,7 +212,7 @@ def timestamp(value: Timestamp, what: str) -> Optional[str]:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     try:
-        return format_utc(value)
+        return times.format_utc(value)
     except (OverflowError, ValueError):
         raise InvalidInputError(f"{what} {value.isoformat()} falls outside years 1-9999 in UTC") from None
 
@@ -224,18 +225,6 @@ def expiry(value: Timestamp) -> Optional[str]:
     if isinstance(value, str) and value.strip().lower() == NEVER:
         return None
     return timestamp(value, "expires_at")
-
-
-def format_utc(moment: datetime) -> str:
-    """The one stored form of a time: fixed width (24 characters), so text order is time order.
-    Years below 1000 are zero-padded (0500-06-01T00:00:00.000Z); strftime("%Y") would not pad them."""
-    utc = moment.astimezone(timezone.utc)
-    return (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
-            f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z")
-
-
-def now_utc() -> str:
-    return format_utc(datetime.now(timezone.utc))
 
 
 def time_window(since: Timestamp, until: Timestamp):
@@ -323,7 +312,7 @@ def new_memory(item: Any, dim: Optional[int]) -> NewMemory:
     None when it is keyword-only (then an item may not carry a vector)."""
     if isinstance(item, NewMemory):
         if item.vector is not None:
-            _vector_allowed(dim)
+            dim = _vector_allowed(dim)
             if len(item.vector) != 4 * dim:
                 raise InvalidInputError(f"vector has {len(item.vector) // 4} numbers; this store's model makes {dim}")
         return item
@@ -357,9 +346,11 @@ def new_memory(item: Any, dim: Optional[int]) -> NewMemory:
     )
 
 
-def _vector_allowed(dim: Optional[int]) -> None:
+def _vector_allowed(dim: Optional[int]) -> int:
+    """The store's vector size; a keyword-only store (dim None) takes no vector."""
     if dim is None:
         raise InvalidInputError("a vector needs a vector tier; this store is keyword-only (tier 'minimal')")
+    return dim
 
 
 def items(values: Any) -> Iterable[Any]:

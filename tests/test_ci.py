@@ -49,7 +49,8 @@ def test_the_pi_lane_stages_every_bench_module_the_tests_import():
     pi_sh = REPO / "bench" / "pi.sh"
     if not pi_sh.is_file():
         pytest.skip(f"{pi_sh} is not in this copy of the tests (e.g. the Pi lane's stage)")
-    copied = re.findall(r'^cp "\$REPO"/bench/\{([\w,]+)\}\.py "\$STAGE/bench/"$', pi_sh.read_text(encoding="utf-8"), re.M)
+    copied = re.findall(r'^cp "\$REPO"/bench/\{([\w,]+)\}\.py "\$STAGE/bench/"$',
+                        pi_sh.read_text(encoding="utf-8"), re.M)
     assert len(copied) == 1, "pi.sh: expected one `cp \"$REPO\"/bench/{...}.py \"$STAGE/bench/\"` line"
     staged = set(copied[0].split(","))
     needed = set()

@@ -1,4 +1,4 @@
-"""Hostile arguments and files for the `memento` command (issue 11 items 4, 12, 13): a clear error
+"""Hostile arguments and files for the `memento` command: a clear error
 line and exit status, never a traceback; import stores what it says it stored."""
 from __future__ import annotations
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from memento import models
 from memento.errors import ModelIntegrityError, TierUnavailableError
+from memento.vectors import model_files, registry
 
 pytestmark = pytest.mark.vector
 
 REPO = Path(__file__).resolve().parent.parent
-TIERS = list(models.TIER_MODELS)
+TIERS = list(registry.TIER_MODELS)
 
 
 def _vec(blob: bytes):
@@ -34,9 +34,9 @@ def _cos(a: bytes, b: bytes) -> float:
     return sum(x * y for x, y in zip(_vec(a), _vec(b)))
 
 
-def _need(tier: str) -> models.ModelSpec:
-    spec = models.model_for_tier(tier)
-    missing = models.missing_packages(spec)
+def _need(tier: str) -> registry.ModelSpec:
+    spec = registry.model_for_tier(tier)
+    missing = registry.missing_packages(spec)
     if missing:
         pytest.skip(f"tier {tier!r} needs: {', '.join(missing)}")
     return spec
@@ -49,7 +49,7 @@ def cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def embedders(cache):
-    from memento.embed import Embedder
+    from memento.vectors.embedder import Embedder
     made = {}
 
     def get(tier: str):
@@ -76,20 +76,20 @@ def _flip_byte(path: Path, offset: int) -> None:
 # --- the registry ------------------------------------------------------------------------------
 
 def test_registry_ids_are_distinct_and_384d():
-    specs = list(models.TIER_MODELS.values())
+    specs = list(registry.TIER_MODELS.values())
     assert len({s.id for s in specs}) == len(specs)
     assert all(s.dim == 384 and s.tier in TIERS for s in specs)
     with pytest.raises(TierUnavailableError):
-        models.model_for_tier("minimal")
+        registry.model_for_tier("minimal")
 
 
 def test_missing_packages_names_pip_distributions(clean_env):
-    spec = dataclasses.replace(models.FULL, requires=("apsw", "no-such-dist-for-memento"))
-    assert models.missing_packages(spec) == ["no-such-dist-for-memento"]
+    spec = dataclasses.replace(registry.FULL, requires=("apsw", "no-such-dist-for-memento"))
+    assert registry.missing_packages(spec) == ["no-such-dist-for-memento"]
 
 
 def test_import_does_not_load_the_runtime():
-    code = ("import sys, memento.embed, memento.models; "
+    code = ("import sys, memento.vectors.embedder, memento.vectors.model_files; "
             "heavy = [m for m in ('fastembed', 'onnxruntime', 'numpy', 'tokenizers') if m in sys.modules]; "
             "print(heavy); sys.exit(1 if heavy else 0)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
@@ -160,9 +160,9 @@ def test_tiny_stays_close_to_full(embedders):
 def test_model_folder_has_what_fastembed_needs(embedders, cache):
     emb = embedders("full")
     emb.load()
-    folder = models.model_dir(emb.spec, cache)
-    for name in ("model.onnx", models.DATA, "tokenizer.json", "tokenizer_config.json", "config.json",
-                 "special_tokens_map.json", models.MANIFEST):
+    folder = model_files.model_dir(emb.spec, cache)
+    for name in ("model.onnx", model_files.DATA, "tokenizer.json", "tokenizer_config.json", "config.json",
+                 "special_tokens_map.json", model_files.MANIFEST):
         assert (folder / name).is_file(), name
     import json
     assert json.loads((folder / "tokenizer_config.json").read_text())["model_max_length"] == 256
@@ -170,15 +170,15 @@ def test_model_folder_has_what_fastembed_needs(embedders, cache):
 
 def test_corrupted_source_in_model_dir_is_refused(tmp_path, monkeypatch, clean_env):
     spec = _need("light")
-    src = models.locate(spec.onnx_source)
+    src = model_files.locate(spec.onnx_source)
     model_dir = tmp_path / "models"
     model_dir.mkdir()
     shutil.copyfile(src, model_dir / spec.onnx_source.name)
     _flip_byte(model_dir / spec.onnx_source.name, 1_000_000)
     monkeypatch.setenv("MEMENTO_MODEL_DIR", str(model_dir))
-    assert models.locate(spec.onnx_source) == model_dir / spec.onnx_source.name
+    assert model_files.locate(spec.onnx_source) == model_dir / spec.onnx_source.name
     with pytest.raises(ModelIntegrityError, match="sha256"):
-        models.model_dir(spec, tmp_path / "cache")
+        model_files.model_dir(spec, tmp_path / "cache")
     assert not any((tmp_path / "cache").glob(f"{spec.id}*")), "no folder is left behind"
 
 
@@ -186,17 +186,17 @@ def test_corrupted_cached_model_is_refused_even_after_a_good_load(embedders, cac
     """The stat shortcut must not hide a change: load once (hash remembered), damage, load again."""
     emb = embedders("full")
     emb.load()
-    good = models.model_dir(emb.spec, cache)
+    good = model_files.model_dir(emb.spec, cache)
     root = tmp_path / "cache"
     root.mkdir()
     folder = root / good.name
     shutil.copytree(good, folder)
-    models.model_dir(emb.spec, root)            # hashes the copy and remembers it
-    models.model_dir(emb.spec, root)            # stat unchanged: no re-hash, still fine
-    _flip_byte(folder / models.DATA, 4_000_000)
+    model_files.model_dir(emb.spec, root)            # hashes the copy and remembers it
+    model_files.model_dir(emb.spec, root)            # stat unchanged: no re-hash, still fine
+    _flip_byte(folder / model_files.DATA, 4_000_000)
     with pytest.raises(ModelIntegrityError, match="delete"):
-        models.model_dir(emb.spec, root)
-    from memento.embed import Embedder
+        model_files.model_dir(emb.spec, root)
+    from memento.vectors.embedder import Embedder
     with pytest.raises(ModelIntegrityError):
         Embedder(emb.spec, cache_dir=root).embed_one("hello")
 
@@ -205,11 +205,11 @@ def test_damaged_tokenizer_is_refused(embedders, cache, tmp_path, clean_env):
     emb = embedders("light")
     emb.load()
     root = tmp_path / "cache"
-    good = models.model_dir(emb.spec, cache)
+    good = model_files.model_dir(emb.spec, cache)
     shutil.copytree(good, root / good.name)
     _flip_byte(root / good.name / "tokenizer.json", 100)
     with pytest.raises(ModelIntegrityError):
-        models.model_dir(emb.spec, root)
+        model_files.model_dir(emb.spec, root)
 
 
 def test_concurrent_first_builds_do_not_collide(tmp_path, clean_env):
@@ -219,7 +219,7 @@ def test_concurrent_first_builds_do_not_collide(tmp_path, clean_env):
 
     def build():
         try:
-            results.append(models.model_dir(spec, root))
+            results.append(model_files.model_dir(spec, root))
         except Exception as e:   # pragma: no cover - reported below
             errors.append(e)
     threads = [threading.Thread(target=build) for _ in range(2)]
@@ -232,25 +232,25 @@ def test_concurrent_first_builds_do_not_collide(tmp_path, clean_env):
 
 
 def test_missing_model_package_is_a_tier_error(tmp_path, clean_env):
-    spec = dataclasses.replace(models.LIGHT, onnx_source=dataclasses.replace(
-        models.LIGHT.onnx_source, dist="no-such-dist-for-memento"))
+    spec = dataclasses.replace(registry.LIGHT, onnx_source=dataclasses.replace(
+        registry.LIGHT.onnx_source, dist="no-such-dist-for-memento"))
     with pytest.raises(TierUnavailableError, match="pip install"):
-        models.model_dir(spec, tmp_path)
+        model_files.model_dir(spec, tmp_path)
 
 
 def test_cache_dir_resolution(monkeypatch, tmp_path, clean_env):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert models.cache_root() == tmp_path / "xdg" / "memento" / "models"
+    assert model_files.cache_root() == tmp_path / "xdg" / "memento" / "models"
     monkeypatch.setenv("MEMENTO_CACHE_DIR", str(tmp_path / "mine"))
-    assert models.cache_root() == tmp_path / "mine"
-    assert models.cache_root(tmp_path / "arg") == tmp_path / "arg"
+    assert model_files.cache_root() == tmp_path / "mine"
+    assert model_files.cache_root(tmp_path / "arg") == tmp_path / "arg"
 
 
 def _copy_of_good_folder(embedders, cache, tmp_path, tier: str = "light") -> tuple:
     """A private copy of a built model folder: (spec, cache root, folder)."""
     emb = embedders(tier)
     emb.load()
-    good = models.model_dir(emb.spec, cache)
+    good = model_files.model_dir(emb.spec, cache)
     root = tmp_path / "cache"
     root.mkdir()
     shutil.copytree(good, root / good.name)
@@ -261,13 +261,13 @@ def _copy_of_good_folder(embedders, cache, tmp_path, tier: str = "light") -> tup
 def test_every_config_file_is_checked(embedders, cache, tmp_path, clean_env, name):
     """Issue 11.10: one byte of a config file changes the vectors (e.g. model_max_length)."""
     spec, root, folder = _copy_of_good_folder(embedders, cache, tmp_path)
-    models.model_dir(spec, root)                  # fine, and remembered in hashes.json
+    model_files.model_dir(spec, root)                  # fine, and remembered in hashes.json
     import json
     data = json.loads((folder / name).read_text(encoding="utf-8"))
     data[next(iter(data))] = 1 if name == "config.json" else "[CHANGED]"
     (folder / name).write_text(json.dumps(data, indent=1), encoding="utf-8")
     with pytest.raises(ModelIntegrityError, match=name):
-        models.model_dir(spec, root)
+        model_files.model_dir(spec, root)
 
 
 def test_a_file_nobody_made_in_the_model_folder_is_refused(embedders, cache, tmp_path, clean_env):
@@ -275,19 +275,19 @@ def test_a_file_nobody_made_in_the_model_folder_is_refused(embedders, cache, tmp
     spec, root, folder = _copy_of_good_folder(embedders, cache, tmp_path)
     (folder / "added_tokens.json").write_text('{"[NEW]": 30522}', encoding="utf-8")
     with pytest.raises(ModelIntegrityError, match="added_tokens.json"):
-        models.model_dir(spec, root)
+        model_files.model_dir(spec, root)
 
 
 def test_cached_weights_are_checked_against_the_pinned_hash(embedders, cache, tmp_path, clean_env):
     """Issue 11.10: a manifest rewritten to match damaged weights must not vouch for them."""
     import json
     spec, root, folder = _copy_of_good_folder(embedders, cache, tmp_path)
-    _flip_byte(folder / models.DATA, 4_000_000)
-    manifest = json.loads((folder / models.MANIFEST).read_text(encoding="utf-8"))
-    manifest["sha256"][models.DATA] = models._sha256(folder / models.DATA)
-    (folder / models.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    _flip_byte(folder / model_files.DATA, 4_000_000)
+    manifest = json.loads((folder / model_files.MANIFEST).read_text(encoding="utf-8"))
+    manifest["sha256"][model_files.DATA] = model_files._sha256(folder / model_files.DATA)
+    (folder / model_files.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(ModelIntegrityError, match="sha256"):
-        models.model_dir(spec, root)
+        model_files.model_dir(spec, root)
 
 
 @pytest.mark.parametrize("junk", ["", "{", "[]", '"x"', '{"sha256": []}', '{"sha256": {"model.onnx": 5}}',
@@ -295,9 +295,9 @@ def test_cached_weights_are_checked_against_the_pinned_hash(embedders, cache, tm
 def test_a_malformed_manifest_rebuilds_the_folder(embedders, cache, tmp_path, clean_env, junk):
     import json
     spec, root, folder = _copy_of_good_folder(embedders, cache, tmp_path)
-    (folder / models.MANIFEST).write_text(junk, encoding="utf-8")
-    assert models.model_dir(spec, root) == folder
-    manifest = json.loads((folder / models.MANIFEST).read_text(encoding="utf-8"))
+    (folder / model_files.MANIFEST).write_text(junk, encoding="utf-8")
+    assert model_files.model_dir(spec, root) == folder
+    manifest = json.loads((folder / model_files.MANIFEST).read_text(encoding="utf-8"))
     assert manifest["model"] == spec.id and manifest["sha256"]["model.onnx"] == spec.onnx_sha256
     assert [p.name for p in root.iterdir() if p.is_dir()] == [folder.name]   # the bad copy is gone
 
@@ -307,21 +307,21 @@ def test_a_malformed_hash_memo_is_rebuilt(embedders, cache, tmp_path, clean_env,
     import json
     spec, root, folder = _copy_of_good_folder(embedders, cache, tmp_path)
     (root / "hashes.json").write_text(junk, encoding="utf-8")
-    assert models.model_dir(spec, root) == folder
+    assert model_files.model_dir(spec, root) == folder
     memo = json.loads((root / "hashes.json").read_text(encoding="utf-8"))
-    assert isinstance(memo, dict) and str((folder / models.DATA).resolve()) in memo
+    assert isinstance(memo, dict) and str((folder / model_files.DATA).resolve()) in memo
 
 
 def test_a_missing_model_file_rebuilds_nothing_and_is_refused(embedders, cache, tmp_path, clean_env):
     spec, root, folder = _copy_of_good_folder(embedders, cache, tmp_path)
     (folder / "tokenizer_config.json").unlink()
     with pytest.raises(ModelIntegrityError, match="tokenizer_config.json"):
-        models.model_dir(spec, root)
+        model_files.model_dir(spec, root)
 
 
 def test_embedding_leaves_the_process_environment_alone(tmp_path, monkeypatch, clean_env):
     """A library must not change global state: no HF_HUB_* variables set behind the caller's back."""
-    from memento.embed import Embedder
+    from memento.vectors.embedder import Embedder
     spec = _need("light")
     for name in ("HF_HUB_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
         monkeypatch.delenv(name, raising=False)
@@ -339,8 +339,8 @@ def test_loading_and_embedding_never_touch_the_network(tmp_path, clean_env):
     outward = ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "socket.sendto", "socket.sendmsg")
     code = ("import sys; seen = []\n"
             f"sys.addaudithook(lambda event, args: seen.append(event) if event in {outward!r} else None)\n"
-            "from memento.embed import Embedder; from memento import models\n"
-            f"blob = Embedder(models.model_for_tier({spec.tier!r}), cache_dir=sys.argv[1]).embed_one('tea')\n"
+            "from memento.vectors.embedder import Embedder; from memento.vectors import registry\n"
+            f"blob = Embedder(registry.model_for_tier({spec.tier!r}), cache_dir=sys.argv[1]).embed_one('tea')\n"
             "print(len(blob), sorted(set(seen)))\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "cache")], cwd=REPO, env=env,
@@ -353,6 +353,6 @@ def test_an_unwritable_hash_memo_only_costs_a_rehash(embedders, cache, tmp_path,
     """hashes.json that cannot be written (here: a folder in its place) must not stop a load."""
     spec, root, folder = _copy_of_good_folder(embedders, cache, tmp_path)
     (root / "hashes.json").mkdir()
-    assert models.model_dir(spec, root) == folder
-    assert models.model_dir(spec, root) == folder
+    assert model_files.model_dir(spec, root) == folder
+    assert model_files.model_dir(spec, root) == folder
     assert not list(root.glob(".tmp-*.json")), "no temporary memo is left behind"

@@ -1,4 +1,4 @@
-"""Hostile input to the library (issue 11 items 5, 6, 12, 13): every refusal is a MementoError,
+"""Hostile input to the library: every refusal is a MementoError,
 nothing half-written, and everything accepted reads back and exports."""
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-import memento
 from memento import InvalidInputError, MemoryNotFoundError, validate
 
 MAX_DEPTH = getattr(validate, "MAX_METADATA_DEPTH", 32)  # read by parametrize at collection

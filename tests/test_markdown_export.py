@@ -7,7 +7,6 @@ import memento
 from memento.cli import main
 from memento.formats import markdown
 
-
 AWKWARD = [
     "plain",
     "two\nlines",

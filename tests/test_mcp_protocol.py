@@ -67,7 +67,7 @@ def test_unparseable_lines_get_parse_errors_and_the_session_goes_on(server):
 
 
 def test_a_line_over_the_size_limit_is_refused_and_skipped(server):
-    from memento.mcp import MAX_LINE_BYTES
+    from memento.mcp.server import MAX_LINE_BYTES
     server.initialize()
     server.send_raw(b'{"jsonrpc":"2.0","id":7,"method":"ping","params":{"pad":"' + b"x" * MAX_LINE_BYTES + b'"}}\n')
     response = server.receive()

@@ -12,7 +12,8 @@ import memento
 from .conftest import require_tier
 from .mcp_process import REPO, server_command
 
-mcp = pytest.importorskip("mcp", reason="the MCP SDK is not installed (pip install 'memento-openclaw[mcp-test]', Python >= 3.10)")
+mcp = pytest.importorskip(
+    "mcp", reason="the MCP SDK is not installed (pip install 'memento-openclaw[mcp-test]', Python >= 3.10)")
 anyio = pytest.importorskip("anyio")
 
 pytestmark = pytest.mark.spawns_python
@@ -159,7 +160,7 @@ def test_bad_input_is_a_tool_error_and_the_store_is_unchanged(store_path):
 def test_three_servers_write_to_one_store_at_once(store_path):
     per_client = 40
     # The store exists before the servers start: three processes creating one file at the same
-    # instant is the store-creation race of issue 11 (fixed in db/schema, tested there).
+    # instant is the store-creation race (handled in opening.py and schema.py, tested there).
     memento.open(store_path, tier="minimal").close()
 
     async def client_writes(name, ids):
@@ -181,7 +182,8 @@ def test_three_servers_write_to_one_store_at_once(store_path):
     with memento.open(store_path, tier="minimal") as mem:
         assert mem.count() == 3 * per_client
         for name in ids:
-            assert sorted(m.text for m in mem.iter(tags=[name])) == sorted(f"{name} note {i}" for i in range(per_client))
+            expected = sorted(f"{name} note {i}" for i in range(per_client))
+            assert sorted(m.text for m in mem.iter(tags=[name])) == expected
 
 
 @pytest.mark.vector
@@ -193,7 +195,8 @@ def test_full_tier_through_the_sdk(store_path):
             await client.call_tool("remember", {"text": "Alice switched from coffee to green tea"})
             await client.call_tool("remember", {"text": "The office moved to the fourth floor"})
             hybrid = await client.call_tool("recall", {"query": "beverage preferences", "k": 2})
-            vector = await client.call_tool("recall", {"query": "what does she like to drink", "mode": "vector", "k": 1})
+            vector = await client.call_tool("recall", {"query": "what does she like to drink", "mode": "vector",
+                                                       "k": 1})
             stats = await client.call_tool("stats", {})
             return hybrid, vector, stats
     hybrid, vector, stats = run(go)
@@ -208,7 +211,8 @@ def test_threads_through_the_sdk(store_path):
         async with session(store_path) as client:
             turns = ["Caroline: I went to a pottery workshop on Saturday", "Melanie: Yeah, it was great fun!"]
             made = [await client.call_tool("remember", {"text": t, "thread": "chat-1",
-                                                        "created_at": f"2026-01-0{i + 1}"}) for i, t in enumerate(turns)]
+                                                        "created_at": f"2026-01-0{i + 1}"})
+                    for i, t in enumerate(turns)]
             await client.call_tool("remember", {"text": "Pottery shop opening hours", "thread": "notes"})
             found = await client.call_tool("recall", {"query": "pottery workshop", "thread": "chat-1", "k": 5})
             bad = await client.call_tool("remember", {"text": "x", "thread": ""})

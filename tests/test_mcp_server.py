@@ -9,8 +9,11 @@ import sys
 import pytest
 
 import memento
-from memento import mcp, mcp_tools, tiers, validate
+from memento import tiers, validate
 from memento.errors import InvalidInputError
+from memento.mcp import arguments as mcp_arguments
+from memento.mcp import server as mcp
+from memento.mcp import tools as mcp_tools
 
 from .conftest import REPO, run_python
 
@@ -31,7 +34,7 @@ def test_every_tool_schema_is_a_closed_object_and_output_fields_are_required():
     ({"id": 5.0}, {"id": 5}), ({"id": 1}, {"id": 1}),
 ])
 def test_integral_numbers_are_accepted_as_integers(arguments, fixed):
-    assert mcp_tools.check_arguments(mcp_tools.BY_NAME["get"].input_schema, arguments) == fixed
+    assert mcp_arguments.check_arguments(mcp_tools.BY_NAME["get"].input_schema, arguments) == fixed
 
 
 @pytest.mark.parametrize("arguments, words", [
@@ -40,15 +43,15 @@ def test_integral_numbers_are_accepted_as_integers(arguments, fixed):
 ])
 def test_bad_arguments_are_refused_before_the_store(arguments, words):
     with pytest.raises(InvalidInputError, match=words):
-        mcp_tools.check_arguments(mcp_tools.BY_NAME["get"].input_schema, arguments)
+        mcp_arguments.check_arguments(mcp_tools.BY_NAME["get"].input_schema, arguments)
 
 
 def test_tags_items_are_checked():
     schema = mcp_tools.BY_NAME["remember"].input_schema
     with pytest.raises(InvalidInputError, match=r"tags\[1\] must be a string"):
-        mcp_tools.check_arguments(schema, {"text": "x", "tags": ["ok", 3]})
+        mcp_arguments.check_arguments(schema, {"text": "x", "tags": ["ok", 3]})
     with pytest.raises(InvalidInputError, match="at most 64"):
-        mcp_tools.check_arguments(schema, {"text": "x", "tags": ["t"] * 65})
+        mcp_arguments.check_arguments(schema, {"text": "x", "tags": ["t"] * 65})
 
 
 def test_the_largest_valid_request_fits_in_a_line(store_path):
@@ -56,7 +59,8 @@ def test_the_largest_valid_request_fits_in_a_line(store_path):
     arguments = {"text": astral * validate.MAX_TEXT_CHARS,
                  "tags": [f"{i:02d}" + astral * (validate.MAX_TAG_CHARS - 2) for i in range(validate.MAX_TAGS)],
                  "metadata": {"m": astral * (validate.MAX_METADATA_BYTES // 4 - 4)}}
-    message = {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "remember", "arguments": arguments}}
+    message = {"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+               "params": {"name": "remember", "arguments": arguments}}
     line = json.dumps(message).encode() + b"\n"
     assert 1_000_000 < len(line) <= mcp.MAX_LINE_BYTES
     out = io.BytesIO()
@@ -75,7 +79,7 @@ def test_the_largest_valid_request_fits_in_a_line(store_path):
 def test_the_handshake_imports_neither_the_store_nor_the_tools():
     code = """
 import json, sys
-from memento import mcp
+from memento.mcp import server as mcp
 server = mcp.Server()
 reply = server.handle_line(b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}')
 assert reply["result"]["serverInfo"]["name"] == "memento"
@@ -83,7 +87,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith("memento") or m i
 """
     result = run_python(code)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == ["memento", "memento.errors", "memento.mcp"]
+    assert json.loads(result.stdout) == ["memento", "memento.errors", "memento.mcp", "memento.mcp.server"]
 
 
 @pytest.mark.spawns_python

@@ -93,7 +93,8 @@ def test_workspace_import(mem, workspace):
 
     daily = files["memory/2026-03-14.md"]
     assert all(set(m.tags) == {"openclaw", "daily"} and m.created_at == "2026-03-14T00:00:00.000Z" for m in daily)
-    assert "DREAM NOISE" not in "".join(m.text for m in daily) and "openclaw:dreaming" not in "".join(m.text for m in daily)
+    daily_text = "".join(m.text for m in daily)
+    assert "DREAM NOISE" not in daily_text and "openclaw:dreaming" not in daily_text
     assert "Booked the flight to Lisbon." in "".join(m.text for m in daily)
 
     crlf = files["memory/2026-03-15-evening.md"]

@@ -16,7 +16,7 @@ import apsw
 import pytest
 
 import memento
-from memento import IncompatibleStoreError, StoreError, TierUnavailableError, db, tiers
+from memento import IncompatibleStoreError, StoreError, TierUnavailableError, connection, tiers
 from memento.cli import main
 from memento.schema import APPLICATION_ID, latest_version
 
@@ -122,7 +122,7 @@ def _open_and_recall_under_a_held_write_lock(path: Path, monkeypatch, tier: str)
     try:
         assert holder.stdout.readline().strip() == "holding the write lock", holder.stderr.read()
         # Anything in open() that waited for the write lock would now fail after 0.3 s instead of 10 s.
-        monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 300)
+        monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 300)
         for asked in (tier, None):   # the tier given, and the store's recorded tier
             with memento.open(path, tier=asked) as mem:
                 assert [h.text for h in mem.recall("kiwi", mode="keyword")] == ["the kiwi is ripe"]
@@ -366,10 +366,10 @@ def test_failed_commit_rolls_back_and_leaves_no_transaction(tmp_path):
     conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY);"
                  "CREATE TABLE child (pid INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)")
     with pytest.raises(apsw.ConstraintError):
-        with db.write_transaction(conn):
+        with connection.write_transaction(conn):
             conn.execute("INSERT INTO child VALUES (42)")
     assert not conn.in_transaction
-    with db.write_transaction(conn):
+    with connection.write_transaction(conn):
         conn.execute("INSERT INTO parent VALUES (1)")
     assert conn.execute("SELECT count(*) FROM child").get == 0
     assert apsw.Connection(str(tmp_path / "t.db")).execute("SELECT count(*) FROM parent").get == 1

@@ -1,4 +1,4 @@
-"""Ranking: scores are monotonic in similarity for every query (fixed bounds, issue 11 item 7),
+"""Ranking: scores are monotonic in similarity for every query (fixed bounds),
 both sides are scored exactly for every candidate (fill), and neighbour smoothing follows its
 formula (memento/ranking.py). Real vector-tier stores; vectors placed by the caller so the
 geometry is known exactly."""

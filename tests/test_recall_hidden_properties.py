@@ -5,15 +5,15 @@ inside the scan returned (tests/fixtures/recall_hidden_in_scan.sql, from 52c796a
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import memento
-from memento import fts_query, ranking, validate
+from memento import fts_query, ranking, times
 
 from .conftest import REPO
 
@@ -59,7 +59,7 @@ def test_over_fetching_returns_what_filtering_inside_the_scan_returned(memories,
                     mem._conn.execute("UPDATE memories SET superseded_by = ? WHERE id = ?", (newer.id, m.id))
         now = [(h.id, h.score) for h in mem.recall(query, k=k, include_superseded=include_superseded, **filters)]
         request = ranking.RecallRequest(
-            query=query, match=fts_query.build(query), k=k, mode="keyword", now=validate.now_utc(),
+            query=query, match=fts_query.build(query), k=k, mode="keyword", now=times.now_utc(),
             include_superseded=include_superseded, thread=filters.get("thread"),
             tags='["x"]' if "tags" in filters else None)
         before = mem._conn.execute(oracle(), request.params(mem.ranking)).fetchall()
@@ -80,6 +80,6 @@ def test_mostly_hidden_best_matches_take_the_exact_path_and_still_return_k():
                                                                                         if h.id in {w.id for w in weak}}
         assert len([h for h in hits if h.id in {w.id for w in weak}]) == 13
         request = ranking.RecallRequest(query="apple", match=fts_query.build("apple"), k=25, mode="keyword",
-                                        now=validate.now_utc())
+                                        now=times.now_utc())
         before = mem._conn.execute(oracle(), request.params(mem.ranking)).fetchall()
         assert [(h.id, h.score) for h in hits] == [(r[0], r[5]) for r in before]

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import memento
-from memento import replicate, validate
+from memento import replicate, times
 from memento.errors import InvalidInputError, StoreError
 
 from .conftest import REPO, require_tier
@@ -208,7 +208,7 @@ def test_point_in_time_restore_returns_the_store_as_it_was(tmp_path, litestream)
     try:
         _wait_until_replicated(url, tmp_path / "scratch.db", 1)
         time.sleep(1.2)
-        moment = validate.now_utc()
+        moment = times.now_utc()
         time.sleep(1.2)
         with memento.open(source, tier="minimal") as mem:
             mem.forget(1)
@@ -277,7 +277,7 @@ def test_sigkill_of_writer_and_litestream_during_import_restores_intact(tmp_path
     reported, next_batch = set(), 0
     writer, litestream_process = None, replicate.start(source, url)
     try:
-        for round_ in range(6):
+        for _ in range(6):
             if writer is None:
                 writer = subprocess.Popen([sys.executable, "-c", IMPORTER, str(source), str(next_batch), tier],
                                           env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

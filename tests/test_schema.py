@@ -132,7 +132,8 @@ def test_shell_edit_keeps_indexes_in_step(store_path):
 def test_sql_parts_are_included_where_statements_name_them():
     """Both recall statements take their filters and keyword candidates from one text."""
     blocks = sqlfiles.blocks_of({
-        "a.sql": "-- part: shared\nx AS (SELECT 1),\n\n-- name: one\nWITH\n-- include: shared\ny AS (SELECT 2) SELECT 3;",
+        "a.sql": ("-- part: shared\nx AS (SELECT 1),\n\n"
+                  "-- name: one\nWITH\n-- include: shared\ny AS (SELECT 2) SELECT 3;"),
         "b.sql": "-- name: two\nWITH\n-- include: shared\nz AS (SELECT 4) SELECT 5;"})
     assert blocks == {"one": "WITH\nx AS (SELECT 1),\ny AS (SELECT 2) SELECT 3;",
                       "two": "WITH\nx AS (SELECT 1),\nz AS (SELECT 4) SELECT 5;"}
@@ -145,7 +146,8 @@ def test_sql_parts_are_included_where_statements_name_them():
                                           "\n-- name: one\nWITH\n-- include: outer\ny AS (SELECT 2) SELECT 3;"})
     assert nested == {"one": "WITH\nx AS (\nSELECT 1\n),\ny AS (SELECT 2) SELECT 3;"}
     with pytest.raises(RuntimeError, match="includes itself"):
-        sqlfiles.blocks_of({"a.sql": "-- part: p\n-- include: q\n-- part: q\n-- include: p\n-- name: one\n-- include: p"})
+        sqlfiles.blocks_of({"a.sql": "-- part: p\n-- include: q\n-- part: q\n-- include: p\n"
+                                     "-- name: one\n-- include: p"})
     for name in ("recall_keyword", "recall_hybrid"):
         text = sqlfiles.query(name)
         assert "-- include:" not in text and "top_visible AS MATERIALIZED" in text and "filtered AS (" in text

@@ -87,4 +87,4 @@ def test_fallback_tier_is_not_recorded(store_path, monkeypatch):
     monkeypatch.setattr(tiers, "read_hardware", lambda: hw(64))  # a machine that wants `full`
     with memento.open(store_path) as mem:       # detection wants a vector tier; only minimal is here
         assert mem.tier == "minimal" and mem.tier_choice.fallback
-        assert "tier" not in mem.meta()
+        assert mem.meta().tier is None

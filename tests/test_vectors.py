@@ -34,9 +34,9 @@ def test_paraphrase_without_shared_words_needs_vectors(vmem):
 
 def test_memories_record_their_model(vmem):
     m = vmem.remember(PETS)
-    assert m.embedded_with == vmem.stats().model == vmem.meta()["model"] == TIER_MODEL[vmem.tier]
+    assert m.embedded_with == vmem.stats().model == vmem.meta().model == TIER_MODEL[vmem.tier]
     assert vmem.get(m.id).embedded_with == TIER_MODEL[vmem.tier]
-    assert vmem.meta()["dim"] == "384" and vmem.meta()["tier"] == vmem.tier
+    assert vmem.meta().dim == 384 and vmem.meta().tier == vmem.tier
 
 
 def test_selective_filter_scores_filtered_rows_exactly(vmem):

@@ -40,7 +40,8 @@ with memento.open({str(tmp_path / 'w.db')!r}, tier="minimal") as mem:
 assert [h.id for h in hits] == [m.id], hits
 print("ok")
 """
-    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120, env=plain)
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                         env=plain)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
     script = env / "bin" / "memento"
     out = subprocess.run([str(script), "recall", "wheel", "--db", str(tmp_path / "w.db"), "--json"],

@@ -12,7 +12,7 @@ from typing import BinaryIO, Iterable, Iterator, Optional, TextIO, Tuple
 
 from .. import import_ids, validate
 from ..errors import InvalidInputError
-from ..records import Memory
+from ..values import Memory
 
 # A valid item is far smaller (text <= 65,536 characters, metadata <= 64 KiB, one vector), even with
 # every character written as a JSON escape; a longer line is refused without being held whole.

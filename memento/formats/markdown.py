@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, TextIO, Tuple
 
 from ..errors import InvalidInputError
-from ..records import Memory
+from ..values import Memory
 
 EXPORT_MARK = "<!-- memento:export v1 -->"
 ITEM = re.compile(r"^- <!-- memento:memory id=(\d+) created_at=(\S+) tags=(\S*) -->$")

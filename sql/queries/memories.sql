@@ -1,16 +1,21 @@
 -- Plain reads and writes of memories. Blocks are named with "-- name:"; parameters are named.
 -- "LIMIT +:n": the unary + keeps the statement from being recompiled on every run (recall_parts.sql).
 
+-- part: memory_columns
+-- A memory's row as memento reads it, in the order values.Memory.from_row takes it.
+  id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread, expires_at, superseded_by
+
 -- name: insert_memory
 -- :id NULL takes the next id (AUTOINCREMENT); an import passes an id this store never used.
 INSERT INTO memories (id, text, tags, metadata, created_at, updated_at, pinned, thread, expires_at, text_key)
 VALUES (:id, :text, :tags, :metadata, :created_at, :updated_at, :pinned, :thread, :expires_at, :text_key)
-RETURNING id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
-          expires_at, superseded_by;
+RETURNING
+-- include: memory_columns
+;
 
 -- name: get_memory
-SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
-       expires_at, superseded_by
+SELECT
+-- include: memory_columns
 FROM memories WHERE id = :id;
 
 -- name: update_memory
@@ -25,8 +30,9 @@ UPDATE memories SET
   expires_at = CASE WHEN :set_expires_at THEN :expires_at ELSE expires_at END,
   updated_at = :updated_at
 WHERE id = :id
-RETURNING id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
-          expires_at, superseded_by;
+RETURNING
+-- include: memory_columns
+;
 
 -- name: delete_memory
 DELETE FROM memories WHERE id = :id RETURNING id;
@@ -35,8 +41,8 @@ DELETE FROM memories WHERE id = :id RETURNING id;
 -- Keyset pagination in id order: constant cost per page however large the store is.
 -- Expired memories are listed only with :include_expired (export); :pinned (1, or NULL for all)
 -- keeps pinned ones.
-SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
-       expires_at, superseded_by
+SELECT
+-- include: memory_columns
 FROM memories
 WHERE id > :after_id
   AND (:include_expired OR expires_at IS NULL OR expires_at > :now)
@@ -51,8 +57,8 @@ LIMIT +:limit;
 -- name: list_newest
 -- The newest :limit memories by (created_at, id), read backwards along memories_created_at (its
 -- entries end with the rowid): constant cost however large the store is. Expired ones are left out.
-SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
-       expires_at, superseded_by
+SELECT
+-- include: memory_columns
 FROM memories
 WHERE (expires_at IS NULL OR expires_at > :now)
   AND (:tags IS NULL OR id IN (
@@ -64,8 +70,8 @@ LIMIT +:limit;
 
 -- name: list_thread
 -- One thread in its order (created_at, id), keyset-paginated on that order (index memories_thread).
-SELECT id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
-       expires_at, superseded_by
+SELECT
+-- include: memory_columns
 FROM memories
 WHERE thread = :thread AND (created_at, id) > (:after_created_at, :after_id)
   AND (:include_expired OR expires_at IS NULL OR expires_at > :now)

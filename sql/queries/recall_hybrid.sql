@@ -167,7 +167,5 @@ final AS MATERIALIZED (
   ORDER BY score DESC, id DESC
   LIMIT +:k
 )
--- memories rows are read for the k winners only.
-SELECT m.id, m.text, m.tags, m.metadata, m.created_at, final.score, m.thread
-FROM final CROSS JOIN memories AS m ON m.id = final.id
-ORDER BY final.score DESC, m.id DESC;
+-- include: hits
+;

@@ -1,4 +1,4 @@
-"""The vector side of a store (vector tiers only): memories_vec, embedding, backfill, hybrid recall.
+"""A store's vector index (vector tiers only): memories_vec, embedding, backfill, hybrid recall.
 
 Imported by store.open() only when the tier has embeddings, so the minimal tier never loads it.
 """
@@ -7,25 +7,26 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import apsw
 
-from . import db, models, ranking, sqlfiles, storefile
-from .doctor import Check, Fix, guarded
-from .embed import Embedder
-from .errors import ModelMismatchError, StoreError
-from .storefile import StoreFile, StoreMeta
-from .records import Memory
+from .. import connection, sqlfiles
+from ..errors import ModelMismatchError, StoreError
+from ..health import Check, Fix, run_check
+from ..meta import StoreMeta, read_meta, record_meta
+from ..opening import StoreFile
+from ..values import Memory
+from . import model_files, registry
+from .embedder import Embedder
 
 log = logging.getLogger("memento")
 
-# Every ranking weight (fusion, smoothing, candidate counts) is in memento/ranking.py.
 BACKFILL_BATCH = 256
 
 
 class VectorIndex:
-    def __init__(self, conn: apsw.Connection, path: Path, spec: models.ModelSpec, embedder: Embedder):
+    def __init__(self, conn: apsw.Connection, path: Path, spec: registry.ModelSpec, embedder: Embedder):
         self._conn = conn
         self.path = path
         self.spec = spec
@@ -43,15 +44,15 @@ class VectorIndex:
         adopt_model: then its old vectors are dropped and every memory is pending (see reembed).
         A store that needs none of this is not written to (no write lock is taken)."""
         conn, path = store.conn, store.path
-        spec = models.model_for_tier(tier)
-        db.load_vec0(conn)
+        spec = registry.model_for_tier(tier)
+        connection.load_vec0(conn)
         _check_model(store.meta, spec, path, tier, adopt_model)
         if _needs_setup(conn, store.meta, spec):
             if store.read_only:
                 raise StoreError(f"{path} is read-only and has no {tier!r} vectors to search: open it with "
                                  f"tier={store.meta.tier or 'minimal'!r}, or once with write access")
-            with db.translate_errors(path), db.write_transaction(conn):
-                meta = storefile.read_meta(conn)  # under the lock: another process may have changed it
+            with connection.translate_errors(path), connection.write_transaction(conn):
+                meta = read_meta(conn)  # under the lock: another process may have changed it
                 _check_model(meta, spec, path, tier, adopt_model)
                 if meta.model != spec.id:
                     conn.execute(sqlfiles.query("drop_vec"))
@@ -59,13 +60,13 @@ class VectorIndex:
                     conn.execute(sqlfiles.query("clear_vector_deletes"))
                 dim = int(spec.dim)  # the one value formatted into SQL: an int from our own registry
                 conn.execute(sqlfiles.script("vector", "create_vec.sql").format(dim=dim))
-                storefile.record_meta(conn, path, model=spec.id, dim=dim)
+                record_meta(conn, path, model=spec.id, dim=dim)
                 _apply_queued_deletes(conn)
         elif not store.read_only and conn.execute(sqlfiles.query("queued_vector_deletes")).get:
             # Deletes queued by a keyword-only visit: applied now if nobody is writing, else left for the
             # next vector-tier forget or open. Opening never waits for another process's write lock.
             try:
-                with db.busy_timeout(conn, 0), db.write_transaction(conn):
+                with connection.busy_timeout(conn, 0), connection.write_transaction(conn):
                     _apply_queued_deletes(conn)
             except apsw.BusyError:
                 pass
@@ -112,7 +113,7 @@ class VectorIndex:
                 return done
             after = rows[-1][0]
             vectors = self.embed([text for _, text in rows])
-            with db.translate_errors(self.path), db.write_transaction(self._conn):
+            with connection.translate_errors(self.path), connection.write_transaction(self._conn):
                 for (memory_id, text), vector in zip(rows, vectors):
                     current = self._conn.execute(sqlfiles.query("text_of"), {"id": memory_id}).fetchone()
                     if current is None or current[0] != text:
@@ -124,20 +125,17 @@ class VectorIndex:
 
     def reset(self) -> None:
         """Mark every memory pending (the next backfill re-embeds all of them)."""
-        with db.translate_errors(self.path), db.write_transaction(self._conn):
+        with connection.translate_errors(self.path), connection.write_transaction(self._conn):
             self._conn.execute(sqlfiles.query("reset_vectors"))
 
     # -- reading -------------------------------------------------------------------------------
 
-    def recall(self, request: ranking.RecallRequest, params: Dict[str, Any]) -> list:
-        """Hybrid or vector recall (sql/queries/recall_hybrid.sql) with the request's parameters
-        (request.params()). The query's vector: the caller's (request.qvec, stored form) or the model's."""
-        qvec = request.qvec if request.qvec is not None else self.embedder.embed_one(request.query)
-        params = {**params, "qvec": qvec, "model": self.spec.id}
-        return self._conn.execute(sqlfiles.query("recall_hybrid"), params).fetchall()
+    def query_vector(self, query: str) -> bytes:
+        """The query's embedding in stored form, for the hybrid statement (memento/recall.py)."""
+        return self.embedder.embed_one(query)
 
     def checks(self) -> List[Check]:
-        return [guarded(name, run) for name, run in (
+        return [run_check(name, run) for name, run in (
             ("vector rows belong to live memories", self._check_orphans),
             ("embedded memories have vectors", self._check_missing),
             ("vectors come from the store's model", self._check_other_model),
@@ -170,7 +168,7 @@ class VectorIndex:
 
     def _check_model_files(self) -> Check:
         try:
-            models.model_dir(self.spec)  # verifies every file's sha256
+            model_files.model_dir(self.spec)  # verifies every file's sha256
             return Check("model files", True, f"{self.spec.id}: sha256 of every file verified")
         except Exception as e:  # noqa: BLE001 - reported, not raised: doctor lists every failure
             return Check("model files", False, f"{type(e).__name__}: {e}")
@@ -194,7 +192,7 @@ class VectorIndex:
         return fixes
 
 
-def _check_model(meta: StoreMeta, spec: models.ModelSpec, path: Path, tier: str, adopt_model: bool) -> None:
+def _check_model(meta: StoreMeta, spec: registry.ModelSpec, path: Path, tier: str, adopt_model: bool) -> None:
     if meta.model is not None and meta.model != spec.id and not adopt_model:
         raise ModelMismatchError(
             f"{path} holds vectors from {meta.model!r} ({meta.dim}-d); tier {tier!r} uses {spec.id!r}. "
@@ -202,7 +200,7 @@ def _check_model(meta: StoreMeta, spec: models.ModelSpec, path: Path, tier: str,
             f"tier={meta.tier or 'its own tier'!r} (or tier='minimal' for keyword-only)")
 
 
-def _needs_setup(conn: apsw.Connection, meta: StoreMeta, spec: models.ModelSpec) -> bool:
+def _needs_setup(conn: apsw.Connection, meta: StoreMeta, spec: registry.ModelSpec) -> bool:
     """Read-only look: must attaching this model write (a new model, or no memories_vec yet)?
     Queued deletes may wait: recall never returns a forgotten memory, whose row is gone."""
     if meta.model != spec.id or meta.dim != spec.dim:

@@ -1,4 +1,4 @@
--- Memory over months (sql/migrations/005_months.sql): duplicate keys, merges, superseding, expiry.
+-- Memory over time (sql/migrations/005_duplicates_supersede_expire.sql): duplicate keys, merges, superseding, expiry.
 -- "LIMIT +:n": the unary + keeps the statement from being recompiled on every run (recall_parts.sql).
 -- A memory is "current" when it is neither superseded nor expired (expires_at <= :now).
 
@@ -33,8 +33,9 @@ UPDATE memories SET
                     ELSE max(expires_at, :expires_at) END,
   updated_at = :updated_at
 WHERE id = :id
-RETURNING id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
-          expires_at, superseded_by;
+RETURNING
+-- include: memory_columns
+;
 
 -- name: merge_source
 SELECT tags, metadata, pinned, expires_at FROM memories WHERE id = :id;
@@ -58,8 +59,9 @@ UPDATE memories SET superseded_by = :by WHERE id = :id;
 -- name: reinstate
 -- Make a superseded memory current again (its superseder may have been forgotten).
 UPDATE memories SET superseded_by = NULL WHERE id = :id
-RETURNING id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread,
-          expires_at, superseded_by;
+RETURNING
+-- include: memory_columns
+;
 
 -- name: repoint_superseded
 -- `memento dedup --apply`: memories superseded by a deleted duplicate are superseded by the kept one.

@@ -7,7 +7,7 @@ matches of the store are the best of the best of each half of the ids: a second 
 a worker thread, searches the upper half while this one searches the lower half (SQLite runs
 both at once: apsw releases the GIL while SQLite works). The merged list goes to the recall
 statement as :top (recall_parts.sql), which then skips its own search; everything else, fusion
-included, happens in that statement as before.
+included, happens in that statement.
 
 Used only where it pays: at least SPLIT_FROM memories (below, handing work to a thread costs
 more than it saves) and more than one CPU. Each half runs in its own read transaction, so a write

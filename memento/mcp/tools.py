@@ -3,20 +3,19 @@
 Each tool is one frozen `Tool`: its JSON Schemas (what a client shows a model), its annotations, a
 function that takes a store and checked arguments and returns a JSON object, and a function that
 renders that object as text for clients that show text only. Arguments are checked against the
-inputSchema here (a small stdlib checker for the subset these schemas use) and then by the library
-itself, so every refusal is a MementoError with a message a model can act on.
+inputSchema (memento/mcp/arguments.py) and then by the library itself, so every refusal is a
+MementoError with a message a model can act on.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from .errors import InvalidInputError
-from .records import Hit, Memory
+from ..validate import MAX_ID
+from ..values import Hit, Memory
 
-MAX_ID = 2 ** 63 - 1   # SQLite's largest integer: a larger id cannot exist and would overflow the driver
 LIST_DEFAULT, LIST_MAX = 20, 1_000
 TEXT_PREVIEW = 400     # characters of a memory shown per line in the text rendering of a list
 
@@ -48,7 +47,8 @@ _TAGS_IN = {"type": "array", "items": {"type": "string"}, "maxItems": 64,
             "description": "short labels (letters, digits, - . : /), e.g. [\"prefs\", \"project:atlas\"]"}
 _THREAD = {"type": "string", "description": "the conversation, session or log this belongs to (any name); "
            "memories of one thread are ordered by created_at, and a memory's neighbours there help recall find it"}
-_TIME = {"type": "string", "description": "ISO-8601 date or time, e.g. 2026-11-25 or 2026-11-25T14:30:00Z (UTC when no zone)"}
+_TIME = {"type": "string",
+         "description": "ISO-8601 date or time, e.g. 2026-11-25 or 2026-11-25T14:30:00Z (UTC when no zone)"}
 _TAGS_OUT = {"type": "array", "items": {"type": "string"}}
 _OPTIONAL_TEXT = {"anyOf": [{"type": "string"}, {"type": "null"}]}   # single-type branches: portable to more clients
 _MEMORY_FIELDS = {
@@ -66,84 +66,31 @@ _HIT_FIELDS = {
 _HIT = _object(_HIT_FIELDS, tuple(_HIT_FIELDS))
 _STATS_FIELDS = {
     "path": {"type": "string"}, "tier": {"type": "string"}, "memories": {"type": "integer"},
-    "superseded": {"type": "integer"}, "expired": {"type": "integer"}, "tags": {"type": "integer"}, "pending_embeddings": {"type": "integer"}, "oldest": _OPTIONAL_TEXT,
+    "superseded": {"type": "integer"}, "expired": {"type": "integer"}, "tags": {"type": "integer"},
+    "pending_embeddings": {"type": "integer"}, "oldest": _OPTIONAL_TEXT,
     "newest": _OPTIONAL_TEXT, "file_bytes": {"type": "integer"}, "schema_version": {"type": "integer"},
     "model": _OPTIONAL_TEXT, "sqlite_version": {"type": "string"},
 }
 
 
-# -- argument checks (the subset of JSON Schema the inputSchemas above use) ----------------------
-
-def check_arguments(schema: Mapping[str, Any], arguments: Any) -> Dict[str, Any]:
-    """Arguments that match `schema`, with integral floats (5.0) made ints; else InvalidInputError."""
-    if not isinstance(arguments, dict):
-        raise InvalidInputError(f"arguments must be a JSON object, not {_json_type(arguments)}")
-    properties = schema.get("properties", {})
-    unknown = sorted(set(arguments) - set(properties))
-    if unknown:
-        raise InvalidInputError(f"unknown argument(s) {', '.join(unknown)}; this tool takes: "
-                                f"{', '.join(properties) or 'no arguments'}")
-    missing = [name for name in schema.get("required", ()) if name not in arguments]
-    if missing:
-        raise InvalidInputError(f"missing required argument(s): {', '.join(missing)}")
-    return {name: _check_value(properties[name], value, name) for name, value in arguments.items()}
-
-
-def _check_value(schema: Mapping[str, Any], value: Any, where: str) -> Any:
-    kind = schema.get("type")
-    if kind == "integer":
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidInputError(f"{where} must be an integer, not {_json_type(value)}")
-        low, high = schema.get("minimum"), schema.get("maximum")
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise InvalidInputError(f"{where} must be between {low} and {high}, not {value}")
-    elif kind == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidInputError(f"{where} must be a number, not {_json_type(value)}")
-        if "exclusiveMinimum" in schema and not value > schema["exclusiveMinimum"]:
-            raise InvalidInputError(f"{where} must be greater than {schema['exclusiveMinimum']}, not {value}")
-    elif kind == "string":
-        if not isinstance(value, str):
-            raise InvalidInputError(f"{where} must be a string, not {_json_type(value)}")
-        if "enum" in schema and value not in schema["enum"]:
-            raise InvalidInputError(f"{where} must be one of {', '.join(schema['enum'])}, not {value!r}")
-    elif kind == "boolean":
-        if not isinstance(value, bool):
-            raise InvalidInputError(f"{where} must be true or false, not {_json_type(value)}")
-    elif kind == "object":
-        if not isinstance(value, dict):
-            raise InvalidInputError(f"{where} must be a JSON object, not {_json_type(value)}")
-    elif kind == "array":
-        if not isinstance(value, list):
-            raise InvalidInputError(f"{where} must be an array, not {_json_type(value)}")
-        if len(value) > schema.get("maxItems", len(value)):
-            raise InvalidInputError(f"{where} has {len(value)} items; at most {schema['maxItems']}")
-        value = [_check_value(schema["items"], v, f"{where}[{i}]") for i, v in enumerate(value)]
-    return value
-
-
-def _json_type(value: Any) -> str:
-    for python_type, name in ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"),
-                              (list, "an array"), (dict, "an object"), (type(None), "null")):
-        if isinstance(value, python_type):
-            return name
-    return type(value).__name__
-
-
 # -- results -------------------------------------------------------------------------------------
 
+def _fields_json(value: Any, names: Iterable[str]) -> Dict[str, Any]:
+    """The named fields of a Memory or Hit as JSON values (tuples become arrays)."""
+    out = {}
+    for name in names:
+        field_value = getattr(value, name)
+        out[name] = list(field_value) if isinstance(field_value, tuple) else field_value
+    return out
+
+
 def memory_json(memory: Memory) -> Dict[str, Any]:
-    return {"id": memory.id, "text": memory.text, "tags": list(memory.tags), "metadata": memory.metadata,
-            "created_at": memory.created_at, "updated_at": memory.updated_at, "pinned": memory.pinned,
-            "thread": memory.thread, "expires_at": memory.expires_at, "superseded_by": memory.superseded_by,
-            "duplicate_of": memory.duplicate_of}
+    """A memory as its outputSchema declares it: the schema's fields are what leaves."""
+    return _fields_json(memory, _MEMORY_FIELDS)
 
 
 def hit_json(hit: Hit) -> Dict[str, Any]:
-    return {"id": hit.id, "text": hit.text, "tags": list(hit.tags), "metadata": hit.metadata,
-            "created_at": hit.created_at, "score": hit.score, "thread": hit.thread}
+    return _fields_json(hit, _HIT_FIELDS)
 
 
 def _line(item: Mapping[str, Any], limit: Optional[int] = None) -> str:
@@ -268,7 +215,8 @@ TOOLS: Tuple[Tool, ...] = (
             "mode": {"type": "string", "enum": ["hybrid", "keyword", "vector"],
                      "description": "default: hybrid (keywords + meaning) where vectors exist, else keyword"},
             "thread": {"type": "string", "description": "only memories of this thread"},
-            "include_superseded": {"type": "boolean", "description": "also facts a newer memory replaced (default false)"},
+            "include_superseded": {"type": "boolean",
+                                   "description": "also facts a newer memory replaced (default false)"},
             "half_life_days": {"type": "number", "exclusiveMinimum": 0,
                                "description": "favour recent memories: a score halves every this many days"},
         }, ("query",)),

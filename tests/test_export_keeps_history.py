@@ -1,4 +1,4 @@
-"""Memory over months survives `memento export` and `memento import` (issue 14): a superseded fact
+"""Memory over time survives `memento export` and `memento import`: a superseded fact
 stays superseded (by the right memory), an expiring note keeps its expiry, an expired one stays
 hidden until pruned, and ids are kept where the store never used them. Real stores, minimal tier;
 the vector tiers at the end."""
@@ -13,7 +13,7 @@ import memento
 from memento.cli import main
 from memento.errors import InvalidInputError, MemoryNotFoundError
 
-from .test_months import FUTURE, PAST
+from .test_expiry_and_superseding import FUTURE, PAST
 
 KEPT = ("id", "text", "tags", "metadata", "created_at", "pinned", "thread", "expires_at", "superseded_by")
 

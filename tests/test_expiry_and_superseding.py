@@ -1,6 +1,6 @@
-"""Memory over months (issue 14), on real stores in the minimal tier: expiry, superseded facts,
-recency decay and pins. Duplicates: test_months_duplicates.py; properties: test_months_properties.py;
-the vector tiers' side: test_months_vectors.py (one file per pytest process on the emulated Pi)."""
+"""Memory over time: on real stores in the minimal tier: expiry, superseded facts,
+recency decay and pins. Duplicates: test_duplicates.py; properties: test_recency_properties.py;
+the vector tiers' side: test_history_vectors.py (one file per pytest process on the emulated Pi)."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from memento import lifecycle, validate
+from memento import superseding, times
 from memento.cli import main
 from memento.errors import InvalidInputError, MemoryNotFoundError
 
@@ -21,7 +21,7 @@ FUTURE = "2999-01-01T00:00:00Z"
 
 
 def ago(days: float) -> str:
-    return validate.format_utc(datetime.now(timezone.utc) - timedelta(days=days))
+    return times.format_utc(datetime.now(timezone.utc) - timedelta(days=days))
 
 
 def cli(capsys, *argv):
@@ -51,7 +51,7 @@ def test_expiry_is_applied_before_the_limit(mem):
 def test_future_expiry_and_datetime_values(mem):
     soon = datetime.now(timezone.utc) + timedelta(days=1)
     m = mem.remember("water the ficus tomorrow", expires_at=soon)
-    assert m.expires_at == validate.format_utc(soon)
+    assert m.expires_at == times.format_utc(soon)
     assert [h.id for h in mem.recall("ficus")] == [m.id]
     assert [x.id for x in mem.iter()] == [m.id]
 
@@ -126,7 +126,7 @@ def test_a_link_that_would_close_a_cycle_is_refused(mem):
     c = mem.remember("version three", supersedes=b.id)
     # Through the API a superseder is always current, so only this lower call can try a cycle.
     with pytest.raises(InvalidInputError, match="cycle"):
-        lifecycle.supersede(mem._conn, c.id, a.id)  # a -> b -> c already: c superseded by a closes it
+        superseding.supersede(mem._conn, c.id, a.id)  # a -> b -> c already: c superseded by a closes it
     assert [mem.get(i).superseded_by for i in (a.id, b.id, c.id)] == [b.id, c.id, None]
 
 

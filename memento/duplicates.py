@@ -1,7 +1,8 @@
-"""Memory over months: duplicate keys and merges, superseded facts, expiry (sql/migrations/005).
+"""Exact duplicates: what makes two texts the same memory, their keys, merges and groups.
 
-The store (memento/store.py) calls these inside its write transactions; the SQL is in
-sql/queries/lifecycle.sql. Nothing here embeds or imports the vector side.
+The store's insert pipeline (memento/insert.py) and Memento.duplicates()/merge_duplicates() call
+these inside their write transactions; the SQL is in sql/queries/history.sql. Near-duplicates
+(by vector) are memento/vectors/near_duplicates.py.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ except ImportError:  # pragma: no cover - a Python built without its own blake2
 import apsw
 
 from . import sqlfiles, validate
-from .errors import InvalidInputError, MemoryNotFoundError
+from .errors import InvalidInputError
 
 REKEY_BATCH = 1_000
 
@@ -96,46 +97,6 @@ def merge_tags(old: List[str], new: List[str]) -> List[str]:
     return merged
 
 
-def supersede(conn: apsw.Connection, old_id: int, new_id: int) -> None:
-    """Mark old_id superseded by new_id (caller's write transaction: an error rolls everything back).
-    Refused: a missing memory, superseding itself, a memory already superseded, and any link that
-    would close a cycle (old_id reachable from new_id by superseded_by)."""
-    if old_id == new_id:
-        raise InvalidInputError(f"memory {old_id} cannot supersede itself (the new text is a duplicate "
-                                f"of memory {old_id})")
-    row = conn.execute(sqlfiles.query("supersede_check"), {"old": old_id, "new": new_id}).fetchone()
-    exists, superseded_by, cycle = row
-    if not exists:
-        raise MemoryNotFoundError(f"no memory with id {old_id} to supersede")
-    if superseded_by is not None:
-        raise InvalidInputError(f"memory {old_id} is already superseded by memory {superseded_by}; "
-                                f"supersede that one, or reinstate({old_id}) first")
-    if cycle:
-        raise InvalidInputError(f"memory {new_id} is itself (indirectly) superseded by memory {old_id}; "
-                                "superseding it back would make a cycle")
-    conn.execute(sqlfiles.query("set_superseded_by"), {"id": old_id, "by": new_id})
-
-
-@dataclass(frozen=True)
-class Counts:
-    """The store's memories by kind (count(), stats()): every row, the expired ones, and the
-    superseded ones that are not expired / that are."""
-    total: int
-    expired: int
-    superseded: int
-    superseded_expired: int
-
-    @classmethod
-    def read(cls, conn: apsw.Connection, now: str) -> "Counts":
-        return cls(*conn.execute(sqlfiles.query("count_by_kind"), {"now": now}).fetchone())
-
-    def selected(self, include_superseded: bool, include_expired: bool) -> int:
-        left_out = 0 if include_expired else self.expired
-        if not include_superseded:
-            left_out += self.superseded + (self.superseded_expired if include_expired else 0)
-        return self.total - left_out
-
-
 @dataclass(frozen=True)
 class DuplicateGroup:
     """Memories with the same normalised text in the same thread: `keep` (the oldest id) and the rest."""
@@ -168,49 +129,3 @@ def apply_group(conn: apsw.Connection, group: DuplicateGroup, now: str) -> None:
         merge_into(conn, group.keep, tags, metadata, bool(pinned), expires_at, now)
         conn.execute(sqlfiles.query("repoint_superseded"), {"old": other, "new": group.keep})
         conn.execute(sqlfiles.query("delete_memory"), {"id": other})
-
-
-def near_groups(conn: apsw.Connection, model: str, threshold: float, block: int = 1024) -> List[DuplicateGroup]:
-    """Near-duplicates (vector tiers): current memories whose vectors have cosine >= threshold,
-    joined into groups (single link). Listing only: near is not the same, a person decides.
-    numpy is imported here, never on the minimal path."""
-    import numpy as np
-    rows = conn.execute(sqlfiles.query("current_vectors"), {"model": model, "now": validate.now_utc()}).fetchall()
-    if len(rows) < 2:
-        return []
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    vectors = np.vstack([np.frombuffer(r[1], dtype="<f4") for r in rows])  # stored L2-normalised
-    parent = list(range(len(ids)))
-    lowest: Dict[int, float] = {}
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    links = []
-    for start in range(0, len(ids), block):
-        sims = vectors[start:start + block] @ vectors.T
-        for a, b in zip(*np.nonzero(sims >= threshold)):
-            i = start + int(a)
-            if i < int(b):
-                links.append((i, int(b), float(sims[a, b])))
-    for i, j, sim in links:
-        ri, rj = root(i), root(j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-    members: Dict[int, List[int]] = {}
-    for i in range(len(ids)):
-        members.setdefault(root(i), []).append(i)
-    for i, j, sim in links:
-        r = root(i)
-        lowest[r] = min(lowest.get(r, 1.0), sim)
-    texts = dict((r[0], r[2]) for r in rows)
-    out = []
-    for r, group in members.items():
-        if len(group) > 1:
-            group_ids = sorted(int(ids[i]) for i in group)
-            out.append(DuplicateGroup(group_ids[0], tuple(group_ids[1:]), texts[group_ids[0]],
-                                      similarity=round(lowest[r], 4)))
-    return sorted(out, key=lambda g: g.keep)

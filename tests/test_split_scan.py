@@ -1,4 +1,4 @@
-"""The split keyword scan (memento/keyword_scan.py) finds exactly what one search finds.
+"""The split keyword scan (memento/split_scan.py) finds exactly what one search finds.
 
 Stores here are small, so the split is switched on by lowering its threshold (SPLIT_FROM): the
 rows searched, the statements and both connections are the real ones.
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import memento
-from memento import keyword_scan
+from memento import split_scan
 from tests.conftest import require_tier
 from tests.test_opening import ReadOnly
 
@@ -33,7 +33,7 @@ def _recall_all(mem, queries, **kwargs) -> list:
 
 
 def _split(monkeypatch, on: bool) -> None:
-    monkeypatch.setattr(keyword_scan, "SPLIT_FROM", 0 if on else 10 ** 12)
+    monkeypatch.setattr(split_scan, "SPLIT_FROM", 0 if on else 10 ** 12)
 
 
 def _split_threads() -> int:

@@ -14,19 +14,19 @@ import threading
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from . import models
-from .errors import TierUnavailableError
-from .models import ModelSpec
+from ..errors import TierUnavailableError
+from . import model_files
+from .registry import ModelSpec
 
 # Batches are cut so that n x L (texts x padded length) <= TOKEN_BUDGET and n x L^2 <= ATTENTION_BUDGET
 # (attention scores grow with L^2). Peak RSS comes from the activations of long batches, not from the
-# weights, and onnxruntime keeps its arena at the peak afterwards (MODELS.md section 6). Measured with
+# weights, and onnxruntime keeps its arena at the peak afterwards. Measured with
 # bench/embed_probe.py, full tier, 2 cores: 256 texts of 256 tokens peak at 1840 MB with one batch of
 # 64, 620 MB at 2048 tokens, 318 MB at 512 (2 texts a batch), 267 MB one at a time, all at 20-23 docs/s;
 # 10,000 short memories (~20 tokens) run at 251/s with a 512 budget and 309/s with 1024.
 TOKEN_BUDGET = 1024
 ATTENTION_BUDGET = 2 * 256 * 256
-MAX_BATCH = 64          # short texts: larger batches were not faster (MODELS.md section 5)
+MAX_BATCH = 64          # short texts: larger batches are not faster
 
 _registered = set()     # fastembed model names registered in this process
 _register_lock = threading.Lock()
@@ -103,7 +103,7 @@ class Embedder:
         spec = self._spec
         hub = False
         try:
-            folder = models.model_dir(spec, self._cache_dir)
+            folder = model_files.model_dir(spec, self._cache_dir)
         except TierUnavailableError:
             # The model's package is not installed: fetch from the hub only when the user said so.
             if os.environ.get("MEMENTO_ALLOW_DOWNLOAD") != "1" or spec.hub_model is None:
@@ -122,7 +122,7 @@ class Embedder:
             # Untested offline: fastembed's own fp32 export of the same model, verified by the hub's
             # checksums only (memento cannot pin its hash).
             self._model = TextEmbedding(spec.hub_model, threads=self._threads,
-                                        cache_dir=str(models.cache_root(self._cache_dir) / "hub"))
+                                        cache_dir=str(model_files.cache_root(self._cache_dir) / "hub"))
             tokenizer = self._model.model.tokenizer
         else:
             name = _register(spec)

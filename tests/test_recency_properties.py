@@ -1,5 +1,5 @@
-"""Memory over months (issue 14), properties: recency decay keeps time order, and with every
-feature off recall equals the statements from before the issue. Apart from test_months.py so that
+"""Memory over time: properties: recency decay keeps time order, and with every
+feature off recall equals the statements from before the issue. Apart from test_expiry_and_superseding.py so that
 each pytest process of the emulated Pi lane stays under its 100 MB cap (qemu's code cache grows
 with the code a process runs)."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import memento
-from memento import fts_query, ranking, validate
+from memento import fts_query, ranking, times
 
 from .conftest import REPO
 
@@ -21,12 +21,12 @@ SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[Healt
 
 
 def ago(days: float) -> str:
-    return validate.format_utc(datetime.now(timezone.utc) - timedelta(days=days))
+    return times.format_utc(datetime.now(timezone.utc) - timedelta(days=days))
 
 
-def before_months(name: str) -> str:
-    """A recall statement as it was before this issue (tests/fixtures/recall_before_months.sql)."""
-    text = (REPO / "tests" / "fixtures" / "recall_before_months.sql").read_text(encoding="utf-8")
+def oracle_statement(name: str) -> str:
+    """A recall statement as it was before this issue (tests/fixtures/recall_oracle.sql)."""
+    text = (REPO / "tests" / "fixtures" / "recall_oracle.sql").read_text(encoding="utf-8")
     parts = re.split(r"^--\s*name:\s*(\w+)\s*$", text, flags=re.MULTILINE)
     return dict(zip(parts[1::2], parts[2::2]))[name].strip()
 
@@ -61,6 +61,6 @@ def test_features_off_gives_the_ranking_from_before(texts, threads, query):
                            for i, (t, th) in enumerate(zip(texts, threads))], dedup=False)
         now = [(h.id, h.score) for h in mem.recall(query, k=10)]
         request = ranking.RecallRequest(query=query, match=fts_query.build(query), k=10, mode="keyword")
-        before = mem._conn.execute(before_months("recall_keyword_before"),
+        before = mem._conn.execute(oracle_statement("recall_keyword_before"),
                                    request.params(mem.ranking)).fetchall()
         assert now == [(r[0], r[5]) for r in before]

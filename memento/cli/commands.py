@@ -1,20 +1,21 @@
-"""The `memento` command: argument parsing and output formatting over the Memento API, nothing more."""
+"""The `memento` commands: each one's arguments and its handler over the Memento API, nothing more.
+How results are shown (tables, --json, terminal escaping) is memento/cli/output.py."""
 from __future__ import annotations
 
 import argparse
 import contextlib
 import dataclasses
 import json
-import re
 import sys
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, Optional, Sequence
+from typing import BinaryIO, Callable, Iterator, Optional, Sequence
 
 import apsw
 
-from . import __version__, store, tiers, validate
-from .errors import InvalidInputError, MementoError, MemoryNotFoundError
-from .formats import jsonl
+from .. import __version__, store, tiers, validate
+from ..errors import InvalidInputError, MementoError, MemoryNotFoundError
+from ..formats import jsonl
+from . import output
 from .progress import Progress
 
 IMPORT_BATCH = store.STREAM_BATCH
@@ -152,8 +153,13 @@ _memory_id = _int_between(1, validate.MAX_ID)
 
 # -- commands ------------------------------------------------------------------------------------
 
+def _store_path(args) -> Path:
+    """The store every command works on: --db, else $MEMENTO_DB, else the default path."""
+    return store.store_path(args.db)
+
+
 def _open(args) -> store.Memento:
-    return store.open(args.db, tier=args.tier)
+    return store.open(_store_path(args), tier=args.tier)
 
 
 def _remember(args) -> None:
@@ -164,7 +170,7 @@ def _remember(args) -> None:
                               expires_at=args.expires_at, supersedes=args.supersedes, dedup=not args.no_dedup)
     if memory.duplicate_of is not None and not args.json:
         print(f"already remembered as {memory.duplicate_of}")
-    _emit(args, [memory], columns=("id", "created_at", "tags", "text"))
+    output.emit(args, [memory], columns=("id", "created_at", "tags", "text"))
 
 
 def _recall(args) -> None:
@@ -173,23 +179,23 @@ def _recall(args) -> None:
                           mode=args.mode, thread=args.thread, context=args.context,
                           include_superseded=args.include_superseded, half_life_days=args.half_life_days,
                           as_of=args.as_of)
-    _emit(args, hits, columns=("id", "score", "created_at", "tags", "text"))
+    output.emit(args, hits, columns=("id", "score", "created_at", "tags", "text"))
     if args.context and not args.json:
         for hit in hits:
             if hit.context:
                 print(f"\n#{hit.id} in thread {hit.thread}:")
                 for n in hit.context:
-                    print(f"  {n.offset:+d} #{n.id}  {_cell(n.text)}")
+                    print(f"  {n.offset:+d} #{n.id}  {output.cell(n.text)}")
 
 
 def _get(args) -> None:
     with _open(args) as mem:
         memory = mem.get(args.id)
     if args.json:
-        _print_json(memory)
+        output.print_json(memory)
         return
     for field, value in dataclasses.asdict(memory).items():
-        print(f"{field:>13}: {_cell(value, wide=True)}")
+        print(f"{field:>13}: {output.cell(value, wide=True)}")
 
 
 def _forget(args) -> int:
@@ -202,7 +208,7 @@ def _forget(args) -> int:
             except MemoryNotFoundError:
                 missing.append(memory_id)
     if args.json:
-        _print_json({"forgotten": forgotten, "not_found": missing})
+        output.print_json({"forgotten": forgotten, "not_found": missing})
     else:
         print(f"forgot {len(forgotten)} memor{'y' if len(forgotten) == 1 else 'ies'}")
     if missing:
@@ -215,14 +221,14 @@ def _list(args) -> None:
         memories = mem.iter(tags=args.tag, thread=args.thread, pinned=True if args.pinned else None)
         if args.limit is not None:
             memories = (m for _, m in zip(range(args.limit), memories))
-        _emit(args, memories, columns=("id", "created_at", "tags", "text"))
+        output.emit(args, memories, columns=("id", "created_at", "tags", "text"))
 
 
 def _prune(args) -> None:
     with _open(args) as mem:
         ids = mem.prune_expired()
     if args.json:
-        _print_json({"pruned": ids})
+        output.print_json({"pruned": ids})
     else:
         print(f"deleted {len(ids)} expired memor{'y' if len(ids) == 1 else 'ies'}")
 
@@ -238,7 +244,7 @@ def _dedup(args) -> None:
         return
     for group in groups:
         similar = f" (cosine >= {group.similarity})" if group.similarity is not None else ""
-        print(f"#{group.keep} <- {', '.join(f'#{i}' for i in group.others)}{similar}  {_cell(group.text)}")
+        print(f"#{group.keep} <- {', '.join(f'#{i}' for i in group.others)}{similar}  {output.cell(group.text)}")
     extra = sum(len(g.others) for g in groups)
     verb = "merged" if args.apply else "found"
     print(f"{verb} {len(groups)} group{'s' * (len(groups) != 1)}, {extra} extra memor{'y' if extra == 1 else 'ies'}"
@@ -251,7 +257,7 @@ def _config(args) -> None:
             raise InvalidInputError("config set needs a value: memento config set KEY VALUE")
         value = mem.config(args.key, args.value if args.action == "set" else None, unset=args.action == "unset")
     if args.json:
-        _print_json({args.key: value})
+        output.print_json({args.key: value})
     elif args.action == "get":
         print("(not set)" if value is None else value)
     else:
@@ -280,7 +286,7 @@ def _import(args) -> None:
                 done = f"{bar.done:,} memor{'y was' if bar.done == 1 else 'ies were'} stored before it"
                 raise type(e)(f"{e} ({done})") from None
     if args.json:
-        _print_json({"imported": stored})
+        output.print_json({"imported": stored})
 
 
 @contextlib.contextmanager
@@ -301,26 +307,26 @@ def _backfill(args) -> None:
         with Progress(mem.stats().pending_embeddings, "backfill") as bar:
             done = mem.backfill(progress=bar.advance)
     if args.json:
-        _print_json({"embedded": done})
+        output.print_json({"embedded": done})
 
 
 def _reembed(args) -> None:
-    with store.open(args.db, tier=args.tier, reembed=True) as mem:
+    with store.open(_store_path(args), tier=args.tier, reembed=True) as mem:
         with Progress(mem.count(include_superseded=True, include_expired=True), f"reembed ({mem.tier})") as bar:
             done = mem.reembed(progress=bar.advance)
     if args.json:
-        _print_json({"embedded": done})
+        output.print_json({"embedded": done})
 
 
 def _import_format(args) -> str:
-    from .formats import openclaw
+    from ..formats import openclaw
     if args.format is not None:
         return args.format
     return "openclaw" if args.file not in (None, "-") and openclaw.is_workspace(args.file) else "jsonl"
 
 
 def _import_openclaw(args) -> int:
-    from .formats import openclaw
+    from ..formats import openclaw
     root = openclaw.default_workspace() if args.file is None else Path(args.file).expanduser()
     with _open(args) as mem:
         files = sum(1 for _, skip in openclaw.find_files(root) if skip is None) if root.is_dir() else 0
@@ -328,7 +334,7 @@ def _import_openclaw(args) -> int:
             summary = openclaw.import_workspace(mem, root, prune=args.prune, strict=args.strict,
                                                 embed="later" if args.later else "now", progress=bar.advance)
     if args.json:
-        _print_json(summary)
+        output.print_json(summary)
     else:
         print(f"{summary.files} files: {summary.added} chunks added, {summary.unchanged} unchanged, "
               f"{summary.replaced} replaced, {summary.removed} removed")
@@ -338,7 +344,7 @@ def _import_openclaw(args) -> int:
 
 
 def _export_markdown(args) -> None:
-    from .formats import markdown
+    from ..formats import markdown
     if not args.out:
         raise InvalidInputError("export --format markdown needs --out DIR")
     since, until = validate.time_window(args.since, args.until)
@@ -348,7 +354,7 @@ def _export_markdown(args) -> None:
         summary = markdown.export((m for m in mem.iter(tags=args.tag)
                                    if m.superseded_by is None and markdown.in_window(m, since, until)), Path(args.out))
     if args.json:
-        _print_json(summary)
+        output.print_json(summary)
     else:
         print(f"wrote {summary.memories} memories in {summary.files} files under {summary.out}")
 
@@ -364,7 +370,7 @@ def _stats(args) -> None:
     with _open(args) as mem:
         stats = mem.stats()
     if args.json:
-        _print_json(stats)
+        output.print_json(stats)
         return
     for field, value in dataclasses.asdict(stats).items():
         print(f"{field:>18}: {value}")
@@ -373,12 +379,12 @@ def _stats(args) -> None:
 def _tier(args) -> None:
     hardware = tiers.read_hardware()
     detected = tiers.detect_hardware_tier(hardware)
-    path = store.store_path(args.db)
+    path = _store_path(args)
     recorded = store.recorded_tier(path)  # what open() would resolve against; nothing is created
     choice = tiers.resolve(args.tier, stored=recorded)
     installed = [t for t in tiers.TIERS if not tiers.missing_packages(t)]
     if args.json:
-        _print_json({"tier": choice.tier, "source": choice.source, "reason": choice.reason, "store": str(path),
+        output.print_json({"tier": choice.tier, "source": choice.source, "reason": choice.reason, "store": str(path),
                      "recorded": recorded, "detected": detected, "installed": installed,
                      "hardware": dataclasses.asdict(hardware)})
         return
@@ -390,16 +396,15 @@ def _tier(args) -> None:
 
 
 def _mcp(args) -> int:
-    from . import mcp  # the server module loads only for this command
-    return mcp.main(args.db, args.tier)
+    from ..mcp import server  # the server module loads only for this command
+    return server.main(args.db, args.tier)
 
 
 def _doctor(args) -> int:
     from .doctor import examine
-    path = Path(args.db).expanduser() if args.db else store.default_path()
-    report = examine(path, tier=args.tier, repair=args.repair)
+    report = examine(_store_path(args), tier=args.tier, repair=args.repair)
     if args.json:
-        _print_json({"ok": report.ok, **dataclasses.asdict(report)})
+        output.print_json({"ok": report.ok, **dataclasses.asdict(report)})
     else:
         for key, value in report.info.items():
             print(f"{key:>12}: {value}")
@@ -425,75 +430,25 @@ def _replication_commands(command) -> None:
 
 
 def _replicate(args) -> None:
-    from . import replicate
-    replicate.run_foreground(args.db or store.default_path(), args.to)
+    from .. import replicate
+    replicate.run_foreground(_store_path(args), args.to)
 
 
 def _restore(args) -> None:
-    from . import replicate
-    report = replicate.restore(args.source, args.db or store.default_path(),
+    from .. import replicate
+    report = replicate.restore(args.source, _store_path(args),
                                timestamp=args.timestamp, force=args.force)
     if args.json:
-        _print_json({"restored": str(report.path), "memories": report.memories,
+        output.print_json({"restored": str(report.path), "memories": report.memories,
                      "checks": [dataclasses.asdict(c) for c in report.checks]})
     else:
         print(f"restored {report.memories} memories to {report.path} ({len(report.checks)} checks ok)")
 
 
-# -- output --------------------------------------------------------------------------------------
+# -- arguments -----------------------------------------------------------------------------------
 
 def _key_value(text: str):
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise InvalidInputError(f"--meta takes KEY=VALUE, not {text!r}")
     return key, value
-
-
-def _jsonable(value: Any) -> Any:
-    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
-
-
-def _print_json(value: Any) -> None:
-    if isinstance(value, list):
-        value = [_jsonable(v) for v in value]
-    print(json.dumps(_jsonable(value), ensure_ascii=False, indent=None if isinstance(value, list) else 2))
-
-
-def _emit(args, records: Iterable[Any], columns: Sequence[str]) -> None:
-    """JSON Lines with --json; otherwise an aligned table, text cut to the terminal's width."""
-    if args.json:
-        for record in records:
-            sys.stdout.write(json.dumps(_jsonable(record), ensure_ascii=False) + "\n")
-        return
-    rows = [[_cell(getattr(r, c)) for c in columns] for r in records]
-    if not rows:
-        print("(nothing)")
-        return
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns[:-1])]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)) + "  " + columns[-1])
-    for r in rows:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths)) + "  " + r[-1])
-
-
-def _cell(value: Any, wide: bool = False) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (tuple, list)):
-        return ",".join(map(str, value))
-    if isinstance(value, dict):
-        return _printable(json.dumps(value, ensure_ascii=False))
-    text = _printable(str(value).replace("\n", " "))
-    return text if wide or len(text) <= 100 else text[:99] + "…"
-
-
-# Characters a terminal acts on instead of showing: C0 and C1 controls, DEL, line/paragraph
-# separators and bidirectional overrides. Human output shows them escaped; JSON output is exact.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def _printable(text: str) -> str:
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

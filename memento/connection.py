@@ -112,7 +112,8 @@ def write_transaction(conn: apsw.Connection) -> Iterator[None]:
 
 @contextlib.contextmanager
 def busy_timeout(conn: apsw.Connection, ms: int) -> Iterator[None]:
-    """Wait at most ms for locks inside the block (0: fail at once with BusyError), then as before."""
+    """Wait at most ms for locks inside the block (0: fail at once with BusyError), then
+    restore the connection's usual timeout."""
     conn.set_busy_timeout(ms)
     try:
         yield
@@ -161,6 +162,7 @@ def load_vec0(conn: apsw.Connection) -> str:
     The file is found without importing sqlite_vec (its helper imports numpy and stdlib sqlite3).
     Failure is an error, never a silent fall back to keyword-only search."""
     import importlib.util
+
     from .errors import TierUnavailableError
     spec = importlib.util.find_spec("sqlite_vec")
     if spec is None or not spec.submodule_search_locations:

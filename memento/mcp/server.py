@@ -2,7 +2,7 @@
 
 MCP's stdio transport is JSON-RPC 2.0, one message per line, UTF-8. This module speaks it for one
 client: `initialize` (answered before the store is opened, so no model loads during the handshake),
-`ping`, `tools/list`, `tools/call` (tools in mcp_tools.py) and the notifications a client sends.
+`ping`, `tools/list`, `tools/call` (tools in memento/mcp/tools.py) and the notifications a client sends.
 stdout carries protocol messages only: at start the process moves its real stdout to a private file
 descriptor and points fd 1 and sys.stdout at stderr, so a stray print (ours, a library's or a native
 one's) can never corrupt the protocol.
@@ -19,8 +19,8 @@ import sys
 import time
 from typing import Any, BinaryIO, Dict, List, Optional
 
-from . import __version__
-from .errors import MementoError
+from .. import __version__
+from ..errors import MementoError
 
 # What the handshake needs is imported above; the tools (and through them the store, and in vector
 # tiers the model) load on the first tools/list or tools/call.
@@ -75,7 +75,8 @@ class Server:
                           "Invalid Request: JSON-RPC batches (a JSON array) are not supported; MCP 2025-06-18 "
                           "removed batching. Send one JSON object per line.")
         if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
-            return _error(_id_of(message), INVALID_REQUEST, 'Invalid Request: expected a JSON object with "jsonrpc": "2.0"')
+            return _error(_id_of(message), INVALID_REQUEST,
+                          'Invalid Request: expected a JSON object with "jsonrpc": "2.0"')
         method = message.get("method")
         if method is None:
             return None          # a response: this server sends no requests, so there is nothing to match
@@ -122,8 +123,8 @@ class Server:
         }
 
     def _list_tools(self, params: Dict[str, Any]) -> Dict[str, Any]:
-        from . import mcp_tools
-        return {"tools": [self._describe(tool) for tool in mcp_tools.TOOLS]}
+        from . import tools
+        return {"tools": [self._describe(tool) for tool in tools.TOOLS]}
 
     def _describe(self, tool) -> Dict[str, Any]:
         out: Dict[str, Any] = {"name": tool.name, "description": tool.description, "inputSchema": tool.input_schema}
@@ -135,21 +136,21 @@ class Server:
         return out
 
     def _call_tool(self, params: Dict[str, Any]) -> Dict[str, Any]:
-        from . import mcp_tools
+        from . import arguments, tools
         name = params.get("name")
         if not isinstance(name, str):
             raise _InvalidParams("tools/call needs name (a string)")
-        tool = mcp_tools.BY_NAME.get(name)
+        tool = tools.BY_NAME.get(name)
         if tool is None:
-            raise _InvalidParams(f"Unknown tool: {name}; this server has {', '.join(mcp_tools.names())}")
-        arguments = params.get("arguments", {})
-        if arguments is None:
-            arguments = {}
-        if not isinstance(arguments, dict):
+            raise _InvalidParams(f"Unknown tool: {name}; this server has {', '.join(tools.names())}")
+        given = params.get("arguments", {})
+        if given is None:
+            given = {}
+        if not isinstance(given, dict):
             raise _InvalidParams("tools/call arguments must be a JSON object")
         started = time.perf_counter()
         try:
-            checked = mcp_tools.check_arguments(tool.input_schema, arguments)
+            checked = arguments.check_arguments(tool.input_schema, given)
             result = tool.run(self._open(), checked)
         except MementoError as e:
             # The library refused before writing anything: the model reads why and can try again.
@@ -165,7 +166,7 @@ class Server:
 
     def _open(self):
         if self.store is None:
-            from . import store  # opened on the first tool call: initialize never waits for it
+            from .. import store  # opened on the first tool call: initialize never waits for it
             self.store = store.open(self.db, tier=self.tier)
         return self.store
 
@@ -251,7 +252,7 @@ def _skip_rest_of_line(stdin: BinaryIO) -> None:
 
 
 def command(argv: List[str]) -> int:
-    """`memento mcp [--db PATH] [--tier T]` (the same options cli.py shows in `memento mcp --help`)."""
+    """`memento mcp [--db PATH] [--tier T]` (the same options memento/cli/commands.py shows in `memento mcp --help`)."""
     import argparse
     parser = argparse.ArgumentParser(
         prog="memento mcp", description="Model Context Protocol server on stdin/stdout for one client "

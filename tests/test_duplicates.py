@@ -1,5 +1,5 @@
-"""Memory over months (issue 14), duplicates, on real stores in the minimal tier. Apart from
-test_months.py so that each pytest process of the emulated Pi lane stays under its 100 MB cap."""
+"""Memory over time: duplicates, on real stores in the minimal tier. Apart from
+test_expiry_and_superseding.py so that each pytest process of the emulated Pi lane stays under its 100 MB cap."""
 from __future__ import annotations
 
 import os
@@ -15,8 +15,7 @@ import memento
 from memento.errors import InvalidInputError, MemoryNotFoundError
 
 from .conftest import sqlite3_shell
-from .test_months import FUTURE, PAST, cli
-
+from .test_expiry_and_superseding import FUTURE, PAST, cli
 
 # -- duplicates ------------------------------------------------------------------------------------
 

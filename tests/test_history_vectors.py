@@ -1,4 +1,4 @@
-"""Memory over months (issue 14) in the vector tiers, with the real models: superseded and expired
+"""Memory over time in the vector tiers, with the real models: superseded and expired
 memories never come back in any mode, pruning removes vectors, a duplicate is not embedded again,
 near-duplicates by cosine, decay and pins in the hybrid statement, and "features off" = the
 statement from before the issue."""
@@ -10,8 +10,8 @@ import pytest
 
 from memento import fts_query, ranking
 
-from .test_months import PAST
-from .test_months_properties import before_months
+from .test_expiry_and_superseding import PAST
+from .test_recency_properties import oracle_statement
 
 MODES = ("hybrid", "vector", "keyword")
 
@@ -98,7 +98,7 @@ def test_features_off_gives_the_hybrid_ranking_from_before(vmem):
         request = ranking.RecallRequest(query=query, match=fts_query.build(query), k=10, mode="hybrid")
         params = {**request.params(vmem.ranking), "qvec": vmem._vectors.embedder.embed_one(query),
                   "model": vmem.model}
-        before = vmem._conn.execute(before_months("recall_hybrid_before"), params).fetchall()
+        before = vmem._conn.execute(oracle_statement("recall_hybrid_before"), params).fetchall()
         # Same memories in the same order; scores equal up to rounding (the statement from before
         # read a neighbour's score as (a + b) - a, today's reads b itself).
         assert [i for i, _ in now] == [r[0] for r in before], query

@@ -15,26 +15,18 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import apsw
 
-from . import db, schema, sqlfiles
+from . import connection, files, schema, sqlfiles
 from .errors import IncompatibleStoreError, StoreError
+from .meta import StoreMeta, read_meta
 
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _KINDS = ((stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISCHR, "character device"),
           (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"))
-
-
-@dataclass(frozen=True)
-class StoreMeta:
-    """What store_meta records: the tier the store was last opened in, and its vectors' model and size."""
-    tier: Optional[str] = None
-    model: Optional[str] = None
-    dim: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -48,11 +40,11 @@ class StoreFile:
 def open_store(path: Path) -> StoreFile:
     """Create or open the store at path, checked and migrated; refuses anything else untouched."""
     _prepare(path)
-    with db.translate_errors(path):
+    with connection.translate_errors(path):
         conn = connect(path)
     try:
-        with db.translate_errors(path):
-            with db.read_transaction(conn):
+        with connection.translate_errors(path):
+            with connection.read_transaction(conn):
                 state = schema.read_state(conn)
             schema.check(state, path)
             read_only = bool(conn.readonly("main"))
@@ -63,7 +55,7 @@ def open_store(path: Path) -> StoreFile:
                                  f"{schema.latest_version()}): open it once with write access to the file and "
                                  "its folder; it was left untouched")
             if not read_only:
-                db.use_wal(conn, path, state.journal_mode)
+                connection.use_wal(conn, path, state.journal_mode)
                 if not state.is_current:
                     schema.migrate(conn, path)
             meta = read_meta(conn)
@@ -79,54 +71,15 @@ def recorded_meta(path: Path) -> Optional[StoreMeta]:
     if found is None or found.st_size == 0:
         return None
     _check_header(path)
-    with db.translate_errors(path):
+    with connection.translate_errors(path):
         conn = connect(path)  # as open() connects (it reads only, and tidies its -wal on close)
     try:
-        with db.translate_errors(path), db.read_transaction(conn):
+        with connection.translate_errors(path), connection.read_transaction(conn):
             state = schema.read_state(conn)
             schema.check(state, path)
             return None if state.is_new else read_meta(conn)
     finally:
         conn.close()
-
-
-# -- the store's meta ------------------------------------------------------------------------------
-
-def read_meta(conn: apsw.Connection) -> StoreMeta:
-    values = dict(conn.execute(sqlfiles.query("all_meta")).fetchall())
-    dim = values.get("dim")
-    return StoreMeta(tier=values.get("tier"), model=values.get("model"),
-                     dim=int(dim) if dim is not None and dim.isdigit() else None)
-
-
-def record_meta(conn: apsw.Connection, path: Path, **fields) -> StoreMeta:
-    """Record these fields (tier=, model=, dim=); takes the write lock only when one of them changes.
-    Inside a caller's transaction it writes there. A read-only store keeps its record as it is."""
-    current = read_meta(conn)
-    wanted = replace(current, **fields)
-    if wanted == current or conn.readonly("main"):
-        return current
-    with db.translate_errors(path), db.write_transaction(conn):
-        now = read_meta(conn)  # under the lock: write only what still differs
-        for key, value in fields.items():
-            if getattr(now, key) != value:
-                conn.execute(sqlfiles.query("set_meta"), {"key": key, "value": str(value)})
-    return wanted
-
-
-
-def read_setting(conn: apsw.Connection, key: str) -> Optional[str]:
-    """A store-wide setting (Memento.config, e.g. half_life_days), kept in store_meta beside the meta."""
-    row = conn.execute(sqlfiles.query("get_meta"), {"key": key}).fetchone()
-    return row[0] if row else None
-
-
-def write_setting(conn: apsw.Connection, key: str, value: Optional[str]) -> None:
-    """Set (or, with None, remove) a store-wide setting, inside the caller's write transaction."""
-    if value is None:
-        conn.execute(sqlfiles.query("delete_meta"), {"key": key})
-    else:
-        conn.execute(sqlfiles.query("set_meta"), {"key": key, "value": value})
 
 
 # -- the path and the header -----------------------------------------------------------------------
@@ -201,19 +154,15 @@ def _check_header(path: Path) -> None:
         found = os.fstat(fd)
         if not stat.S_ISREG(found.st_mode):
             raise StoreError(f"{path} is not a regular file, not a memento store file; it was left untouched")
-        header = os.read(fd, 100)
+        header = os.read(fd, files.HEADER_BYTES)
     finally:
         os.close(fd)
-    if not header.startswith(_SQLITE_MAGIC):
+    parsed = files.parse_header(header)
+    if not parsed.is_sqlite:
         raise IncompatibleStoreError(f"{path} is not a SQLite database; it was left untouched")
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    declared = int.from_bytes(header[28:32], "big") * page_size
-    # A file shorter than the size its own header declares was cut off (copy interrupted, disk
-    # error). A WAL file may hold the missing pages, so only refuse when there is no WAL.
-    if len(header) < 100 or (declared > found.st_size and not _wal(path).exists()):
+    if parsed.truncated(found.st_size, has_wal=_wal(path).exists()):
         raise IncompatibleStoreError(
-            f"{path} is truncated ({found.st_size} bytes, header declares {declared});"
+            f"{path} is truncated ({found.st_size} bytes, header declares {parsed.declared_bytes});"
             " it was left untouched: restore it from a backup")
 
 
@@ -224,7 +173,7 @@ def connect(path: Path) -> apsw.Connection:
     where the folder is read-only they cannot be made, and nobody can write the store, so it is opened
     immutable (SQLite takes no locks and reads only the main file), which is safe only when no -wal
     holds writes not yet in the main file."""
-    conn = db.connect(path)
+    conn = connection.connect(path)
     try:
         conn.execute(sqlfiles.query("can_read")).fetchall()
         return conn
@@ -234,8 +183,9 @@ def connect(path: Path) -> apsw.Connection:
     if wal.exists() and wal.stat().st_size > 0:
         raise StoreError(f"{path} is read-only and its {wal.name} holds writes not yet in the main file: "
                          "open it once with write access to its folder; it was left untouched")
-    return db.connect(path, immutable=True)
+    return connection.connect(path, immutable=True)
 
 
 def _wal(path: Path) -> Path:
-    return Path(f"{os.path.realpath(path)}-wal")
+    """The WAL of the file a symlink at path points to: SQLite opens the link's target."""
+    return files.wal(Path(os.path.realpath(path)))

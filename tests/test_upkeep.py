@@ -1,4 +1,4 @@
-"""Memory over months (issue 14), keeping a store in shape: update() sets, moves and clears an
+"""Memory over time: keeping a store in shape: update() sets, moves and clears an
 expiry (API and MCP tool), and count()/stats() count what recall can return, with superseded and
 expired memories counted apart. Real stores, minimal tier."""
 from __future__ import annotations
@@ -8,12 +8,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from memento import mcp_tools
 from memento.cli import main
 from memento.errors import InvalidInputError, MemoryNotFoundError
+from memento.mcp import arguments as mcp_arguments
+from memento.mcp import tools as mcp_tools
 
-from .test_months import FUTURE, PAST
-
+from .test_expiry_and_superseding import FUTURE, PAST
 
 # -- update(expires_at=...) --------------------------------------------------------------------------
 
@@ -49,9 +49,9 @@ def test_update_of_a_missing_memory_with_an_expiry_is_not_found(mem):
 def test_mcp_update_tool_sets_and_clears_an_expiry(mem):
     tool = mcp_tools.BY_NAME["update"]
     note = mem.remember("call the plumber back")
-    out = tool.run(mem, mcp_tools.check_arguments(tool.input_schema, {"id": note.id, "expires_at": PAST}))
+    out = tool.run(mem, mcp_arguments.check_arguments(tool.input_schema, {"id": note.id, "expires_at": PAST}))
     assert out["expires_at"] == "2020-01-01T00:00:00.000Z" and mem.recall("plumber") == []
-    out = tool.run(mem, mcp_tools.check_arguments(tool.input_schema, {"id": note.id, "expires_at": "never"}))
+    out = tool.run(mem, mcp_arguments.check_arguments(tool.input_schema, {"id": note.id, "expires_at": "never"}))
     assert out["expires_at"] is None and [h.id for h in mem.recall("plumber")] == [note.id]
 
 

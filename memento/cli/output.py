@@ -1,0 +1,55 @@
+"""How the `memento` commands show results: JSON (--json) or aligned tables for people, with every
+character a terminal would act on shown escaped."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+from typing import Any, Iterable, Sequence
+
+
+def jsonable(value: Any) -> Any:
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+
+
+def print_json(value: Any) -> None:
+    if isinstance(value, list):
+        value = [jsonable(v) for v in value]
+    print(json.dumps(jsonable(value), ensure_ascii=False, indent=None if isinstance(value, list) else 2))
+
+
+def emit(args, records: Iterable[Any], columns: Sequence[str]) -> None:
+    """JSON Lines with --json; otherwise an aligned table, text cut to the terminal's width."""
+    if args.json:
+        for record in records:
+            sys.stdout.write(json.dumps(jsonable(record), ensure_ascii=False) + "\n")
+        return
+    rows = [[cell(getattr(r, c)) for c in columns] for r in records]
+    if not rows:
+        print("(nothing)")
+        return
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns[:-1])]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)) + "  " + columns[-1])
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths)) + "  " + r[-1])
+
+
+def cell(value: Any, wide: bool = False) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    if isinstance(value, dict):
+        return _printable(json.dumps(value, ensure_ascii=False))
+    text = _printable(str(value).replace("\n", " "))
+    return text if wide or len(text) <= 100 else text[:99] + "…"
+
+
+# Characters a terminal acts on instead of showing: C0 and C1 controls, DEL, line/paragraph
+# separators and bidirectional overrides. Human output shows them escaped; JSON output is exact.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _printable(text: str) -> str:
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)

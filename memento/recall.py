@@ -1,0 +1,53 @@
+"""The recall pipeline: a validated RecallRequest -> its statement's parameters -> one SQL statement
+(sql/queries/recall_keyword.sql or recall_hybrid.sql, where fusion happens) -> Hits, with their
+thread neighbours when asked.
+
+Memento.recall (memento/store.py) checks the caller's arguments and builds the request; this module
+completes it (the query's vector, the split scan's best matches) and runs it.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import List, Tuple
+
+import apsw
+
+from . import sqlfiles
+from .ranking import RankingSettings, RecallRequest
+from .split_scan import SplitScan
+from .values import Hit, Neighbour
+
+MODES = ("hybrid", "keyword", "vector")
+
+
+def hidden_counts(conn: apsw.Connection, mode: str, now: str, include_superseded: bool) -> Tuple[object, bool]:
+    """(how many memories are hidden, whether any is): expired ones, and superseded ones unless asked
+    for. The hybrid statement sizes its vector list by how many; the keyword statement only needs to
+    know whether any (O(1)), so it is not counted there (None)."""
+    params = {"now": now, "include_superseded": int(include_superseded)}
+    if mode == "keyword":
+        return None, bool(conn.execute(sqlfiles.query("any_hidden"), params).get)
+    hidden = conn.execute(sqlfiles.query("hidden_count"), params).get
+    return hidden, hidden > 0
+
+
+def run(conn: apsw.Connection, request: RecallRequest, settings: RankingSettings, split: SplitScan,
+        vectors) -> List[Hit]:
+    """The request's hits, best first. `vectors`: the store's VectorIndex (None: keyword-only)."""
+    if request.mode != "keyword":
+        request = replace(request, model=vectors.model_id,
+                          qvec=request.qvec if request.qvec is not None else vectors.query_vector(request.query))
+    request = replace(request, top=split.top(conn, request.params(settings)))
+    statement = "recall_keyword" if request.mode == "keyword" else "recall_hybrid"
+    return [Hit.from_row(r) for r in conn.execute(sqlfiles.query(statement), request.params(settings))]
+
+
+def with_context(conn: apsw.Connection, hit: Hit, n: int) -> Hit:
+    """The hit with up to n memories before and after it in its thread (Hit.context)."""
+    if hit.thread is None:
+        return hit
+    before = conn.execute(sqlfiles.query("thread_before"), {"id": hit.id, "n": n}).fetchall()
+    after = conn.execute(sqlfiles.query("thread_after"), {"id": hit.id, "n": n}).fetchall()
+    return replace(hit, context=tuple(
+        [Neighbour(i, text, -offset) for offset, (i, text) in reversed(list(enumerate(before, 1)))]
+        + [Neighbour(i, text, offset) for offset, (i, text) in enumerate(after, 1)]))
