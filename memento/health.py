@@ -79,7 +79,7 @@ def repair(conn: apsw.Connection, path: Path, vectors=None) -> List[Fix]:
         raise IncompatibleStoreError(f"{path} is damaged (integrity_check: {'; '.join(damage[:5])}); repair "
                                      "only rebuilds indexes from intact memories: restore a backup")
     fixes: List[Fix] = []
-    with connection.translate_errors(path), connection.write_transaction(conn):
+    with connection.write_transaction(conn):  # the caller (Memento.repair) translates SQLite's errors
         fixes += _repair_keyword_index(conn)
         fixes += _repair_tags(conn)
         if vectors is not None:

@@ -22,6 +22,22 @@ def test_tier_choices_match_the_tier_registry():
     assert mcp.TIERS == tiers.TIERS
 
 
+def test_every_field_of_a_memory_and_a_hit_leaves_over_mcp_as_its_schema_says(store_path):
+    """The outputSchema decides what leaves; a field added to Memory or Hit must be added there too
+    (embedded_with is the store's bookkeeping, a hit's context is not sent over MCP)."""
+    import dataclasses
+    memory_schema = mcp_tools.BY_NAME["get"].output_schema["properties"]
+    hit_schema = mcp_tools.BY_NAME["recall"].output_schema["properties"]["results"]["items"]["properties"]
+    assert set(memory_schema) == {f.name for f in dataclasses.fields(memento.Memory)} - {"embedded_with"}
+    assert set(hit_schema) == {f.name for f in dataclasses.fields(memento.Hit)} - {"context"}
+    with memento.open(store_path, tier="minimal") as mem:
+        kept = mem.remember("the kiwi is ripe", tags=["fruit"], metadata={"n": 1}, thread="t")
+        as_json = mcp_tools.memory_json(kept)
+        hit_json = mcp_tools.hit_json(mem.recall("kiwi")[0])
+    assert list(as_json) == list(memory_schema) and as_json["tags"] == ["fruit"] and as_json["thread"] == "t"
+    assert list(hit_json) == list(hit_schema) and hit_json["id"] == kept.id and hit_json["tags"] == ["fruit"]
+
+
 def test_every_tool_schema_is_a_closed_object_and_output_fields_are_required():
     for tool in mcp_tools.TOOLS:
         assert tool.input_schema["type"] == "object" and tool.input_schema["additionalProperties"] is False

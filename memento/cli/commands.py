@@ -7,8 +7,9 @@ import contextlib
 import dataclasses
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, Optional, Sequence
+from typing import BinaryIO, Callable, Iterator, List, Optional, Sequence
 
 import apsw
 
@@ -19,7 +20,6 @@ from . import output
 from .progress import Progress
 
 IMPORT_BATCH = store.STREAM_BATCH
-
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
@@ -36,6 +36,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
 
 
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]   # declares the command's own arguments
+    run: Callable[[argparse.Namespace], Optional[int]]
+
+
+# Every command in the order `memento --help` lists them, each registered by @command next to its
+# arguments and its handler.
+COMMANDS: List[Command] = []
+
+
+def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None] = lambda c: None):
+    """Register the decorated handler as `memento NAME`, with the function that declares its arguments."""
+    def register(run: Callable[[argparse.Namespace], Optional[int]]):
+        COMMANDS.append(Command(name, help, arguments, run))
+        return run
+    return register
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", metavar="PATH", help="store file (default: $MEMENTO_DB, else "
@@ -47,83 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="memento", description="Long-term memory for AI agents, in one SQLite file.")
     p.add_argument("--version", action="version", version=f"memento {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def command(name: str, run, help: str) -> argparse.ArgumentParser:
-        c = sub.add_parser(name, parents=[common], help=help, description=help)
-        c.set_defaults(run=run)
-        return c
-
-    c = command("remember", _remember, "store a memory")
-    c.add_argument("text")
-    c.add_argument("--tag", action="append", default=[], help="a tag (repeatable)")
-    c.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE", help="metadata (repeatable)")
-    c.add_argument("--created-at", help="ISO-8601 time the memory is about (default: now)")
-    c.add_argument("--pin", action="store_true", help="mark the memory as pinned")
-    c.add_argument("--later", action="store_true", help="defer embedding to `memento backfill`")
-    c.add_argument("--thread", help="the sequence it belongs to (a conversation, a session, a log)")
-    c.add_argument("--expires-at", help="ISO-8601 time after which it is neither recalled nor listed")
-    c.add_argument("--supersedes", type=int, metavar="ID", help="the memory this one replaces")
-    c.add_argument("--no-dedup", action="store_true", help="store it even if the same text is stored")
-
-    c = command("recall", _recall, "find the memories that best match a query")
-    c.add_argument("query")
-    c.add_argument("-k", type=_int_between(1, validate.MAX_K), default=10, help="how many (default 10)")
-    c.add_argument("--tag", action="append", default=None, help="only memories with this tag (repeatable: all)")
-    c.add_argument("--since", help="created at or after (ISO-8601)")
-    c.add_argument("--until", help="created before (ISO-8601)")
-    c.add_argument("--mode", choices=store.MODES, help="default: hybrid in vector tiers, keyword in minimal")
-    c.add_argument("--thread", help="only memories of this thread")
-    c.add_argument("--context", type=int, default=0, metavar="N",
-                   help="show N memories before and after each hit in its thread")
-    c.add_argument("--include-superseded", action="store_true", help="also memories another one replaced")
-    c.add_argument("--half-life-days", type=float, metavar="DAYS",
-                   help="recency decay: a memory's score halves every DAYS days (default: store setting)")
-    c.add_argument("--as-of", help="ISO-8601 time ages are counted to (default: now)")
-
-    c = command("get", _get, "show one memory")
-    c.add_argument("id", type=_memory_id)
-    c = command("forget", _forget, "delete memories for good (each id is tried; missing ones are reported)")
-    c.add_argument("id", type=_memory_id, nargs="+")
-    c = command("list", _list, "list memories, newest last")
-    c.add_argument("--tag", action="append", default=None)
-    c.add_argument("--thread", help="only this thread's memories, in thread order")
-    c.add_argument("--limit", type=_int_between(0), default=None, help="at most this many")
-    c.add_argument("--pinned", action="store_true", help="only pinned memories")
-    c = command("prune", _prune, "delete memories for good: --expired deletes those past expires_at")
-    c.add_argument("--expired", action="store_true", required=True, help="delete expired memories")
-    c = command("dedup", _dedup, "list memories stored more than once (same text, same thread)")
-    c.add_argument("--apply", action="store_true", help="merge each group into its oldest memory")
-    c.add_argument("--near", type=float, metavar="COSINE",
-                   help="vector tiers: list near-duplicates with cosine >= COSINE instead (listing only)")
-    c = command("config", _config, "read or change a store-wide setting (half_life_days)")
-    c.add_argument("action", choices=("get", "set", "unset"))
-    c.add_argument("key")
-    c.add_argument("value", nargs="?")
-    c = command("import", _import, "import memories from a JSON Lines file (- for stdin) or an OpenClaw workspace")
-    c.add_argument("file", nargs="?", help="JSON Lines file, - for stdin, or an OpenClaw workspace folder "
-                   "(--format openclaw default: ~/.openclaw/workspace)")
-    c.add_argument("--format", choices=("jsonl", "openclaw"), help="default: openclaw for a folder holding "
-                   "MEMORY.md, memory.md or memory/, else jsonl")
-    c.add_argument("--prune", action="store_true", help="openclaw: forget chunks of files that were deleted")
-    c.add_argument("--strict", action="store_true", help="openclaw: an unreadable file aborts the import")
-    c.add_argument("--batch", type=_int_between(1), default=IMPORT_BATCH,
-                   help=f"memories per transaction, and held in memory ({IMPORT_BATCH})")
-    c.add_argument("--later", action="store_true", help="defer embedding to `memento backfill`")
-    c.add_argument("--no-dedup", action="store_true", help="jsonl: store every line, even a text already stored")
-    c = command("export", _export, "write all memories as JSON Lines to stdout, or as Markdown day files")
-    c.add_argument("--format", choices=("jsonl", "markdown"), default="jsonl")
-    c.add_argument("--out", metavar="DIR", help="markdown: the folder that gets memory/YYYY-MM-DD.md files")
-    c.add_argument("--tag", action="append", default=None, help="markdown: only memories with this tag (all)")
-    c.add_argument("--since", help="markdown: created at or after (ISO-8601)")
-    c.add_argument("--until", help="markdown: created before (ISO-8601)")
-    command("backfill", _backfill, "embed memories stored without a vector (vector tiers)")
-    command("reembed", _reembed, "rebuild every vector with this tier's model (e.g. after a model change)")
-    command("stats", _stats, "counts, sizes, tier, model")
-    command("tier", _tier, "the tier memento would use here, and why")
-    c = command("doctor", _doctor, "check that the store really works: write, search, integrity, versions")
-    c.add_argument("--repair", action="store_true", help="first rebuild what drifted from the memories "
-                   "(keyword index, tag rows, orphan vectors, permissions); a damaged file is never written")
-    _replication_commands(command)
+    for cmd in COMMANDS:
+        c = sub.add_parser(cmd.name, parents=[common], help=cmd.help, description=cmd.help)
+        cmd.arguments(c)
+        c.set_defaults(run=cmd.run)
     c = sub.add_parser("mcp", help="serve the store to an AI agent over MCP (stdin/stdout)",
                        description="Model Context Protocol server on stdin/stdout for one client (Claude Code, "
                                    "Claude Desktop, Cursor, OpenClaw...). Logs go to stderr.")
@@ -162,6 +110,20 @@ def _open(args) -> store.Memento:
     return store.open(_store_path(args), tier=args.tier)
 
 
+def _remember_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("text")
+    c.add_argument("--tag", action="append", default=[], help="a tag (repeatable)")
+    c.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE", help="metadata (repeatable)")
+    c.add_argument("--created-at", help="ISO-8601 time the memory is about (default: now)")
+    c.add_argument("--pin", action="store_true", help="mark the memory as pinned")
+    c.add_argument("--later", action="store_true", help="defer embedding to `memento backfill`")
+    c.add_argument("--thread", help="the sequence it belongs to (a conversation, a session, a log)")
+    c.add_argument("--expires-at", help="ISO-8601 time after which it is neither recalled nor listed")
+    c.add_argument("--supersedes", type=int, metavar="ID", help="the memory this one replaces")
+    c.add_argument("--no-dedup", action="store_true", help="store it even if the same text is stored")
+
+
+@command("remember", "store a memory", _remember_arguments)
 def _remember(args) -> None:
     metadata = dict(_key_value(kv) for kv in args.meta)
     with _open(args) as mem:
@@ -173,6 +135,23 @@ def _remember(args) -> None:
     output.emit(args, [memory], columns=("id", "created_at", "tags", "text"))
 
 
+def _recall_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("query")
+    c.add_argument("-k", type=_int_between(1, validate.MAX_K), default=10, help="how many (default 10)")
+    c.add_argument("--tag", action="append", default=None, help="only memories with this tag (repeatable: all)")
+    c.add_argument("--since", help="created at or after (ISO-8601)")
+    c.add_argument("--until", help="created before (ISO-8601)")
+    c.add_argument("--mode", choices=store.MODES, help="default: hybrid in vector tiers, keyword in minimal")
+    c.add_argument("--thread", help="only memories of this thread")
+    c.add_argument("--context", type=int, default=0, metavar="N",
+                   help="show N memories before and after each hit in its thread")
+    c.add_argument("--include-superseded", action="store_true", help="also memories another one replaced")
+    c.add_argument("--half-life-days", type=float, metavar="DAYS",
+                   help="recency decay: a memory's score halves every DAYS days (default: store setting)")
+    c.add_argument("--as-of", help="ISO-8601 time ages are counted to (default: now)")
+
+
+@command("recall", "find the memories that best match a query", _recall_arguments)
 def _recall(args) -> None:
     with _open(args) as mem:
         hits = mem.recall(args.query, k=args.k, tags=args.tag, since=args.since, until=args.until,
@@ -188,6 +167,11 @@ def _recall(args) -> None:
                     print(f"  {n.offset:+d} #{n.id}  {output.cell(n.text)}")
 
 
+def _get_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("id", type=_memory_id)
+
+
+@command("get", "show one memory", _get_arguments)
 def _get(args) -> None:
     with _open(args) as mem:
         memory = mem.get(args.id)
@@ -198,6 +182,11 @@ def _get(args) -> None:
         print(f"{field:>13}: {output.cell(value, wide=True)}")
 
 
+def _forget_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("id", type=_memory_id, nargs="+")
+
+
+@command("forget", "delete memories for good (each id is tried; missing ones are reported)", _forget_arguments)
 def _forget(args) -> int:
     forgotten, missing = [], []
     with _open(args) as mem:
@@ -216,6 +205,14 @@ def _forget(args) -> int:
     return 1 if missing else 0
 
 
+def _list_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--tag", action="append", default=None)
+    c.add_argument("--thread", help="only this thread's memories, in thread order")
+    c.add_argument("--limit", type=_int_between(0), default=None, help="at most this many")
+    c.add_argument("--pinned", action="store_true", help="only pinned memories")
+
+
+@command("list", "list memories, newest last", _list_arguments)
 def _list(args) -> None:
     with _open(args) as mem:
         memories = mem.iter(tags=args.tag, thread=args.thread, pinned=True if args.pinned else None)
@@ -224,6 +221,11 @@ def _list(args) -> None:
         output.emit(args, memories, columns=("id", "created_at", "tags", "text"))
 
 
+def _prune_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--expired", action="store_true", required=True, help="delete expired memories")
+
+
+@command("prune", "delete memories for good: --expired deletes those past expires_at", _prune_arguments)
 def _prune(args) -> None:
     with _open(args) as mem:
         ids = mem.prune_expired()
@@ -233,6 +235,13 @@ def _prune(args) -> None:
         print(f"deleted {len(ids)} expired memor{'y' if len(ids) == 1 else 'ies'}")
 
 
+def _dedup_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--apply", action="store_true", help="merge each group into its oldest memory")
+    c.add_argument("--near", type=float, metavar="COSINE",
+                   help="vector tiers: list near-duplicates with cosine >= COSINE instead (listing only)")
+
+
+@command("dedup", "list memories stored more than once (same text, same thread)", _dedup_arguments)
 def _dedup(args) -> None:
     if args.apply and args.near is not None:
         raise InvalidInputError("--near only lists near-duplicates; merge them by hand (forget, update)")
@@ -251,6 +260,13 @@ def _dedup(args) -> None:
           + ("" if args.apply or args.near is not None or not groups else "; merge them with --apply"))
 
 
+def _config_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("action", choices=("get", "set", "unset"))
+    c.add_argument("key")
+    c.add_argument("value", nargs="?")
+
+
+@command("config", "read or change a store-wide setting (half_life_days)", _config_arguments)
 def _config(args) -> None:
     with _open(args) as mem:
         if args.action == "set" and args.value is None:
@@ -264,6 +280,20 @@ def _config(args) -> None:
         print(f"{args.key} = {value}" if args.action == "set" else f"{args.key} unset")
 
 
+def _import_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("file", nargs="?", help="JSON Lines file, - for stdin, or an OpenClaw workspace folder "
+                   "(--format openclaw default: ~/.openclaw/workspace)")
+    c.add_argument("--format", choices=("jsonl", "openclaw"), help="default: openclaw for a folder holding "
+                   "MEMORY.md, memory.md or memory/, else jsonl")
+    c.add_argument("--prune", action="store_true", help="openclaw: forget chunks of files that were deleted")
+    c.add_argument("--strict", action="store_true", help="openclaw: an unreadable file aborts the import")
+    c.add_argument("--batch", type=_int_between(1), default=IMPORT_BATCH,
+                   help=f"memories per transaction, and held in memory ({IMPORT_BATCH})")
+    c.add_argument("--later", action="store_true", help="defer embedding to `memento backfill`")
+    c.add_argument("--no-dedup", action="store_true", help="jsonl: store every line, even a text already stored")
+
+
+@command("import", "import memories from a JSON Lines file (- for stdin) or an OpenClaw workspace", _import_arguments)
 def _import(args) -> None:
     """A file is checked whole first (streamed, not held), so a bad line imports nothing; standard
     input cannot be read twice, so its batches before a bad line stay stored, and the error says so."""
@@ -302,22 +332,6 @@ def _input(name: str) -> Iterator[BinaryIO]:
         yield stream
 
 
-def _backfill(args) -> None:
-    with _open(args) as mem:
-        with Progress(mem.stats().pending_embeddings, "backfill") as bar:
-            done = mem.backfill(progress=bar.advance)
-    if args.json:
-        output.print_json({"embedded": done})
-
-
-def _reembed(args) -> None:
-    with store.open(_store_path(args), tier=args.tier, reembed=True) as mem:
-        with Progress(mem.count(include_superseded=True, include_expired=True), f"reembed ({mem.tier})") as bar:
-            done = mem.reembed(progress=bar.advance)
-    if args.json:
-        output.print_json({"embedded": done})
-
-
 def _import_format(args) -> str:
     from ..formats import openclaw
     if args.format is not None:
@@ -343,6 +357,22 @@ def _import_openclaw(args) -> int:
     return 0
 
 
+def _export_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--format", choices=("jsonl", "markdown"), default="jsonl")
+    c.add_argument("--out", metavar="DIR", help="markdown: the folder that gets memory/YYYY-MM-DD.md files")
+    c.add_argument("--tag", action="append", default=None, help="markdown: only memories with this tag (all)")
+    c.add_argument("--since", help="markdown: created at or after (ISO-8601)")
+    c.add_argument("--until", help="markdown: created before (ISO-8601)")
+
+
+@command("export", "write all memories as JSON Lines to stdout, or as Markdown day files", _export_arguments)
+def _export(args) -> None:
+    if args.format == "markdown":
+        return _export_markdown(args)
+    with _open(args) as mem:  # every memory, expired ones not pruned yet included: a backup
+        jsonl.write(mem.iter(include_expired=True), sys.stdout)
+
+
 def _export_markdown(args) -> None:
     from ..formats import markdown
     if not args.out:
@@ -359,13 +389,25 @@ def _export_markdown(args) -> None:
         print(f"wrote {summary.memories} memories in {summary.files} files under {summary.out}")
 
 
-def _export(args) -> None:
-    if args.format == "markdown":
-        return _export_markdown(args)
-    with _open(args) as mem:  # every memory, expired ones not pruned yet included: a backup
-        jsonl.write(mem.iter(include_expired=True), sys.stdout)
+@command("backfill", "embed memories stored without a vector (vector tiers)")
+def _backfill(args) -> None:
+    with _open(args) as mem:
+        with Progress(mem.stats().pending_embeddings, "backfill") as bar:
+            done = mem.backfill(progress=bar.advance)
+    if args.json:
+        output.print_json({"embedded": done})
 
 
+@command("reembed", "rebuild every vector with this tier's model (e.g. after a model change)")
+def _reembed(args) -> None:
+    with store.open(_store_path(args), tier=args.tier, reembed=True) as mem:
+        with Progress(mem.count(include_superseded=True, include_expired=True), f"reembed ({mem.tier})") as bar:
+            done = mem.reembed(progress=bar.advance)
+    if args.json:
+        output.print_json({"embedded": done})
+
+
+@command("stats", "counts, sizes, tier, model")
 def _stats(args) -> None:
     with _open(args) as mem:
         stats = mem.stats()
@@ -376,6 +418,7 @@ def _stats(args) -> None:
         print(f"{field:>18}: {value}")
 
 
+@command("tier", "the tier memento would use here, and why")
 def _tier(args) -> None:
     hardware = tiers.read_hardware()
     detected = tiers.detect_hardware_tier(hardware)
@@ -395,11 +438,12 @@ def _tier(args) -> None:
     print(f"installed tiers: {', '.join(installed)}")
 
 
-def _mcp(args) -> int:
-    from ..mcp import server  # the server module loads only for this command
-    return server.main(args.db, args.tier)
+def _doctor_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--repair", action="store_true", help="first rebuild what drifted from the memories "
+                   "(keyword index, tag rows, orphan vectors, permissions); a damaged file is never written")
 
 
+@command("doctor", "check that the store really works: write, search, integrity, versions", _doctor_arguments)
 def _doctor(args) -> int:
     from .doctor import examine
     report = examine(_store_path(args), tier=args.tier, repair=args.repair)
@@ -419,21 +463,24 @@ def _doctor(args) -> int:
 
 # -- replication (Litestream; memento/replicate.py) ------------------------------------------------
 
-def _replication_commands(command) -> None:
-    c = command("replicate", _replicate, "stream the store to a replica with Litestream, in the foreground "
-                "(file:///dir, sftp://user@host/path, s3://bucket/path); stop with Ctrl-C or SIGTERM")
+def _replicate_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--to", required=True, metavar="URL", help="the replica")
-    c = command("restore", _restore, "restore a store from its replica, check it, make it owner-only")
-    c.add_argument("--from", dest="source", required=True, metavar="URL", help="the replica")
-    c.add_argument("--timestamp", metavar="T", help="as it was at this ISO-8601 time (default: latest)")
-    c.add_argument("--force", action="store_true", help="replace an existing store at --db")
 
 
+@command("replicate", "stream the store to a replica with Litestream, in the foreground "
+         "(file:///dir, sftp://user@host/path, s3://bucket/path); stop with Ctrl-C or SIGTERM", _replicate_arguments)
 def _replicate(args) -> None:
     from .. import replicate
     replicate.run_foreground(_store_path(args), args.to)
 
 
+def _restore_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--from", dest="source", required=True, metavar="URL", help="the replica")
+    c.add_argument("--timestamp", metavar="T", help="as it was at this ISO-8601 time (default: latest)")
+    c.add_argument("--force", action="store_true", help="replace an existing store at --db")
+
+
+@command("restore", "restore a store from its replica, check it, make it owner-only", _restore_arguments)
 def _restore(args) -> None:
     from .. import replicate
     report = replicate.restore(args.source, _store_path(args),
@@ -443,6 +490,13 @@ def _restore(args) -> None:
                      "checks": [dataclasses.asdict(c) for c in report.checks]})
     else:
         print(f"restored {report.memories} memories to {report.path} ({len(report.checks)} checks ok)")
+
+
+# -- mcp: its own options (no --json), parsed again by the server when started as `memento mcp` --
+
+def _mcp(args) -> int:
+    from ..mcp import server  # the server module loads only for this command
+    return server.main(args.db, args.tier)
 
 
 # -- arguments -----------------------------------------------------------------------------------

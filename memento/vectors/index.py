@@ -104,7 +104,8 @@ class VectorIndex:
 
     def backfill(self, batch_size: int = BACKFILL_BATCH, progress: Optional[Callable[[int], None]] = None) -> int:
         """Embed memories stored without a vector (embed="later", a keyword-only visit, changed text).
-        Each batch is embedded outside the write lock, then written if its text is still the same."""
+        Each batch is embedded outside the write lock, then written if its text is still the same.
+        Called inside a Memento call, which turns SQLite's errors into ours."""
         done, after = 0, 0
         while True:
             rows = self._conn.execute(sqlfiles.query("pending_batch"),
@@ -113,7 +114,7 @@ class VectorIndex:
                 return done
             after = rows[-1][0]
             vectors = self.embed([text for _, text in rows])
-            with connection.translate_errors(self.path), connection.write_transaction(self._conn):
+            with connection.write_transaction(self._conn):
                 for (memory_id, text), vector in zip(rows, vectors):
                     current = self._conn.execute(sqlfiles.query("text_of"), {"id": memory_id}).fetchone()
                     if current is None or current[0] != text:
@@ -125,7 +126,7 @@ class VectorIndex:
 
     def reset(self) -> None:
         """Mark every memory pending (the next backfill re-embeds all of them)."""
-        with connection.translate_errors(self.path), connection.write_transaction(self._conn):
+        with connection.write_transaction(self._conn):
             self._conn.execute(sqlfiles.query("reset_vectors"))
 
     # -- reading -------------------------------------------------------------------------------
