@@ -17,7 +17,6 @@ STORES = Path(os.environ.get("MEMENTO_BENCH_DIR", "/tmp/memento-bench"))
 sys.path.insert(0, str(REPO))
 
 import memento  # noqa: E402
-
 from bench import corpus  # noqa: E402
 
 

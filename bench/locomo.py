@@ -1,19 +1,23 @@
-"""Recall quality on the LoCoMo dev set, following ../shared/eval/README.md's protocol exactly:
+"""Recall quality on the LoCoMo dev set (protocol in docs/benchmarks.md, "The LoCoMo dev set"):
 a fresh store per conversation, one memory per dialog turn, the question verbatim, k = 10.
 Reports R@10, R@5, MRR and S@5 per category (1-4 pooled as "overall", 5 on its own line) for the
 fts_porter baseline (stdlib sqlite3, measured in the same run; it validates the harness) and for
 the memento tiers and modes asked for, with ingest time and query latency.
 
-    python bench/locomo.py --tier minimal --mode keyword
-    python bench/locomo.py --tier full --mode vector,hybrid --dump /tmp/full.jsonl
-    python bench/locomo.py --all --json-out /tmp/locomo.json
-    python bench/locomo.py --tier full --mode hybrid --recall-kw since='"2023-01-01"'
+    python bench/locomo.py --data locomo-dev.json --tier minimal --mode keyword
+    python bench/locomo.py --data locomo-dev.json --tier full --mode vector,hybrid --dump /tmp/full.jsonl
+    python bench/locomo.py --data locomo-dev.json --all --json-out /tmp/locomo.json
+    python bench/locomo.py --data locomo-dev.json --tier full --mode hybrid --recall-kw since='"2023-01-01"'
 
 --recall-kw KEY=VALUE (repeatable) is passed to memento's recall(**kw); VALUE is parsed as JSON
 (a bare word that is not JSON is taken as a string).
 
-The data set is CC BY-NC 4.0 (Maharana et al., ACL 2024, arXiv:2402.17753): it is read from
-../shared/eval and never copied; keep --dump files (they hold its questions) outside the repo.
+The data: --data PATH, or $MEMENTO_LOCOMO_DATA when --data is not given. The dev file holds 5 of
+the 10 conversations of LoCoMo (Maharana et al., ACL 2024, arXiv:2402.17753;
+https://github.com/snap-research/locomo, data/locomo10.json): conv-26, conv-30, conv-41, conv-42 and
+conv-43, unmodified (docs/benchmarks.md says how to make the file; its sha256 is DEV_SHA256 below).
+It is CC BY-NC 4.0, for evaluation only: never copy it into the repository; keep --dump files (they
+hold its questions) outside the repo too.
 """
 from __future__ import annotations
 
@@ -38,10 +42,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # measure the working tree's memento, also as `python bench/locomo.py`
 
-DEFAULT_DATA = REPO.parent / "shared" / "eval" / "locomo-dev.json"
+DATA_ENV = "MEMENTO_LOCOMO_DATA"   # the data file's path when --data is not given
 DEFAULT_OUT = REPO / "bench" / "results" / "locomo.json"
 DEV_SHA256 = "c79d45f1db724e998b2083bb5b4d0653e1d00958a97c188045c716e968b60fec"
-EXPECTED_BASELINE = {"n": 760, "errors": 0, "R@10": 0.609, "MRR": 0.450}  # README, fts_porter overall
+EXPECTED_BASELINE = {"n": 760, "errors": 0, "R@10": 0.609, "MRR": 0.450}  # fts_porter overall on the dev file
 TOLERANCE = 0.002
 
 K = 10
@@ -232,13 +236,13 @@ def run_baseline(convs: Sequence[Conversation]) -> Run:
         started = time.perf_counter()
         db = porter_index(conv)
         run.ingest_s += time.perf_counter() - started
-        ask_all(run, conv, lambda q: [row[0] for row in db.execute(FTS_SQL, {"expr": match_expr(q)})])
+        ask_all(run, conv, lambda q, db=db: [row[0] for row in db.execute(FTS_SQL, {"expr": match_expr(q)})])
         db.close()
     return run
 
 
 def check_baseline(lines: Dict[str, Dict[str, Any]], sha256: str) -> Dict[str, Any]:
-    """The README's harness check: fts_porter overall R@10 0.609, MRR 0.450, n 760, 0 errors (+-0.002)."""
+    """The harness check: fts_porter overall R@10 0.609, MRR 0.450, n 760, 0 errors (+-0.002) on the dev file."""
     if sha256 != DEV_SHA256:
         return {"checked": False, "why": "not the dev file (sha256 differs)"}
     got = lines["overall"]
@@ -283,7 +287,7 @@ def run_tier(memento: Any, convs: Sequence[Conversation], tier: str, modes: Sequ
                 if dedup else {m.id: t.dia_id for m, t in zip(made, conv.turns)}
             for mode, run in runs.items():
                 run.ingest_s += ingest_s
-                ask_all(run, conv, lambda q, mode=mode: [dia_of[h.id] for h in
+                ask_all(run, conv, lambda q, mode=mode, dia_of=dia_of: [dia_of[h.id] for h in
                                                           mem.recall(q, k=K, mode=mode, **recall_kw)])
     return list(runs.values())
 
@@ -379,7 +383,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument("--mode", help="keyword | vector | hybrid, or several comma-separated "
                                    "(one store per conversation serves them all); default: the tier's default")
     ap.add_argument("--all", action="store_true", help="every available tier with every mode it has")
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"default: {DEFAULT_DATA}")
+    from_env = os.environ.get(DATA_ENV) or None
+    ap.add_argument("--data", type=Path, default=from_env, required=from_env is None, metavar="PATH",
+                    help=f"the LoCoMo dev file (locomo-dev.json; how to make it: docs/benchmarks.md); "
+                         f"default: ${DATA_ENV}" + (f" = {from_env}" if from_env else " (not set)"))
     ap.add_argument("--json-out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
     ap.add_argument("--dump", type=Path, help="JSON Lines, one per system and question: conv, question, "
                                               "category, gold, returned dia_ids, error")
@@ -392,6 +399,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument("--recall-kw", action="append", default=[], metavar="KEY=VALUE",
                     help="extra keyword argument for recall(), VALUE parsed as JSON; repeatable")
     args = ap.parse_args(argv)
+    if not args.data.is_file():
+        ap.error(f"no LoCoMo data file at {args.data} (how to make locomo-dev.json: docs/benchmarks.md)")
     if args.mode and not args.all:
         bad = [m for m in args.mode.split(",") if m not in TIER_MODES[args.tier]]
         if bad:
@@ -430,7 +439,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     check = check_baseline(lines[baseline.label], sha256)
     print_run(baseline, lines[baseline.label])
     if check["checked"]:
-        print(f"  harness check (README: overall R@10 0.609, MRR 0.450, n=760, 0 errors, +-{TOLERANCE}): "
+        print(f"  harness check (expected: overall R@10 0.609, MRR 0.450, n=760, 0 errors, +-{TOLERANCE}): "
               + ("OK" if check["ok"] else f"FAILED, got {check['got']}"))
 
     memento = import_memento()

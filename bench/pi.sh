@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
 # bench/pi.sh — the emulated Raspberry Pi Zero 2 W lane (issue 6, item 4). Run as root.
 #
-# Builds memento's wheel, installs it from PyPI's aarch64 wheels into fresh venvs inside the arm64
-# rootfs of ../shared/arm64 (qemu-user), runs the minimal-tier tests under a 100 MB memory cap and
+# Builds memento's wheel, installs it from PyPI's aarch64 wheels into fresh venvs inside an emulated
+# arm64 rootfs (qemu-user, from $ARM64), runs the minimal-tier tests under a 100 MB memory cap and
 # measures install size, peak RSS, cold start and warm recall per tier; writes bench/results/pi-lane.json
 # with the emulated figures and Pi Zero 2 W ESTIMATES (bench/pi_measure.py summarize).
 #
-# Env: PI_TIERS="minimal light tiny"   tiers to measure (MEMENTO_PI_LANE=1 default: minimal)
+# Env: ARM64=DIR                       required: the emulated aarch64 userland's scripts, DIR/make-rootfs.sh
+#                                      and DIR/run-arm64.sh (what they must do: docs/development.md)
+#      PI_TIERS="minimal light tiny"   tiers to measure (MEMENTO_PI_LANE=1 default: minimal)
 #      PI_VECTOR_MEM_LIMIT=            memory cap for light/tiny (default none: onnxruntime under qemu
 #                                      costs ~110 MB more than on a Pi, so 100M would measure qemu)
 #      PI_STORE_SIZE=10000  PI_RUNS=7  PI_QUERIES=100
-#      ROOTFS=/var/tmp/memento-arm64-rootfs  PI_STAGE=/var/tmp/memento-pi-lane  ARM64=../shared/arm64
+#      ROOTFS=/var/tmp/memento-arm64-rootfs  PI_STAGE=/var/tmp/memento-pi-lane
 #      PI_RESULT=bench/results/pi-lane.json
 #      MEMENTO_PI_LANE=1               CI mode: minimal only; exit 1 if the tests or a Pi budget fail
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-ARM64=${ARM64:-$(cd "$REPO/../shared/arm64" && pwd)}
+if [ -z "${ARM64:-}" ] || [ ! -x "$ARM64/make-rootfs.sh" ] || [ ! -x "$ARM64/run-arm64.sh" ]; then
+  echo "pi.sh: set ARM64 to the folder holding the emulated aarch64 userland's make-rootfs.sh and" \
+       "run-arm64.sh (ARM64=${ARM64:-<unset>}); what they do: docs/development.md, \"The emulated Raspberry Pi lane\"" >&2
+  exit 2
+fi
+ARM64=$(cd "$ARM64" && pwd)
 export ROOTFS=${ROOTFS:-/var/tmp/memento-arm64-rootfs}
 STAGE=${PI_STAGE:-/var/tmp/memento-pi-lane}   # mounted at /work inside: outside the repo others edit
 CI_MODE=${MEMENTO_PI_LANE:-0}

@@ -217,7 +217,14 @@ def bench(path: str, tier: str, runs: int = 7, queries: int = 100) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# Pi Zero 2 W estimates (calibration in ../shared/arm64/README.md; nothing here ran on a Pi):
+# Pi Zero 2 W estimates (nothing here ran on a Pi; the calibration is in docs/benchmarks.md, "Pi Zero 2 W
+# estimates"). Measured on the lane's host, the same Debian python3 natively and under qemu-user:
+#   python3 -c pass                      9.8 ms native,  246 ms emulated  (~25x)
+#   python3 -c 'import sqlite3'          14-17 ms,       287 ms           (~19x)
+#   pure-Python loop, 1e6 iterations     50-53 ms,       497 ms           (~10x)
+#   FTS5: 2000 inserts + 200 MATCHes     196-199 ms,     2378 ms          (~12x)
+#   peak RSS of python3 -c pass          12 MB,          36.5 MB          (+24 MB: qemu)
+# A Pi Zero 2 W is roughly 7x slower than a modern x86 core for integer C code (published figures), so:
 #   startup-dominated (cold start): Pi ~= 0.3 x emulated     (7x slower than native / 20-25x emulation)
 #   steady state (warm recall):     Pi ~= 0.6-0.7 x emulated (7x / 10-12x)
 #   RSS: emulated is an upper bound; qemu adds ~24 MB (bare python) to ~40 MB (apsw) and ~110 MB
@@ -327,7 +334,8 @@ def summarize(out_dir: str, result: str) -> dict:
         doc["lane_step_start_s"] = {step: int(t) for t, step in
                                     (l.split(" ", 1) for l in (d / "timeline.txt").read_text().splitlines())}
     doc["estimates"] = {
-        "method": "Pi Zero 2 W ESTIMATES from emulated figures, calibrated in ../shared/arm64/README.md; "
+        "method": "Pi Zero 2 W ESTIMATES from emulated figures, calibrated in docs/benchmarks.md "
+                  "(Pi Zero 2 W estimates); "
                   "not measured on a Pi (SD card and 512 MB shared RAM not modelled)",
         "cold_start_factor": COLD_FACTOR, "warm_recall_factor": sum(WARM_FACTORS) / 2,
         "warm_recall_factor_range": list(WARM_FACTORS), "qemu_rss_overhead_mb": QEMU_RSS_MB,

@@ -11,9 +11,8 @@ import time
 from array import array
 from pathlib import Path
 
-from bench.common import write_result
-
 import memento
+from bench.common import write_result
 
 
 def main(size: int = 10_000, reads: int = 50, rounds: int = 200) -> None:

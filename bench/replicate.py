@@ -17,10 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import memento  # noqa: E402  (bench.common put the checkout first on sys.path)
 from bench import corpus
 from bench.common import percentiles, write_result
-
-import memento  # noqa: E402  (bench.common put the checkout first on sys.path)
 from memento import replicate  # noqa: E402
 
 

@@ -1,6 +1,10 @@
 """Turn bench/results/*.json into Markdown tables (bench/report/report.md), PNG plots (with the
-`bench` extra: matplotlib), and the README's recall and performance sections (between markers),
-so that the README quotes the latest run and nothing else."""
+`bench` extra: matplotlib), and the generated sections of the docs, so that the docs quote the
+latest run and nothing else.
+
+Each generated section sits in its page between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`
+(PAGES below); the text around the markers is written by hand and never touched. The README's
+"numbers at a glance" table is written by hand from these sections."""
 from __future__ import annotations
 
 import json
@@ -11,6 +15,8 @@ from typing import List, Optional
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 REPORT = REPO / "bench" / "report"
+DOCS = REPO / "docs"
+PAGES = {"recall": DOCS / "recall.md", "perf": DOCS / "benchmarks.md", "replicate": DOCS / "backups.md"}
 TIERS = ("minimal", "tiny", "light", "full")
 
 
@@ -28,7 +34,7 @@ def table(header: List[str], rows: List[List[object]]) -> str:
 def recall_section() -> str:
     data = load("locomo")
     if not data:
-        return "(run `python bench/locomo.py --all`)"
+        return "(run `python bench/locomo.py --data PATH --all`)"
     names = {"1": "1 multi-hop", "2": "2 temporal", "3": "3 open-domain", "4": "4 single-hop",
              "overall": "**overall 1-4**", "5": "5 adversarial"}
     runs = [data] + [d for d in [load("locomo_no_threads")] if d]  # bench/locomo.py --no-threads --json-out ...
@@ -52,7 +58,7 @@ def recall_section() -> str:
                  f"{r['loco_R@10']:.3f}", f"{r['dev_R@10'] - r['loco_R@10']:+.3f}",
                  (f"{r['bootstrap']['gap']['mean']:.3f} ± {r['bootstrap']['gap']['sd']:.3f}"
                   if "bootstrap" in r else "")] for r in sweep["results"]]
-        out += ("\n\nHow the weights in `memento/ranking.py` were chosen (`python bench/locomo.py --sweep ...`): "
+        out += ("\n\nHow the weights in `memento/ranking.py` were chosen (`python bench/locomo.py --data PATH --sweep ...`): "
                 "one grid for every tier (neighbour share gamma 0 to 1 in steps of 0.1, the same axis in the "
                 "keyword and the hybrid statement; vector weight w_vector 1/4 to 4 in steps of √2; context "
                 "weight 0 to 1 in steps of 0.25), the smoothed arg-max (each point averaged with its one-step "
@@ -153,7 +159,7 @@ def perf_section() -> str:
                 for t, v in pi.items() if t in TIERS and isinstance(v, dict) and v.get("installed_mb") is not None]
         out.append("Emulated Raspberry Pi lane (qemu-user aarch64, Debian bookworm, `bash bench/pi.sh` as root, "
                    f"{pi.get('lane_wall_s', '?')} s; commit `{str(pi.get('commit'))[:10]}`). Pi Zero 2 W figures are "
-                   "**estimates** from the calibration in shared/arm64, not measurements; emulated RSS counts "
+                   "**estimates** from the calibration in docs/benchmarks.md, not measurements; emulated RSS counts "
                    "qemu's own memory too, so it is an upper bound. The minimal tier's tests run under a 100 MB "
                    "cgroup cap, one pytest process per test file (and per test that starts a second interpreter): "
                    "under qemu each process carries its own translated-code cache, so one pytest for the whole "
@@ -180,6 +186,40 @@ def perf_section() -> str:
                    "`os.cpu_count()` instead). The vector extras stay 64-bit only:\n\n"
                    + table(["extra", "installs on armv7l", "wheels / what is missing"], rows))
     return "\n\n".join(out)
+
+
+def replicate_section() -> str:
+    data = load("replicate")
+    if not data:
+        return "(run `PYTHONPATH=. python -m bench.replicate`)"
+    t = data["throughput"]
+
+    def row(name: str, how: str, note: str) -> List[str]:
+        r = t[name]
+        return [how, f"{r['without_per_s']:,.0f}/s", f"{r['without_autocheckpoint_per_s']:,.0f}/s",
+                f"{r['with_per_s']:,.0f}/s", note.format(r["ratio_with_over_without"],
+                                                        r["ratio_with_over_without_autocheckpoint"])]
+    out = (f"Measured by `PYTHONPATH=. python -m bench.replicate` (bench/results/replicate.json; {data['tier']} tier, "
+           f"Litestream {data['litestream']} to a local folder, sync every {data['sync_interval_s']} s; a shared "
+           f"{data['machine']['cpus']}-core {data['machine']['machine']} VM under load, so single runs vary by tens "
+           "of percent):\n\n"
+           + table(["", "without Litestream", "without, checkpoints left to Litestream", "with Litestream",
+                    "ratio with/without"],
+                   [row("remember", "`remember()` one at a time", "{:.2f} ({:.2f} against the same checkpoint setting)"),
+                    row("remember_many", "`remember_many()`, batches of 100", "{:.2f} ({:.2f})")])
+           + f"\n\nReplication lag, commit to the LTX file in the replica: p50 {data['lag']['p50_ms']:.0f} ms, "
+           f"p95 {data['lag']['p95_ms']:.0f} ms ({data['lag']['n']} commits at random moments). Litestream's "
+           f"resident memory: {t['litestream_rss_mb']:.0f} MB (peak {t['litestream_peak_rss_mb']:.0f} MB), a "
+           "separate process: it is not part of memento's own memory figures (docs/benchmarks.md).")
+    arm = load("replicate-aarch64")
+    if arm:
+        a = arm["throughput"]
+        out += (" In the emulated aarch64 lane (qemu-user, bench/results/replicate-aarch64.json; smaller passes): "
+                f"ratio with/without {a['remember']['ratio_with_over_without']:.2f} for `remember()`, "
+                f"{a['remember_many']['ratio_with_over_without']:.2f} for `remember_many()`, lag p50 "
+                f"{arm['lag']['p50_ms']:.0f} ms / p95 {arm['lag']['p95_ms']:.0f} ms, Litestream "
+                f"{a['litestream_rss_mb']:.0f} MB RSS including the emulator itself (not a Pi figure).")
+    return out
 
 
 def plots() -> List[str]:
@@ -212,20 +252,24 @@ def plots() -> List[str]:
 
 def replace_between(text: str, marker: str, body: str) -> str:
     pattern = re.compile(rf"(<!-- bench:{marker} -->\n).*?(<!-- /bench:{marker} -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"bench/report.py: no <!-- bench:{marker} --> ... <!-- /bench:{marker} --> block "
+                         f"in {PAGES[marker].relative_to(REPO)}")
     return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
 
 
 def main() -> None:
     REPORT.mkdir(exist_ok=True)
-    recall, perf = recall_section(), perf_section()
+    sections = {"recall": recall_section(), "perf": perf_section(), "replicate": replicate_section()}
     images = plots()
-    report = (f"# memento benchmark report\n\n## Recall quality (LoCoMo dev)\n\n{recall}\n\n## Performance\n\n{perf}\n"
+    report = (f"# memento benchmark report\n\n## Recall quality (LoCoMo dev)\n\n{sections['recall']}\n\n"
+              f"## Performance\n\n{sections['perf']}\n\n## Replication\n\n{sections['replicate']}\n"
               + "".join(f"\n![{name}]({name})\n" for name in images))
     (REPORT / "report.md").write_text(report, encoding="utf-8")
-    readme = REPO / "README.md"
-    text = replace_between(readme.read_text(encoding="utf-8"), "recall", recall)
-    readme.write_text(replace_between(text, "perf", perf), encoding="utf-8")
-    print(f"wrote bench/report/report.md ({', '.join(images) or 'no plots: pip install matplotlib'}) and README")
+    for marker, page in PAGES.items():
+        page.write_text(replace_between(page.read_text(encoding="utf-8"), marker, sections[marker]), encoding="utf-8")
+    print(f"wrote bench/report/report.md ({', '.join(images) or 'no plots: pip install matplotlib'}) and "
+          + ", ".join(str(page.relative_to(REPO)) for page in PAGES.values()))
 
 
 if __name__ == "__main__":
