@@ -51,6 +51,7 @@ def run_checks(conn: apsw.Connection, path: Path, vectors=None) -> List[Check]:
              ("FTS5 integrity-check", lambda: _fts_integrity(conn)),
              ("FTS rows = memories", lambda: _fts_in_step(conn)),
              ("tag rows = memories.tags", lambda: _tags_in_step(conn)),
+             ("text columns hold text", lambda: _values_are_text(conn)),
              ("owner-only file permissions", lambda: _permissions(path))]
     checks = [run_check(name, run) for name, run in steps]
     if vectors is not None:
@@ -157,6 +158,14 @@ def _fts_in_step(conn: apsw.Connection) -> Check:
 def _tags_in_step(conn: apsw.Connection) -> Check:
     wrong = conn.execute(sqlfiles.query("tag_rows_out_of_step")).get
     return Check("tag rows = memories.tags", wrong == 0, f"{wrong} rows out of step")
+
+
+def _values_are_text(conn: apsw.Connection) -> Check:
+    wrong = conn.execute(sqlfiles.query("non_text_values")).get
+    return Check("text columns hold text", wrong == 0,
+                 f"{wrong} memories hold a BLOB or a number in text, created_at, updated_at, thread or "
+                 "expires_at (read as text; fix them in the sqlite3 shell, e.g. UPDATE memories SET text = "
+                 "CAST(text AS TEXT) WHERE typeof(text) = 'blob')" if wrong else "every row")
 
 
 def _permissions(path: Path) -> Check:

@@ -15,6 +15,7 @@ import apsw
 from . import sqlfiles
 from .ranking import RankingSettings, RecallRequest
 from .split_scan import SplitScan
+from .strict_json import text_of
 from .values import Hit, Neighbour
 
 MODES = ("hybrid", "keyword", "vector")
@@ -49,5 +50,5 @@ def with_context(conn: apsw.Connection, hit: Hit, n: int) -> Hit:
     before = conn.execute(sqlfiles.query("thread_before"), {"id": hit.id, "n": n}).fetchall()
     after = conn.execute(sqlfiles.query("thread_after"), {"id": hit.id, "n": n}).fetchall()
     return replace(hit, context=tuple(
-        [Neighbour(i, text, -offset) for offset, (i, text) in reversed(list(enumerate(before, 1)))]
-        + [Neighbour(i, text, offset) for offset, (i, text) in enumerate(after, 1)]))
+        [Neighbour(i, text_of(text), -offset) for offset, (i, text) in reversed(list(enumerate(before, 1)))]
+        + [Neighbour(i, text_of(text), offset) for offset, (i, text) in enumerate(after, 1)]))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from typing import Any, Iterable, List, Mapping, Optional, Tuple, Union
 
-from . import times
+from . import strict_json, times
 from .errors import InvalidInputError
 
 MAX_TEXT_CHARS = 65_536        # a memory is a note, not a document; long texts embed truncated anyway
@@ -107,13 +107,32 @@ def metadata(value: Optional[Mapping[str, Any]]) -> str:
         raise InvalidInputError("metadata keys must all be strings")
     _check_depth(value)
     try:
-        encoded = json.dumps(dict(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        json.dumps(dict(value), allow_nan=True)   # only JSON's own types (dict, list, str, numbers...)
     except (TypeError, ValueError) as e:
         raise InvalidInputError(f"metadata is not JSON-serializable: {e}") from None
+    # An infinite number is stored as 1e999 (JSON that reads back as infinity: what SQLite keeps of
+    # it, and what an export writes); NaN has no JSON form at all.
+    if _holds_nan(value):
+        raise InvalidInputError("metadata holds NaN, which JSON cannot represent")
+    encoded = strict_json.dumps(dict(value), compact=True)
     _utf8_clean(encoded.replace("\\u0000", ""), "metadata")
     if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
         raise InvalidInputError(f"metadata is over {MAX_METADATA_BYTES:,} bytes as JSON")
     return encoded
+
+
+def _holds_nan(value: Any) -> bool:
+    """Is there a NaN anywhere in this JSON value (depth already checked by _check_depth)?"""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and math.isnan(item):
+            return True
+        if isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
 
 
 def _check_depth(value: Mapping[str, Any]) -> None:

@@ -1,9 +1,29 @@
-"""The values memento hands back: frozen dataclasses, never dicts of anything."""
+"""The values memento hands back: frozen dataclasses, never dicts of anything.
+
+Rows are read defensively: the store is a file anyone can edit in the sqlite3 shell, so a BLOB or a
+number where text belongs is read as text (doctor reports such rows), never a crash in the reader.
+"""
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
+
+from .strict_json import text_of
+
+
+def _optional_text(value: Any) -> Optional[str]:
+    return None if value is None else text_of(value)
+
+
+def _json(value: Any, kind: type, empty: Any) -> Any:
+    """A JSON column (tags: an array, metadata: an object) as Python; what does not parse as the
+    kind the schema promises reads as empty (doctor reports the row)."""
+    try:
+        parsed = json.loads(text_of(value))
+    except ValueError:
+        return empty
+    return parsed if isinstance(parsed, kind) else empty
 
 
 @dataclass(frozen=True)
@@ -25,11 +45,12 @@ class Memory:
 
     @classmethod
     def from_row(cls, row, duplicate: bool = False) -> "Memory":
-        id_, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread, *months = row
-        expires_at, superseded_by = months or (None, None)
-        return cls(id_, text, tuple(json.loads(tags)), json.loads(metadata),
-                   created_at, updated_at, bool(pinned), embedded_with, thread,
-                   expires_at, superseded_by, id_ if duplicate else None)
+        id_, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread, *history = row
+        expires_at, superseded_by = history or (None, None)
+        return cls(id_, text_of(text), tuple(_json(tags, list, [])), _json(metadata, dict, {}),
+                   text_of(created_at), text_of(updated_at), bool(pinned), _optional_text(embedded_with),
+                   _optional_text(thread), _optional_text(expires_at), superseded_by,
+                   id_ if duplicate else None)
 
 
 @dataclass(frozen=True)
@@ -54,7 +75,8 @@ class Hit:
     @classmethod
     def from_row(cls, row) -> "Hit":
         id_, text, tags, metadata, created_at, score, thread = row
-        return cls(id_, text, tuple(json.loads(tags)), json.loads(metadata), created_at, float(score), thread)
+        return cls(id_, text_of(text), tuple(_json(tags, list, [])), _json(metadata, dict, {}), text_of(created_at),
+                   float(score), _optional_text(thread))
 
 
 @dataclass(frozen=True)

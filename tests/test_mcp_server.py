@@ -103,7 +103,8 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith("memento") or m i
 """
     result = run_python(code)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == ["memento", "memento.errors", "memento.mcp", "memento.mcp.server"]
+    assert json.loads(result.stdout) == ["memento", "memento.errors", "memento.mcp", "memento.mcp.server",
+                                         "memento.strict_json"]
 
 
 @pytest.mark.spawns_python

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,7 +248,7 @@ def _dedup(args) -> None:
         groups = mem.merge_duplicates() if args.apply else mem.duplicates(near=args.near)
     if args.json:
         for group in groups:
-            sys.stdout.write(json.dumps(dataclasses.asdict(group), ensure_ascii=False) + "\n")
+            output.print_json_line(group)
         return
     for group in groups:
         similar = f" (cosine >= {group.similarity})" if group.similarity is not None else ""

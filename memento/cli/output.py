@@ -2,28 +2,28 @@
 character a terminal would act on shown escaped."""
 from __future__ import annotations
 
-import dataclasses
-import json
 import re
 import sys
 from typing import Any, Iterable, Sequence
 
-
-def jsonable(value: Any) -> Any:
-    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+from .. import strict_json
 
 
 def print_json(value: Any) -> None:
-    if isinstance(value, list):
-        value = [jsonable(v) for v in value]
-    print(json.dumps(jsonable(value), ensure_ascii=False, indent=None if isinstance(value, list) else 2))
+    """One JSON document on stdout: a list on one line, an object indented for people."""
+    print(strict_json.dumps(value, indent=None if isinstance(value, list) else 2))
+
+
+def print_json_line(value: Any) -> None:
+    """One JSON Lines record on stdout."""
+    sys.stdout.write(strict_json.dumps(value) + "\n")
 
 
 def emit(args, records: Iterable[Any], columns: Sequence[str]) -> None:
     """JSON Lines with --json; otherwise an aligned table, text cut to the terminal's width."""
     if args.json:
         for record in records:
-            sys.stdout.write(json.dumps(jsonable(record), ensure_ascii=False) + "\n")
+            print_json_line(record)
         return
     rows = [[cell(getattr(r, c)) for c in columns] for r in records]
     if not rows:
@@ -41,7 +41,7 @@ def cell(value: Any, wide: bool = False) -> str:
     if isinstance(value, (tuple, list)):
         return ",".join(map(str, value))
     if isinstance(value, dict):
-        return _printable(json.dumps(value, ensure_ascii=False))
+        return _printable(strict_json.dumps(value))
     text = _printable(str(value).replace("\n", " "))
     return text if wide or len(text) <= 100 else text[:99] + "…"
 

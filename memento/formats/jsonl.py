@@ -6,11 +6,10 @@ Reading streams one line at a time (never the whole file) and names the line of 
 from __future__ import annotations
 
 import codecs
-import dataclasses
 import json
 from typing import BinaryIO, Iterable, Iterator, Optional, TextIO, Tuple
 
-from .. import import_ids, validate
+from .. import import_ids, strict_json, validate
 from ..errors import InvalidInputError
 from ..values import Memory
 
@@ -45,7 +44,7 @@ def write(memories: Iterable[Memory], out: TextIO) -> int:
     """Every memory as one JSON line (exact text, UTF-8); returns how many were written."""
     written = 0
     for memory in memories:
-        out.write(json.dumps(dataclasses.asdict(memory), ensure_ascii=False) + "\n")
+        out.write(strict_json.dumps(memory) + "\n")
         written += 1
     return written
 

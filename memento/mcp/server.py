@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any, BinaryIO, Dict, List, Optional
 
-from .. import __version__
+from .. import __version__, strict_json
 from ..errors import MementoError
 
 # What the handshake needs is imported above; the tools (and through them the store, and in vector
@@ -202,8 +202,9 @@ def _error(request_id: Any, code: int, message: str) -> Dict[str, Any]:
 
 
 def encode(message: Dict[str, Any]) -> bytes:
-    # ASCII escapes: a stray lone surrogate in an echoed value can never make the line invalid UTF-8.
-    return json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
+    # Strict JSON (no NaN/Infinity a strict client would reject), ASCII escapes: a stray lone
+    # surrogate in an echoed value can never make the line invalid UTF-8.
+    return strict_json.dumps(message, ascii_only=True, compact=True).encode("ascii") + b"\n"
 
 
 # -- the stdio loop ------------------------------------------------------------------------------

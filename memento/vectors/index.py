@@ -16,6 +16,7 @@ from ..errors import ModelMismatchError, StoreError
 from ..health import Check, Fix, run_check
 from ..meta import StoreMeta, read_meta, record_meta
 from ..opening import StoreFile
+from ..strict_json import text_of
 from ..values import Memory
 from . import model_files, registry
 from .embedder import Embedder
@@ -113,7 +114,7 @@ class VectorIndex:
             if not rows:
                 return done
             after = rows[-1][0]
-            vectors = self.embed([text for _, text in rows])
+            vectors = self.embed([text_of(text) for _, text in rows])
             with connection.write_transaction(self._conn):
                 for (memory_id, text), vector in zip(rows, vectors):
                     current = self._conn.execute(sqlfiles.query("text_of"), {"id": memory_id}).fetchone()

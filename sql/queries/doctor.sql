@@ -49,3 +49,10 @@ DELETE FROM memory_tags;
 -- ...step 2: and derive it again, exactly as the insert trigger does.
 INSERT INTO memory_tags (tag, memory_id)
 SELECT DISTINCT j.value, m.id FROM memories AS m, json_each(m.tags) AS j;
+
+-- name: non_text_values
+-- Rows where a BLOB or a number sits in a column memento reads as text (typed in the sqlite3 shell,
+-- e.g. text = readfile(...)). memento reads them as text; doctor names them so a person can fix them.
+SELECT count(*) FROM memories
+WHERE typeof(text) <> 'text' OR typeof(created_at) <> 'text' OR typeof(updated_at) <> 'text'
+   OR typeof(thread) NOT IN ('text', 'null') OR typeof(expires_at) NOT IN ('text', 'null');
