@@ -58,3 +58,13 @@ def loose_permissions(path: Path) -> List[Path]:
 
 def make_owner_only(p: Path) -> None:
     os.chmod(p, stat.S_IMODE(p.stat().st_mode) & stat.S_IRWXU)
+
+
+FileIdentity = Tuple[int, int]   # (device, inode): the file itself, whatever path leads to it
+
+
+def identity(path: Path) -> FileIdentity:
+    """Which file is at path now (through symlinks, as SQLite opens it). A store handle reads one
+    file for its life: a connection it opens later by path must find the same identity."""
+    found = os.stat(path)
+    return found.st_dev, found.st_ino

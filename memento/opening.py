@@ -35,14 +35,18 @@ class StoreFile:
     path: Path
     meta: StoreMeta
     read_only: bool          # the file (or its folder) is not writable: recall works, writes raise StoreError
+    identity: files.FileIdentity   # the file conn reads: a later connection by path must find it there
 
 
 def open_store(path: Path) -> StoreFile:
     """Create or open the store at path, checked and migrated; refuses anything else untouched."""
     _prepare(path)
     with connection.translate_errors(path):
+        before = _identity(path)
         conn = connect(path)
     try:
+        if _identity(path) != before:
+            raise StoreError(f"{path} was replaced while it was being opened; open it again")
         with connection.translate_errors(path):
             with connection.read_transaction(conn):
                 state = schema.read_state(conn)
@@ -62,7 +66,7 @@ def open_store(path: Path) -> StoreFile:
     except BaseException:
         conn.close()
         raise
-    return StoreFile(conn, path, meta, read_only)
+    return StoreFile(conn, path, meta, read_only, before)
 
 
 def recorded_meta(path: Path) -> Optional[StoreMeta]:
@@ -184,6 +188,13 @@ def connect(path: Path) -> apsw.Connection:
         raise StoreError(f"{path} is read-only and its {wal.name} holds writes not yet in the main file: "
                          "open it once with write access to its folder; it was left untouched")
     return connection.connect(path, immutable=True)
+
+
+def _identity(path: Path) -> files.FileIdentity:
+    try:
+        return files.identity(path)
+    except OSError as e:
+        raise StoreError(f"{path}: the store file vanished while it was being opened ({e.strerror})") from e
 
 
 def _wal(path: Path) -> Path:

@@ -8,11 +8,11 @@ completes it (the query's vector, the split scan's best matches) and runs it.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import apsw
 
-from . import sqlfiles
+from . import connection, sqlfiles
 from .ranking import RankingSettings, RecallRequest
 from .split_scan import SplitScan
 from .strict_json import text_of
@@ -21,7 +21,8 @@ from .values import Hit, Neighbour
 MODES = ("hybrid", "keyword", "vector")
 
 
-def hidden_counts(conn: apsw.Connection, mode: str, now: str, include_superseded: bool) -> Tuple[object, bool]:
+def hidden_counts(conn: apsw.Connection, mode: str, now: Optional[str],
+                  include_superseded: bool) -> Tuple[Optional[int], bool]:
     """(how many memories are hidden, whether any is): expired ones, and superseded ones unless asked
     for. The hybrid statement sizes its vector list by how many; the keyword statement only needs to
     know whether any (O(1)), so it is not counted there (None)."""
@@ -34,13 +35,18 @@ def hidden_counts(conn: apsw.Connection, mode: str, now: str, include_superseded
 
 def run(conn: apsw.Connection, request: RecallRequest, settings: RankingSettings, split: SplitScan,
         vectors) -> List[Hit]:
-    """The request's hits, best first. `vectors`: the store's VectorIndex (None: keyword-only)."""
+    """The request's hits, best first. `vectors`: the store's VectorIndex (None: keyword-only).
+    Counting hidden memories, this connection's half of a split scan and the statement read one
+    snapshot, so what they see of the store agrees."""
     if request.mode != "keyword":
         request = replace(request, model=vectors.model_id,
                           qvec=request.qvec if request.qvec is not None else vectors.query_vector(request.query))
-    request = replace(request, top=split.top(conn, request.params(settings)))
-    statement = "recall_keyword" if request.mode == "keyword" else "recall_hybrid"
-    return [Hit.from_row(r) for r in conn.execute(sqlfiles.query(statement), request.params(settings))]
+    statement = sqlfiles.query("recall_keyword" if request.mode == "keyword" else "recall_hybrid")
+    with connection.read_transaction(conn):
+        hidden, any_hidden = hidden_counts(conn, request.mode, request.now, request.include_superseded)
+        request = replace(request, hidden=hidden, any_hidden=any_hidden)
+        request = replace(request, top=split.top(conn, request.params(settings)))
+        return [Hit.from_row(r) for r in conn.execute(statement, request.params(settings))]
 
 
 def with_context(conn: apsw.Connection, hit: Hit, n: int) -> Hit:

@@ -23,8 +23,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 import apsw
 
-from . import sqlfiles
-from .errors import MementoError
+from . import files, sqlfiles
+from .errors import MementoError, StoreError
 
 SPLIT_FROM = 30_000  # memories (by largest id); at 10k one search is ~0.5 ms and a split saves ~0.1 ms
 
@@ -72,7 +72,7 @@ class SplitScan:
         if self._worker is None and not self._unavailable:
             try:
                 conn = self._connect()
-            except (apsw.Error, MementoError):
+            except (apsw.Error, MementoError, OSError):
                 self._unavailable = True
                 return None
             from concurrent.futures import ThreadPoolExecutor  # only for big stores: ~3 ms to import
@@ -90,10 +90,18 @@ def _search(conn: apsw.Connection, params: Dict[str, Any], low: int, high: int) 
     return [[id_, bm25] for id_, bm25 in rows]
 
 
-def reader(path: Path, connect: Callable[[Path], apsw.Connection]) -> Callable[[], apsw.Connection]:
-    """A factory for the worker's connection: like the store's, and read-only by pragma."""
+def reader(path: Path, connect: Callable[[Path], apsw.Connection],
+           identity: Optional[files.FileIdentity] = None) -> Callable[[], apsw.Connection]:
+    """A factory for the worker's connection: like the store's, read-only by pragma, and reading the
+    same file as the store's connection. The path may lead elsewhere by now (a restore renamed
+    another store into place): then no worker is opened, and recall searches on its own connection."""
     def open_reader() -> apsw.Connection:
+        if identity is not None and files.identity(path) != identity:
+            raise StoreError(f"{path} is another file than the one this store opened")
         conn = connect(path)
+        if identity is not None and files.identity(path) != identity:  # replaced while connecting
+            conn.close()
+            raise StoreError(f"{path} is another file than the one this store opened")
         conn.pragma("query_only", True)
         return conn
     return open_reader

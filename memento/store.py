@@ -93,7 +93,7 @@ def open(path: Optional[PathLike] = None, *, tier: Optional[str] = None,  # noqa
     except BaseException:
         conn.close()
         raise
-    return Memento(conn, file, choice, vectors)
+    return Memento(conn, file, choice, vectors, identity=opened.identity)
 
 
 def _one_at_a_time(method):
@@ -112,7 +112,8 @@ class Memento:
     """A memory store in one SQLite file. Use `memento.open()` to get one; close it when done
     (or use it as a context manager)."""
 
-    def __init__(self, conn: apsw.Connection, path: Path, tier_choice: tiers.TierChoice, vectors=None):
+    def __init__(self, conn: apsw.Connection, path: Path, tier_choice: tiers.TierChoice, vectors=None, *,
+                 identity: Optional[files.FileIdentity] = None):
         self._conn = conn
         self.path = path
         self.tier_choice = tier_choice
@@ -120,7 +121,7 @@ class Memento:
         self._lock = threading.RLock()
         self._closed = False
         # A big store's keyword search runs on two connections at once (memento/split_scan.py).
-        self._split_scan = split_scan.SplitScan(split_scan.reader(path, opening.connect))
+        self._split_scan = split_scan.SplitScan(split_scan.reader(path, opening.connect, identity))
         # Every ranking weight (memento/ranking.py); replace it whole to tune recall (bench/locomo.py --sweep).
         self.ranking: ranking.RankingSettings = ranking.for_model(self.model)
 
@@ -415,12 +416,10 @@ class Memento:
             qvec = validate.vector(vector, self.dim, "query vector")
         now = times.now_utc()
         include_superseded = validate.flag(include_superseded, "include_superseded")
-        hidden, any_hidden = recalling.hidden_counts(self._conn, mode, now, include_superseded)
         request = ranking.RecallRequest(query=query, match=fts_query.build(query), k=k, mode=mode,
                                         tags=_tag_filter(tags), since=since, until=until,
                                         thread=validate.thread(thread), qvec=qvec, now=now,
-                                        include_superseded=include_superseded, hidden=hidden,
-                                        any_hidden=any_hidden,
+                                        include_superseded=include_superseded,
                                         half_life_days=self._half_life(half_life_days),
                                         as_of=validate.timestamp(as_of, "as_of"))
         if not query.strip() and qvec is None:

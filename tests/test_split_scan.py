@@ -172,3 +172,67 @@ def test_split_scan_that_cannot_open_its_connection_leaves_recall_to_one_search(
         _split(monkeypatch, True)
         assert _recall_all(mem, QUERIES) == one
         assert _split_threads() == 0
+
+
+def test_an_old_handle_never_searches_a_store_renamed_into_its_place(tmp_path, monkeypatch):
+    """A restore renames another store over the path: a handle opened before keeps reading its own
+    file, its split scan included (the worker's connection is opened later, by path)."""
+    _split(monkeypatch, True)
+    path, other = tmp_path / "memento.db", tmp_path / "other.db"
+    with memento.open(path, tier="minimal") as mem:
+        mem.remember_many([f"kiwi orchard note {i}" for i in range(50)])
+        with memento.open(other, tier="minimal") as newer:
+            newer.remember("a zebra from the other store")
+            newer._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()  # all in its main file, as restored
+        for companion in (f"{path}-wal", f"{path}-shm"):   # as `restore --force` clears the way
+            os.unlink(companion)
+        os.replace(other, path)
+        assert mem.recall("zebra") == []
+        assert len(mem.recall("kiwi orchard", k=60)) == 50
+
+
+def test_a_split_whose_halves_saw_another_snapshot_still_returns_k_hits(store_path, monkeypatch):
+    """The statement is handed best matches from another snapshot (as the worker's half is): memories
+    forgotten since drop out, and the list is refilled, so k hits come back whenever k match."""
+    with memento.open(store_path, tier="minimal") as mem:
+        kept = mem.remember_many([f"kiwi note number {i}" for i in range(300)], dedup=False)
+        stale = [[m.id, -1.0] for m in kept[:60]]          # the best matches of an older snapshot...
+        for m in kept[:60]:
+            mem.forget(m.id)                                # ...all forgotten since
+        from memento import fts_query, ranking, times
+        request = ranking.RecallRequest(query="kiwi note", match=fts_query.build("kiwi note"), k=50,
+                                        mode="keyword", now=times.now_utc(), any_hidden=False, hidden=0,
+                                        top=__import__("json").dumps(stale))
+        rows = mem._conn.execute(memento.sqlfiles.query("recall_keyword"), request.params(mem.ranking)).fetchall()
+        assert len(rows) == 50 and not {r[0] for r in rows} & {m.id for m in kept[:60]}
+
+
+@pytest.mark.slow
+@pytest.mark.spawns_python
+def test_split_recall_returns_k_hits_while_another_process_forgets_and_remembers(store_path, monkeypatch):
+    import subprocess
+    import sys
+    _split(monkeypatch, True)
+    with memento.open(store_path, tier="minimal") as mem:
+        mem.remember_many([f"kiwi {WORDS[i % len(WORDS)]} note {i}" for i in range(3000)], dedup=False)
+    churn = subprocess.Popen([sys.executable, "-c", f"""
+import random, time, memento
+rng = random.Random(7)
+with memento.open({str(store_path)!r}, tier="minimal") as mem:
+    ids = [m.id for m in mem.iter()]
+    end = time.time() + 8
+    while time.time() < end:   # forget matching memories and remember new ones, as a busy agent does
+        for i in rng.sample(range(len(ids)), 20):
+            mem.forget(ids[i])
+            ids[i] = mem.remember(f"kiwi note again {{rng.random()}}", dedup=False).id
+"""])
+    short = []
+    try:
+        with memento.open(store_path, tier="minimal") as mem:
+            for _ in range(150):
+                hits = mem.recall("kiwi note", k=200)
+                if len(hits) != 200:
+                    short.append(len(hits))
+    finally:
+        churn.wait(timeout=60)
+    assert short == []

@@ -45,16 +45,20 @@ top AS MATERIALIZED (
 -- include: best_matches
   )
 ),
+-- With nothing hidden and top found by this statement, no row is read. A split scan's upper half
+-- read another snapshot than this statement's: its ids are checked here too (a memory forgotten
+-- since drops out, and exact below refills the list), so k hits come back whenever k match.
 top_visible AS MATERIALIZED (
   SELECT id, bm25 FROM top
-  WHERE :any_hidden = 0  -- nothing hidden in the store: no row is read
+  WHERE (:any_hidden = 0 AND :top IS NULL)
      OR EXISTS (SELECT 1 FROM memories AS m
                 WHERE m.id = top.id AND (m.expires_at IS NULL OR m.expires_at > :now)
                   AND (:include_superseded OR m.superseded_by IS NULL))
 ),
 -- 2. exact: when top lost so many rows that fewer than :candidates are left while more matches
---    exist, the matches are searched again with every hidden memory left out inside the scan.
---    Otherwise its LIMIT is 0 and SQLite does not start the scan at all.
+--    exist (or may exist: a split scan's list is from another snapshot), the matches are searched
+--    again with every hidden memory left out inside the scan. Otherwise its LIMIT is 0 and SQLite
+--    does not start the scan at all.
 exact AS MATERIALIZED (
   SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25
   FROM memories_fts
@@ -63,7 +67,7 @@ exact AS MATERIALIZED (
     AND rowid NOT IN hidden
   ORDER BY bm25, rowid DESC
   LIMIT CASE WHEN (SELECT count(*) FROM top_visible) >= :candidates
-               OR (SELECT count(*) FROM top) < :overfetch THEN 0 ELSE :candidates END
+               OR ((SELECT count(*) FROM top) < :overfetch AND :top IS NULL) THEN 0 ELSE :candidates END
 ),
 -- top_visible holds the best visible matches whenever exact was skipped (every visible match
 -- outside top ranks below all of top), and is a subset of exact otherwise.
