@@ -7,12 +7,47 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, NamedTuple, Optional, Tuple, Union
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 HEADER_BYTES = 100
+
+
+def default_path() -> Path:
+    """$MEMENTO_DB, else $XDG_DATA_HOME/memento/memento.db (~/.local/share/memento/memento.db)."""
+    if os.environ.get("MEMENTO_DB"):
+        return Path(os.environ["MEMENTO_DB"]).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "memento" / "memento.db"
+
+
+def store_path(path: Optional[PathLike] = None) -> Path:
+    """The store file a path given by a caller (None: the default) names: the one rule for all."""
+    return Path(path).expanduser() if path is not None else default_path()
+
+
+def unusable_store_path(path: Path) -> Optional[str]:
+    """Why no store can be opened or created at path (None: one may be), from the path alone: what
+    sits there, and for a new store whether its folder could be made. Cheap, and opens nothing."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        found = None
+    except OSError as e:
+        return f"{path} cannot be used ({e.strerror})"
+    if found is not None:
+        return None if stat.S_ISREG(found.st_mode) else f"{path} is not a file ({stat.filemode(found.st_mode)})"
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{path} cannot be created: {folder} is a file, not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"{path} cannot be created: {folder} is not writable"
+    return None
 
 
 def wal(path: Path) -> Path:
@@ -30,8 +65,7 @@ def store_files(path: Path) -> Tuple[Path, Path, Path]:
     return path, wal(path), shm(path)
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
     """What a file's first 100 bytes say about it."""
     is_sqlite: bool
     complete: bool      # all 100 bytes were there

@@ -46,17 +46,8 @@ PathLike = Union[str, os.PathLike]
 STREAM_BATCH = 500   # remember_stream's default: memories per transaction (and held in memory)
 
 
-def default_path() -> Path:
-    """$MEMENTO_DB, else $XDG_DATA_HOME/memento/memento.db (~/.local/share/memento/memento.db)."""
-    if os.environ.get("MEMENTO_DB"):
-        return Path(os.environ["MEMENTO_DB"]).expanduser()
-    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data_home) / "memento" / "memento.db"
-
-
-def store_path(path: Optional[PathLike] = None) -> Path:
-    """The store file open(path) uses."""
-    return Path(path).expanduser() if path is not None else default_path()
+default_path = files.default_path   # the store a command or open() uses when no path is given
+store_path = files.store_path       # the store file open(path) uses
 
 
 def recorded_tier(path: Path) -> Optional[str]:
@@ -79,8 +70,7 @@ def open(path: Optional[PathLike] = None, *, tier: Optional[str] = None,  # noqa
     try:
         choice = tiers.resolve(tier, stored=opened.meta.tier)
         if choice.fallback:
-            import logging  # only here: logging costs every start ~0.7 MB on an emulated Pi
-            logging.getLogger("memento").warning("memento tier %r (%s): %s", choice.tier, choice.source, choice.reason)
+            _say_once(opened, choice)
         vectors = None
         if choice.tier in tiers.VECTOR_TIERS:
             from .vectors.index import VectorIndex  # vector tiers only: keeps the minimal path light
@@ -94,6 +84,20 @@ def open(path: Optional[PathLike] = None, *, tier: Optional[str] = None,  # noqa
         conn.close()
         raise
     return Memento(conn, file, choice, vectors, identity=opened.identity)
+
+
+def _say_once(opened: opening.StoreFile, choice: tiers.TierChoice) -> None:
+    """Warn that the wanted tier is not installed the first time this store is opened so, not at
+    every command: the note is kept in store_meta. The tier itself stays unrecorded, so the store
+    moves up to the wanted tier once that is installed (and a new fallback warns again)."""
+    note = f"{choice.tier} for {choice.wanted}"
+    if meta.read_setting(opened.conn, "tier_fallback_noted") == note:
+        return
+    import logging  # only here: logging costs every start ~0.7 MB on an emulated Pi
+    logging.getLogger("memento").warning("memento tier %r (%s): %s", choice.tier, choice.source, choice.reason)
+    if not opened.read_only:
+        with connection.translate_errors(opened.path), connection.write_transaction(opened.conn):
+            meta.write_setting(opened.conn, "tier_fallback_noted", note)
 
 
 def _one_at_a_time(method):

@@ -34,6 +34,7 @@ class TierChoice:
     source: str              # "explicit", "MEMENTO_TIER", "store", "detected"
     reason: str
     fallback: bool = False   # the wanted tier was not installed; this one stands in for it
+    wanted: Optional[str] = None   # with fallback: the tier that was wanted
 
 
 def read_hardware() -> Hardware:
@@ -163,5 +164,5 @@ def _best_installed(wanted: str, source: str, why: str, candidates) -> TierChoic
             if tier == wanted:
                 return TierChoice(tier, source, why)
             return TierChoice(tier, source, f"{why} -> {wanted!r}, but it is not installed "
-                                            f"({install_hint(wanted)}); using {tier!r}", fallback=True)
+                                            f"({install_hint(wanted)}); using {tier!r}", fallback=True, wanted=wanted)
     raise AssertionError("the minimal tier is always installed")

@@ -3,6 +3,7 @@ How results are shown (tables, --json, terminal escaping) is memento/cli/output.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import dataclasses
 import sys
@@ -57,15 +58,13 @@ def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser],
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", metavar="PATH", help="store file (default: $MEMENTO_DB, else "
-                        "~/.local/share/memento/memento.db)")
-    common.add_argument("--tier", choices=tiers.TIERS + tuple(tiers.ALIASES),
-                        help="override the tier (default: auto; fast = full)")
-    common.add_argument("--json", action="store_true", help="machine-readable JSON output")
-
     p = argparse.ArgumentParser(prog="memento", description="Long-term memory for AI agents, in one SQLite file.")
     p.add_argument("--version", action="version", version=f"memento {__version__}")
+    _common_options(p, None)
+    # The same options after the command; there they only count when given (SUPPRESS), so
+    # `memento --db X recall ...` (as git and docker allow) and `memento recall ... --db X` both work.
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for cmd in COMMANDS:
         c = sub.add_parser(cmd.name, parents=[common], help=cmd.help, description=cmd.help)
@@ -79,6 +78,16 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--tier", choices=tiers.TIERS, help="override the tier (default: $MEMENTO_TIER, else auto)")
     c.set_defaults(run=_mcp)
     return p
+
+
+def _common_options(parser: argparse.ArgumentParser, default) -> None:
+    """--db, --tier and --json; default None/False before the command, SUPPRESS after it."""
+    parser.add_argument("--db", metavar="PATH", default=default, help="store file (default: $MEMENTO_DB, else "
+                        "~/.local/share/memento/memento.db)")
+    parser.add_argument("--tier", choices=tiers.TIERS + tuple(tiers.ALIASES), default=default,
+                        help="override the tier (default: auto; fast = full)")
+    parser.add_argument("--json", action="store_true", default=False if default is None else default,
+                        help="machine-readable JSON output")
 
 
 def _int_between(low: int, high: Optional[int] = None) -> Callable[[str], int]:
@@ -110,7 +119,7 @@ def _open(args) -> store.Memento:
 
 
 def _remember_arguments(c: argparse.ArgumentParser) -> None:
-    c.add_argument("text")
+    c.add_argument("text", help="the memory; - reads it from standard input")
     c.add_argument("--tag", action="append", default=[], help="a tag (repeatable)")
     c.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE", help="metadata (repeatable)")
     c.add_argument("--created-at", help="ISO-8601 time the memory is about (default: now)")
@@ -125,8 +134,9 @@ def _remember_arguments(c: argparse.ArgumentParser) -> None:
 @command("remember", "store a memory", _remember_arguments)
 def _remember(args) -> None:
     metadata = dict(_key_value(kv) for kv in args.meta)
+    text = sys.stdin.read().rstrip("\n") if args.text == "-" else args.text   # as `import -` reads stdin
     with _open(args) as mem:
-        memory = mem.remember(args.text, tags=args.tag, metadata=metadata, created_at=args.created_at,
+        memory = mem.remember(text, tags=args.tag, metadata=metadata, created_at=args.created_at,
                               pinned=args.pin, embed="later" if args.later else "now", thread=args.thread,
                               expires_at=args.expires_at, supersedes=args.supersedes, dedup=not args.no_dedup)
     if memory.duplicate_of is not None and not args.json:
@@ -207,7 +217,7 @@ def _forget(args) -> int:
 def _list_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--tag", action="append", default=None)
     c.add_argument("--thread", help="only this thread's memories, in thread order")
-    c.add_argument("--limit", type=_int_between(0), default=None, help="at most this many")
+    c.add_argument("--limit", type=_int_between(0), default=None, help="only the newest N (still listed newest last)")
     c.add_argument("--pinned", action="store_true", help="only pinned memories")
 
 
@@ -215,8 +225,8 @@ def _list_arguments(c: argparse.ArgumentParser) -> None:
 def _list(args) -> None:
     with _open(args) as mem:
         memories = mem.iter(tags=args.tag, thread=args.thread, pinned=True if args.pinned else None)
-        if args.limit is not None:
-            memories = (m for _, m in zip(range(args.limit), memories))
+        if args.limit is not None:   # the last N in list order: the newest (a thread's latest turns)
+            memories = collections.deque(memories, maxlen=args.limit)
         output.emit(args, memories, columns=("id", "created_at", "tags", "text"))
 
 

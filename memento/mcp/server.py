@@ -124,7 +124,21 @@ class Server:
 
     def _list_tools(self, params: Dict[str, Any]) -> Dict[str, Any]:
         from . import tools
-        return {"tools": [self._describe(tool) for tool in tools.TOOLS]}
+        modes = self._modes()
+        return {"tools": [self._describe(tools.with_modes(tool, modes)) for tool in tools.TOOLS]}
+
+    def _modes(self) -> Optional[List[str]]:
+        """The recall modes this store offers: a keyword-only tier advertises only what works. The
+        tier is resolved as opening would resolve it, from the store's record read without opening
+        it (nothing is created, no extension or model loads); None: the path cannot be read, and
+        the first tool call says why."""
+        from .. import files, opening, tiers
+        try:
+            recorded = opening.recorded_meta(files.store_path(self.db))
+            choice = tiers.resolve(self.tier, stored=recorded.tier if recorded is not None else None)
+        except (MementoError, OSError):
+            return None
+        return ["hybrid", "keyword", "vector"] if choice.tier in tiers.VECTOR_TIERS else ["keyword"]
 
     def _describe(self, tool) -> Dict[str, Any]:
         out: Dict[str, Any] = {"name": tool.name, "description": tool.description, "inputSchema": tool.input_schema}
@@ -267,6 +281,12 @@ def command(argv: List[str]) -> int:
 
 def main(db: Optional[str] = None, tier: Optional[str] = None) -> int:
     """Run the server on this process's stdin/stdout; returns the exit status (0)."""
+    from .. import files
+    path = files.store_path(db)
+    problem = files.unusable_store_path(path)
+    if problem:   # said at start, on stderr: a client shows "Connected" whatever the path
+        _log(f"memento: error: no store can be opened at {path}: {problem}; every tool call will fail. "
+             "Give another path with --db or $MEMENTO_DB")
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())     # anything else written to fd 1 lands on stderr

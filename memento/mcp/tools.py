@@ -285,5 +285,17 @@ TOOLS: Tuple[Tool, ...] = (
 BY_NAME: Dict[str, Tool] = {tool.name: tool for tool in TOOLS}
 
 
+def with_modes(tool: Tool, modes: Optional[List[str]]) -> Tool:
+    """The tool as this store offers it: recall's mode lists only the modes the store has."""
+    properties = tool.input_schema.get("properties", {})
+    if modes is None or "mode" not in properties:
+        return tool
+    mode = dict(properties["mode"], enum=list(modes))
+    if modes == ["keyword"]:
+        mode["description"] = "keyword (this store is keyword-only: no vectors)"
+    schema = dict(tool.input_schema, properties=dict(properties, mode=mode))
+    return dataclasses.replace(tool, input_schema=schema)
+
+
 def names() -> List[str]:
     return [tool.name for tool in TOOLS]
