@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, U
 
 import apsw
 
-from . import connection, duplicates, import_ids, sqlfiles, superseding, times, validate
+from . import connection, duplicates, import_ids, sqlfiles, superseding, time_cues, times, validate
 from .errors import InvalidInputError
 from .values import Memory
 
@@ -81,6 +81,7 @@ def insert(conn: apsw.Connection, vectors, new: List[validate.NewMemory], embed:
     made = vectors_for(vectors, [r["text"] for r in rows], given, embed)
     statement = sqlfiles.query("insert_memory")
     with connection.write_transaction(conn):
+        time_cues.fill(conn)
         ids.begin()
         if dedup:
             duplicates.rekey(conn)

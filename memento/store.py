@@ -31,6 +31,7 @@ from . import (
     sqlfiles,
     superseding,
     tiers,
+    time_cues,
     times,
     validate,
 )
@@ -171,19 +172,22 @@ class Memento:
                  created_at: validate.Timestamp = None, pinned: bool = False, embed: str = "now",
                  vector: Optional[Sequence[float]] = None, thread: Optional[str] = None,
                  expires_at: validate.Timestamp = None, supersedes: Optional[int] = None,
-                 dedup: bool = True) -> Memory:
+                 dedup: bool = True, speaker: Optional[str] = None) -> Memory:
         """Store one memory and return it. embed="later" (vector tiers) defers its vector to backfill().
         `vector`: its embedding, computed by the caller with this store's model (`.model`); it is
         stored instead of running the model. `thread`: the sequence it belongs to (a conversation,
         a session, a log), ordered by created_at; its neighbours there help recall find it.
         `expires_at`: past this time the memory is not recalled nor listed (prune_expired() deletes it).
         `supersedes`: the id of the memory this one replaces; recall leaves that one out from now on.
+        `speaker`: who said or wrote it (a name, "user", "assistant"); recall lifts a memory whose
+        speaker the question names.
         A text already stored (same after NFC and whitespace normalisation, same thread, current)
         adds nothing: the stored memory gets the new tags and metadata keys and is returned with
         duplicate_of set to its id. dedup=False stores a new memory regardless."""
         item = validate.new_memory({"text": text, "tags": tags, "metadata": metadata, "created_at": created_at,
                                     "pinned": pinned, "vector": vector, "thread": thread,
-                                    "expires_at": expires_at, "supersedes": supersedes}, self.dim)
+                                    "expires_at": expires_at, "supersedes": supersedes, "speaker": speaker},
+                                   self.dim)
         return insert.insert(self._conn, self._vectors, [item], embed, validate.flag(dedup, "dedup"))[0]
 
     @_one_at_a_time
@@ -191,7 +195,7 @@ class Memento:
                       progress: Optional[Callable[[int], None]] = None, embed: str = "now",
                       dedup: bool = True) -> List[Memory]:
         """Store many memories and return them. Items are texts or dicts with the keys of remember()
-        (text, tags, metadata, created_at, pinned, vector, thread, expires_at, supersedes); any
+        (text, tags, metadata, created_at, pinned, vector, thread, expires_at, supersedes, speaker); any
         iterable, a generator included. Duplicates, of stored memories or of an earlier item of the
         same batch, are merged as remember() does: one Memory per item, in order.
         An export's `id` and `superseded_by` keys restore its links (memento/import_ids.py): an item
@@ -231,7 +235,8 @@ class Memento:
     @_one_at_a_time
     def update(self, memory_id: int, *, text: Optional[str] = None, tags: Optional[Iterable[str]] = None,
                metadata: Optional[Mapping[str, Any]] = None, pinned: Optional[bool] = None,
-               thread: Optional[str] = None, expires_at: validate.Timestamp = None) -> Memory:
+               thread: Optional[str] = None, expires_at: validate.Timestamp = None,
+               speaker: Optional[str] = None) -> Memory:
         """Change some fields of a memory (None keeps a field). New text gets a new vector.
         `expires_at`: a new expiry, checked as remember() checks it (a past time expires the memory
         now); "never" removes the expiry."""
@@ -242,6 +247,7 @@ class Memento:
             "id": memory_id,
             "text": None if text is None else validate.text(text),
             "thread": validate.thread(thread),
+            "speaker": validate.speaker(speaker),
             "tags": None if tags is None else json.dumps(validate.tags(tags), ensure_ascii=False),
             "metadata": None if metadata is None else validate.metadata(metadata),
             "pinned": None if pinned is None else validate.flag(pinned, "pinned"),
@@ -254,6 +260,7 @@ class Memento:
             row = self._conn.execute(sqlfiles.query("update_memory"), params).fetchone()
             if row is None:
                 raise MemoryNotFoundError(f"no memory with id {memory_id}")
+            time_cues.fill(self._conn)   # a new text's cue was cleared by its trigger
             memory = Memory.from_row(row)
             if self._vectors is not None and params["text"] is not None:
                 memory = self._vectors.store([memory], vectors)[0]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from typing import Any, Iterable, List, Mapping, Optional, Tuple, Union
 
-from . import strict_json, times
+from . import strict_json, time_cues, times
 from .errors import InvalidInputError
 
 MAX_TEXT_CHARS = 65_536        # a memory is a note, not a document; long texts embed truncated anyway
@@ -23,6 +23,7 @@ MAX_QUERY_CHARS = 8_192
 MAX_K = 1_000
 MAX_ID = 2**63 - 1             # SQLite's largest rowid; memento assigns ids from 1 up
 MAX_THREAD_CHARS = 256
+MAX_SPEAKER_CHARS = 256
 MAX_CONTEXT = 10               # recall(context=n): neighbours on each side
 
 _TAG_PUNCTUATION = frozenset("-_.:/")
@@ -166,6 +167,21 @@ def thread(value: Any) -> Optional[str]:
     return value
 
 
+def speaker(value: Any) -> Optional[str]:
+    """Who said or wrote the memory (a name, "user", "assistant"); None = not known."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"speaker must be a str or None, not {type(value).__name__}")
+    value = value.strip()
+    if not value:
+        raise InvalidInputError("speaker is empty or only whitespace (use None for no speaker)")
+    if len(value) > MAX_SPEAKER_CHARS:
+        raise InvalidInputError(f"speaker has {len(value):,} characters; the limit is {MAX_SPEAKER_CHARS}")
+    _utf8_clean(value, "speaker")
+    return value
+
+
 def context(value: Any) -> int:
     """recall(context=n): how many thread neighbours to return on each side of a hit."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -304,6 +320,7 @@ class NewMemory:
     pinned: bool = False
     vector: Optional[bytes] = None        # the stored form (see vector()); None: the model makes it
     thread: Optional[str] = None          # the sequence it belongs to (see thread()); None: none
+    speaker: Optional[str] = None         # who said or wrote it (see speaker()); None: not known
     expires_at: Optional[str] = None      # fixed-width UTC; past it the memory is hidden (None: never)
     supersedes: Optional[int] = None      # the id of the memory this one replaces
     # An import's links (memento/import_ids.py): the id the memory had where it was exported from,
@@ -320,7 +337,8 @@ class NewMemory:
         id None: the next free id, the store sets another for an import's kept id)."""
         return {"id": None, "text": self.text, "tags": json.dumps(list(self.tags), ensure_ascii=False),
                 "metadata": self.metadata, "created_at": self.created_at or now, "updated_at": now,
-                "pinned": self.pinned, "thread": self.thread, "expires_at": self.expires_at}
+                "pinned": self.pinned, "thread": self.thread, "expires_at": self.expires_at,
+                "speaker": self.speaker, "time_cue": int(time_cues.mentions_time(self.text))}
 
 
 ITEM_KEYS = frozenset(f.name for f in fields(NewMemory))
@@ -358,6 +376,7 @@ def new_memory(item: Any, dim: Optional[int]) -> NewMemory:
         pinned=flag(item.get("pinned", False), "pinned"),
         vector=None if given_vector is None else vector(given_vector, dim),
         thread=thread(item.get("thread")),
+        speaker=speaker(item.get("speaker")),
         expires_at=expiry(item.get("expires_at")),
         supersedes=None if item.get("supersedes") is None else memory_id(item["supersedes"]),
         id=own,

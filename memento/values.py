@@ -42,15 +42,16 @@ class Memory:
     # remember() only: the id of the stored memory this text repeats (then equal to .id: nothing was
     # added; tags and metadata were merged into it). None: a new memory was stored.
     duplicate_of: Optional[int] = None
+    speaker: Optional[str] = None        # who said or wrote it; None = not known
 
     @classmethod
     def from_row(cls, row, duplicate: bool = False) -> "Memory":
-        id_, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread, *history = row
-        expires_at, superseded_by = history or (None, None)
+        id_, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread, *later = row
+        expires_at, superseded_by, speaker = (list(later) + [None, None, None])[:3]
         return cls(id_, text_of(text), tuple(_json(tags, list, [])), _json(metadata, dict, {}),
                    text_of(created_at), text_of(updated_at), bool(pinned), _optional_text(embedded_with),
                    _optional_text(thread), _optional_text(expires_at), superseded_by,
-                   id_ if duplicate else None)
+                   id_ if duplicate else None, _optional_text(speaker))
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,13 @@ class Hit:
     score: float                    # higher is better; comparable within one recall only
     thread: Optional[str] = None
     context: Tuple[Neighbour, ...] = ()  # its thread neighbours, when recall(..., context=n) asked
+    speaker: Optional[str] = None        # who said or wrote it; None = not known
 
     @classmethod
     def from_row(cls, row) -> "Hit":
-        id_, text, tags, metadata, created_at, score, thread = row
+        id_, text, tags, metadata, created_at, score, thread, speaker = row
         return cls(id_, text_of(text), tuple(_json(tags, list, [])), _json(metadata, dict, {}), text_of(created_at),
-                   float(score), _optional_text(thread))
+                   float(score), _optional_text(thread), speaker=_optional_text(speaker))
 
 
 @dataclass(frozen=True)

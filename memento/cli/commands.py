@@ -126,6 +126,7 @@ def _remember_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--pin", action="store_true", help="mark the memory as pinned")
     c.add_argument("--later", action="store_true", help="defer embedding to `memento backfill`")
     c.add_argument("--thread", help="the sequence it belongs to (a conversation, a session, a log)")
+    c.add_argument("--speaker", help="who said or wrote it (a name, user, assistant)")
     c.add_argument("--expires-at", help="ISO-8601 time after which it is neither recalled nor listed")
     c.add_argument("--supersedes", type=int, metavar="ID", help="the memory this one replaces")
     c.add_argument("--no-dedup", action="store_true", help="store it even if the same text is stored")
@@ -138,7 +139,8 @@ def _remember(args) -> None:
     with _open(args) as mem:
         memory = mem.remember(text, tags=args.tag, metadata=metadata, created_at=args.created_at,
                               pinned=args.pin, embed="later" if args.later else "now", thread=args.thread,
-                              expires_at=args.expires_at, supersedes=args.supersedes, dedup=not args.no_dedup)
+                              expires_at=args.expires_at, supersedes=args.supersedes, dedup=not args.no_dedup,
+                              speaker=args.speaker)
     if memory.duplicate_of is not None and not args.json:
         print(f"already remembered as {memory.duplicate_of}")
     output.emit(args, [memory], columns=("id", "created_at", "tags", "text"))

@@ -49,6 +49,8 @@ _THREAD = {"type": "string", "description": "the conversation, session or log th
            "memories of one thread are ordered by created_at, and a memory's neighbours there help recall find it"}
 _TIME = {"type": "string",
          "description": "ISO-8601 date or time, e.g. 2026-11-25 or 2026-11-25T14:30:00Z (UTC when no zone)"}
+_SPEAKER = {"type": "string", "description": "who said or wrote it (a person's name, \"user\", \"assistant\"); "
+            "recall favours memories whose speaker the question names"}
 _TAGS_OUT = {"type": "array", "items": {"type": "string"}}
 _OPTIONAL_TEXT = {"anyOf": [{"type": "string"}, {"type": "null"}]}   # single-type branches: portable to more clients
 _MEMORY_FIELDS = {
@@ -56,12 +58,14 @@ _MEMORY_FIELDS = {
     "created_at": {"type": "string"}, "updated_at": {"type": "string"}, "pinned": {"type": "boolean"},
     "thread": _OPTIONAL_TEXT, "expires_at": _OPTIONAL_TEXT,
     "superseded_by": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+    "speaker": _OPTIONAL_TEXT,
     "duplicate_of": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
 }
 _MEMORY = _object(_MEMORY_FIELDS, tuple(_MEMORY_FIELDS))
 _HIT_FIELDS = {
     "id": {"type": "integer"}, "text": {"type": "string"}, "tags": _TAGS_OUT, "metadata": {"type": "object"},
     "created_at": {"type": "string"}, "score": {"type": "number"}, "thread": _OPTIONAL_TEXT,
+    "speaker": _OPTIONAL_TEXT,
 }
 _HIT = _object(_HIT_FIELDS, tuple(_HIT_FIELDS))
 _STATS_FIELDS = {
@@ -115,7 +119,7 @@ def _remember(mem, a):
     return memory_json(mem.remember(a["text"], tags=a.get("tags", ()), metadata=a.get("metadata"),
                                     created_at=a.get("created_at"), pinned=a.get("pinned", False),
                                     thread=a.get("thread"), expires_at=a.get("expires_at"),
-                                    supersedes=a.get("supersedes")))
+                                    supersedes=a.get("supersedes"), speaker=a.get("speaker")))
 
 
 def _render_remember(m):
@@ -141,7 +145,7 @@ def _render_recall(result):
 def _update(mem, a):
     return memory_json(mem.update(a["id"], text=a.get("text"), tags=a.get("tags"),
                                   metadata=a.get("metadata"), pinned=a.get("pinned"),
-                                  expires_at=a.get("expires_at")))
+                                  expires_at=a.get("expires_at"), speaker=a.get("speaker")))
 
 
 def _forget(mem, a):
@@ -190,6 +194,7 @@ TOOLS: Tuple[Tool, ...] = (
             "created_at": dict(_TIME, description="when the fact happened or was said (default: now)"),
             "pinned": {"type": "boolean", "description": "mark as important (default false)"},
             "thread": _THREAD,
+            "speaker": _SPEAKER,
             "expires_at": dict(_TIME, description="forget it after this time (a scratch note); default: never"),
             "supersedes": dict(_ID, description="the id of a stored memory this one replaces (a changed fact): "
                                                 "recall leaves the old one out from now on"),
@@ -242,6 +247,7 @@ TOOLS: Tuple[Tool, ...] = (
             "tags": dict(_TAGS_IN, description="the new tag list (replaces the old one)"),
             "metadata": {"type": "object", "description": "the new metadata (replaces the old object)"},
             "pinned": {"type": "boolean"},
+            "speaker": _SPEAKER,
             "expires_at": dict(_TIME, description="forget it after this time (a past time: now); \"never\" "
                                                   "removes the expiry"),
         }, ("id",)),

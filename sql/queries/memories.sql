@@ -3,12 +3,15 @@
 
 -- part: memory_columns
 -- A memory's row as memento reads it, in the order values.Memory.from_row takes it.
-  id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread, expires_at, superseded_by
+  id, text, tags, metadata, created_at, updated_at, pinned, embedded_with, thread, expires_at, superseded_by,
+  speaker
 
 -- name: insert_memory
 -- :id NULL takes the next id (AUTOINCREMENT); an import passes an id this store never used.
-INSERT INTO memories (id, text, tags, metadata, created_at, updated_at, pinned, thread, expires_at, text_key)
-VALUES (:id, :text, :tags, :metadata, :created_at, :updated_at, :pinned, :thread, :expires_at, :text_key)
+INSERT INTO memories (id, text, tags, metadata, created_at, updated_at, pinned, thread, expires_at, text_key,
+                      speaker, time_cue)
+VALUES (:id, :text, :tags, :metadata, :created_at, :updated_at, :pinned, :thread, :expires_at, :text_key,
+        :speaker, :time_cue)
 RETURNING
 -- include: memory_columns
 ;
@@ -24,6 +27,7 @@ FROM memories WHERE id = :id;
 UPDATE memories SET
   text       = coalesce(:text, text),
   thread     = coalesce(:thread, thread),
+  speaker    = coalesce(:speaker, speaker),
   tags       = coalesce(:tags, tags),
   metadata   = coalesce(:metadata, metadata),
   pinned     = coalesce(:pinned, pinned),
@@ -134,3 +138,10 @@ DELETE FROM store_meta WHERE key = :key;
 -- name: largest_memory_id
 -- O(1): the last entry of the rowid b-tree. How big the store is, for the split keyword scan.
 SELECT max(id) FROM memories;
+
+-- name: time_cues_unknown
+-- Memories whose time cue must be computed (after migration 006, or their text was edited).
+SELECT id, text FROM memories WHERE time_cue IS NULL ORDER BY id LIMIT +:limit;
+
+-- name: set_time_cue
+UPDATE memories SET time_cue = :cue WHERE id = :id;

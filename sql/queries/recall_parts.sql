@@ -115,6 +115,6 @@ SELECT id, bm25 FROM matches;
 
 -- part: hits
 -- The k winners, best first; memories rows are read for them only (values.Hit.from_row's order).
-SELECT m.id, m.text, m.tags, m.metadata, m.created_at, final.score, m.thread
+SELECT m.id, m.text, m.tags, m.metadata, m.created_at, final.score, m.thread, m.speaker
 FROM final CROSS JOIN memories AS m ON m.id = final.id
 ORDER BY final.score DESC, m.id DESC

@@ -1,0 +1,94 @@
+"""Who said it (speaker) and whether it says when (time_cue): stored, changed, exported and imported,
+shown by every door, and a cue kept true when the text is edited in the sqlite3 shell."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+import memento
+from memento.cli import main
+from memento.mcp import server as mcp
+from memento.time_cues import asks_when, mentions_time
+
+from .conftest import sqlite3_shell
+
+
+def cues(path) -> dict:
+    with memento.open(path, tier="minimal") as mem:
+        return dict(mem._conn.execute("SELECT id, time_cue FROM memories").fetchall())
+
+
+def test_speaker_is_stored_changed_and_refused_when_empty(store_path):
+    with memento.open(store_path, tier="minimal") as mem:
+        m = mem.remember("I adopted a kitten", speaker=" Caroline ")
+        assert m.speaker == "Caroline" and mem.get(m.id).speaker == "Caroline"
+        assert mem.update(m.id, speaker="Melanie").speaker == "Melanie"
+        assert mem.update(m.id, text="I adopted two kittens").speaker == "Melanie"   # None keeps it
+        assert mem.recall("kittens")[0].speaker == "Melanie"
+        many = mem.remember_many([{"text": "no speaker"}, {"text": "with one", "speaker": "user"}])
+        assert [x.speaker for x in many] == [None, "user"]
+        for bad in ("", "   ", 7, "x" * 257):
+            with pytest.raises(memento.InvalidInputError, match="speaker"):
+                mem.remember("refused", speaker=bad)
+        assert mem.count() == 3
+
+
+def test_speaker_survives_export_and_import(store_path, tmp_path, capsys):
+    with memento.open(store_path, tier="minimal") as mem:
+        mem.remember("Let's go hiking on Saturday", speaker="Melanie", thread="chat")
+    assert main(["export", "--db", str(store_path), "--tier", "minimal"]) == 0
+    line = capsys.readouterr().out
+    assert json.loads(line)["speaker"] == "Melanie"
+    (tmp_path / "e.jsonl").write_text(line)
+    copy = tmp_path / "copy.db"
+    assert main(["import", str(tmp_path / "e.jsonl"), "--db", str(copy), "--tier", "minimal"]) == 0
+    with memento.open(copy, tier="minimal") as mem:
+        assert [m.speaker for m in mem.iter()] == ["Melanie"]
+
+
+def test_cli_and_mcp_take_and_show_the_speaker(store_path, capsys):
+    assert main(["remember", "I paint sunsets", "--speaker", "Melanie", "--db", str(store_path),
+                 "--tier", "minimal", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["speaker"] == "Melanie"
+    server = mcp.Server(str(store_path), "minimal")
+    try:
+        call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "remember", "arguments": {"text": "I run marathons", "speaker": "Caroline"}}}
+        reply = server.handle_line(json.dumps(call).encode())
+        assert reply["result"]["structuredContent"]["speaker"] == "Caroline"
+        call["params"] = {"name": "recall", "arguments": {"query": "marathons"}}
+        hits = server.handle_line(json.dumps(call).encode())["result"]["structuredContent"]["results"]
+        assert hits[0]["speaker"] == "Caroline"
+    finally:
+        server.close()
+
+
+def test_time_cues_are_computed_on_write_and_recomputed_after_a_shell_edit(store_path):
+    with memento.open(store_path, tier="minimal") as mem:
+        dated = mem.remember("We went camping last summer")
+        plain = mem.remember("I love pottery")
+    assert cues(store_path) == {dated.id: 1, plain.id: 0}
+    subprocess.run([sqlite3_shell(), str(store_path), f"UPDATE memories SET text = 'pottery on Friday' "
+                    f"WHERE id = {plain.id};"], check=True)
+    assert cues(store_path)[plain.id] is None          # the trigger cleared the stale cue
+    with memento.open(store_path, tier="minimal") as mem:
+        mem.remember("any later write fills it in")
+        mem.update(dated.id, text="We went camping")      # update() recomputes its own
+    assert cues(store_path) == {dated.id: 0, plain.id: 1, plain.id + 1: 0}
+
+
+@pytest.mark.parametrize("text, says_when", [
+    ("I went there yesterday", True), ("See you on Friday", True), ("back in 2019", True),
+    ("on May 5 we met", True), ("three weeks ago", True), ("last summer we hiked", True),
+    ("I may go there", False), ("I love pottery", False), ("Hey Mel!", False)])
+def test_mentions_time(text, says_when):
+    assert mentions_time(text) is says_when
+
+
+@pytest.mark.parametrize("question, when", [
+    ("When did Caroline go to the support group?", True), ("How long has she been painting?", True),
+    ("In what year did they move?", True), ("What did Melanie paint?", False), ("Who is her friend?", False)])
+def test_asks_when(question, when):
+    assert asks_when(question) is when
