@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from pathlib import Path
 from typing import Iterator
@@ -34,7 +35,23 @@ def connect(path: Path, *, immutable: bool = False) -> apsw.Connection:
         _enable_foreign_keys(conn)
         _keep_temp_tables_in_memory(conn)
         _leave_checkpoints_to_litestream(conn, path)
+        _add_functions(conn)
     return conn
+
+
+def _add_functions(conn: apsw.Connection) -> None:
+    """memento_fold(name): how recall compares a speaker with the words of a question (the recall
+    statements use it; the schema does not, so the sqlite3 shell reads every table without it)."""
+    conn.create_scalar_function("memento_fold", fold_name, 1, deterministic=True)
+
+
+def fold_name(name):
+    """A name as its words, case-folded (Unicode, not SQLite's ASCII-only lower()): "Dr. Émile" and
+    "dr émile" fold alike. Non-text passes through (a BLOB typed in the shell matches nothing)."""
+    return " ".join(_WORD.findall(name.casefold())) if isinstance(name, str) else name
+
+
+_WORD = re.compile(r"\w+")
 
 
 def _set_busy_timeout(conn: apsw.Connection) -> None:

@@ -64,6 +64,14 @@ class RankingSettings:
     prefilter_factor: int = 2
     # A filter passing at most this many memories is scored exactly (every filtered row's cosine).
     exact_limit: int = 2_000
+    # Boosts added to a memory's fused score when the question names its speaker (a question naming a
+    # person asks what that person said: the name, in about half the turns, weighs almost nothing in
+    # bm25) or asks when and the memory names a time (memento/time_cues.py). keyword_* in the keyword
+    # statement, where fused scores run 0..1; the others in the hybrid one (bm25 part + cosine part).
+    w_speaker: float = 0.0
+    w_time: float = 0.0
+    keyword_w_speaker: float = 0.0
+    keyword_w_time: float = 0.0
     # A pinned memory's score is multiplied by 1 + pin_boost (sign-aware, see above): it ranks above
     # unpinned memories that score up to 25% more before the boost. 0 = pins do not rank.
     pin_boost: float = 0.25
@@ -106,6 +114,8 @@ class RecallRequest:
     model: Optional[str] = None     # the store's embedding model (None: keyword-only)
     top: Optional[str] = None       # the split scan's best keyword matches (split_scan.py); None: the
                                     # statement searches itself
+    query_names: Optional[str] = None   # JSON array: the question's words and word runs, folded as names
+    asks_when: bool = False             # the question asks when (memento/time_cues.py)
     now: Optional[str] = None       # ISO-8601 UTC: memories with expires_at <= now are left out
     include_superseded: bool = False     # False: memories with superseded_by set are left out
     half_life_days: Optional[float] = None  # recency decay (None: none), age counted up to as_of
@@ -128,4 +138,7 @@ class RecallRequest:
                 "w_keyword": 0.0 if self.mode == "vector" else settings.w_keyword,
                 "qvec": self.qvec, "model": self.model,
                 "top": self.top, "low_id": -2 ** 63, "high_id": 2 ** 63 - 1,  # the split scan's halves
+                "query_names": self.query_names, "asks_when": int(self.asks_when),
+                "w_speaker": settings.keyword_w_speaker if self.mode == "keyword" else settings.w_speaker,
+                "w_time": settings.keyword_w_time if self.mode == "keyword" else settings.w_time,
                 "gamma": settings.keyword_gamma if self.mode == "keyword" else settings.gamma}

@@ -7,12 +7,13 @@ completes it (the query's vector, the split scan's best matches) and runs it.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import List, Optional, Tuple
 
 import apsw
 
-from . import connection, sqlfiles
+from . import connection, sqlfiles, time_cues
 from .ranking import RankingSettings, RecallRequest
 from .split_scan import SplitScan
 from .strict_json import text_of
@@ -41,12 +42,21 @@ def run(conn: apsw.Connection, request: RecallRequest, settings: RankingSettings
     if request.mode != "keyword":
         request = replace(request, model=vectors.model_id,
                           qvec=request.qvec if request.qvec is not None else vectors.query_vector(request.query))
+    request = replace(request, query_names=names_in(request.query), asks_when=time_cues.asks_when(request.query))
     statement = sqlfiles.query("recall_keyword" if request.mode == "keyword" else "recall_hybrid")
     with connection.read_transaction(conn):
         hidden, any_hidden = hidden_counts(conn, request.mode, request.now, request.include_superseded)
         request = replace(request, hidden=hidden, any_hidden=any_hidden)
         request = replace(request, top=split.top(conn, request.params(settings)))
         return [Hit.from_row(r) for r in conn.execute(statement, request.params(settings))]
+
+
+def names_in(query: str, longest: int = 3) -> str:
+    """The question's words and runs of up to `longest` words, folded as speakers are folded (JSON
+    for :query_names): a speaker named "Mary Ann" matches a question that says "mary ann"."""
+    words = connection.fold_name(query).split()
+    runs = {" ".join(words[i:i + n]) for n in range(1, longest + 1) for i in range(len(words) - n + 1)}
+    return json.dumps(sorted(runs), ensure_ascii=False)
 
 
 def with_context(conn: apsw.Connection, hit: Hit, n: int) -> Hit:

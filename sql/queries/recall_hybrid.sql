@@ -112,7 +112,9 @@ scored AS MATERIALIZED (
          :w_keyword * coalesce(b.bm25 / (SELECT min(bm25) FROM keyword), 0.0)
        + :w_vector * CASE WHEN :w_vector > 0 AND m.embedded_with = :model THEN 1.0 - coalesce(
              (SELECT vec_distance_cosine(a.value00, :qvec) FROM memories_vec_auxiliary AS a WHERE a.rowid = p.id),
-             1.0) ELSE 0.0 END AS fused
+             1.0) ELSE 0.0 END
+-- include: boosts
+         AS fused
   FROM pool_ids AS p
   CROSS JOIN memories AS m ON m.id = p.id
   LEFT JOIN pool_bm25 AS b ON b.id = p.id
