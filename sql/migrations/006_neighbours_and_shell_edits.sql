@@ -1,0 +1,197 @@
+-- 006: the keyword index's context column, written so that every step is one index seek. The view
+-- and every trigger that 004 made are replaced, and the index is rebuilt from the new view.
+--
+-- 1. Ties. "The memory before position (c, i) in its thread" is not the row value
+--    (x.created_at, x.id) < (c, i): SQLite plans that as a seek on created_at alone and then steps
+--    through every row sharing that created_at, so with ties (remember_many without created_at
+--    stamps a whole batch with one time; an OpenClaw file's chunks share the file's time; logs
+--    have one-second resolution) each insert walks the whole tie and ingest is quadratic (16,000
+--    memories in one thread: 25 s against 0.7 s with distinct times). It is two seeks along
+--    memories_thread (thread, created_at, id), the first that finds a row wins:
+--      the last row with the same created_at and a smaller id  (thread = t AND created_at = c AND id < i)
+--      the last row with a smaller created_at                   (thread = t AND created_at < c)
+--    and "the memory after" the same way round. tests/test_threads_ties.py counts the VM steps.
+--
+-- As in 004, the triggers read memories, not the view (through the view INSERT ... RETURNING runs
+-- 4x slower), and compute the old indexed values of the (at most three) rows a change touches.
+-- Only the changed memory differs between the old and the new table, so each lookup leaves it
+-- out (id <> e, e = the memory's id after the change) and is the same before and after it.
+-- Triggers cannot use WITH, hence the repeated subqueries. For a position P = (t, c, i):
+--   prev(P)  = id of the last memory other than e before P in thread t:
+--              coalesce((SELECT x.id FROM memories AS x WHERE x.thread = t AND x.created_at = c AND x.id < i
+--                          AND x.id <> e ORDER BY x.id DESC LIMIT 1),
+--                       (SELECT x.id FROM memories AS x WHERE x.thread = t AND x.created_at < c
+--                          AND x.id <> e ORDER BY x.created_at DESC, x.id DESC LIMIT 1))
+--   next(P)  = id of the first memory other than e after P, the same way round
+--   ctx(P)   = text of prev(P)
+
+DROP TRIGGER memories_after_insert;
+DROP TRIGGER memories_after_delete;
+DROP TRIGGER memories_after_update_indexed;
+DROP VIEW memories_fts_source;
+
+-- What the keyword index holds for each memory (the FTS table's external content: FTS5's
+-- integrity-check compares the index with it, 'rebuild' recomputes the index from it).
+CREATE VIEW memories_fts_source AS
+SELECT m.id, m.text, m.tags,
+       (SELECT p.text FROM memories AS p
+        WHERE p.id = coalesce(
+                (SELECT x.id FROM memories AS x
+                 WHERE x.thread = m.thread AND x.created_at = m.created_at AND x.id < m.id
+                 ORDER BY x.id DESC LIMIT 1),
+                (SELECT x.id FROM memories AS x
+                 WHERE x.thread = m.thread AND x.created_at < m.created_at
+                 ORDER BY x.created_at DESC, x.id DESC LIMIT 1))) AS context
+FROM memories AS m;
+
+-- Insert: next(new) had ctx(new) as context; now it has new.text.
+CREATE TRIGGER memories_after_insert AFTER INSERT ON memories BEGIN
+  INSERT INTO memories_fts (memories_fts, rowid, text, tags, context)
+    SELECT 'delete', n.id, n.text, n.tags,
+           (SELECT p.text FROM memories AS p WHERE p.id = coalesce(
+              (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at = new.created_at
+                 AND x.id < new.id AND x.id <> new.id ORDER BY x.id DESC LIMIT 1),
+              (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at < new.created_at
+                 AND x.id <> new.id ORDER BY x.created_at DESC, x.id DESC LIMIT 1)))
+    FROM memories AS n
+    WHERE n.id = coalesce(
+            (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at = new.created_at
+               AND x.id > new.id AND x.id <> new.id ORDER BY x.id LIMIT 1),
+            (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at > new.created_at
+               AND x.id <> new.id ORDER BY x.created_at, x.id LIMIT 1));
+  INSERT INTO memories_fts (rowid, text, tags, context)
+    VALUES (new.id, new.text, new.tags,
+            (SELECT p.text FROM memories AS p WHERE p.id = coalesce(
+               (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at = new.created_at
+                  AND x.id < new.id AND x.id <> new.id ORDER BY x.id DESC LIMIT 1),
+               (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at < new.created_at
+                  AND x.id <> new.id ORDER BY x.created_at DESC, x.id DESC LIMIT 1))));
+  INSERT INTO memories_fts (rowid, text, tags, context)
+    SELECT n.id, n.text, n.tags,
+           new.text
+    FROM memories AS n
+    WHERE n.id = coalesce(
+            (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at = new.created_at
+               AND x.id > new.id AND x.id <> new.id ORDER BY x.id LIMIT 1),
+            (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at > new.created_at
+               AND x.id <> new.id ORDER BY x.created_at, x.id LIMIT 1));
+  INSERT INTO memory_tags (tag, memory_id) SELECT DISTINCT value, new.id FROM json_each(new.tags);
+END;
+
+-- Delete: the memory leaves the index with the context it had, ctx(old); next(old) had old.text
+-- as context and now gets ctx(old).
+CREATE TRIGGER memories_after_delete AFTER DELETE ON memories BEGIN
+  INSERT INTO memories_fts (memories_fts, rowid, text, tags, context)
+    VALUES ('delete', old.id, old.text, old.tags,
+            (SELECT p.text FROM memories AS p WHERE p.id = coalesce(
+               (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at = old.created_at
+                  AND x.id < old.id AND x.id <> old.id ORDER BY x.id DESC LIMIT 1),
+               (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at < old.created_at
+                  AND x.id <> old.id ORDER BY x.created_at DESC, x.id DESC LIMIT 1))));
+  INSERT INTO memories_fts (memories_fts, rowid, text, tags, context)
+    SELECT 'delete', n.id, n.text, n.tags,
+           old.text
+    FROM memories AS n
+    WHERE n.id = coalesce(
+            (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at = old.created_at
+               AND x.id > old.id AND x.id <> old.id ORDER BY x.id LIMIT 1),
+            (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at > old.created_at
+               AND x.id <> old.id ORDER BY x.created_at, x.id LIMIT 1));
+  INSERT INTO memories_fts (rowid, text, tags, context)
+    SELECT n.id, n.text, n.tags,
+           (SELECT p.text FROM memories AS p WHERE p.id = coalesce(
+              (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at = old.created_at
+                 AND x.id < old.id AND x.id <> old.id ORDER BY x.id DESC LIMIT 1),
+              (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at < old.created_at
+                 AND x.id <> old.id ORDER BY x.created_at DESC, x.id DESC LIMIT 1)))
+    FROM memories AS n
+    WHERE n.id = coalesce(
+            (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at = old.created_at
+               AND x.id > old.id AND x.id <> old.id ORDER BY x.id LIMIT 1),
+            (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at > old.created_at
+               AND x.id <> old.id ORDER BY x.created_at, x.id LIMIT 1));
+END;
+
+-- Update of anything the index depends on (text, tags, thread, created_at, even id): the memory
+-- leaves its old place and takes its new one. Rows whose indexed values change:
+--   the memory itself   indexed with ctx(old), now ctx(new);
+--   N_old = next(old)   indexed with old.text; now new.text if it is also next(new), else ctx(old);
+--   N_new = next(new)   (when it is not N_old) indexed with ctx(new), now new.text.
+CREATE TRIGGER memories_after_update_indexed AFTER UPDATE OF text, tags, thread, created_at, id ON memories BEGIN
+  INSERT INTO memories_fts (memories_fts, rowid, text, tags, context)
+    VALUES ('delete', old.id, old.text, old.tags,
+            (SELECT p.text FROM memories AS p WHERE p.id = coalesce(
+               (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at = old.created_at
+                  AND x.id < old.id AND x.id <> new.id ORDER BY x.id DESC LIMIT 1),
+               (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at < old.created_at
+                  AND x.id <> new.id ORDER BY x.created_at DESC, x.id DESC LIMIT 1))));
+  INSERT INTO memories_fts (memories_fts, rowid, text, tags, context)
+    SELECT 'delete', n.id, n.text, n.tags,
+           old.text
+    FROM memories AS n
+    WHERE n.id = coalesce(
+            (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at = old.created_at
+               AND x.id > old.id AND x.id <> new.id ORDER BY x.id LIMIT 1),
+            (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at > old.created_at
+               AND x.id <> new.id ORDER BY x.created_at, x.id LIMIT 1));
+  INSERT INTO memories_fts (memories_fts, rowid, text, tags, context)
+    SELECT 'delete', n.id, n.text, n.tags,
+           (SELECT p.text FROM memories AS p WHERE p.id = coalesce(
+              (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at = new.created_at
+                 AND x.id < new.id AND x.id <> new.id ORDER BY x.id DESC LIMIT 1),
+              (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at < new.created_at
+                 AND x.id <> new.id ORDER BY x.created_at DESC, x.id DESC LIMIT 1)))
+    FROM memories AS n
+    WHERE n.id = coalesce(
+            (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at = new.created_at
+               AND x.id > new.id AND x.id <> new.id ORDER BY x.id LIMIT 1),
+            (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at > new.created_at
+               AND x.id <> new.id ORDER BY x.created_at, x.id LIMIT 1))
+      AND n.id IS NOT coalesce(
+            (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at = old.created_at
+               AND x.id > old.id AND x.id <> new.id ORDER BY x.id LIMIT 1),
+            (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at > old.created_at
+               AND x.id <> new.id ORDER BY x.created_at, x.id LIMIT 1));
+  INSERT INTO memories_fts (rowid, text, tags, context)
+    VALUES (new.id, new.text, new.tags,
+            (SELECT p.text FROM memories AS p WHERE p.id = coalesce(
+               (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at = new.created_at
+                  AND x.id < new.id AND x.id <> new.id ORDER BY x.id DESC LIMIT 1),
+               (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at < new.created_at
+                  AND x.id <> new.id ORDER BY x.created_at DESC, x.id DESC LIMIT 1))));
+  INSERT INTO memories_fts (rowid, text, tags, context)
+    SELECT n.id, n.text, n.tags,
+           CASE WHEN n.id IS coalesce(
+                  (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at = new.created_at
+                     AND x.id > new.id AND x.id <> new.id ORDER BY x.id LIMIT 1),
+                  (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at > new.created_at
+                     AND x.id <> new.id ORDER BY x.created_at, x.id LIMIT 1))
+                THEN new.text
+                ELSE (SELECT p.text FROM memories AS p WHERE p.id = coalesce(
+                  (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at = old.created_at
+                     AND x.id < old.id AND x.id <> new.id ORDER BY x.id DESC LIMIT 1),
+                  (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at < old.created_at
+                     AND x.id <> new.id ORDER BY x.created_at DESC, x.id DESC LIMIT 1))) END
+    FROM memories AS n
+    WHERE n.id = coalesce(
+            (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at = old.created_at
+               AND x.id > old.id AND x.id <> new.id ORDER BY x.id LIMIT 1),
+            (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at > old.created_at
+               AND x.id <> new.id ORDER BY x.created_at, x.id LIMIT 1));
+  INSERT INTO memories_fts (rowid, text, tags, context)
+    SELECT n.id, n.text, n.tags,
+           new.text
+    FROM memories AS n
+    WHERE n.id = coalesce(
+            (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at = new.created_at
+               AND x.id > new.id AND x.id <> new.id ORDER BY x.id LIMIT 1),
+            (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at > new.created_at
+               AND x.id <> new.id ORDER BY x.created_at, x.id LIMIT 1))
+      AND n.id IS NOT coalesce(
+            (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at = old.created_at
+               AND x.id > old.id AND x.id <> new.id ORDER BY x.id LIMIT 1),
+            (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at > old.created_at
+               AND x.id <> new.id ORDER BY x.created_at, x.id LIMIT 1));
+END;
+
+INSERT INTO memories_fts (memories_fts) VALUES ('rebuild');
