@@ -85,7 +85,8 @@ def test_writing_into_a_tie_does_not_walk_the_tie(stores):
 
 def test_recall_context_and_listing_do_not_walk_the_tie(stores):
     compare(stores, lambda mem, _: mem.recall("needle", mode="keyword"))  # smoothing's thread links
-    compare(stores, lambda mem, _: recalling.with_context(mem._conn, mem.recall("needle")[0], 3))  # Hit.context
+    compare(stores, lambda mem, _: recalling.with_context(  # Hit.context
+        mem._conn, mem.recall("needle")[0], 3, "2999-01-01", include_superseded=False))
     # pages 2 to 5 of the thread: each page starts inside the tie
     compare(stores, lambda mem, _: [m for _, m in zip(range(50), mem.iter(thread="log", page_size=10))])
 

@@ -1,5 +1,6 @@
--- 006: the keyword index's context column, written so that every step is one index seek. The view
--- and every trigger that 004 made are replaced, and the index is rebuilt from the new view.
+-- 006: the keyword index's context column, written so that every step is one index seek and that
+-- no hidden memory's text is findable through its neighbour. The view and every trigger that 004
+-- made are replaced, and the index is rebuilt from the new view.
 --
 -- 1. Ties. "The memory before position (c, i) in its thread" is not the row value
 --    (x.created_at, x.id) < (c, i): SQLite plans that as a seek on created_at alone and then steps
@@ -12,6 +13,13 @@
 --      the last row with a smaller created_at                   (thread = t AND created_at < c)
 --    and "the memory after" the same way round. tests/test_threads_ties.py counts the VM steps.
 --
+-- 2. Hidden neighbours. Expiry happens by the clock, with no write, so the index cannot follow
+--    it in time. The rule that holds anyway: a memory that can be hidden (it has an expires_at,
+--    or it is superseded) never serves as its successor's context; that successor's context is
+--    NULL. Positions do not change: the context is still the previous memory's text or nothing,
+--    the same neighbour recall's smoothing links to (a hidden neighbour lends nothing there either).
+--    Setting or clearing expires_at or superseded_by is an indexed change, like an edit of text.
+--
 -- As in 004, the triggers read memories, not the view (through the view INSERT ... RETURNING runs
 -- 4x slower), and compute the old indexed values of the (at most three) rows a change touches.
 -- Only the changed memory differs between the old and the new table, so each lookup leaves it
@@ -23,7 +31,8 @@
 --                       (SELECT x.id FROM memories AS x WHERE x.thread = t AND x.created_at < c
 --                          AND x.id <> e ORDER BY x.created_at DESC, x.id DESC LIMIT 1))
 --   next(P)  = id of the first memory other than e after P, the same way round
---   ctx(P)   = text of prev(P)
+--   ctx(P)   = text of prev(P) if that memory can never be hidden (expires_at and superseded_by NULL), else NULL
+--   own(m)   = m.text if m can never be hidden, else NULL: what m gives its next memory as context
 
 DROP TRIGGER memories_after_insert;
 DROP TRIGGER memories_after_delete;
@@ -41,14 +50,15 @@ SELECT m.id, m.text, m.tags,
                  ORDER BY x.id DESC LIMIT 1),
                 (SELECT x.id FROM memories AS x
                  WHERE x.thread = m.thread AND x.created_at < m.created_at
-                 ORDER BY x.created_at DESC, x.id DESC LIMIT 1))) AS context
+                 ORDER BY x.created_at DESC, x.id DESC LIMIT 1))
+          AND p.expires_at IS NULL AND p.superseded_by IS NULL) AS context
 FROM memories AS m;
 
--- Insert: next(new) had ctx(new) as context; now it has new.text.
+-- Insert: next(new) had ctx(new) as context; now it has own(new).
 CREATE TRIGGER memories_after_insert AFTER INSERT ON memories BEGIN
   INSERT INTO memories_fts (memories_fts, rowid, text, tags, context)
     SELECT 'delete', n.id, n.text, n.tags,
-           (SELECT p.text FROM memories AS p WHERE p.id = coalesce(
+           (SELECT p.text FROM memories AS p WHERE p.expires_at IS NULL AND p.superseded_by IS NULL AND p.id = coalesce(
               (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at = new.created_at
                  AND x.id < new.id AND x.id <> new.id ORDER BY x.id DESC LIMIT 1),
               (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at < new.created_at
@@ -61,14 +71,14 @@ CREATE TRIGGER memories_after_insert AFTER INSERT ON memories BEGIN
                AND x.id <> new.id ORDER BY x.created_at, x.id LIMIT 1));
   INSERT INTO memories_fts (rowid, text, tags, context)
     VALUES (new.id, new.text, new.tags,
-            (SELECT p.text FROM memories AS p WHERE p.id = coalesce(
+            (SELECT p.text FROM memories AS p WHERE p.expires_at IS NULL AND p.superseded_by IS NULL AND p.id = coalesce(
                (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at = new.created_at
                   AND x.id < new.id AND x.id <> new.id ORDER BY x.id DESC LIMIT 1),
                (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at < new.created_at
                   AND x.id <> new.id ORDER BY x.created_at DESC, x.id DESC LIMIT 1))));
   INSERT INTO memories_fts (rowid, text, tags, context)
     SELECT n.id, n.text, n.tags,
-           new.text
+           CASE WHEN new.expires_at IS NULL AND new.superseded_by IS NULL THEN new.text END
     FROM memories AS n
     WHERE n.id = coalesce(
             (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at = new.created_at
@@ -78,19 +88,19 @@ CREATE TRIGGER memories_after_insert AFTER INSERT ON memories BEGIN
   INSERT INTO memory_tags (tag, memory_id) SELECT DISTINCT value, new.id FROM json_each(new.tags);
 END;
 
--- Delete: the memory leaves the index with the context it had, ctx(old); next(old) had old.text
+-- Delete: the memory leaves the index with the context it had, ctx(old); next(old) had own(old)
 -- as context and now gets ctx(old).
 CREATE TRIGGER memories_after_delete AFTER DELETE ON memories BEGIN
   INSERT INTO memories_fts (memories_fts, rowid, text, tags, context)
     VALUES ('delete', old.id, old.text, old.tags,
-            (SELECT p.text FROM memories AS p WHERE p.id = coalesce(
+            (SELECT p.text FROM memories AS p WHERE p.expires_at IS NULL AND p.superseded_by IS NULL AND p.id = coalesce(
                (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at = old.created_at
                   AND x.id < old.id AND x.id <> old.id ORDER BY x.id DESC LIMIT 1),
                (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at < old.created_at
                   AND x.id <> old.id ORDER BY x.created_at DESC, x.id DESC LIMIT 1))));
   INSERT INTO memories_fts (memories_fts, rowid, text, tags, context)
     SELECT 'delete', n.id, n.text, n.tags,
-           old.text
+           CASE WHEN old.expires_at IS NULL AND old.superseded_by IS NULL THEN old.text END
     FROM memories AS n
     WHERE n.id = coalesce(
             (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at = old.created_at
@@ -99,7 +109,7 @@ CREATE TRIGGER memories_after_delete AFTER DELETE ON memories BEGIN
                AND x.id <> old.id ORDER BY x.created_at, x.id LIMIT 1));
   INSERT INTO memories_fts (rowid, text, tags, context)
     SELECT n.id, n.text, n.tags,
-           (SELECT p.text FROM memories AS p WHERE p.id = coalesce(
+           (SELECT p.text FROM memories AS p WHERE p.expires_at IS NULL AND p.superseded_by IS NULL AND p.id = coalesce(
               (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at = old.created_at
                  AND x.id < old.id AND x.id <> old.id ORDER BY x.id DESC LIMIT 1),
               (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at < old.created_at
@@ -112,22 +122,30 @@ CREATE TRIGGER memories_after_delete AFTER DELETE ON memories BEGIN
                AND x.id <> old.id ORDER BY x.created_at, x.id LIMIT 1));
 END;
 
--- Update of anything the index depends on (text, tags, thread, created_at, even id): the memory
--- leaves its old place and takes its new one. Rows whose indexed values change:
+-- Update of anything the index depends on (text, tags, thread, created_at, id, and whether the
+-- memory can be hidden): the memory leaves its old place and takes its new one. Rows whose
+-- indexed values change:
 --   the memory itself   indexed with ctx(old), now ctx(new);
---   N_old = next(old)   indexed with old.text; now new.text if it is also next(new), else ctx(old);
---   N_new = next(new)   (when it is not N_old) indexed with ctx(new), now new.text.
-CREATE TRIGGER memories_after_update_indexed AFTER UPDATE OF text, tags, thread, created_at, id ON memories BEGIN
+--   N_old = next(old)   indexed with own(old); now own(new) if it is also next(new), else ctx(old);
+--   N_new = next(new)   (when it is not N_old) indexed with ctx(new), now own(new).
+-- The WHEN clause skips updates that change none of it (pinned, metadata, a new expiry date of a
+-- memory that had one already): their index rows stay as they are.
+CREATE TRIGGER memories_after_update_indexed
+AFTER UPDATE OF text, tags, thread, created_at, id, expires_at, superseded_by ON memories
+WHEN old.text IS NOT new.text OR old.tags IS NOT new.tags OR old.thread IS NOT new.thread
+  OR old.created_at IS NOT new.created_at OR old.id IS NOT new.id
+  OR (old.expires_at IS NULL) <> (new.expires_at IS NULL)
+  OR (old.superseded_by IS NULL) <> (new.superseded_by IS NULL) BEGIN
   INSERT INTO memories_fts (memories_fts, rowid, text, tags, context)
     VALUES ('delete', old.id, old.text, old.tags,
-            (SELECT p.text FROM memories AS p WHERE p.id = coalesce(
+            (SELECT p.text FROM memories AS p WHERE p.expires_at IS NULL AND p.superseded_by IS NULL AND p.id = coalesce(
                (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at = old.created_at
                   AND x.id < old.id AND x.id <> new.id ORDER BY x.id DESC LIMIT 1),
                (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at < old.created_at
                   AND x.id <> new.id ORDER BY x.created_at DESC, x.id DESC LIMIT 1))));
   INSERT INTO memories_fts (memories_fts, rowid, text, tags, context)
     SELECT 'delete', n.id, n.text, n.tags,
-           old.text
+           CASE WHEN old.expires_at IS NULL AND old.superseded_by IS NULL THEN old.text END
     FROM memories AS n
     WHERE n.id = coalesce(
             (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at = old.created_at
@@ -136,7 +154,7 @@ CREATE TRIGGER memories_after_update_indexed AFTER UPDATE OF text, tags, thread,
                AND x.id <> new.id ORDER BY x.created_at, x.id LIMIT 1));
   INSERT INTO memories_fts (memories_fts, rowid, text, tags, context)
     SELECT 'delete', n.id, n.text, n.tags,
-           (SELECT p.text FROM memories AS p WHERE p.id = coalesce(
+           (SELECT p.text FROM memories AS p WHERE p.expires_at IS NULL AND p.superseded_by IS NULL AND p.id = coalesce(
               (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at = new.created_at
                  AND x.id < new.id AND x.id <> new.id ORDER BY x.id DESC LIMIT 1),
               (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at < new.created_at
@@ -154,7 +172,7 @@ CREATE TRIGGER memories_after_update_indexed AFTER UPDATE OF text, tags, thread,
                AND x.id <> new.id ORDER BY x.created_at, x.id LIMIT 1));
   INSERT INTO memories_fts (rowid, text, tags, context)
     VALUES (new.id, new.text, new.tags,
-            (SELECT p.text FROM memories AS p WHERE p.id = coalesce(
+            (SELECT p.text FROM memories AS p WHERE p.expires_at IS NULL AND p.superseded_by IS NULL AND p.id = coalesce(
                (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at = new.created_at
                   AND x.id < new.id AND x.id <> new.id ORDER BY x.id DESC LIMIT 1),
                (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at < new.created_at
@@ -166,8 +184,8 @@ CREATE TRIGGER memories_after_update_indexed AFTER UPDATE OF text, tags, thread,
                      AND x.id > new.id AND x.id <> new.id ORDER BY x.id LIMIT 1),
                   (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at > new.created_at
                      AND x.id <> new.id ORDER BY x.created_at, x.id LIMIT 1))
-                THEN new.text
-                ELSE (SELECT p.text FROM memories AS p WHERE p.id = coalesce(
+                THEN CASE WHEN new.expires_at IS NULL AND new.superseded_by IS NULL THEN new.text END
+                ELSE (SELECT p.text FROM memories AS p WHERE p.expires_at IS NULL AND p.superseded_by IS NULL AND p.id = coalesce(
                   (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at = old.created_at
                      AND x.id < old.id AND x.id <> new.id ORDER BY x.id DESC LIMIT 1),
                   (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at < old.created_at
@@ -180,7 +198,7 @@ CREATE TRIGGER memories_after_update_indexed AFTER UPDATE OF text, tags, thread,
                AND x.id <> new.id ORDER BY x.created_at, x.id LIMIT 1));
   INSERT INTO memories_fts (rowid, text, tags, context)
     SELECT n.id, n.text, n.tags,
-           new.text
+           CASE WHEN new.expires_at IS NULL AND new.superseded_by IS NULL THEN new.text END
     FROM memories AS n
     WHERE n.id = coalesce(
             (SELECT x.id FROM memories AS x WHERE x.thread = new.thread AND x.created_at = new.created_at

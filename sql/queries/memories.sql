@@ -104,20 +104,23 @@ ORDER BY created_at, id
 LIMIT +:limit;
 
 -- name: thread_before
--- recall(..., context=n): up to :n memories just before memory :id in its thread, nearest first.
--- Two seeks, as in list_thread: the same created_at with a smaller id, then the earlier
--- created_at values.
+-- recall(..., context=n): up to :n memories just before memory :id in its thread, nearest first,
+-- hidden ones left out as recall leaves them out (expired: expires_at <= :now; superseded unless
+-- :include_superseded). Two seeks, as in list_thread: the same created_at with a smaller id,
+-- then the earlier created_at values.
 WITH h AS (SELECT thread, created_at, id FROM memories WHERE id = +:id)
 SELECT id, text FROM (
   SELECT * FROM (
     SELECT p.id, p.text, p.created_at FROM h CROSS JOIN memories AS p
       ON p.thread = h.thread AND p.created_at = h.created_at AND p.id < h.id
+    WHERE (p.expires_at IS NULL OR p.expires_at > :now) AND (:include_superseded OR p.superseded_by IS NULL)
     ORDER BY p.id DESC
     LIMIT +:n)
   UNION ALL
   SELECT * FROM (
     SELECT p.id, p.text, p.created_at FROM h CROSS JOIN memories AS p
       ON p.thread = h.thread AND p.created_at < h.created_at
+    WHERE (p.expires_at IS NULL OR p.expires_at > :now) AND (:include_superseded OR p.superseded_by IS NULL)
     ORDER BY p.created_at DESC, p.id DESC
     LIMIT +:n))
 ORDER BY created_at DESC, id DESC
@@ -130,12 +133,14 @@ SELECT id, text FROM (
   SELECT * FROM (
     SELECT x.id, x.text, x.created_at FROM h CROSS JOIN memories AS x
       ON x.thread = h.thread AND x.created_at = h.created_at AND x.id > h.id
+    WHERE (x.expires_at IS NULL OR x.expires_at > :now) AND (:include_superseded OR x.superseded_by IS NULL)
     ORDER BY x.id
     LIMIT +:n)
   UNION ALL
   SELECT * FROM (
     SELECT x.id, x.text, x.created_at FROM h CROSS JOIN memories AS x
       ON x.thread = h.thread AND x.created_at > h.created_at
+    WHERE (x.expires_at IS NULL OR x.expires_at > :now) AND (:include_superseded OR x.superseded_by IS NULL)
     ORDER BY x.created_at, x.id
     LIMIT +:n))
 ORDER BY created_at, id
