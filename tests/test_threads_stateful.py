@@ -1,9 +1,10 @@
 """A hypothesis state machine proves the context column of the keyword index stays exact: inserts
 anywhere in a thread (created_at drawn from a few values, so most land in the middle and many tie),
 edits, forgets, thread changes, created_at changes, expiry and superseding, through the API and as
-raw SQL from a second connection (what a person types in the sqlite3 shell). After every step the
-index must hold, for each memory, exactly the text of its previous memory in thread order
-(created_at, id), or nothing when that memory can be hidden (it has an expires_at or is superseded)."""
+raw SQL from a second connection (what a person types in the sqlite3 shell, foreign keys off).
+After every step the index must hold, for each memory, exactly the text of its previous memory in
+thread order (created_at, id), or nothing when that memory can be hidden (it has an expires_at or
+is superseded); tag rows match memories.tags; a REPLACE INTO is refused and changes nothing."""
 from __future__ import annotations
 
 import shutil
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import memento
+from memento import sqlfiles
 
 WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
 texts = st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map(" ".join)
@@ -31,6 +33,7 @@ class ContextMachine(RuleBasedStateMachine):
         self.mem = memento.open(self.path, tier="minimal")
         self.shell = apsw.Connection(str(self.path))  # a second writer, like the sqlite3 shell
         self.shell.set_busy_timeout(5000)
+        self.shell.pragma("foreign_keys", False)  # as in the sqlite3 shell
         self.model = {}  # id -> [text, thread, created_at, can be hidden]
 
     def teardown(self):
@@ -121,6 +124,18 @@ class ContextMachine(RuleBasedStateMachine):
             "SELECT expires_at IS NOT NULL OR superseded_by IS NOT NULL FROM memories WHERE id = ?",
             (memory_id,)).get)
 
+    @precondition(lambda self: self.model)
+    @rule(data=st.data(), text=texts)
+    def shell_replace(self, data, text):
+        memory_id = self.pick(data)
+        try:
+            self.shell.execute("REPLACE INTO memories (id, text, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                               (memory_id, text, "2024-01-01", "2024-01-01"))
+        except apsw.ConstraintError as e:
+            assert "REPLACE" in str(e)
+        else:
+            raise AssertionError("REPLACE INTO memories was not refused")
+
     def superseded(self, memory_id) -> bool:
         return self.mem.get(memory_id).superseded_by is not None
 
@@ -147,6 +162,8 @@ class ContextMachine(RuleBasedStateMachine):
             found = {r[0] for r in self.shell.execute(
                 "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?", (f'context : "{word}"',))}
             assert found == {i for i, c in expected.items() if c and word in c.split()}, word
+        # tag rows follow memories.tags, also after a DELETE with foreign keys off
+        assert self.shell.execute(sqlfiles.query("tag_rows_out_of_step")).get == 0
 
 
 ContextMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None,

@@ -1,6 +1,7 @@
--- 006: the keyword index's context column, written so that every step is one index seek and that
--- no hidden memory's text is findable through its neighbour. The view and every trigger that 004
--- made are replaced, and the index is rebuilt from the new view.
+-- 006: the keyword index's context column, written so that every step is one index seek, that
+-- no hidden memory's text is findable through its neighbour, and that shell edits keep the index
+-- and tag rows exact. The view and every trigger that 004 made are replaced, and the index is
+-- rebuilt from the new view.
 --
 -- 1. Ties. "The memory before position (c, i) in its thread" is not the row value
 --    (x.created_at, x.id) < (c, i): SQLite plans that as a seek on created_at alone and then steps
@@ -19,6 +20,13 @@
 --    NULL. Positions do not change: the context is still the previous memory's text or nothing,
 --    the same neighbour recall's smoothing links to (a hidden neighbour lends nothing there either).
 --    Setting or clearing expires_at or superseded_by is an indexed change, like an edit of text.
+--
+-- 3. Shell edits. The sqlite3 shell runs with foreign keys off, so the delete trigger deletes the
+--    memory's tag rows itself (with them on, the cascade has done it and this finds none).
+--    REPLACE INTO memories (and UPDATE OR REPLACE onto another id) deletes the row it replaces
+--    without firing the delete trigger (recursive_triggers is off by default), which would leave
+--    the old text in the index: such a statement is refused. The insert trigger sees it: the index
+--    still holds a row under the new id (a new memory's id is never in the index otherwise).
 --
 -- As in 004, the triggers read memories, not the view (through the view INSERT ... RETURNING runs
 -- 4x slower), and compute the old indexed values of the (at most three) rows a change touches.
@@ -56,6 +64,8 @@ FROM memories AS m;
 
 -- Insert: next(new) had ctx(new) as context; now it has own(new).
 CREATE TRIGGER memories_after_insert AFTER INSERT ON memories BEGIN
+  SELECT RAISE(ABORT, 'memento: REPLACE INTO memories would drop the replaced memory without updating the keyword index and tag rows; use UPDATE memories SET ... WHERE id = ... instead')
+  WHERE EXISTS (SELECT 1 FROM memories_fts_docsize WHERE id = new.id);
   INSERT INTO memories_fts (memories_fts, rowid, text, tags, context)
     SELECT 'delete', n.id, n.text, n.tags,
            (SELECT p.text FROM memories AS p WHERE p.expires_at IS NULL AND p.superseded_by IS NULL AND p.id = coalesce(
@@ -89,7 +99,7 @@ CREATE TRIGGER memories_after_insert AFTER INSERT ON memories BEGIN
 END;
 
 -- Delete: the memory leaves the index with the context it had, ctx(old); next(old) had own(old)
--- as context and now gets ctx(old).
+-- as context and now gets ctx(old). Its tag rows go too (the shell has foreign keys off).
 CREATE TRIGGER memories_after_delete AFTER DELETE ON memories BEGIN
   INSERT INTO memories_fts (memories_fts, rowid, text, tags, context)
     VALUES ('delete', old.id, old.text, old.tags,
@@ -120,6 +130,7 @@ CREATE TRIGGER memories_after_delete AFTER DELETE ON memories BEGIN
                AND x.id > old.id AND x.id <> old.id ORDER BY x.id LIMIT 1),
             (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at > old.created_at
                AND x.id <> old.id ORDER BY x.created_at, x.id LIMIT 1));
+  DELETE FROM memory_tags WHERE memory_id = old.id;
 END;
 
 -- Update of anything the index depends on (text, tags, thread, created_at, id, and whether the
@@ -211,5 +222,15 @@ WHEN old.text IS NOT new.text OR old.tags IS NOT new.tags OR old.thread IS NOT n
             (SELECT x.id FROM memories AS x WHERE x.thread = old.thread AND x.created_at > old.created_at
                AND x.id <> new.id ORDER BY x.created_at, x.id LIMIT 1));
 END;
+
+-- UPDATE OR REPLACE moving a memory onto another memory's id deletes that memory without its
+-- delete trigger: refused, before anything changes (a plain UPDATE fails on the key anyway).
+CREATE TRIGGER memories_refuse_replace_by_id BEFORE UPDATE OF id ON memories
+WHEN new.id IS NOT old.id AND EXISTS (SELECT 1 FROM memories WHERE id = new.id) BEGIN
+  SELECT RAISE(ABORT, 'memento: UPDATE OR REPLACE onto another memory''s id would drop that memory without updating the keyword index and tag rows; delete it first');
+END;
+
+-- Tag rows whose memory a shell DELETE (foreign keys off) removed under an older version.
+DELETE FROM memory_tags WHERE memory_id NOT IN (SELECT id FROM memories);
 
 INSERT INTO memories_fts (memories_fts) VALUES ('rebuild');
