@@ -59,12 +59,15 @@ def names_in(query: str, longest: int = 3) -> str:
     return json.dumps(sorted(runs), ensure_ascii=False)
 
 
-def with_context(conn: apsw.Connection, hit: Hit, n: int) -> Hit:
-    """The hit with up to n memories before and after it in its thread (Hit.context)."""
+def with_context(conn: apsw.Connection, hit: Hit, n: int, now: str, include_superseded: bool) -> Hit:
+    """The hit with up to n memories before and after it in its thread (Hit.context), hidden ones
+    left out by the rule that hides hits: expired ones always (expires_at <= now), superseded ones
+    unless include_superseded."""
     if hit.thread is None:
         return hit
-    before = conn.execute(sqlfiles.query("thread_before"), {"id": hit.id, "n": n}).fetchall()
-    after = conn.execute(sqlfiles.query("thread_after"), {"id": hit.id, "n": n}).fetchall()
+    params = {"id": hit.id, "n": n, "now": now, "include_superseded": int(include_superseded)}
+    before = conn.execute(sqlfiles.query("thread_before"), params).fetchall()
+    after = conn.execute(sqlfiles.query("thread_after"), params).fetchall()
     return replace(hit, context=tuple(
         [Neighbour(i, text_of(text), -offset) for offset, (i, text) in reversed(list(enumerate(before, 1)))]
         + [Neighbour(i, text_of(text), offset) for offset, (i, text) in enumerate(after, 1)]))

@@ -409,7 +409,8 @@ class Memento:
         mode: "hybrid" (default in vector tiers), "keyword" (the only one in the minimal tier) or
         "vector". `vector`: the query's embedding, computed by the caller with this store's model,
         used instead of running the model. `context=n`: each hit carries up to n memories before and
-        after it in its thread (Hit.context), so an agent sees the conversation around it.
+        after it in its thread (Hit.context), so an agent sees the conversation around it; a
+        memory this recall would not return (expired, superseded) is not among them.
         Expired memories are never recalled; superseded ones only with include_superseded=True.
         `half_life_days`: each score is multiplied by 0.5 ** (age in days / half_life_days), age
         from created_at to `as_of` (default now); pinned memories never decay. None: the store's
@@ -438,7 +439,8 @@ class Memento:
         if mode == "keyword" and request.match is None:
             return []
         hits = recalling.run(self._conn, request, self.ranking, self._split_scan, self._vectors)
-        return [recalling.with_context(self._conn, h, context) for h in hits] if context else hits
+        return [recalling.with_context(self._conn, h, context, now, include_superseded)
+                for h in hits] if context else hits
 
     def _half_life(self, value: Optional[float]) -> Optional[float]:
         """recall's half-life: the caller's, else the store's setting; None = no decay."""

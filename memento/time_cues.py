@@ -49,7 +49,7 @@ def asks_when(question: str) -> bool:
 
 
 def fill(conn: apsw.Connection) -> int:
-    """Compute every unknown time cue (memories.time_cue NULL: after migration 006, or an edited
+    """Compute every unknown time cue (memories.time_cue NULL: after migration 007, or an edited
     text), inside the caller's write transaction; returns how many. Cheap when there are none: the
     unknown rows are read through their own partial index."""
     done = 0

@@ -59,7 +59,7 @@ class Neighbour:
     """A memory next to a hit in its thread (recall(..., context=n))."""
     id: int
     text: str
-    offset: int                     # -1: the memory just before the hit, 1: just after, ...
+    offset: int                     # -1: the nearest one before the hit that recall may return, 1: after, ...
 
 
 @dataclass(frozen=True)

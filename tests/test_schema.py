@@ -152,3 +152,34 @@ def test_sql_parts_are_included_where_statements_name_them():
         text = sqlfiles.query(name)
         assert "-- include:" not in text and "top_visible AS MATERIALIZED" in text and "filtered AS (" in text
         assert "memories_fts MATCH :match\n  AND rowid BETWEEN :low_id AND :high_id" in text  # best_matches, via top
+
+
+def test_a_v5_store_upgrades_with_its_keyword_index_rebuilt(store_path):
+    """Version 6 changes what the context column holds (a memory that can be hidden is no one's
+    context) and how it is found (ties): a version-5 store is rebuilt on open, exactly, and the tag
+    rows a shell DELETE left behind there (foreign keys off) are dropped."""
+    store_path.parent.mkdir(parents=True)
+    conn = apsw.Connection(str(store_path))
+    for migration in sqlfiles.migrations()[:5]:
+        conn.execute(migration.sql)
+    rows = [("what is the door code?", None), ("the door code is 4711", "2020-01-01T00:00:00.000Z"),
+            ("ok, noted", None), ("and the alarm?", None), ("same as the door", None)]
+    for text, expires_at in rows:  # one thread, all at one created_at (ties), as remember_many writes
+        conn.execute("INSERT INTO memories (text, tags, created_at, updated_at, thread, expires_at) "
+                     "VALUES (?, '[\"home\"]', '2024-01-01T10:00:00.000Z', '2024-01-01T10:00:00.000Z', 't', ?)",
+                     (text, expires_at))
+    conn.pragma("foreign_keys", False)  # as in the sqlite3 shell: the tag rows stay
+    conn.execute("DELETE FROM memories WHERE text = 'and the alarm?'")
+    conn.pragma("application_id", APPLICATION_ID)
+    conn.pragma("user_version", 5)
+    assert conn.execute("SELECT count(*) FROM memory_tags").get == 5
+    conn.close()
+    with memento.open(store_path, tier="minimal") as mem:
+        assert [c.name for c in mem.doctor() if not c.ok] == ["owner-only file permissions"]  # made by apsw
+        assert mem.recall("4711") == []  # "ok, noted" no longer holds the expired text as context
+        assert [h.text for h in mem.recall("noted")][0] == "ok, noted"
+        assert [m.text for m in mem.iter(thread="t")] == ["what is the door code?", "ok, noted", "same as the door"]
+    conn = apsw.Connection(str(store_path))
+    assert conn.pragma("user_version") == latest_version() >= 6
+    assert conn.execute("SELECT count(*) FROM memory_tags").get == 4
+    conn.close()

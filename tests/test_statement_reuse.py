@@ -49,8 +49,11 @@ def test_keyword_recall_reuses_its_statement(store_path):
                 lambda i: mem.recall(("tea", "mate")[i], k=7 + i, tags=[("drinks", "other")[i]]),
                 lambda i: mem.recall("water juice", thread=("chat", "other")[i], since=f"202{i}-01-01"),
                 lambda i: mem.recall("Rosa", half_life_days=30 + i, include_superseded=bool(i)),
+                lambda i: mem.recall(("tea", "cocoa")[i], context=1 + i),  # thread_before/after
+                lambda i: list(mem.iter(thread="chat", page_size=2 + i)),   # list_thread, page by page
                 lambda i: mem.newest(limit=2 + i)]
         assert mem.recall("what does Rosa drink?")  # the statements find something: they ran
+        assert mem.recall("tea", context=1)[0].context
         assert compilations(mem, runs) == 0
 
 

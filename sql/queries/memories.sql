@@ -73,34 +73,81 @@ ORDER BY created_at DESC, id DESC
 LIMIT +:limit;
 
 -- name: list_thread
--- One thread in its order (created_at, id), keyset-paginated on that order (index memories_thread).
+-- One thread in its order (created_at, id), keyset-paginated on that order (index memories_thread):
+-- the rest of the page's created_at after :after_id, then the later created_at values, each arm a
+-- seek. The row value (created_at, id) > (:after_created_at, :after_id) seeks on created_at alone
+-- and steps through every memory sharing it (migration 006), a whole thread per page when its
+-- memories share one created_at. "= +:x": compared with a bare parameter in a statement with an
+-- ORDER BY, SQLite 3.54 recompiles the statement at every run (recall_parts.sql's "LIMIT +:n").
+WITH tagged AS (
+  SELECT memory_id FROM memory_tags
+  WHERE :tags IS NOT NULL AND tag IN (SELECT value FROM json_each(:tags))
+  GROUP BY memory_id HAVING count(*) = json_array_length(:tags)
+)
 SELECT
 -- include: memory_columns
-FROM memories
-WHERE thread = :thread AND (created_at, id) > (:after_created_at, :after_id)
-  AND (:include_expired OR expires_at IS NULL OR expires_at > :now)
-  AND (:pinned IS NULL OR pinned = :pinned)
-  AND (:tags IS NULL OR id IN (
-        SELECT memory_id FROM memory_tags
-        WHERE tag IN (SELECT value FROM json_each(:tags))
-        GROUP BY memory_id HAVING count(*) = json_array_length(:tags)))
+FROM (
+  SELECT * FROM (
+    SELECT * FROM memories
+    WHERE thread = +:thread AND created_at = +:after_created_at AND id > :after_id
+      AND (:include_expired OR expires_at IS NULL OR expires_at > :now)
+      AND (:pinned IS NULL OR pinned = +:pinned)
+      AND (:tags IS NULL OR id IN tagged)
+    ORDER BY id
+    LIMIT +:limit)
+  UNION ALL
+  SELECT * FROM (
+    SELECT * FROM memories
+    WHERE thread = +:thread AND created_at > :after_created_at
+      AND (:include_expired OR expires_at IS NULL OR expires_at > :now)
+      AND (:pinned IS NULL OR pinned = +:pinned)
+      AND (:tags IS NULL OR id IN tagged)
+    ORDER BY created_at, id
+    LIMIT +:limit))
 ORDER BY created_at, id
 LIMIT +:limit;
 
 -- name: thread_before
--- recall(..., context=n): up to :n memories just before memory :id in its thread, nearest first.
-SELECT p.id, p.text FROM memories AS h JOIN memories AS p
-  ON p.thread = h.thread AND (p.created_at, p.id) < (h.created_at, h.id)
-WHERE h.id = :id
-ORDER BY p.created_at DESC, p.id DESC
+-- recall(..., context=n): up to :n memories just before memory :id in its thread, nearest first,
+-- hidden ones left out as recall leaves them out (expired: expires_at <= :now; superseded unless
+-- :include_superseded). Two seeks, as in list_thread: the same created_at with a smaller id,
+-- then the earlier created_at values.
+WITH h AS (SELECT thread, created_at, id FROM memories WHERE id = +:id)
+SELECT id, text FROM (
+  SELECT * FROM (
+    SELECT p.id, p.text, p.created_at FROM h CROSS JOIN memories AS p
+      ON p.thread = h.thread AND p.created_at = h.created_at AND p.id < h.id
+    WHERE (p.expires_at IS NULL OR p.expires_at > :now) AND (:include_superseded OR p.superseded_by IS NULL)
+    ORDER BY p.id DESC
+    LIMIT +:n)
+  UNION ALL
+  SELECT * FROM (
+    SELECT p.id, p.text, p.created_at FROM h CROSS JOIN memories AS p
+      ON p.thread = h.thread AND p.created_at < h.created_at
+    WHERE (p.expires_at IS NULL OR p.expires_at > :now) AND (:include_superseded OR p.superseded_by IS NULL)
+    ORDER BY p.created_at DESC, p.id DESC
+    LIMIT +:n))
+ORDER BY created_at DESC, id DESC
 LIMIT +:n;
 
 -- name: thread_after
--- ... and up to :n just after it, nearest first.
-SELECT x.id, x.text FROM memories AS h JOIN memories AS x
-  ON x.thread = h.thread AND (x.created_at, x.id) > (h.created_at, h.id)
-WHERE h.id = :id
-ORDER BY x.created_at, x.id
+-- ... and up to :n just after it, nearest first, the same way round.
+WITH h AS (SELECT thread, created_at, id FROM memories WHERE id = +:id)
+SELECT id, text FROM (
+  SELECT * FROM (
+    SELECT x.id, x.text, x.created_at FROM h CROSS JOIN memories AS x
+      ON x.thread = h.thread AND x.created_at = h.created_at AND x.id > h.id
+    WHERE (x.expires_at IS NULL OR x.expires_at > :now) AND (:include_superseded OR x.superseded_by IS NULL)
+    ORDER BY x.id
+    LIMIT +:n)
+  UNION ALL
+  SELECT * FROM (
+    SELECT x.id, x.text, x.created_at FROM h CROSS JOIN memories AS x
+      ON x.thread = h.thread AND x.created_at > h.created_at
+    WHERE (x.expires_at IS NULL OR x.expires_at > :now) AND (:include_superseded OR x.superseded_by IS NULL)
+    ORDER BY x.created_at, x.id
+    LIMIT +:n))
+ORDER BY created_at, id
 LIMIT +:n;
 
 -- name: count_memories
@@ -140,7 +187,7 @@ DELETE FROM store_meta WHERE key = :key;
 SELECT max(id) FROM memories;
 
 -- name: time_cues_unknown
--- Memories whose time cue must be computed (after migration 006, or their text was edited).
+-- Memories whose time cue must be computed (after migration 007, or their text was edited).
 SELECT id, text FROM memories WHERE time_cue IS NULL ORDER BY id LIMIT +:limit;
 
 -- name: set_time_cue

@@ -91,16 +91,25 @@ keyword AS MATERIALIZED (
 
 -- part: thread_links
 -- Columns prev_id and next_id of memory m (in a candidates' CTE): its previous and next memory in
--- its thread by (created_at, id), read along index memories_thread; NULL without a thread, or
--- when smoothing is off (:gamma = 0).
-         CASE WHEN :gamma > 0 THEN
+-- its thread by (created_at, id), NULL without a thread, or when smoothing is off (:gamma = 0).
+-- Each is two seeks along index memories_thread, the first that finds a row wins: the nearest
+-- with the same created_at (by id), else the nearest with another created_at. The row value
+-- (p.created_at, p.id) < (m.created_at, m.id) seeks on created_at alone and then steps through
+-- every memory sharing it, a whole batch's worth when created_at ties (migration 006).
+         CASE WHEN :gamma > 0 THEN coalesce(
            (SELECT p.id FROM memories AS p
-            WHERE p.thread = m.thread AND (p.created_at, p.id) < (m.created_at, m.id)
-            ORDER BY p.created_at DESC, p.id DESC LIMIT 1) END AS prev_id,
-         CASE WHEN :gamma > 0 THEN
+            WHERE p.thread = m.thread AND p.created_at = m.created_at AND p.id < m.id
+            ORDER BY p.id DESC LIMIT 1),
+           (SELECT p.id FROM memories AS p
+            WHERE p.thread = m.thread AND p.created_at < m.created_at
+            ORDER BY p.created_at DESC, p.id DESC LIMIT 1)) END AS prev_id,
+         CASE WHEN :gamma > 0 THEN coalesce(
            (SELECT n.id FROM memories AS n
-            WHERE n.thread = m.thread AND (n.created_at, n.id) > (m.created_at, m.id)
-            ORDER BY n.created_at, n.id LIMIT 1) END AS next_id
+            WHERE n.thread = m.thread AND n.created_at = m.created_at AND n.id > m.id
+            ORDER BY n.id LIMIT 1),
+           (SELECT n.id FROM memories AS n
+            WHERE n.thread = m.thread AND n.created_at > m.created_at
+            ORDER BY n.created_at, n.id LIMIT 1)) END AS next_id
 
 -- part: best_matches
 -- The best :overfetch matches by bm25 (lower is better) with ids from :low_id to :high_id, unless :top

@@ -1,4 +1,4 @@
--- 006: who said it, and whether it says when. Two plain columns a person can read in the sqlite3 shell:
+-- 007: who said it, and whether it says when. Two plain columns a person can read in the sqlite3 shell:
 --   speaker   who said or wrote the memory (a person's name, "user", "assistant"...); NULL = not known.
 --             Recall lifts a memory whose speaker the question names (memento/ranking.py).
 --   time_cue  1 when the text holds a time expression (a date, a weekday, a month, a year,
