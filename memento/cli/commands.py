@@ -386,7 +386,8 @@ def _export_markdown(args) -> None:
     if args.json:
         output.print_json(summary)
     else:
-        print(f"wrote {summary.memories} memories in {summary.files} files under {summary.out}")
+        print(f"wrote {output.counted(summary.memories, 'memory', 'memories')} in "
+              f"{output.counted(summary.files, 'file')} under {output.cell(summary.out, wide=True)}")
 
 
 @command("backfill", "embed memories stored without a vector (vector tiers)")

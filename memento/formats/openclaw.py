@@ -154,8 +154,8 @@ def read_source(root: Path, relative: str) -> SourceFile:
     kind = LONG_TERM if relative in ROOT_FILES else DAILY if day else None
     created_at = day + "T00:00:00.000Z" if day else _utc(info.st_mtime)
     if any(line.strip() == markdown.EXPORT_MARK for line in lines[:3]):
-        chunks = [Chunk(text, start, end, created, tags)
-                  for start, end, text, created, tags in markdown.parse_items(lines) if text.strip()]
+        chunks = [Chunk(item.text, item.start_line, item.end_line, item.created_at, item.tags)
+                  for item in markdown.parse_items(lines) if item.text.strip()]
     else:
         chunks = chunk_lines(drop_managed_blocks(lines))
     return SourceFile(relative, kind, created_at, tuple(chunks))
