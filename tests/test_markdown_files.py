@@ -3,6 +3,7 @@ export removed, an export coming back into its own store not stored twice, text 
 cannot hold (a carriage return) kept exactly. Real stores, real files, the real command line."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
@@ -105,6 +106,46 @@ def test_a_killed_export_leaves_nothing_an_import_reads_and_the_next_export_clea
     assert everything_under(out) == ["memory", "memory/2026-03-10.md", "memory/2026-03-11.md"]
     assert run(capsys, "import", out, "--db", tmp_path / "again.db")[0] == 0
     assert count(tmp_path / "again.db") == 400
+
+
+def test_staging_left_inside_memory_by_an_older_export_is_neither_imported_nor_kept(tmp_path, capsys):
+    db, out = tmp_path / "s.db", tmp_path / "out"
+    with memento.open(db, tier="minimal") as mem:
+        mem.remember("a fact", created_at="2026-03-14T10:00:00Z")
+    leftover = write(out / "memory" / ".memento-export-k1ll3d" / "2026-03-14.md",
+                     "<!-- memento:export v1 -->\n# 2026-03-14\n\n"
+                     "- <!-- memento:memory id=9 created_at=2026-03-14T10:00:00.000Z tags= -->\n  half a day\n")
+    code, out_json, err = run(capsys, "import", out, "--db", tmp_path / "back.db", "--json")
+    assert code == 0 and count(tmp_path / "back.db") == 0
+    assert json.loads(out_json)["skipped"][0]["path"] == "memory/.memento-export-k1ll3d"
+    # A store that read the leftover before (as earlier versions did) loses those copies with --prune.
+    with memento.open(tmp_path / "read-it.db", tier="minimal") as mem:
+        mem.remember("half a day", tags=["openclaw"], metadata={
+            "source": "openclaw", "path": "memory/.memento-export-k1ll3d/2026-03-14.md", "start_line": 4,
+            "end_line": 5, "sha256": "0" * 64})
+    code, out_json, _ = run(capsys, "import", out, "--db", tmp_path / "read-it.db", "--prune", "--json")
+    assert code == 0 and json.loads(out_json)["removed"] == 1 and count(tmp_path / "read-it.db") == 0
+    assert run(capsys, "export", "--format", "markdown", "--out", out, "--db", db)[0] == 0
+    assert not leftover.parent.exists()
+    assert everything_under(out) == ["memory", "memory/2026-03-14.md"]
+
+
+# -- item 15: an export read back into its own store ------------------------------------------------
+
+def test_an_export_into_the_workspace_does_not_double_the_store(tmp_path, capsys):
+    root, db = tmp_path / "workspace", tmp_path / "s.db"
+    write(root / "MEMORY.md", "# About\n\nAlice prefers green tea.\n")
+    assert run(capsys, "import", root, "--db", db)[0] == 0
+    with memento.open(db, tier="minimal") as mem:
+        for i in range(4):
+            mem.remember(f"remembered fact {i}", tags=["chat"], created_at="2026-03-14T10:00:00Z")
+    before = count(db)
+    assert before == 5
+    assert run(capsys, "export", "--format", "markdown", "--out", root, "--db", db)[0] == 0
+    for _ in range(2):
+        code, out, _ = run(capsys, "import", root, "--db", db, "--json")
+        assert code == 0 and json.loads(out)["added"] == 0
+        assert count(db) == before
 
 
 # -- item 5: carriage returns -----------------------------------------------------------------------

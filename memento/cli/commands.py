@@ -343,17 +343,18 @@ def _import_openclaw(args) -> int:
     from ..formats import openclaw
     root = openclaw.default_workspace() if args.file is None else Path(args.file).expanduser()
     with _open(args) as mem:
-        files = sum(1 for _, skip in openclaw.find_files(root) if skip is None) if root.is_dir() else 0
+        files = sum(1 for found in openclaw.find_files(root) if found.skip is None) if root.is_dir() else 0
         with Progress(files, "openclaw import") as bar:
             summary = openclaw.import_workspace(mem, root, prune=args.prune, strict=args.strict,
                                                 embed="later" if args.later else "now", progress=bar.advance)
     if args.json:
         output.print_json(summary)
     else:
-        print(f"{summary.files} files: {summary.added} chunks added, {summary.unchanged} unchanged, "
-              f"{summary.replaced} replaced, {summary.removed} removed")
+        print(f"{output.counted(summary.files, 'file')}: {output.counted(summary.added, 'chunk')} added, "
+              f"{summary.unchanged} unchanged, {summary.replaced} replaced, {summary.removed} removed")
     for skipped in summary.skipped:
-        print(f"memento: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+        print(f"memento: skipped {output.cell(skipped.path, wide=True)}: {output.cell(skipped.reason, wide=True)}",
+              file=sys.stderr)
     return 0
 
 
