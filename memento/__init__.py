@@ -20,7 +20,7 @@ _EXPORTS = {
     "detect_hardware_tier": "tiers",
     "MementoError": "errors", "InvalidInputError": "errors", "MemoryNotFoundError": "errors",
     "StoreError": "errors", "IncompatibleStoreError": "errors", "ModelMismatchError": "errors",
-    "TierUnavailableError": "errors", "ModelIntegrityError": "errors",
+    "TierUnavailableError": "errors", "ModelIntegrityError": "errors", "ExportError": "errors",
 }
 
 __all__ = list(_EXPORTS)

@@ -34,3 +34,8 @@ class TierUnavailableError(MementoError):
 
 class ModelIntegrityError(MementoError):
     """A model file is missing or its sha256 does not match the registry; it was not loaded."""
+
+
+class ExportError(MementoError):
+    """An export could not be written where it was asked (not a folder, no permission, disk full);
+    nothing half-written was left there."""

@@ -1,14 +1,19 @@
-"""A store's files on disk: the SQLite header, the -wal/-shm companions, owner-only modes.
+"""The files memento keeps on disk: a store's (the SQLite header, the -wal/-shm companions, owner-only
+modes) and the files it writes beside a store (Markdown exports: owner-only, staged, moved in whole).
 
 Opening (opening.py), checking (health.py, cli/doctor.py), repairing and restoring (replicate.py) all
 look at the same files; what a store's file set is and what its header says is decided here once.
+Exports (formats/markdown.py) write through the functions at the end of this module.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import shutil
 import stat
 from pathlib import Path
-from typing import List, NamedTuple, Optional, Tuple, Union
+from typing import Iterator, List, NamedTuple, Optional, TextIO, Tuple, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -102,3 +107,97 @@ def identity(path: Path) -> FileIdentity:
     file for its life: a connection it opens later by path must find the same identity."""
     found = os.stat(path)
     return found.st_dev, found.st_ino
+
+
+# -- files memento writes outside the store (Markdown exports) --------------------------------------
+# Owner-only like the store; written into a staging folder whose files no reader takes for data
+# (OpenClaw and `memento import` read *.md; staged files end in .partial), moved into place whole by
+# one rename each; staging left by a writer that was killed is removed by the next one.
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+STAGING_PREFIX = ".memento-staging-"      # + the writer's pid + a random part
+STAGED_SUFFIX = ".partial"
+OLD_STAGING_PREFIX = ".memento-export-"   # staging of earlier versions: inside memory/, holding .md files
+
+
+def private_dir(path: Path) -> Path:
+    """`path` as a folder: missing folders (parents too) are created owner-only; an existing folder is
+    used as it is. Anything else in the way raises NotADirectoryError."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if os.path.lexists(path):
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(path))
+    private_dir(path.parent)
+    try:
+        os.mkdir(path, PRIVATE_DIR_MODE)
+    except FileExistsError:
+        if not path.is_dir():   # made by another process meanwhile: fine if it is a folder
+            raise
+    return path
+
+
+def append_private(path: Path) -> TextIO:
+    """`path` opened for appending UTF-8 text with \\n line ends; created owner-only. A symlink is
+    refused, never followed."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), PRIVATE_FILE_MODE)
+    return os.fdopen(fd, "a", encoding="utf-8", newline="\n")
+
+
+@contextlib.contextmanager
+def staging(folder: Path) -> Iterator[Path]:
+    """A new owner-only staging folder inside `folder`, removed when the block ends, however it ends.
+    Staging left in `folder` by writers no longer running is removed first."""
+    remove_stale_staging(folder)
+    import tempfile  # exports only: the MCP server imports this module at start
+    path = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=folder))   # mkdtemp: 0700
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def staged(staging_folder: Path, name: str) -> Path:
+    """Where the file `name` is written until it is published: a name no reader takes for data."""
+    return staging_folder / (name + STAGED_SUFFIX)
+
+
+def publish(staged_file: Path, target: Path) -> None:
+    """Move a finished file into place: on disk first, then one rename (a reader sees all or nothing)."""
+    fd = os.open(staged_file, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(staged_file, target)
+
+
+def is_staging(name: str) -> bool:
+    """A folder name memento gives its staging (now or in earlier versions)."""
+    return name.startswith((STAGING_PREFIX, OLD_STAGING_PREFIX))
+
+
+def remove_stale_staging(folder: Path) -> None:
+    """Remove the staging folders in `folder` whose writer is no longer running (killed mid-write).
+    Staging of earlier versions names no writer; it is always stale."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if is_staging(name) and not _writer_running(name):
+            shutil.rmtree(Path(folder) / name, ignore_errors=True)
+
+
+def _writer_running(name: str) -> bool:
+    pid = name[len(STAGING_PREFIX):].split("-", 1)[0] if name.startswith(STAGING_PREFIX) else ""
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:     # EPERM: running, as another user
+        return True
+    return True

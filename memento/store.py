@@ -220,12 +220,18 @@ class Memento:
     @_one_at_a_time
     def remember_stream(self, items: Iterable[Item], *, batch_size: int = STREAM_BATCH,
                         progress: Optional[Callable[[int], None]] = None, embed: str = "now",
-                        dedup: bool = True) -> int:
+                        dedup: bool = True, each_batch: Optional[Callable[[List[Memory]], None]] = None) -> int:
         """remember_many(batch_size=n) that keeps only one batch in memory and returns how many
         memories it stored: for imports of any size. An error stops at its batch; the batches before
-        it stay stored (progress(n), called after each one, says how many)."""
+        it stay stored (progress(n), called after each one, says how many). each_batch(memories),
+        when given, sees each stored batch (duplicate_of tells a merged item from a new memory)."""
         dedup = validate.flag(dedup, "dedup")
-        return sum(len(batch) for batch in self._remember_batches(items, batch_size, progress, embed, dedup))
+        stored = 0
+        for batch in self._remember_batches(items, batch_size, progress, embed, dedup):
+            stored += len(batch)
+            if each_batch is not None:
+                each_batch(batch)
+        return stored
 
     def _remember_batches(self, items: Iterable[Item], batch_size: int,
                           progress: Optional[Callable[[int], None]], embed: str,

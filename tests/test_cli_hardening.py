@@ -50,7 +50,7 @@ def test_import_batch_must_be_a_positive_int(capsys, tmp_path, batch):
 def test_import_reports_exactly_what_it_stored(capsys, tmp_path, batch):
     f = jsonl(tmp_path / "in.jsonl", 7)
     code, out, err = run(capsys, "import", f, "--batch", batch, "--db", tmp_path / "s.db", "--json")
-    assert code == 0 and json.loads(out) == {"imported": 7} and "7/7" in err
+    assert code == 0 and json.loads(out) == {"added": 7, "merged": 0, "skipped": 0} and "7/7" in err
     assert texts(tmp_path / "s.db") == [f"note {i}" for i in range(7)]
 
 
@@ -141,7 +141,7 @@ def test_import_from_a_pipe_in_one_go(capsys, tmp_path, monkeypatch):
     with open(read_end, encoding="utf-8") as pipe:
         monkeypatch.setattr(sys, "stdin", pipe)
         code, out, err = run(capsys, "import", "-", "--batch", "2", "--db", tmp_path / "s.db", "--json")
-    assert code == 0 and json.loads(out) == {"imported": 5} and "import 5" in err
+    assert code == 0 and json.loads(out) == {"added": 5, "merged": 0, "skipped": 0} and "import 5" in err
 
 
 # -- item 13 ---------------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ def test_import_streams_with_memory_bounded_by_the_batch(capsys, tmp_path):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert code == 0 and json.loads(out) == {"imported": 6_000}
+    assert code == 0 and json.loads(out) == {"added": 6_000, "merged": 0, "skipped": 0}
     assert peak < size / 3, f"peak {peak:,} bytes for a {size:,}-byte file"
     assert count(tmp_path / "s.db") == 6_001
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import memento
-from memento.formats import openclaw
+from memento.formats import openclaw, provenance
 
 LONG_TERM = """\
 # About the user
@@ -149,7 +149,7 @@ def test_a_run_killed_between_adding_and_forgetting_is_repaired_by_the_next(mem,
     write(workspace / "MEMORY.md", "Alice now drinks matcha.\n")
     # What a run killed after the file's new chunks committed, before its old ones were forgotten, leaves:
     source = openclaw.read_source(workspace, "MEMORY.md")
-    mem.remember_many([openclaw._item(source, chunk) for chunk in source.chunks])
+    mem.remember_many([openclaw._item(source, chunk, provenance.identity(workspace)) for chunk in source.chunks])
     assert len(texts(mem, "MEMORY.md")) == 3
     summary = openclaw.import_workspace(mem, workspace)
     assert texts(mem, "MEMORY.md") == ["Alice now drinks matcha."]

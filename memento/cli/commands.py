@@ -306,12 +306,25 @@ def _import_arguments(c: argparse.ArgumentParser) -> None:
 
 @command("import", "import memories from a JSON Lines file (- for stdin) or an OpenClaw workspace", _import_arguments)
 def _import(args) -> None:
-    """A file is checked whole first (streamed, not held), so a bad line imports nothing; standard
-    input cannot be read twice, so its batches before a bad line stay stored, and the error says so."""
     if _import_format(args) == "openclaw":
         return _import_openclaw(args)
     if args.file is None:
         raise InvalidInputError("import needs a file (JSON Lines, - for stdin) or an OpenClaw workspace folder")
+    return _import_jsonl(args)
+
+
+def _import_jsonl(args) -> None:
+    """A file is checked whole first (streamed, not held), so a bad line imports nothing; standard
+    input cannot be read twice, so its batches before a bad line stay stored, and the error says so.
+    Each line is added, merged into a memory with the same text, or skipped as a memory of this
+    store already (formats/provenance.py)."""
+    from ..formats import provenance
+    counts = {"added": 0, "merged": 0, "skipped": 0}
+
+    def stored(batch) -> None:
+        for memory in batch:
+            counts["added" if memory.duplicate_of is None else "merged"] += 1
+
     with _open(args) as mem, _input(args.file) as stream:
         total = None
         if stream.seekable():
@@ -319,15 +332,22 @@ def _import(args) -> None:
             total = sum(1 for _ in jsonl.read(stream, mem.dim))
             stream.seek(start)
         with Progress(total, "import") as bar:
+            def skipped(item) -> None:
+                counts["skipped"] += 1
+                bar.advance(1)
+
+            items = provenance.not_from_this_store(mem, jsonl.read(stream, mem.dim), skipped)
             try:
-                stored = mem.remember_stream(jsonl.read(stream, mem.dim), batch_size=args.batch,
-                                             progress=bar.advance, embed="later" if args.later else "now",
-                                             dedup=not args.no_dedup)
+                mem.remember_stream(items, batch_size=args.batch, progress=bar.advance, dedup=not args.no_dedup,
+                                    embed="later" if args.later else "now", each_batch=stored)
             except MementoError as e:
-                done = f"{bar.done:,} memor{'y was' if bar.done == 1 else 'ies were'} stored before it"
-                raise type(e)(f"{e} ({done})") from None
+                done = counts["added"] + counts["merged"]
+                raise type(e)(f"{e} ({done:,} memor{'y was' if done == 1 else 'ies were'} stored before it)") from None
     if args.json:
-        output.print_json({"imported": stored})
+        output.print_json(counts)
+    else:
+        print(f"{output.counted(sum(counts.values()), 'line')}: {counts['added']} added, "
+              f"{counts['merged']} merged, {counts['skipped']} skipped")
 
 
 @contextlib.contextmanager
@@ -354,17 +374,18 @@ def _import_openclaw(args) -> int:
     from ..formats import openclaw
     root = openclaw.default_workspace() if args.file is None else Path(args.file).expanduser()
     with _open(args) as mem:
-        files = sum(1 for _, skip in openclaw.find_files(root) if skip is None) if root.is_dir() else 0
+        files = sum(1 for found in openclaw.find_files(root) if found.skip is None) if root.is_dir() else 0
         with Progress(files, "openclaw import") as bar:
             summary = openclaw.import_workspace(mem, root, prune=args.prune, strict=args.strict,
                                                 embed="later" if args.later else "now", progress=bar.advance)
     if args.json:
         output.print_json(summary)
     else:
-        print(f"{summary.files} files: {summary.added} chunks added, {summary.unchanged} unchanged, "
-              f"{summary.replaced} replaced, {summary.removed} removed")
+        print(f"{output.counted(summary.files, 'file')}: {output.counted(summary.added, 'chunk')} added, "
+              f"{summary.unchanged} unchanged, {summary.replaced} replaced, {summary.removed} removed")
     for skipped in summary.skipped:
-        print(f"memento: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+        print(f"memento: skipped {output.cell(skipped.path, wide=True)}: {output.cell(skipped.reason, wide=True)}",
+              file=sys.stderr)
     return 0
 
 
@@ -397,7 +418,8 @@ def _export_markdown(args) -> None:
     if args.json:
         output.print_json(summary)
     else:
-        print(f"wrote {summary.memories} memories in {summary.files} files under {summary.out}")
+        print(f"wrote {output.counted(summary.memories, 'memory', 'memories')} in "
+              f"{output.counted(summary.files, 'file')} under {output.cell(summary.out, wide=True)}")
 
 
 @command("backfill", "embed memories stored without a vector (vector tiers)")

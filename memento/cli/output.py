@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 from .. import strict_json
 
@@ -33,6 +33,11 @@ def emit(args, records: Iterable[Any], columns: Sequence[str]) -> None:
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths)) + "  " + columns[-1])
     for r in rows:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths)) + "  " + r[-1])
+
+
+def counted(n: int, singular: str, plural: Optional[str] = None) -> str:
+    """"1 file", "2 files", "1 memory", "3 memories"."""
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
 def cell(value: Any, wide: bool = False) -> str:

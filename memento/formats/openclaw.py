@@ -7,15 +7,20 @@ A file is split on Markdown structure (headings, paragraphs, list items, fenced 
 at most CHUNK_CHARS characters; a line is cut only when it alone is longer.
 
 Each chunk is a memory tagged `openclaw` plus `long-term` (MEMORY.md / memory.md) or `daily`
-(memory/YYYY-MM-DD*.md), with metadata {source, path, start_line, end_line, sha256 (of the chunk
-text)}. A rerun adds nothing: a chunk whose (path, lines, sha256) is already stored stays as it is.
-A changed file gets its new chunks in one transaction, then its old chunks are forgotten; a crash in
-between leaves old chunks next to new ones, and the next run forgets them. Chunks of a deleted file
-go only with prune=True. Files written by formats/markdown.py come back exactly (text, time, tags).
+(memory/YYYY-MM-DD*.md), with its origin as metadata {source, workspace, path, start_line, end_line,
+sha256 (of the chunk text)} (formats/provenance.py), and its file (of its workspace) as its thread.
+A rerun adds nothing: a chunk whose origin is stored already stays as it is; another workspace's files
+are other origins, whatever their names. A changed file gets its new chunks in one transaction, then
+its old chunks are forgotten; a crash in between leaves old chunks next to new ones, and the next run
+forgets them. Chunks of a deleted file go only with prune=True; a file or folder that could not be
+read is reported, never taken for deleted. Chunks stored before workspaces were recorded (no
+`workspace`) are claimed, file by file, by the first workspace imported that has their path.
+
+Files written by formats/markdown.py come back exactly (text, time, tags); an item of such a file
+that is a memory of this store (its id, its text) is not stored again.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import stat
@@ -24,8 +29,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
-from ..errors import InvalidInputError
-from . import markdown
+from .. import files
+from ..errors import InvalidInputError, MemoryNotFoundError
+from ..values import Memory
+from . import markdown, provenance
 
 CHUNK_CHARS = 1_600
 MAX_FILE_BYTES = 64 * 1024 * 1024    # a Markdown note larger than this is not a note
@@ -47,10 +54,11 @@ class Chunk:
     end_line: int
     created_at: Optional[str] = None          # set for items of a memento Markdown export
     tags: Tuple[str, ...] = ()
+    exported_id: Optional[int] = None         # an export's item: its id in the store it came from
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        return provenance.content_hash(self.text)
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,14 @@ class SourceFile:
 class Skipped:
     path: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Found:
+    """What the walk found: a file to read (skip None), or a path it does not read and why."""
+    path: str
+    skip: Optional[str] = None
+    unreadable: bool = False     # a folder that could not be listed (--strict stops for it)
 
 
 @dataclass(frozen=True)
@@ -89,34 +105,60 @@ def default_workspace() -> Path:
 
 
 def is_workspace(path: Path) -> bool:
-    """A directory holding MEMORY.md, memory.md or memory/ (what auto-detection looks for)."""
+    """A directory holding MEMORY.md, memory.md or memory/ (what auto-detection looks for). A folder
+    that cannot be listed is taken for one: it is no JSON Lines file, and the import says why it
+    cannot be read."""
     path = Path(path)
-    return path.is_dir() and any((path / name).exists() for name in (*ROOT_FILES, "memory"))
+    if not path.is_dir():
+        return False
+    try:
+        names = set(os.listdir(path))
+    except OSError:
+        return True
+    return any(name in names for name in (*ROOT_FILES, "memory"))
 
 
-def find_files(root: Path) -> Iterator[Tuple[str, Optional[str]]]:
-    """(relative path, None) for each file to read, or (relative path, reason) for one skipped."""
-    with os.scandir(root) as entries:
-        names = sorted(e.name for e in entries)
+def find_files(root: Path) -> Iterator[Found]:
+    """Every file to read, and every path not read (a symlink, a folder that cannot be listed, an
+    export's staging) with the reason. InvalidInputError when the workspace itself cannot be listed."""
+    try:
+        with os.scandir(root) as entries:
+            names = sorted(e.name for e in entries)
+    except OSError as e:
+        raise InvalidInputError(f"cannot read the workspace {root}: {e.strerror or e}") from None
     for name in names:
         if name in ROOT_FILES:
-            yield name, ("symlink (not followed)" if os.path.islink(root / name) else None)
+            yield Found(name, "symlink (not followed)" if os.path.islink(root / name) else None)
     memory_dir = root / "memory"
     if os.path.islink(memory_dir):
-        yield "memory", "symlink (not followed)"
-        return
-    if not memory_dir.is_dir():
-        return
-    for folder, dirs, files in os.walk(memory_dir, followlinks=False):
+        yield Found("memory", "symlink (not followed)")
+    elif os.path.lexists(memory_dir):
+        yield from _walk(root, memory_dir)
+
+
+def _walk(root: Path, memory_dir: Path) -> Iterator[Found]:
+    """The .md files under memory/; a folder the walk cannot list is reported, never passed over."""
+    errors: List[OSError] = []
+    for folder, dirs, names in os.walk(memory_dir, onerror=errors.append, followlinks=False):
+        yield from _unlisted(root, errors)
         dirs.sort()
         for d in list(dirs):
-            if os.path.islink(os.path.join(folder, d)):
+            full = os.path.join(folder, d)
+            if os.path.islink(full) or files.is_staging(d):
                 dirs.remove(d)
-                yield _relative(root, os.path.join(folder, d)), "symlink (not followed)"
-        for name in sorted(files):
+                yield Found(_relative(root, full), "symlink (not followed)" if os.path.islink(full)
+                            else "staging of an unfinished export (not read)")
+        for name in sorted(names):
             if name.endswith(".md"):
                 full = os.path.join(folder, name)
-                yield _relative(root, full), ("symlink (not followed)" if os.path.islink(full) else None)
+                yield Found(_relative(root, full), "symlink (not followed)" if os.path.islink(full) else None)
+    yield from _unlisted(root, errors)
+
+
+def _unlisted(root: Path, errors: List[OSError]) -> Iterator[Found]:
+    for error in errors:
+        yield Found(_relative(root, error.filename), f"cannot read folder: {error.strerror or error}", True)
+    errors.clear()
 
 
 def _relative(root: Path, full: str) -> str:
@@ -154,8 +196,8 @@ def read_source(root: Path, relative: str) -> SourceFile:
     kind = LONG_TERM if relative in ROOT_FILES else DAILY if day else None
     created_at = day + "T00:00:00.000Z" if day else _utc(info.st_mtime)
     if any(line.strip() == markdown.EXPORT_MARK for line in lines[:3]):
-        chunks = [Chunk(text, start, end, created, tags)
-                  for start, end, text, created, tags in markdown.parse_items(lines) if text.strip()]
+        chunks = [Chunk(item.text, item.start_line, item.end_line, item.created_at, item.tags, item.id)
+                  for item in markdown.parse_items(lines) if item.text.strip()]
     else:
         chunks = chunk_lines(drop_managed_blocks(lines))
     return SourceFile(relative, kind, created_at, tuple(chunks))
@@ -284,8 +326,7 @@ def _split_long_block(body: List[Tuple[int, str]], limit: int) -> Iterator[Tuple
 
 # -- importing -----------------------------------------------------------------------------------
 
-def _key(path: str, start: int, end: int, sha: str) -> Tuple[str, int, int, str]:
-    return path, start, end, sha
+FORMAT = "openclaw"      # every chunk's metadata "source"; its origin is recorded by provenance.py
 
 
 def import_workspace(mem, root: Path, *, prune: bool = False, strict: bool = False, embed: str = "now",
@@ -295,84 +336,134 @@ def import_workspace(mem, root: Path, *, prune: bool = False, strict: bool = Fal
     if not root.is_dir():
         raise InvalidInputError(f"{root} is not a folder (an OpenClaw workspace holds MEMORY.md and memory/)")
     listed = list(find_files(root))
-    skipped = [Skipped(path, reason) for path, reason in listed if reason is not None]
-    wanted = [path for path, reason in listed if reason is None]
     if strict:
-        for path in wanted:     # a first pass that only reads: a bad file aborts before any write
-            try:
-                read_source(root, path)
-            except UnreadableFile as e:
-                raise InvalidInputError(f"{root / path}: {e} (--strict: nothing was imported)") from None
-
-    stored: Dict[str, List] = {}
-    for memory in mem.iter(tags=[TAG]):
-        meta = memory.metadata
-        if meta.get("source") == "openclaw" and isinstance(meta.get("path"), str):
-            stored.setdefault(meta["path"], []).append(memory)
-
-    added = unchanged = replaced = removed = files = 0
-    for path in wanted:
-        try:
-            source = read_source(root, path)
-        except UnreadableFile as e:
-            if strict:
-                raise InvalidInputError(f"{root / path}: {e} (--strict: stopped here)") from None
-            skipped.append(Skipped(path, str(e)))
+        _check_readable(root, listed)    # a first pass that only reads: a bad file aborts before any write
+    run = _Run(mem, root, strict, embed)
+    run.skipped += [Skipped(found.path, found.skip) for found in listed if found.skip is not None]
+    for found in listed:
+        if found.skip is None:
+            run.import_file(found.path)
             if progress:
                 progress(1)
-            continue
-        files += 1
-        old = {}
-        for memory in stored.pop(path, []):
-            meta = memory.metadata
-            key = _key(path, meta.get("start_line"), meta.get("end_line"), meta.get("sha256"))
-            old.setdefault(key, []).append(memory)
+    if prune:
+        run.prune()
+    return ImportSummary(str(root), run.files, run.added, run.unchanged, run.replaced, run.removed,
+                         tuple(run.skipped))
+
+
+def _check_readable(root: Path, listed: List[Found]) -> None:
+    for found in listed:
+        reason = found.skip if found.unreadable else None
+        if found.skip is None:
+            try:
+                read_source(root, found.path)
+            except UnreadableFile as e:
+                reason = str(e)
+        if reason:
+            raise InvalidInputError(f"{root / found.path}: {reason} (--strict: nothing was imported)")
+
+
+class _Run:
+    """One import of one workspace: what the store held of its files, and the counts."""
+
+    def __init__(self, mem, root: Path, strict: bool, embed: str):
+        self.mem, self.root, self.strict, self.embed = mem, root, strict, embed
+        self.source = provenance.identity(root)
+        self.stored = provenance.by_file(mem.iter(tags=[TAG]), FORMAT)
+        self.skipped: List[Skipped] = []
+        self.files = self.added = self.unchanged = self.replaced = self.removed = 0
+
+    def import_file(self, path: str) -> None:
+        """A file's new chunks added (one transaction), then its chunks no longer there forgotten."""
+        try:
+            source = read_source(self.root, path)
+        except UnreadableFile as e:
+            self._skip(path, str(e))
+            return
+        self.files += 1
+        old = self._stored_chunks(path)
         new_items = []
         for chunk in source.chunks:
-            same = old.get(_key(path, chunk.start_line, chunk.end_line, chunk.sha256))
-            if same:
-                same.pop(0)              # already stored: kept as it is
-                unchanged += 1
-                continue
-            new_items.append(_item(source, chunk))
-        if new_items:
-            try:
-                # One transaction: the file's new chunks. Each chunk is its own memory, keyed by its
-                # path, lines and hash (re-import finds it by them): equal chunks are not merged.
-                mem.remember_many(new_items, embed=embed, dedup=False)
-            except InvalidInputError as e:
-                if strict:
-                    raise InvalidInputError(f"{root / path}: {e} (--strict: stopped here)") from None
-                skipped.append(Skipped(path, str(e)))
-                continue
-            added += len(new_items)
-        for leftovers in old.values():  # old chunks of a changed file, or duplicates of a crashed run
-            for memory in leftovers:
-                _forget_quietly(mem, memory.id)
-                replaced += 1
-        if progress:
-            progress(1)
-    if prune:
-        still_there = {s.path for s in skipped}     # unreadable or symlinked now, but not deleted
-        for path, memories in stored.items():
-            if path not in still_there:
-                for memory in memories:
-                    _forget_quietly(mem, memory.id)
-                    removed += 1
-    return ImportSummary(str(root), files, added, unchanged, replaced, removed, tuple(skipped))
+            if self._already_stored(source, chunk, old):
+                self.unchanged += 1
+            else:
+                new_items.append(_item(source, chunk, self.source))
+        if new_items and not self._add(path, new_items):
+            return                      # refused: the file is skipped and its old chunks stay
+        for leftovers in old.values():  # old chunks of a changed file, or duplicates of a killed run
+            for _, memory in leftovers:
+                _forget_quietly(self.mem, memory.id)
+                self.replaced += 1
+
+    def _stored_chunks(self, path: str) -> Dict[provenance.Place, List[Tuple[provenance.Origin, Memory]]]:
+        """This file's chunks in the store by place: this workspace's first, then legacy chunks of the
+        same path (imported before sources were recorded), which this workspace claims."""
+        old: Dict[provenance.Place, List[Tuple[provenance.Origin, Memory]]] = {}
+        for origin, memory in self.stored.pop((self.source, path), []) + self.stored.pop((None, path), []):
+            old.setdefault(origin.place, []).append((origin, memory))
+        return old
+
+    def _already_stored(self, source: SourceFile, chunk: Chunk, old) -> bool:
+        """Stored from this place (a legacy chunk gets this workspace recorded), or an export's item
+        that is a memory of this store."""
+        same = old.get((source.path, chunk.start_line, chunk.end_line, chunk.sha256))
+        if same:
+            origin, memory = same.pop(0)
+            if origin.source is None:
+                provenance.claim(self.mem, memory, _origin(source, chunk, self.source), FORMAT)
+            return True
+        return provenance.from_this_store(self.mem, chunk.exported_id, chunk.text, chunk.created_at)
+
+    def _add(self, path: str, items: List[dict]) -> bool:
+        try:
+            # One transaction: the file's new chunks. Each chunk is its own memory, found again by its
+            # origin (provenance.py): equal chunks are not merged.
+            self.mem.remember_many(items, embed=self.embed, dedup=False)
+        except InvalidInputError as e:
+            self._skip(path, str(e))
+            return False
+        self.added += len(items)
+        return True
+
+    def _skip(self, path: str, reason: str) -> None:
+        if self.strict:
+            raise InvalidInputError(f"{self.root / path}: {reason} (--strict: stopped here)")
+        self.skipped.append(Skipped(path, reason))
+
+    def prune(self) -> None:
+        """Forget this workspace's chunks of files that are gone. A path skipped by this run (a
+        symlink, a file or folder that could not be read) is not gone: its chunks stay, and so do the
+        chunks of every file under a skipped folder. Legacy chunks no file claimed may be another
+        workspace's: they stay too. Chunks read from an interrupted export's staging (by versions
+        that read it) are partial copies of the export, never notes: they go."""
+        kept = [s.path for s in self.skipped]
+        for (source, path), chunks in self.stored.items():
+            if _staged_copy(path):
+                gone = source in (self.source, None)
+            else:
+                gone = source == self.source and not any(path == k or path.startswith(k + "/") for k in kept)
+            for _, memory in chunks if gone else ():
+                _forget_quietly(self.mem, memory.id)
+                self.removed += 1
 
 
-def _item(source: SourceFile, chunk: Chunk) -> dict:
+def _staged_copy(path: str) -> bool:
+    return any(files.is_staging(folder) for folder in path.split("/")[:-1])
+
+
+def _origin(source: SourceFile, chunk: Chunk, workspace: str) -> provenance.Origin:
+    return provenance.Origin(workspace, source.path, chunk.start_line, chunk.end_line, chunk.sha256)
+
+
+def _item(source: SourceFile, chunk: Chunk, workspace: str) -> dict:
+    origin = _origin(source, chunk, workspace)
     tags = [TAG] + ([source.kind] if source.kind else []) + [t for t in chunk.tags if t not in (TAG, source.kind)]
     # thread = the file: a chunk's neighbours in its file lend it context in recall.
     return {"text": chunk.text, "tags": tags, "created_at": chunk.created_at or source.created_at,
-            "thread": source.path,
-            "metadata": {"source": "openclaw", "path": source.path, "start_line": chunk.start_line,
-                         "end_line": chunk.end_line, "sha256": chunk.sha256}}
+            "thread": origin.thread(), "metadata": origin.metadata(FORMAT)}
 
 
 def _forget_quietly(mem, memory_id: int) -> None:
-    from ..errors import MemoryNotFoundError
     try:
         mem.forget(memory_id)
     except MemoryNotFoundError:
