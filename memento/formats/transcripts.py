@@ -175,7 +175,10 @@ def lines_from(fd: int, offset: int) -> Iterator[Tuple[Optional[bytes], int, Opt
         start = 0
         cut = buffer.find(b"\n")
         while cut >= 0:
-            yield buffer[start:cut + 1], offset + cut + 1, None
+            if cut + 1 - start > MAX_LINE_BYTES:
+                yield None, offset + cut + 1, f"line over {MAX_LINE_BYTES:,} bytes"
+            else:
+                yield buffer[start:cut + 1], offset + cut + 1, None
             start = cut + 1
             cut = buffer.find(b"\n", start)
         offset, buffer = offset + start, buffer[start:]
