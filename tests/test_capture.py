@@ -330,3 +330,29 @@ def test_the_hook_never_loads_the_model_in_a_vector_tier(store_path, transcript)
     assert done.stdout.split() == ["0", "False", "False"], done.stderr
     with memento.open(store_path, tier="full") as mem:
         assert mem.stats().pending_embeddings == 5
+
+
+def test_a_capture_killed_midway_completes_exactly_on_the_next_run(store_path, tmp_path):
+    """Whenever the kill lands, the memories and the read positions agree: the rerun adds exactly
+    what is missing, never a duplicate."""
+    root = tmp_path / "projects" / "-p"
+    root.mkdir(parents=True)
+    for s in range(12):
+        session = f"s{s}"
+        (root / f"{session}.jsonl").write_text("".join(
+            line(f"{session}-{i}", "user" if i % 2 else "assistant", f"message {i} of {session}",
+                 f"2026-03-14T10:{i // 60 % 60:02d}:{i % 60:02d}.000Z").replace(SESSION, session)
+            for i in range(500)))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    run = subprocess.Popen([sys.executable, "-m", "memento", "--db", str(store_path), "--tier", "minimal", "import",
+                            "--format", "claude-code", "--batch", "40", str(tmp_path / "projects")],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        run.wait(timeout=0.8)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        run.wait()
+    assert cli(store_path, "import", "--format", "claude-code", str(tmp_path / "projects")) == 0
+    with memento.open(store_path, tier="minimal") as mem:
+        ids = [m.metadata["uuid"] for m in mem.iter()]
+    assert len(ids) == len(set(ids)) == 6000
