@@ -52,9 +52,11 @@ def batches(conn: apsw.Connection, vectors, items: Iterable[Item], batch_size: i
 
 
 def insert(conn: apsw.Connection, vectors, new: List[validate.NewMemory], embed: str, dedup: bool = True,
-           ids: Optional[import_ids.ImportIds] = None) -> List[Memory]:
+           ids: Optional[import_ids.ImportIds] = None,
+           also: Optional[Callable[[apsw.Connection], None]] = None) -> List[Memory]:
     """Store checked memories in one write transaction; returns one Memory per item, in order.
-    `vectors`: the store's VectorIndex, or None (keyword-only)."""
+    `vectors`: the store's VectorIndex, or None (keyword-only). `also(conn)` writes more in the same
+    transaction (an importer's read positions: the memories and where they were read to commit together)."""
     check_embed(embed)
     now = times.now_utc()
     rows = [m.insert_params(now) for m in new]
@@ -111,6 +113,8 @@ def insert(conn: apsw.Connection, vectors, new: List[validate.NewMemory], embed:
                 if dedup:
                     current.superseded(m.supersedes)
             memories.append(memory)
+        if also is not None:
+            also(conn)
     return memories
 
 

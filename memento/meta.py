@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Mapping, Optional
 
 import apsw
 
 from . import connection, sqlfiles
+from .errors import InvalidInputError
 
 
 @dataclass(frozen=True)
@@ -60,3 +61,29 @@ def write_setting(conn: apsw.Connection, key: str, value: Optional[str]) -> None
         conn.execute(sqlfiles.query("delete_meta"), {"key": key})
     else:
         conn.execute(sqlfiles.query("set_meta"), {"key": key, "value": value})
+
+
+# -- importers' read positions -------------------------------------------------------------
+
+POSITION_PREFIX = "position:"   # store_meta keys of read positions (all_meta leaves them out)
+
+
+def position_key(key: str) -> str:
+    """A read position's key, checked: it must start with POSITION_PREFIX (never a meta or setting key)."""
+    if not isinstance(key, str) or not key.startswith(POSITION_PREFIX) or len(key) == len(POSITION_PREFIX):
+        raise InvalidInputError(f"a position key must be a str starting with {POSITION_PREFIX!r}, not {key!r}")
+    return key
+
+
+def read_positions(conn: apsw.Connection, prefix: str) -> Dict[str, str]:
+    """Every read position whose key starts with prefix, in one primary-key range read."""
+    if not isinstance(prefix, str) or not prefix.startswith(POSITION_PREFIX):
+        raise InvalidInputError(f"a position prefix must be a str starting with {POSITION_PREFIX!r}, not {prefix!r}")
+    high = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return dict(conn.execute(sqlfiles.query("meta_range"), {"low": prefix, "high": high}).fetchall())
+
+
+def write_positions(conn: apsw.Connection, positions: Mapping[str, Optional[str]]) -> None:
+    """Set (None: remove) read positions, inside the caller's write transaction."""
+    for key, value in positions.items():
+        write_setting(conn, key, value)

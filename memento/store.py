@@ -12,7 +12,7 @@ import math
 import os
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 import apsw
 
@@ -232,6 +232,28 @@ class Memento:
             if each_batch is not None:
                 each_batch(batch)
         return stored
+
+    @_one_at_a_time
+    def remember_at(self, items: Iterable[Item], positions: Mapping[str, Optional[str]], *,
+                    embed: str = "now") -> List[Memory]:
+        """Store items (each its own memory: dedup off) and record an importer's read positions in
+        the same transaction, so a crash leaves both or neither and a rerun resumes exactly.
+        `positions`: key -> value (None removes it); keys start with "position:" (memento.meta)."""
+        checked = {meta.position_key(key): (None if value is None else validate.text(value, "position"))
+                   for key, value in positions.items()}
+        insert.check_embed(embed)
+        new = [insert.numbered(index, item, self.dim) for index, item in enumerate(validate.items(items))]
+        if not new:
+            with connection.write_transaction(self._conn):
+                meta.write_positions(self._conn, checked)
+            return []
+        return insert.insert(self._conn, self._vectors, new, embed, False, import_ids.ImportIds(),
+                             also=lambda conn: meta.write_positions(conn, checked))
+
+    @_one_at_a_time
+    def positions(self, prefix: str) -> Dict[str, str]:
+        """The read positions remember_at() recorded whose key starts with prefix ("position:...")."""
+        return meta.read_positions(self._conn, prefix)
 
     def _remember_batches(self, items: Iterable[Item], batch_size: int,
                           progress: Optional[Callable[[int], None]], embed: str,

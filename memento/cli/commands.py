@@ -294,8 +294,10 @@ def _config(args) -> None:
 def _import_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("file", nargs="?", help="JSON Lines file, - for stdin, or an OpenClaw workspace folder "
                    "(--format openclaw default: ~/.openclaw/workspace)")
-    c.add_argument("--format", choices=("jsonl", "openclaw"), help="default: openclaw for a folder holding "
-                   "MEMORY.md, memory.md or memory/, else jsonl")
+    c.add_argument("--format", choices=("jsonl", "openclaw", "claude-code", "openclaw-sessions"),
+                   help="default: openclaw for a folder holding MEMORY.md, memory.md or memory/, else jsonl; "
+                   "claude-code / openclaw-sessions: session transcripts (a file or a folder of *.jsonl; default "
+                   "~/.claude/projects / ~/.openclaw/agents), read incrementally")
     c.add_argument("--prune", action="store_true", help="openclaw: forget chunks of files that were deleted")
     c.add_argument("--strict", action="store_true", help="openclaw: an unreadable file aborts the import")
     c.add_argument("--batch", type=_int_between(1), default=IMPORT_BATCH,
@@ -308,6 +310,9 @@ def _import_arguments(c: argparse.ArgumentParser) -> None:
 def _import(args) -> None:
     if _import_format(args) == "openclaw":
         return _import_openclaw(args)
+    if args.format in ("claude-code", "openclaw-sessions"):
+        from .capture import import_transcripts
+        return import_transcripts(args, _open)
     if args.file is None:
         raise InvalidInputError("import needs a file (JSON Lines, - for stdin) or an OpenClaw workspace folder")
     return _import_jsonl(args)
@@ -492,6 +497,19 @@ def _doctor(args) -> int:
         for c in report.checks:
             print(f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}")
     return 0 if report.ok else 1
+
+
+def _hook_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("agent", choices=("claude-code",), help="whose hook input is on stdin")
+    c.add_argument("--strict", action="store_true", help="exit 1 on an error (default: report it on stderr and "
+                   "exit 0, so the agent is never blocked)")
+
+
+@command("hook", "capture the session an agent's hook names (Claude Code: Stop, PreCompact, SessionEnd)",
+         _hook_arguments)
+def _hook(args) -> int:
+    from .capture import run_hook
+    return run_hook(args, _open)
 
 
 # -- replication (Litestream; memento/replicate.py) ------------------------------------------------

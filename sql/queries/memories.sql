@@ -177,7 +177,12 @@ INSERT INTO store_meta (key, value) VALUES (:key, :value)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 
 -- name: all_meta
-SELECT key, value FROM store_meta ORDER BY key;
+-- An importer's read positions (keys 'position:...', thousands of them) are not the store's record.
+SELECT key, value FROM store_meta WHERE key < 'position:' OR key >= 'position;' ORDER BY key;
+
+-- name: meta_range
+-- The store_meta rows whose key starts with a prefix: :low <= key < :high (a primary key range).
+SELECT key, value FROM store_meta WHERE key >= :low AND key < :high ORDER BY key;
 
 -- name: delete_meta
 DELETE FROM store_meta WHERE key = :key;

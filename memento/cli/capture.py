@@ -1,0 +1,78 @@
+"""The capture commands' handlers: `memento import --format claude-code|openclaw-sessions` and
+`memento hook claude-code`. Their arguments are declared in commands.py, next to the other commands';
+the work is memento/formats/transcripts.py's."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from ..errors import InvalidInputError, MementoError
+from ..formats import claude_code, openclaw_sessions, transcripts
+from . import output
+from .progress import Progress
+
+FORMATS = {"claude-code": claude_code, "openclaw-sessions": openclaw_sessions}
+
+
+def import_transcripts(args, mem_open) -> int:
+    """`memento import --format claude-code|openclaw-sessions [PATH]`."""
+    module = FORMATS[args.format]
+    with mem_open(args) as mem:
+        with Progress(None, f"{args.format} import") as bar:
+            summary = module.capture(mem, args.file, embed="later" if args.later else "now",
+                                     batch_size=args.batch, progress=bar.advance)
+    report(summary, args.json)
+    return 0
+
+
+def report(summary: transcripts.CaptureSummary, as_json: bool) -> None:
+    if as_json:
+        output.print_json(summary)
+    else:
+        redacted = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.redacted.items())) or "none"
+        print(f"{summary.files} files read ({summary.unchanged} unchanged, {summary.reread} read again), "
+              f"{summary.lines:,} lines: {summary.messages:,} messages stored as {summary.added:,} memories, "
+              f"{summary.already:,} already stored, {summary.bad_lines:,} bad lines; secrets redacted: {redacted}")
+    for skipped in summary.skipped:
+        print(f"memento: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    for bad in summary.bad:
+        print(f"memento: bad line in {bad.path}: {bad.reason}", file=sys.stderr)
+
+
+def hook_input(stream) -> str:
+    """The transcript path of Claude Code's hook input (JSON on stdin: session_id, transcript_path,
+    cwd, hook_event_name)."""
+    try:
+        event = json.loads(stream.read() or "null")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InvalidInputError(f"hook input is not JSON: {e}") from None
+    path = event.get("transcript_path") if isinstance(event, dict) else None
+    if not isinstance(path, str) or not path:
+        raise InvalidInputError("hook input has no transcript_path (expected Claude Code's hook JSON on stdin)")
+    return path
+
+
+def run_hook(args, mem_open) -> int:
+    """`memento hook claude-code`: capture the transcript the hook names. It never blocks the agent:
+    an error is reported on stderr and the exit status is 0, unless --strict. Memories are stored
+    with embed="later": a hook never loads the model (`memento mcp` or `memento backfill` embeds)."""
+    started = time.perf_counter()
+    try:
+        path = hook_input(sys.stdin)
+        with mem_open(args) as mem:
+            summary = claude_code.capture(mem, path, embed="later")
+    except (MementoError, OSError) as e:
+        print(f"memento hook: error: {e}", file=sys.stderr)
+        return 1 if args.strict else 0
+    except Exception as e:   # noqa: BLE001 - a hook must never break the agent's session
+        print(f"memento hook: unexpected {type(e).__name__}: {e}", file=sys.stderr)
+        return 1 if args.strict else 0
+    for skipped in summary.skipped:
+        print(f"memento hook: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    if args.json:
+        output.print_json({"added": summary.added, "messages": summary.messages, "redacted": summary.redacted,
+                           "seconds": round(time.perf_counter() - started, 4)})
+    return 1 if args.strict and summary.skipped else 0
+
+
