@@ -105,9 +105,16 @@ def replaceable_store(path: Path) -> bool:
         raise StoreError(f"{path} is not a SQLite database, so not a memento store; {untouched}")
     application_id = int.from_bytes(header[68:72], "big")
     if application_id != schema.APPLICATION_ID:
+        # A store's first writes may still sit only in its -wal, the header not yet checkpointed.
+        pending = (" (or a new memento store whose first writes are still only in its -wal: close every "
+                   "program using it, then try again)") if application_id == 0 and _has_content(wal(path)) else ""
         raise StoreError(f"{path} is a SQLite database of another application (application_id "
-                         f"{application_id}), not a memento store; {untouched}")
+                         f"{application_id}), not a memento store{pending}; {untouched}")
     return True
+
+
+def _has_content(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0
 
 
 def _kind(path: Path) -> Optional[str]:
@@ -116,6 +123,8 @@ def _kind(path: Path) -> Optional[str]:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
         return None
+    except OSError as e:
+        raise StoreError(f"{path}: cannot see what is there ({e.strerror}); it was left untouched") from e
     if stat.S_ISREG(mode):
         return "file"
     return next((name for is_kind, name in _NOT_A_FILE if is_kind(mode)), "file of an unknown kind")
