@@ -8,13 +8,15 @@
 #
 # Env: ARM64=DIR                       required: the emulated aarch64 userland's scripts, DIR/make-rootfs.sh
 #                                      and DIR/run-arm64.sh (what they must do: docs/development.md)
-#      PI_TIERS="minimal light tiny"   tiers to measure (MEMENTO_PI_LANE=1 default: minimal)
+#      PI_TIERS=minimal                tiers to measure; "minimal light tiny" adds the vector tiers (their
+#                                      extras go into the host venv too; much longer under qemu)
 #      PI_VECTOR_MEM_LIMIT=            memory cap for light/tiny (default none: onnxruntime under qemu
 #                                      costs ~110 MB more than on a Pi, so 100M would measure qemu)
 #      PI_STORE_SIZE=10000  PI_RUNS=7  PI_QUERIES=100
 #      ROOTFS=/var/tmp/memento-arm64-rootfs  PI_STAGE=/var/tmp/memento-pi-lane
+#      PI_HOST_VENV=/var/tmp/memento-pi-host-venv   the host's venv for the wheel build and native stores
 #      PI_RESULT=bench/results/pi-lane.json
-#      MEMENTO_PI_LANE=1               CI mode: minimal only; exit 1 if the tests or a Pi budget fail
+#      MEMENTO_PI_LANE=1               CI mode: exit 1 if the tests or a Pi budget fail
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +29,8 @@ ARM64=$(cd "$ARM64" && pwd)
 export ROOTFS=${ROOTFS:-/var/tmp/memento-arm64-rootfs}
 STAGE=${PI_STAGE:-/var/tmp/memento-pi-lane}   # mounted at /work inside: outside the repo others edit
 CI_MODE=${MEMENTO_PI_LANE:-0}
-if [ "$CI_MODE" = 1 ]; then TIERS=${PI_TIERS:-minimal}; else TIERS=${PI_TIERS:-minimal light tiny}; fi
+# The minimal tier by default: what a Pi Zero 2 W runs, and what the host venv below installs unasked.
+TIERS=${PI_TIERS:-minimal}
 N=${PI_STORE_SIZE:-10000}
 RESULT=${PI_RESULT:-$REPO/bench/results/pi-lane.json}
 [ "$(id -u)" = 0 ] || { echo "pi.sh: must run as root (chroot, mounts, cgroups)" >&2; exit 1; }
@@ -49,10 +52,24 @@ py_in() { local tier=$1; shift; run env PI_RUNS="${PI_RUNS:-7}" PI_QUERIES="${PI
 # The stage holds only the wheel, the tests and the bench files, so the tests import the installed
 # wheel (not a source tree) and the concurrent edits in the repo cannot change a run half-way.
 rm -rf "$STAGE"; mkdir -p "$STAGE"/{dist,bench,out,stores}
+# The host side (the wheel build, the native stores) runs in a venv of the lane's own: a fresh
+# machine's python3 has neither `build` nor memento's dependencies (apsw, psutil), and Debian's refuses
+# pip installs outside a venv. Kept between runs, so a second run installs nothing new.
+HOST_VENV=${PI_HOST_VENV:-/var/tmp/memento-pi-host-venv}
+step "host venv $HOST_VENV"
+if [ ! -x "$HOST_VENV/bin/python3" ]; then
+  python3 -c 'import ensurepip' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; }
+  python3 -m venv "$HOST_VENV"
+fi
+"$HOST_VENV/bin/python3" -m pip install -q --disable-pip-version-check build
 step "build wheel"
-# A fresh CI machine has no `build` module on its host python (the tox envs have their own).
-python3 -c 'import build' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check build
-python3 -m build --wheel --outdir "$STAGE/dist" "$REPO" > "$STAGE/out/build.log" 2>&1
+"$HOST_VENV/bin/python3" -m build --wheel --outdir "$STAGE/dist" "$REPO" > "$STAGE/out/build.log" 2>&1
+# The same wheel natively, with the extras of every tier the lane runs; reinstalled without its
+# dependencies each run, because the version number does not change with the code.
+EXTRAS=$(echo $TIERS | tr ' ' ',')
+HOST_WHEEL=$(ls "$STAGE"/dist/*.whl)
+"$HOST_VENV/bin/python3" -m pip install -q --disable-pip-version-check "$HOST_WHEEL[$EXTRAS]"
+"$HOST_VENV/bin/python3" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$HOST_WHEEL"
 cp -r "$REPO/tests" "$REPO/pyproject.toml" "$STAGE/"   # pyproject: pytest markers
 # The bench modules pi_measure runs and the tests import (tests/test_ci.py checks this list).
 cp "$REPO"/bench/{__init__,corpus,pi_measure,locomo_sweep}.py "$STAGE/bench/"
@@ -77,13 +94,13 @@ run python3 -c 'import platform, json; print(json.dumps({"python": platform.pyth
   > "$STAGE/out/guest.json"
 
 for tier in $TIERS; do
-  # The 10k store is built natively from the repo's source (the SQLite file format is the same on
-  # both sides; embedding 10k texts under qemu would take longer than the whole lane).
+  # The 10k store is built natively by the same wheel, in the host venv (the SQLite file format is
+  # the same on both sides; embedding 10k texts under qemu would take longer than the whole lane).
   step "$tier: build ${N}-memory store natively"
-  PYTHONPATH=$REPO MEMENTO_CACHE_DIR=$STAGE/native-cache \
-    python3 "$STAGE/bench/pi_measure.py" build-store "$STAGE/stores/$tier.db" "$tier" "$N" > "$STAGE/out/store-$tier.json"
-  PYTHONPATH=$REPO MEMENTO_CACHE_DIR=$STAGE/native-cache \
-    python3 "$STAGE/bench/pi_measure.py" rss "$STAGE/stores/$tier.db" "$tier" > "$STAGE/out/rss-native-$tier.json"
+  MEMENTO_CACHE_DIR=$STAGE/native-cache \
+    "$HOST_VENV/bin/python3" "$STAGE/bench/pi_measure.py" build-store "$STAGE/stores/$tier.db" "$tier" "$N" > "$STAGE/out/store-$tier.json"
+  MEMENTO_CACHE_DIR=$STAGE/native-cache \
+    "$HOST_VENV/bin/python3" "$STAGE/bench/pi_measure.py" rss "$STAGE/stores/$tier.db" "$tier" > "$STAGE/out/rss-native-$tier.json"
   rm -rf "$STAGE/native-cache"   # the emulated side builds its own model folder (first_load_s)
 
   step "$tier: fresh venv, pip install [$tier] (aarch64 wheels from PyPI)"

@@ -17,11 +17,12 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from . import files, store, validate
 from .errors import InvalidInputError, MementoError, StoreError
@@ -46,6 +47,7 @@ class Replica:
     scheme: str
     key_path: Optional[str] = None
     host_key: Optional[str] = None
+    folder: Optional[str] = None   # file:// only: the folder the URL names, percent-escapes decoded
 
 
 @dataclass(frozen=True)
@@ -80,15 +82,33 @@ def parse_replica(url: str) -> Replica:
         raise InvalidInputError(f"replica URL {_redact(url)!r}: the scheme must be one of "
                                 f"{', '.join(s + '://' for s in SCHEMES)}")
     if parts.scheme == "file":
-        if parts.netloc or not parts.path.startswith("/"):
-            raise InvalidInputError(f"replica URL {url!r}: a folder replica is file:///absolute/path")
-    elif not parts.hostname or parts.path in ("", "/"):
+        return Replica(url.strip(), "file", folder=_folder(url.strip(), parts))
+    if not parts.hostname or parts.path in ("", "/"):
         raise InvalidInputError(f"replica URL {_redact(url)!r} needs a host and a path")
     if parts.scheme == "sftp":
         if not parts.username:
             raise InvalidInputError(f"replica URL {_redact(url)!r} needs a user: sftp://user@host/path")
         return Replica(url.strip(), "sftp", _sftp_key(parts.password), _sftp_host_key(parts.hostname, parts.port))
     return Replica(url.strip(), parts.scheme)
+
+
+def _folder(url: str, parts: SplitResult) -> str:
+    """The one folder a file:// URL names, decoded once here: memento creates it and Litestream is
+    given this path, never the URL (Litestream 0.5 keeps a URL's %20 as a literal "%20" in the folder
+    it writes, and turns a raw space into one). A '?' or '#' would end the path early, and the
+    replica would land in a parent folder, so both are refused (write them %3F and %23)."""
+    if parts.netloc or not parts.path.startswith("/"):
+        raise InvalidInputError(f"replica URL {url!r}: a folder replica is file:///absolute/path")
+    if "?" in url or "#" in url:
+        raise InvalidInputError(f"replica URL {url!r}: a '?' or '#' would cut the folder's path short; "
+                                "write them as %3F and %23 in a folder name")
+    try:
+        folder = unquote(parts.path, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"replica URL {url!r}: its %-escapes are not UTF-8, so they name no folder") from None
+    if "\x00" in folder:
+        raise InvalidInputError(f"replica URL {url!r}: a folder name cannot hold a NUL character (%00)")
+    return folder
 
 
 def _redact(url: str) -> str:
@@ -143,7 +163,8 @@ def _sftp_host_key(host: str, port: Optional[int]) -> str:
 
 def config_text(db_path: Path, replica: Replica, log_level: str = "info") -> str:
     """Litestream's configuration for one store (JSON is YAML): logs on stderr, one replica."""
-    target = {"url": replica.url}
+    # A folder goes by its path: Litestream would re-read the URL and escape its spaces.
+    target = {"type": "file", "path": replica.folder} if replica.folder else {"url": replica.url}
     if replica.key_path:
         target["key-path"] = replica.key_path
     if replica.host_key:
@@ -192,8 +213,8 @@ def prepare_store(db_path: Path) -> Path:
 def _replicate_plan(db_path: Path, url: str, log_level: str = "info") -> _Plan:
     db_path = prepare_store(db_path)
     replica = parse_replica(url)
-    if replica.scheme == "file":  # a new local replica folder is owner-only, like the store
-        Path(unquote(urlsplit(replica.url).path)).mkdir(parents=True, exist_ok=True, mode=0o700)
+    if replica.folder:  # a new local replica folder is owner-only, like the store
+        Path(replica.folder).mkdir(parents=True, exist_ok=True, mode=0o700)
     return _plan("replicate", db_path, replica, log_level=log_level)
 
 
@@ -252,18 +273,23 @@ def restore(url: str, db_path: Path, *, timestamp: validate.Timestamp = None, fo
     """Restore the store from its replica (as it was at `timestamp`, else the latest), check it
     (integrity, indexes in step, a write probe), make it owner-only and only then move it into place.
 
-    An existing store is never overwritten without force=True; a failed restore or check leaves the
-    destination as it was."""
-    db_path = Path(db_path).expanduser().absolute()
+    Only a memento store, or nothing, is ever replaced: an existing store only with force=True, and
+    anything else at db_path (a FIFO, a device, a folder, another application's file) never. A
+    symlink at db_path is followed, as opening a store follows it: the file it points to is checked
+    and replaced, the link stays. A failed restore or check leaves the destination as it was."""
+    db_path = Path(os.path.realpath(Path(db_path).expanduser()))
     replica = parse_replica(url)
     when = validate.timestamp(timestamp, "timestamp")
-    if any(p.exists() for p in files.store_files(db_path)) and not force:
-        raise ReplicationError(f"{db_path} already exists: restore elsewhere, or pass --force to replace it")
-    if db_path.is_dir():
-        raise StoreError(f"{db_path} is a directory, not a memento store file")
-    db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    staging = db_path.with_name(f".{db_path.name}.restoring-{os.getpid()}")
-    _remove_store_files(staging)
+    _check_replaceable(db_path, force)   # before the download: a refusal costs nothing
+    # A folder of our own beside the store (same file system, so the rename is atomic): owner-only
+    # from the start, with a name no other run can hold, so nothing is deleted to make room for it.
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        staging_dir = Path(tempfile.mkdtemp(prefix=f".{db_path.name}.restoring-", dir=db_path.parent))
+    except OSError as e:
+        raise StoreError(f"cannot restore into {db_path.parent} ({e.strerror}): check that the folder "
+                         "is writable; nothing was replaced") from e
+    staging = staging_dir / db_path.name
     try:
         _litestream_restore(replica, db_path, staging, when)
         os.chmod(staging, 0o600)
@@ -271,13 +297,28 @@ def restore(url: str, db_path: Path, *, timestamp: validate.Timestamp = None, fo
         for leftover in files.store_files(staging)[1:]:
             if leftover.exists():  # the last connection closed: SQLite checkpointed and removed them
                 raise ReplicationError(f"{leftover} was left behind after the checks; nothing was replaced")
-        if force:
-            _remove_store_files(db_path)
+        # Checked again: the restore took a while, and what is at db_path now is what gets replaced.
+        if _check_replaceable(db_path, force):
+            _remove_companions(db_path)
             _forget_litestream_position(db_path)
         os.replace(staging, db_path)
     finally:
-        _remove_store_files(staging)
+        shutil.rmtree(staging_dir, ignore_errors=True)   # made by mkdtemp above for this restore alone
     return RestoreReport(db_path, report[0], report[1])
+
+
+def _check_replaceable(db_path: Path, force: bool) -> bool:
+    """Whether something memento may replace is at db_path (files.replaceable_store refuses the
+    rest); without force, an existing store is refused too. Litestream's folder beside it must be a
+    folder, not a link leading elsewhere."""
+    there = files.replaceable_store(db_path)
+    if there and not force:
+        raise ReplicationError(f"{db_path} already exists: restore elsewhere, or pass --force to replace it")
+    meta = _litestream_meta(db_path)
+    if meta.is_symlink() or (meta.exists() and not meta.is_dir()):
+        raise StoreError(f"{meta} is not the folder Litestream keeps beside the store; it and the store "
+                         "were left untouched: move it away yourself")
+    return there
 
 
 def _litestream_restore(replica: Replica, db_path: Path, staging: Path, when: Optional[str]) -> None:
@@ -309,17 +350,22 @@ def _check_restored(path: Path):
     return memories, checks
 
 
-def _remove_store_files(path: Path) -> None:
-    for p in (*files.store_files(path), Path(f"{path}-journal")):
-        if p.exists():
-            p.unlink()
+def _remove_companions(db_path: Path) -> None:
+    """The old store's -wal/-shm/-journal go before the new file takes its place: SQLite would
+    otherwise read the old store's log into the new one. Only called after files.replaceable_store."""
+    for p in (*files.store_files(db_path)[1:], Path(f"{db_path}-journal")):
+        p.unlink(missing_ok=True)
+
+
+def _litestream_meta(db_path: Path) -> Path:
+    return db_path.with_name(f".{db_path.name}-litestream")
 
 
 def _forget_litestream_position(db_path: Path) -> None:
     """Litestream keeps its position in `.NAME-litestream` beside the store; after the store is
     replaced that position describes another file (Litestream's tips: reset it)."""
-    meta = db_path.with_name(f".{db_path.name}-litestream")
-    if meta.is_dir():
+    meta = _litestream_meta(db_path)
+    if meta.is_dir() and not meta.is_symlink():
         shutil.rmtree(meta)
 
 

@@ -1,6 +1,7 @@
 """The CI scripts install what they run: a fresh machine has nothing but python3 and pip."""
 from __future__ import annotations
 
+import configparser
 import re
 
 import pytest
@@ -15,7 +16,7 @@ def test_every_python_module_a_ci_script_runs_is_installed_first(script):
     """Issue 11.13: `MEMENTO_PI_LANE=1 bash .ci/run` failed on a fresh machine: bench/pi.sh ran
     `python3 -m build` on the host, and nothing had installed build. A module run by a host command
     (a line that starts with `python3 -m`) must be pip-installed on an earlier line of the script or
-    of .ci/run, which runs first."""
+    of .ci/run, which runs first (a venv's python3 counts: what it runs is installed into it)."""
     if not script.is_file():
         pytest.skip(f"{script} is not in this copy of the tests (e.g. the Pi lane's stage)")
     ci_run = (REPO / ".ci" / "run").read_text(encoding="utf-8")
@@ -23,7 +24,7 @@ def test_every_python_module_a_ci_script_runs_is_installed_first(script):
     lines = script.read_text(encoding="utf-8").splitlines()
     # Host commands only: `run ...` / `py_in ...` lines execute inside the emulated Pi's own venvs.
     used = [(i, m.group(1)) for i, line in enumerate(lines) if not line.lstrip().startswith(("run ", "py_in "))
-            for m in re.finditer(r"python3 -m (?!pip\b|venv\b)([\w.]+)", line)]
+            for m in re.finditer(r"python3\"? -m (?!pip\b|venv\b)([\w.]+)", line)]   # "$VENV/bin/python3" too
     assert used, f"{script.name}: expected host `python3 -m` commands to check"
     for i, module in used:
         before = prelude + "\n".join(lines[:i + 1])
@@ -65,3 +66,47 @@ def test_the_pi_lane_stages_every_bench_module_the_tests_import():
             todo.append(name)
     assert "locomo_sweep" in needed and "corpus" in needed  # the parser sees both import forms
     assert needed <= staged, f"pi.sh does not stage bench modules {sorted(needed - staged)}"
+
+
+def test_ci_requires_sshd_where_the_readme_command_may_skip_it():
+    """Issue 21: the README's test command failed on a machine without sshd. The SFTP tests skip
+    without it unless $MEMENTO_REQUIRE_SSHD is set: .ci/run sets it (after installing openssh-server)
+    before the test command, and tox's `replicate` env passes it through to pytest; nothing sets it
+    for a user."""
+    ci_run = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    exported = re.search(r"^export [^\n]*\bMEMENTO_REQUIRE_SSHD=1\b", ci_run, re.M)
+    assert exported and exported.start() < ci_run.index("python3 -m tox"), \
+        ".ci/run must export MEMENTO_REQUIRE_SSHD=1 before the test command"
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(REPO / "tox.ini", encoding="utf-8")
+    passed = tox["testenv:replicate"].get("pass_env", "")
+    assert "MEMENTO_REQUIRE_SSHD" in re.split(r"[\s,]+", passed), "tox env replicate must pass MEMENTO_REQUIRE_SSHD"
+    assert "MEMENTO_REQUIRE_SSHD" not in tox["testenv:replicate"].get("set_env", ""), \
+        "tox must not require sshd itself: the README's command runs it on machines without sshd"
+
+
+def test_the_pi_lane_makes_the_native_python_it_needs_and_runs_what_it_installs():
+    """Issue 21: `ARM64=DIR bash bench/pi.sh` failed on a fresh clone twice: the native store build ran
+    the host's python3, which has no apsw/psutil (nothing installed them; Debian's python3 refuses pip
+    installs anyway), and by default it ran the light and tiny tiers, whose extras were not installed.
+    The lane makes its own venv, installs the wheel with the extras of the tiers it runs, runs every
+    native memento command from there, and by default runs only the tier a Pi Zero 2 W runs."""
+    pi_sh = REPO / "bench" / "pi.sh"
+    if not pi_sh.is_file():
+        pytest.skip(f"{pi_sh} is not in this copy of the tests (e.g. the Pi lane's stage)")
+    lines = pi_sh.read_text(encoding="utf-8").splitlines()
+    host = [line.strip() for line in lines if not line.lstrip().startswith(("run ", "py_in ", "#"))]
+    venv = [re.search(r'python3 -m venv "?\$(\w+)"?', line) for line in host]
+    made = {m.group(1) for m in venv if m}
+    assert made, "pi.sh must create the venv its native commands run in (python3 -m venv)"
+    venv_python = re.compile(r'^(?:[A-Z_]+=\S+ )*"\$(' + "|".join(made) + r')/bin/python3?"')
+    native = [line for line in host if re.search(r"pi_measure\.py\"? (build-store|rss)\b", line)]
+    assert native, "expected the native store build and RSS reference in pi.sh"
+    assert all(venv_python.search(line) for line in native), \
+        f"native memento commands must run the lane's own venv python: {native}"
+    installs = [line for line in host if venv_python.search(line) and "-m pip install" in line]
+    assert any(re.search(r"\.whl\[\$\w+\]", line) or "[$" in line for line in installs), \
+        f"the venv must get the wheel with the extras of the tiers the lane runs: {installs}"
+    default = re.findall(r"TIERS=\$\{PI_TIERS:-([^}]*)\}", "\n".join(host))
+    assert default and set(default) == {"minimal"}, \
+        f"by default the lane runs the minimal tier only (the vector tiers through PI_TIERS): {default}"

@@ -1,11 +1,13 @@
 """Replication and restore with the real Litestream binary (the [replicate] extra), to a folder and to
 SFTP on a local sshd, through kills of the writer and of Litestream.
 
-Without the binary (or sshd) these tests skip, unless $MEMENTO_REQUIRE_REPLICATE is set (tox env
-`replicate`): then a missing part is a failure.
+Without the binary these tests skip, unless $MEMENTO_REQUIRE_REPLICATE is set (tox env `replicate`):
+then it is a failure. Without sshd (a system package) the SFTP tests skip, unless $MEMENTO_REQUIRE_SSHD
+is set (.ci/run): the README's test command passes on a fresh machine, and CI still runs them all.
 """
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import os
@@ -13,6 +15,8 @@ import random
 import shutil
 import signal
 import socket
+import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -21,12 +25,17 @@ from pathlib import Path
 import pytest
 
 import memento
-from memento import replicate, times
+from memento import files, replicate, times
+from memento.cli import main
 from memento.errors import InvalidInputError, StoreError
 
 from .conftest import REPO, require_tier
 
 REQUIRED = bool(os.environ.get("MEMENTO_REQUIRE_REPLICATE"))
+# sshd is a system package a user may not have: the SFTP tests skip without it, except where
+# $MEMENTO_REQUIRE_SSHD is set (.ci/run sets it after installing openssh-server).
+REQUIRE_SSHD_ENV = "MEMENTO_REQUIRE_SSHD"
+SSHD_ENV = "MEMENTO_SSHD"   # the sshd binary to start (default: sshd on PATH, else /usr/sbin/sshd)
 BATCH = 20
 SYNCED_AFTER = 3.0  # seconds: three of Litestream's sync intervals
 
@@ -329,9 +338,13 @@ def _free_port() -> int:
 @pytest.fixture
 def sshd(tmp_path):
     """Debian's openssh-server on 127.0.0.1 with generated keys, for the test's own user."""
-    server, keygen = shutil.which("sshd") or "/usr/sbin/sshd", shutil.which("ssh-keygen")
-    if not os.path.exists(server) or keygen is None:
-        _missing("sshd is not installed (apt-get install openssh-server)")
+    server = os.environ.get(SSHD_ENV) or shutil.which("sshd") or "/usr/sbin/sshd"
+    keygen = shutil.which("ssh-keygen")
+    if not os.path.isfile(server) or keygen is None:
+        missing = f"sshd is not installed ({server} not found; apt-get install openssh-server)"
+        if os.environ.get(REQUIRE_SSHD_ENV):
+            pytest.fail(f"{missing}, and ${REQUIRE_SSHD_ENV} requires it")
+        pytest.skip(f"{missing}: the SFTP tests need it; CI (${REQUIRE_SSHD_ENV}=1) requires it")
     folder = tmp_path / "sshd"
     folder.mkdir()
     for name in ("host_key", "client_key"):
@@ -440,3 +453,197 @@ def test_server_backfills_vectors_into_its_copy_of_a_keyword_only_store(tmp_path
         hits = mem.recall("what does Alice drink?", k=1, mode="vector")
         assert hits[0].text.startswith("Alice")
         assert all(c.ok for c in mem.doctor())
+
+
+# -- restore --force replaces a memento store or nothing, never anything else (issue 21.4) -------------
+
+def _other_application_db(path: Path, application_id: int = 0) -> None:
+    """Another program's SQLite file: most programs never set an application_id (0)."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+        conn.execute("INSERT INTO invoices VALUES (1, 99.5)")
+        conn.execute(f"PRAGMA application_id = {application_id}")
+        conn.commit()
+
+
+FOREIGN = {
+    "fifo": os.mkfifo,
+    "text-file": lambda p: p.write_text("my notes, not a database\n"),
+    "other-app-sqlite": _other_application_db,
+    "other-app-id-sqlite": lambda p: _other_application_db(p, 0x46524F47),
+    "sqlite-magic-only": lambda p: p.write_bytes(files.SQLITE_MAGIC),
+    "folder": lambda p: (p.mkdir(), (p / "inside.txt").write_text("kept")),
+}
+
+
+def _what_is_at(path: Path):
+    """What a path holds, read without opening a FIFO: its kind, and its bytes or its listing."""
+    found = os.lstat(path)
+    if stat.S_ISREG(found.st_mode):
+        return "file", path.read_bytes(), stat.S_IMODE(found.st_mode)
+    if stat.S_ISDIR(found.st_mode):
+        return "folder", sorted((p.name, p.read_bytes()) for p in path.iterdir())
+    if stat.S_ISLNK(found.st_mode):
+        return "symlink", os.readlink(path)
+    return stat.S_IFMT(found.st_mode)
+
+
+@pytest.fixture
+def small_replica(tmp_path, litestream) -> str:
+    source = tmp_path / "pi" / "m.db"
+    _new_store(source, texts=["the replica's memory of the kiwi"])
+    url = f"file://{tmp_path}/replica"
+    replicate.stop(replicate.start(source, url))
+    return url
+
+
+def _cli(*args: str, capsys) -> tuple:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("kind", sorted(FOREIGN))
+def test_forced_restore_refuses_what_is_not_a_memento_store_untouched(tmp_path, small_replica, kind, capsys):
+    """Issue 21.4: `restore --force` replaced a FIFO, a text file, another application's database
+    (and, as root, /dev/null) with a store. Only a memento store (or nothing) may be replaced."""
+    target = tmp_path / "target"
+    FOREIGN[kind](target)
+    if kind.endswith("sqlite"):   # its -wal holds that application's data too: not ours to delete
+        files.wal(target).write_bytes(b"their write-ahead log")
+    before = {p.name: _what_is_at(p) for p in tmp_path.iterdir() if p.name.startswith("target")}
+    code, out, err = _cli("restore", "--from", small_replica, "--db", str(target), "--force", capsys=capsys)
+    assert code == 1, out
+    assert "left untouched" in err and "memento store" in err, err
+    assert {p.name: _what_is_at(p) for p in tmp_path.iterdir() if p.name.startswith("target")} == before
+    assert not [p for p in tmp_path.iterdir() if ".restoring" in p.name], "a staging copy was left behind"
+
+
+def test_forced_restore_refuses_a_fifo_behind_a_symlink(tmp_path, small_replica, capsys):
+    """A symlink at --db is resolved and its target checked like any path (opening a store follows
+    it too): a link to a FIFO is refused, the link and the FIFO both left as they were."""
+    fifo, link = tmp_path / "fifo", tmp_path / "m.db"
+    os.mkfifo(fifo)
+    link.symlink_to(fifo)
+    code, _, err = _cli("restore", "--from", small_replica, "--db", str(link), "--force", capsys=capsys)
+    assert code == 1 and "FIFO" in err and "left untouched" in err, err
+    assert link.is_symlink() and os.readlink(link) == str(fifo) and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_forced_restore_through_a_symlink_replaces_the_store_it_points_to(tmp_path, small_replica, capsys):
+    """The link stays a link (a store kept on another disk stays there): the restored store takes the
+    place of the file it points to, owner-only, and the old store's -wal/-shm go with it."""
+    disk = tmp_path / "disk"
+    real = disk / "m.db"
+    _new_store(real, texts=["the old store's memory of the fig"])
+    link = tmp_path / "m.db"
+    link.symlink_to(real)
+    code, out, err = _cli("restore", "--from", small_replica, "--db", str(link), "--force", capsys=capsys)
+    assert code == 0, err
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert [t for t, _ in _contents(link).values()] == ["the replica's memory of the kiwi"]
+    assert (real.stat().st_mode & 0o777) == 0o600 and str(real) in out
+    assert sorted(p.name for p in disk.iterdir()) == ["m.db"], "a staging copy or a stale -wal was left"
+
+
+def test_forced_restore_refuses_a_litestream_folder_that_leads_elsewhere(tmp_path, small_replica, capsys):
+    """restore --force deletes Litestream's `.NAME-litestream` folder beside the store: a symlink
+    there (to someone's folder) is refused before anything is removed, the store included."""
+    target, elsewhere = tmp_path / "m.db", tmp_path / "elsewhere"
+    _new_store(target, texts=["the old store's memory of the fig"])
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("not Litestream's")
+    (tmp_path / ".m.db-litestream").symlink_to(elsewhere)
+    before = _contents(target)
+    code, _, err = _cli("restore", "--from", small_replica, "--db", str(target), "--force", capsys=capsys)
+    assert code == 1 and "left untouched" in err, err
+    assert _contents(target) == before and (elsewhere / "keep.txt").read_text() == "not Litestream's"
+
+
+@pytest.mark.parametrize("before", ["store", "empty-file", "nothing"])
+def test_forced_restore_replaces_a_memento_store_an_empty_file_or_nothing(tmp_path, small_replica, before, capsys):
+    target = tmp_path / "m.db"
+    if before == "store":
+        _new_store(target, texts=["the old store's memory of the fig"])
+    elif before == "empty-file":
+        target.touch()
+    code, _, err = _cli("restore", "--from", small_replica, "--db", str(target), "--force", capsys=capsys)
+    assert code == 0, err
+    assert [t for t, _ in _contents(target).values()] == ["the replica's memory of the kiwi"]
+
+
+def test_the_replace_check_accepts_only_a_memento_store_or_nothing(tmp_path):
+    """The one check memento runs before it replaces or deletes a store's files (no Litestream needed)."""
+    store_path, empty, absent = tmp_path / "m.db", tmp_path / "empty.db", tmp_path / "absent.db"
+    _new_store(store_path)
+    empty.touch()
+    assert files.replaceable_store(store_path) is True
+    assert files.replaceable_store(empty) is True
+    assert files.replaceable_store(absent) is False
+    for kind, make in FOREIGN.items():
+        path = tmp_path / kind
+        make(path)
+        with pytest.raises(StoreError, match="left untouched"):
+            files.replaceable_store(path)
+    link = tmp_path / "link.db"
+    link.symlink_to(store_path)
+    with pytest.raises(StoreError, match="symbolic link"):
+        files.replaceable_store(link)   # callers resolve a link first; one found here is refused
+    files.wal(absent).mkdir()
+    with pytest.raises(StoreError, match="absent.db-wal is a directory"):
+        files.replaceable_store(absent)  # a store's companions are regular files or nothing
+
+
+# -- a folder replica goes where its URL names, owner-only (issue 21.6) ----------------------------------
+
+@pytest.mark.parametrize("spelled", ["My Passport", "My%20Passport"])
+def test_a_folder_replica_whose_name_has_a_space_lands_there_owner_only(tmp_path, litestream, spelled):
+    """Issue 21.6: memento made the 0700 folder the URL names while Litestream wrote to a literal
+    "My%20Passport" folder (0755) beside it."""
+    disk = tmp_path / "media"
+    disk.mkdir()
+    source = tmp_path / "m.db"
+    _new_store(source, texts=[f"note {i} about the passport" for i in range(5)])
+    url = f"file://{disk}/{spelled}/memento"
+    replicate.stop(replicate.start(source, url))
+    named = disk / "My Passport" / "memento"
+    assert sorted(p.name for p in disk.iterdir()) == ["My Passport"], "the replica went somewhere else"
+    written = [p for p in named.rglob("*") if p.is_file()]
+    assert written and any(p.suffix == ".ltx" for p in written)
+    assert stat.S_IMODE(named.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in written), \
+        [(str(p), oct(p.stat().st_mode)) for p in written]
+    report = replicate.restore(url, tmp_path / "restored.db")
+    assert report.memories == 5 and _contents(report.path) == _contents(source)
+
+
+@pytest.mark.parametrize("url", ["file:///mnt/usb/My#1/memento", "file:///mnt/usb/what?/memento",
+                                 "file:///mnt/usb/nul%00/memento"])
+def test_a_folder_replica_url_that_names_no_single_folder_is_refused(url):
+    """A '#' or '?' would silently cut the path short (the replica would land in /mnt/usb/My)."""
+    with pytest.raises(InvalidInputError, match="folder"):
+        replicate.parse_replica(url)
+
+
+# -- without sshd: the SFTP tests skip for a user, fail in CI ---------------------------------------------
+
+@pytest.mark.spawns_python
+def test_sftp_tests_skip_without_sshd_unless_ci_requires_it(tmp_path, litestream):
+    """Issue 21: the README's test command failed on a machine without sshd, because the tox env
+    `replicate` requires Litestream ($MEMENTO_REQUIRE_REPLICATE) and that turned the missing sshd into
+    a failure too. sshd is required only where $MEMENTO_REQUIRE_SSHD is set (.ci/run installs it)."""
+    node = "tests/test_replicate.py::test_replicate_over_sftp_and_restore_intact"
+    env = {k: v for k, v in os.environ.items() if k != REQUIRE_SSHD_ENV}
+    env.update(PYTHONPATH=str(REPO), MEMENTO_REQUIRE_REPLICATE="1", **{SSHD_ENV: str(tmp_path / "no-sshd")})
+
+    def run(name: str, **more: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rsf",
+                               "--basetemp", str(tmp_path / name), node],
+                              cwd=REPO, env={**env, **more}, capture_output=True, text=True, timeout=300)
+
+    user = run("user")
+    assert user.returncode == 0 and "1 skipped" in user.stdout, user.stdout
+    assert "sshd is not installed" in user.stdout and "no-sshd" in user.stdout
+    ci = run("ci", **{REQUIRE_SSHD_ENV: "1"})
+    assert ci.returncode == 1 and "1 error" in ci.stdout, ci.stdout   # pytest.fail in the fixture
+    assert f"and ${REQUIRE_SSHD_ENV} requires it" in ci.stdout
