@@ -9,9 +9,11 @@ from typing import Dict, List, Set, Tuple
 
 import pytest
 
+import memento
 from tests.conftest import run_python
 
-PACKAGE = Path(__file__).resolve().parent.parent / "memento"
+# The package the tests import: the checkout's, or the installed wheel in the Pi lane's stage.
+PACKAGE = Path(memento.__file__).resolve().parent
 
 # The only places outside memento/vectors/ that import the vector side, each behind a check that the
 # store is open in a vector tier (or, for the registry, that a vector tier is being asked about).

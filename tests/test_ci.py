@@ -73,6 +73,8 @@ def test_ci_requires_sshd_where_the_readme_command_may_skip_it():
     without it unless $MEMENTO_REQUIRE_SSHD is set: .ci/run sets it (after installing openssh-server)
     before the test command, and tox's `replicate` env passes it through to pytest; nothing sets it
     for a user."""
+    if not (REPO / ".ci" / "run").is_file():
+        pytest.skip(f"{REPO / '.ci' / 'run'} is not in this copy of the tests (e.g. the Pi lane's stage)")
     ci_run = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     exported = re.search(r"^export [^\n]*\bMEMENTO_REQUIRE_SSHD=1\b", ci_run, re.M)
     assert exported and exported.start() < ci_run.index("python3 -m tox"), \
