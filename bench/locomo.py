@@ -393,8 +393,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument("--dedup", action="store_true", help="remember with duplicate detection on (a repeated "
                     "turn in a session is merged into its first; that turn's id answers for both)")
     ap.add_argument("--no-threads", action="store_true", help="store turns without threads (as before threads)")
-    ap.add_argument("--sweep-boosts", action="store_true", help="with --sweep: choose the speaker and time "
-                    "boosts (the other weights at their defaults); writes bench/results/locomo_sweep_boosts.json")
     ap.add_argument("--sweep", metavar="TIERS", help="re-run the choice of memento/ranking.py's weights with "
                     "leave-one-conversation-out on dev, for these tiers (e.g. minimal,light,full); writes "
                     "bench/results/locomo_sweep.json")
@@ -429,10 +427,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.sweep:
         from bench import locomo_sweep
         memento = import_memento()
-        results = locomo_sweep.run(memento, sys.modules[__name__], convs, args.sweep.split(","),
-                                   boosts=args.sweep_boosts)
-        name = "locomo_sweep_boosts.json" if args.sweep_boosts else "locomo_sweep.json"
-        write_json(REPO / "bench" / "results" / name, {
+        results = locomo_sweep.run(memento, sys.modules[__name__], convs, args.sweep.split(","))
+        write_json(REPO / "bench" / "results" / "locomo_sweep.json", {
             "machine": machine(memento), "data": {"file": args.data.name, "sha256": sha256},
             "k": K, "metric": "R@10, categories 1-4 pooled", "results": results,
             "elapsed_s": round(time.perf_counter() - started, 1)})

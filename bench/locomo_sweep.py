@@ -198,24 +198,14 @@ def on_edge(point: Point, axes) -> List[int]:
     return [a for a, values in enumerate(axes) if len(values) > 2 and point[a] in (values[0], values[-1])]
 
 
-# The boosts (what a question says beyond its words): a share of the statement's score scale, in
-# even steps from 0 (off). The keyword statement's fused scores run 0..1, the hybrid one's about
-# -2..3, so one axis serves both.
-SPEAKER_BOOSTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
-TIME_BOOSTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
-
-
-def sweep_tier(memento, locomo, convs, tier: str, threads: bool = True, boosts: bool = False) -> Dict[str, Any]:
+def sweep_tier(memento, locomo, convs, tier: str, threads: bool = True) -> Dict[str, Any]:
     from memento.ranking import for_model
     from memento.vectors.registry import model_for_tier
     DEFAULT = for_model(None if tier == "minimal" else model_for_tier(tier).id)  # this tier's defaults
     started = time.perf_counter()
     stores = Stores(memento, locomo, convs, tier, threads)
     mode = "keyword" if tier == "minimal" else "hybrid"
-    if boosts:   # the other weights stay at the tier's defaults
-        prefix = "keyword_" if tier == "minimal" else ""
-        names, axes = (f"{prefix}w_speaker", f"{prefix}w_time"), (SPEAKER_BOOSTS, TIME_BOOSTS)
-    elif tier == "minimal":
+    if tier == "minimal":
         names, axes = ("context_weight", "keyword_gamma"), (CONTEXT_WEIGHTS, KEYWORD_GAMMAS)
     elif threads:
         names, axes = ("gamma", "w_vector"), (GAMMAS, W_VECTORS)
@@ -236,8 +226,7 @@ def sweep_tier(memento, locomo, convs, tier: str, threads: bool = True, boosts: 
               "held_out_R@10": round(pooled(grid[pick], [i]), 4),
               "held_out_R@10_at_dev_choice": round(pooled(grid[chosen], [i]), 4)}
              for i, (conv, pick) in enumerate(zip(convs, result["loco_picks"]))]
-    out = {"tier": tier, "mode": mode, "threads": threads, "what": "boosts" if boosts else "weights",
-           "axes": dict(zip(names, axes)),
+    out = {"tier": tier, "mode": mode, "threads": threads, "axes": dict(zip(names, axes)),
            "chosen": dict(zip(names, chosen)), "dev_R@10": round(result["dev_R@10"], 4),
            "loco_R@10": round(result["loco_R@10"], 4),
            "loco_picks": [dict(zip(names, p)) for p in result["loco_picks"]], "loco_folds": folds,
@@ -270,9 +259,7 @@ def _print_grid(names, axes, table) -> None:
         print("  " + " ".join(f"{h:>5}" for h in head) + " | " + " ".join(f"{c:.3f}" for c in cells))
 
 
-def run(memento, locomo, convs, tiers: Sequence[str], boosts: bool = False) -> List[Dict[str, Any]]:
-    if boosts:
-        return [sweep_tier(memento, locomo, convs, tier, threads=True, boosts=True) for tier in tiers]
+def run(memento, locomo, convs, tiers: Sequence[str]) -> List[Dict[str, Any]]:
     results = []
     for tier in tiers:
         results.append(sweep_tier(memento, locomo, convs, tier, threads=True))

@@ -64,14 +64,17 @@ class RankingSettings:
     prefilter_factor: int = 2
     # A filter passing at most this many memories is scored exactly (every filtered row's cosine).
     exact_limit: int = 2_000
-    # Boosts added to a memory's fused score when the question names its speaker (a question naming a
-    # person asks what that person said: the name, in about half the turns, weighs almost nothing in
-    # bm25) or asks when and the memory names a time (memento/time_cues.py). keyword_* in the keyword
-    # statement, where fused scores run 0..1; the others in the hybrid one (bm25 part + cosine part).
-    w_speaker: float = 0.0
-    w_time: float = 0.0
-    keyword_w_speaker: float = 0.0
-    keyword_w_time: float = 0.0
+    # Boosts: a memory's fused score is multiplied by 1 + w_speaker when the question names its speaker
+    # (a question naming a person asks what that person said; the name, in about half the turns,
+    # weighs almost nothing in bm25) and by + w_time more when the question asks when and the memory
+    # names a time (memento/time_cues.py). keyword_* in the keyword statement, the others in the hybrid
+    # one, whose cosine part lifts every turn of the named speaker alike and so needs a far smaller
+    # factor. Chosen with bench/locomo_boosts.py: the best R@10 whose cost on questions naming the
+    # wrong person (LoCoMo's adversarial category) stays under 0.01 (docs/ranking-weights.md).
+    w_speaker: float = 0.1
+    w_time: float = 0.5
+    keyword_w_speaker: float = 3.0
+    keyword_w_time: float = 1.0
     # A pinned memory's score is multiplied by 1 + pin_boost (sign-aware, see above): it ranks above
     # unpinned memories that score up to 25% more before the boost. 0 = pins do not rank.
     pin_boost: float = 0.25

@@ -107,20 +107,23 @@ pool_bm25 AS MATERIALIZED (
 -- similarity whatever the query; 0 without a trusted vector, i.e. one made by :model for the
 -- memory's current text), its float vector read from memories_vec_auxiliary as in vector above
 -- (reading it again costs less than looking it up in vector's list).
+-- The boost factor (recall_parts.sql) lifts a positive score and shrinks a negative one toward 0.
 scored AS MATERIALIZED (
-  SELECT p.id,
-         :w_keyword * coalesce(b.bm25 / (SELECT min(bm25) FROM keyword), 0.0)
-       + :w_vector * CASE WHEN :w_vector > 0 AND m.embedded_with = :model THEN 1.0 - coalesce(
-             (SELECT vec_distance_cosine(a.value00, :qvec) FROM memories_vec_auxiliary AS a WHERE a.rowid = p.id),
-             1.0) ELSE 0.0 END
--- include: boosts
-         AS fused
-  FROM pool_ids AS p
-  CROSS JOIN memories AS m ON m.id = p.id
-  LEFT JOIN pool_bm25 AS b ON b.id = p.id
-  WHERE (:filtering = 0 OR p.id IN filtered)
-    AND (m.expires_at IS NULL OR m.expires_at > :now)
-    AND (:include_superseded OR m.superseded_by IS NULL)
+  SELECT id, CASE WHEN base >= 0 THEN base * factor ELSE base / factor END AS fused
+  FROM (
+    SELECT p.id,
+           :w_keyword * coalesce(b.bm25 / (SELECT min(bm25) FROM keyword), 0.0)
+         + :w_vector * CASE WHEN :w_vector > 0 AND m.embedded_with = :model THEN 1.0 - coalesce(
+               (SELECT vec_distance_cosine(a.value00, :qvec) FROM memories_vec_auxiliary AS a WHERE a.rowid = p.id),
+               1.0) ELSE 0.0 END AS base,
+-- include: boost_factor
+           AS factor
+    FROM pool_ids AS p
+    CROSS JOIN memories AS m ON m.id = p.id
+    LEFT JOIN pool_bm25 AS b ON b.id = p.id
+    WHERE (:filtering = 0 OR p.id IN filtered)
+      AND (m.expires_at IS NULL OR m.expires_at > :now)
+      AND (:include_superseded OR m.superseded_by IS NULL))
 ),
 -- Who gives its fused score to whom: every candidate and every linked neighbour to itself (own),
 -- and across each link between a candidate and its previous or next memory, both ways (lent).

@@ -20,8 +20,8 @@ WITH
 -- Each candidate with its fused score, bm25 relative to the best match (1 = best), and its
 -- previous and next memory in its thread (NULL without a thread, or when smoothing is off).
 candidate_links AS MATERIALIZED (
-  SELECT m.id, :w_keyword * keyword.bm25 / (SELECT min(bm25) FROM keyword)
--- include: boosts
+  SELECT m.id, :w_keyword * keyword.bm25 / (SELECT min(bm25) FROM keyword) *
+-- include: boost_factor
          AS fused,
 -- include: thread_links
   FROM keyword CROSS JOIN memories AS m ON m.id = keyword.id

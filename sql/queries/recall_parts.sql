@@ -79,15 +79,18 @@ keyword AS MATERIALIZED (
   LIMIT +:candidates
 ),
 
--- part: boosts
--- What a question says beyond its words (weights in memento/ranking.py), added to the fused score of
--- memory m: it names m's speaker (:query_names: the question's words and word pairs, folded as
--- memento_fold folds a name: case-insensitive, whole names), or it asks when (:asks_when) and m's text
--- names a time (time_cue, memento/time_cues.py). A weight of 0 adds exactly 0 and reads nothing.
-       + CASE WHEN :w_speaker > 0 AND m.speaker IS NOT NULL
-                   AND memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
-              THEN :w_speaker ELSE 0.0 END
-       + CASE WHEN :w_time > 0 AND :asks_when = 1 AND m.time_cue = 1 THEN :w_time ELSE 0.0 END
+-- part: boost_factor
+-- What a question says beyond its words (weights in memento/ranking.py), as a factor of memory m's
+-- fused score: 1 + :w_speaker when it names m's speaker (:query_names: the question's words and word
+-- runs, folded as memento_fold folds a name: case-insensitive, whole names), + :w_time when it asks
+-- when (:asks_when) and m's text names a time (time_cue, memento/time_cues.py). A factor, not an
+-- addition: a memory lifted must match the question by itself too, so a question that names the
+-- wrong person does not bury the right memory under that person's weak matches. A weight of 0
+-- gives exactly 1 and reads nothing.
+         (1.0 + CASE WHEN :w_speaker > 0 AND m.speaker IS NOT NULL
+                          AND memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
+                     THEN :w_speaker ELSE 0.0 END
+              + CASE WHEN :w_time > 0 AND :asks_when = 1 AND m.time_cue = 1 THEN :w_time ELSE 0.0 END)
 
 -- part: thread_links
 -- Columns prev_id and next_id of memory m (in a candidates' CTE): its previous and next memory in
