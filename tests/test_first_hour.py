@@ -103,3 +103,14 @@ def test_an_unopenable_store_advertises_every_mode_and_the_tool_call_says_why(tm
         assert reply["result"]["isError"] is True and "plain.txt" in reply["result"]["content"][0]["text"]
     finally:
         server.close()
+
+
+@pytest.mark.spawns_python
+@pytest.mark.parametrize("command", [["export"], ["list"]])
+def test_a_full_disk_on_stdout_is_a_clear_error_not_a_traceback(store_path, command):
+    with memento.open(store_path, tier="minimal") as mem:
+        mem.remember_many([f"memory number {i} " + "x" * 200 for i in range(500)])
+    with open("/dev/full", "w") as full:   # every write fails with ENOSPC
+        done = subprocess.run([sys.executable, "-m", "memento", *command, "--db", str(store_path), "--tier", "minimal"],
+                              stdout=full, stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 1 and "cannot write the output" in done.stderr and "Traceback" not in done.stderr

@@ -34,6 +34,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     except BrokenPipeError:  # `memento export | head`
         return 0
+    except OSError as e:     # writing the output failed: a full disk, a file size limit
+        if not _output_failed(e):
+            raise
+        print(f"memento: error: cannot write the output: {e.strerror or e}", file=sys.stderr)
+        return 1
+
+
+def _output_failed(e: OSError) -> bool:
+    """An error writing to stdout (every command's output goes there); others are not ours to word."""
+    import errno
+    return e.errno in (errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EDQUOT, errno.EROFS)
 
 
 @dataclass(frozen=True)
