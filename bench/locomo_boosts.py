@@ -105,7 +105,7 @@ def main() -> int:
     chosen = choose(grid, every, axes)
     folds = [(convs[i].conv_id, choose(grid, [j for j in every if j != i], axes)) for i in every]
     result = {
-        "tier": args.tier, "data_sha256": sha256, "rule": f"max R@10 (categories 1-4) with adversarial R@10 at most "
+        "tier": args.tier, "data_sha256": sha256, "rule": f"max smoothed R@10 (categories 1-4) with adversarial R@10 at most "
         f"{MAX_ADVERSARIAL_LOSS} below boosts off", "chosen": dict(zip(names, chosen)),
         "dev_R@10": round(pooled(grid[chosen], every, 0), 4), "dev_adversarial_R@10": round(pooled(grid[chosen], every, 1), 4),
         "off_R@10": round(pooled(grid[(0.0, 0.0)], every, 0), 4),
