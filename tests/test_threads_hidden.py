@@ -8,8 +8,9 @@ import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-import apsw
 import pytest
+
+from .test_threads import contexts, fts_exact
 
 
 def soon(seconds: float) -> str:
@@ -20,22 +21,6 @@ def wait_until(stamp: str) -> None:
     left = (datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
             - datetime.now(timezone.utc)).total_seconds()
     time.sleep(max(0.0, left) + 0.05)
-
-
-def fts_exact(path) -> None:
-    conn = apsw.Connection(str(path))
-    try:
-        conn.execute("INSERT INTO memories_fts (memories_fts, rank) VALUES ('integrity-check', 1)")
-    finally:
-        conn.close()
-
-
-def contexts(path) -> dict:
-    conn = apsw.Connection(str(path))
-    try:
-        return dict(conn.execute("SELECT id, context FROM memories_fts_source"))
-    finally:
-        conn.close()
 
 
 def test_an_expired_text_is_not_found_through_its_neighbour(mem):
