@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -286,7 +287,8 @@ def test_the_default_folders_follow_home(monkeypatch, tmp_path):
 # -- the hook ------------------------------------------------------------------------------------
 
 def hook(store_path, payload, *args, tier="minimal") -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+           "XDG_STATE_HOME": str(Path(store_path).parent / "state")}   # the hook log, never the real home's
     return subprocess.run([sys.executable, "-m", "memento", "--db", str(store_path), "--tier", tier, "hook",
                            "claude-code", *args], input=payload, capture_output=True, text=True, env=env, timeout=120)
 
@@ -315,6 +317,18 @@ def test_the_hook_never_blocks_the_agent(store_path, payload):
 def test_the_hook_reports_a_missing_transcript_and_exits_0(store_path, tmp_path):
     done = hook(store_path, hook_input(tmp_path / "gone.jsonl"))
     assert done.returncode == 0 and "no such file" in done.stderr
+
+
+def test_the_hook_keeps_its_errors_in_an_owner_only_log(store_path, tmp_path):
+    """Nobody reads an agent hook's stderr: the error stays in $XDG_STATE_HOME/memento/hook.log too,
+    one escaped line each, owner-only like the store."""
+    hook(store_path, hook_input(tmp_path / "gone\x1b[31m.jsonl"))
+    hook(store_path, "not json")
+    log = Path(store_path).parent / "state" / "memento" / "hook.log"
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 and "no such file" in lines[0] and "not JSON" in lines[1]
+    assert "\x1b" not in log.read_text(encoding="utf-8") and "\\x1b" in lines[0]
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600 and stat.S_IMODE(log.parent.stat().st_mode) == 0o700
 
 
 def test_the_hook_never_loads_the_model_in_a_vector_tier(store_path, transcript):

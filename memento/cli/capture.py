@@ -4,9 +4,12 @@ the work is memento/formats/transcripts.py's."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from pathlib import Path
 
+from .. import files, times
 from ..errors import InvalidInputError, MementoError
 from ..formats import claude_code, openclaw_sessions, transcripts
 from . import output
@@ -53,6 +56,32 @@ def hook_input(stream) -> str:
     return path
 
 
+HOOK_LOG_BYTES = 1 << 20   # past this the log starts again (its last part kept as hook.log.1)
+
+
+def hook_log_path() -> Path:
+    """$XDG_STATE_HOME/memento/hook.log (~/.local/state/memento/hook.log): where a hook's errors stay
+    when nobody reads the agent's stderr."""
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state) / "memento" / "hook.log"
+
+
+def hook_says(message: str) -> None:
+    """A hook's error or skip, on stderr and in the hook log (owner-only). Writing the log never
+    fails the hook: the agent's session matters more than the log."""
+    print(f"memento hook: {message}", file=sys.stderr)
+    try:
+        log = hook_log_path()
+        files.private_dir(log.parent)
+        if log.exists() and log.stat().st_size > HOOK_LOG_BYTES:
+            os.replace(log, log.with_name(log.name + ".1"))
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as out:
+            out.write(f"{times.now_utc()} {output.cell(message, wide=True)}\n")
+    except OSError:
+        pass
+
+
 def run_hook(args, mem_open) -> int:
     """`memento hook claude-code`: capture the transcript the hook names. It never blocks the agent:
     an error is reported on stderr and the exit status is 0, unless --strict. Memories are stored
@@ -63,13 +92,13 @@ def run_hook(args, mem_open) -> int:
         with mem_open(args) as mem:
             summary = claude_code.capture(mem, path, embed="later")
     except (MementoError, OSError) as e:
-        print(f"memento hook: error: {e}", file=sys.stderr)
+        hook_says(f"error: {e}")
         return 1 if args.strict else 0
     except Exception as e:   # noqa: BLE001 - a hook must never break the agent's session
-        print(f"memento hook: unexpected {type(e).__name__}: {e}", file=sys.stderr)
+        hook_says(f"unexpected {type(e).__name__}: {e}")
         return 1 if args.strict else 0
     for skipped in summary.skipped:
-        print(f"memento hook: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+        hook_says(f"skipped {skipped.path}: {skipped.reason}")
     if args.json:
         output.print_json({"added": summary.added, "messages": summary.messages, "redacted": summary.redacted,
                            "seconds": round(time.perf_counter() - started, 4)})
