@@ -68,18 +68,8 @@ def insert(conn: apsw.Connection, vectors, new: List[validate.NewMemory], embed:
         r["text_key"] = duplicates.text_key(r["text"], norm)
     keys = [r["text_key"] for r in rows]
     # Embed before taking the write lock: other writers are not kept waiting on the model.
-    # Texts already stored (a read, outside the lock) are not embedded; should one be forgotten
-    # before the lock is taken, it is stored pending and backfill() embeds it.
     if dedup and vectors is not None:
-        current = duplicates.CurrentTexts(conn, keys, now)
-        known = set()
-        for i, (r, norm) in enumerate(zip(rows, normalised)):
-            if hidden[i]:
-                continue
-            if current.find(norm, r["thread"]) is not None:
-                known.add(i)
-            current.added(-1, norm, r["thread"], r["expires_at"])
-        given = [b"" if i in known and g is None else g for i, g in enumerate(given)]
+        given = _skip_known(conn, rows, normalised, hidden, keys, given, now)
     made = vectors_for(vectors, [r["text"] for r in rows], given, embed)
     statement = sqlfiles.query("insert_memory")
     with connection.write_transaction(conn):
@@ -116,6 +106,22 @@ def insert(conn: apsw.Connection, vectors, new: List[validate.NewMemory], embed:
         if also is not None:
             also(conn)
     return memories
+
+
+def _skip_known(conn: apsw.Connection, rows: List[dict], normalised: List[str], hidden: List[bool],
+                keys: List[int], given: List[Optional[bytes]], now: str) -> List[Optional[bytes]]:
+    """`given` with b"" (not to be embedded) for each text already stored or repeated earlier in the
+    batch: a read outside the lock. Should one be forgotten before the lock is taken, it is stored
+    pending and backfill() embeds it."""
+    current = duplicates.CurrentTexts(conn, keys, now)
+    known = set()
+    for i, (r, norm) in enumerate(zip(rows, normalised)):
+        if hidden[i]:
+            continue
+        if current.find(norm, r["thread"]) is not None:
+            known.add(i)
+        current.added(-1, norm, r["thread"], r["expires_at"])
+    return [b"" if i in known and g is None else g for i, g in enumerate(given)]
 
 
 def vectors_for(vectors, texts: List[str], given: List[Optional[bytes]],
