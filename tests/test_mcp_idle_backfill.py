@@ -143,6 +143,39 @@ def test_minimal_tier_server_never_backfills(store_path, tmp_path):
         proc.kill()
 
 
+class _FlakyStore:
+    """What idle_work needs of a store: a model name and backfill(), failing as told."""
+    model = "some-model"
+
+    def __init__(self, outcomes):
+        self.outcomes, self.calls = list(outcomes), []
+
+    def backfill(self, **kw):
+        self.calls.append(kw)
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
+def test_a_failed_batch_is_tried_again_and_repeated_failures_end_it(capsys):
+    from memento.errors import MementoError
+    server = mcp_server.Server()
+    server.store = _FlakyStore([MementoError("database is locked"), 16, 3, 0])
+    assert server.wants_idle_work()
+    assert server.idle_work() == mcp_server.IDLE_RECHECK_SECONDS        # locked: later
+    assert server.wants_idle_work()
+    assert [server.idle_work() for _ in range(3)] == [0.0, 0.0, mcp_server.IDLE_RECHECK_SECONDS]
+    assert server.store.calls[0] == {"batch_size": mcp_server.IDLE_BATCH, "limit": mcp_server.IDLE_BATCH}
+    err = capsys.readouterr().err
+    assert "trying again" in err and "embedded 19 memories" in err
+    server.store = _FlakyStore([RuntimeError("model files gone")] * mcp_server.IDLE_FAILURES)
+    for _ in range(mcp_server.IDLE_FAILURES):
+        server.idle_work()
+    assert not server.wants_idle_work() and "stopped for this session" in capsys.readouterr().err
+    server.store = None
+
+
 def _stderr_after_close(proc: McpProcess) -> str:
     assert proc.close_stdin_and_wait() == 0
     return proc.stderr()

@@ -49,6 +49,7 @@ MAX_LINE_BYTES = 2 * 1024 * 1024
 IDLE_SECONDS = 2.0
 IDLE_BATCH = 16
 IDLE_RECHECK_SECONDS = 30.0
+IDLE_FAILURES = 3                                  # failed batches in a row that end it for the session
 IDLE_BACKFILL_ENV = "MEMENTO_MCP_IDLE_BACKFILL"    # "0": off
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR = -32700, -32600, -32601, -32602, -32603
@@ -79,6 +80,7 @@ class Server:
         self.idle_backfill = os.environ.get(IDLE_BACKFILL_ENV, "1").strip() != "0"
         self._idle_embedded = 0
         self._idle_started = 0.0
+        self._idle_failures = 0
 
     # -- one message in, at most one message out -------------------------------------------------
 
@@ -211,18 +213,26 @@ class Server:
 
     def idle_work(self) -> float:
         """Embed one batch of pending memories; returns how long to wait for input before the next
-        call (0: more may be pending, IDLE_RECHECK_SECONDS: none were)."""
+        call (0: more may be pending, IDLE_RECHECK_SECONDS: none were, or the batch failed)."""
         if self._idle_embedded == 0:
             self._idle_started = time.perf_counter()
         try:
             done = self.store.backfill(batch_size=IDLE_BATCH, limit=IDLE_BATCH)
-        except Exception as e:  # a broken model must not end the session: tool calls still work
-            self.idle_backfill = False
-            _log(f"memento mcp: idle backfill stopped: {type(e).__name__}: {e}; `memento backfill` embeds "
-                 "the memories still without a vector")
+        except Exception as e:  # tool calls go on whatever happens here
+            # A failure may pass (another process holding the write lock for long): tried again
+            # later; the same failure IDLE_FAILURES times in a row (a broken model) ends it.
+            self._idle_failures += 1
+            if self._idle_failures == 1 or self._idle_failures >= IDLE_FAILURES:
+                stop = self._idle_failures >= IDLE_FAILURES
+                self.idle_backfill = not stop
+                _log(f"memento mcp: idle backfill failed: {type(e).__name__}: {e}; "
+                     + ("stopped for this session, `memento backfill` embeds the memories still without a vector"
+                        if stop else f"trying again in {IDLE_RECHECK_SECONDS:.0f} s"))
             return IDLE_RECHECK_SECONDS
+        self._idle_failures = 0
         if done:
             self._idle_embedded += done
+            self._model_timed = True            # the model is loaded now: no tool call will load it
             return 0.0
         if self._idle_embedded:
             _log(f"memento: embedded {self._idle_embedded} memories stored without a vector, while idle "
