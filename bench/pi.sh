@@ -72,7 +72,7 @@ HOST_WHEEL=$(ls "$STAGE"/dist/*.whl)
 "$HOST_VENV/bin/python3" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$HOST_WHEEL"
 cp -r "$REPO/tests" "$REPO/pyproject.toml" "$STAGE/"   # pyproject: pytest markers
 # The bench modules pi_measure runs and the tests import (tests/test_ci.py checks this list).
-cp "$REPO"/bench/{__init__,corpus,pi_measure,locomo_sweep}.py "$STAGE/bench/"
+cp "$REPO"/bench/{__init__,corpus,pi_measure,locomo_sweep,locomo,locomo_capture}.py "$STAGE/bench/"
 WHEEL=/work/dist/$(basename "$(ls "$STAGE"/dist/*.whl)")
 
 step "rootfs"   # idempotent: a finished rootfs is reused

@@ -506,13 +506,18 @@ class Memento:
         )
 
     @_one_at_a_time
-    def backfill(self, *, batch_size: int = 256, progress: Optional[Callable[[int], None]] = None) -> int:
+    def backfill(self, *, batch_size: int = 256, progress: Optional[Callable[[int], None]] = None,
+                 limit: Optional[int] = None) -> int:
         """Embed every memory still without a vector; returns how many were embedded.
-        `progress(n)` is called after each batch. The minimal tier has nothing to embed (0)."""
+        `progress(n)` is called after each batch. `limit`: embed at most this many, the oldest
+        pending first (a small step, e.g. the MCP server's idle backfill); None: all of them.
+        The minimal tier has nothing to embed (0)."""
         batch_size = validate.positive_int(batch_size, "batch_size")
+        if limit is not None:
+            limit = validate.positive_int(limit, "limit")
         if self._vectors is None:
             return 0
-        return self._vectors.backfill(batch_size, progress)
+        return self._vectors.backfill(batch_size, progress, limit)
 
     @_one_at_a_time
     def reembed(self, *, progress: Optional[Callable[[int], None]] = None) -> int:

@@ -127,6 +127,8 @@ def test_remember_many_needs_an_iterable_of_items(mem, items):
 def test_backfill_batch_size_must_be_positive(mem, batch_size):
     with pytest.raises(InvalidInputError, match="batch_size"):
         mem.backfill(batch_size=batch_size)
+    with pytest.raises(InvalidInputError, match="limit"):
+        mem.backfill(limit=batch_size)
 
 
 def test_istanbul_is_a_tag_and_matches_however_it_is_cased(mem):

@@ -59,6 +59,13 @@ def test_embed_later_is_keyword_searchable_then_backfilled(vmem):
     assert vmem.recall("new feline pet", mode="vector")[0].id == later.id
 
 
+def test_backfill_limit_embeds_a_small_step_oldest_first(vmem):
+    stored = vmem.remember_many([f"Reading {i}: the boiler ran {i} hours" for i in range(7)], embed="later")
+    assert vmem.backfill(batch_size=2, limit=3) == 3 and vmem.stats().pending_embeddings == 4
+    assert [vmem.get(m.id).embedded_with is not None for m in stored] == [True] * 3 + [False] * 4
+    assert vmem.backfill(limit=100) == 4 and vmem.backfill(limit=1) == 0
+
+
 def test_forget_and_update_keep_vectors_in_step(vmem):
     pet = vmem.remember(PETS)
     vmem.remember_many(OTHERS)

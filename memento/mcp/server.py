@@ -9,11 +9,18 @@ one's) can never corrupt the protocol.
 
 Stopping: EOF on stdin, SIGTERM or SIGINT close the store and exit 0. A signal that arrives while a
 tool call runs waits for that call to finish (its transaction commits or rolls back whole).
+
+Idle backfill: in a vector tier, once a tool call has opened the store, the server embeds memories
+stored without a vector (embed="later", e.g. by `memento hook claude-code`) while no request is
+waiting: after IDLE_SECONDS without input, one batch of IDLE_BATCH memories, then a look at stdin,
+then the next batch. A request is read at the latest after the batch under way. Off with
+MEMENTO_MCP_IDLE_BACKFILL=0; never in the minimal tier, never before the first tool call.
 """
 from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import sys
 import time
@@ -34,6 +41,16 @@ ANNOTATIONS_SINCE = "2025-03-26"    # tool annotations arrived here
 # metadata, every character outside the BMP and sent \uXXXX\uXXXX-escaped) is about 1.1 MB. A longer
 # line is refused without being held whole in memory.
 MAX_LINE_BYTES = 2 * 1024 * 1024
+
+# Idle backfill (see the module's docstring): seconds without input before the first batch; how many
+# memories one batch embeds (about a second of work for the full model on a small CPU, so a request
+# waits at most that long); seconds between looks for new pending memories once none are left (a
+# hook in another process may store some at any time).
+IDLE_SECONDS = 2.0
+IDLE_BATCH = 16
+IDLE_RECHECK_SECONDS = 30.0
+IDLE_FAILURES = 3                                  # failed batches in a row that end it for the session
+IDLE_BACKFILL_ENV = "MEMENTO_MCP_IDLE_BACKFILL"    # "0": off
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR = -32700, -32600, -32601, -32602, -32603
 
@@ -60,6 +77,10 @@ class Server:
         self.store = None
         self.version = LATEST_VERSION
         self._model_timed = False
+        self.idle_backfill = os.environ.get(IDLE_BACKFILL_ENV, "1").strip() != "0"
+        self._idle_embedded = 0
+        self._idle_started = 0.0
+        self._idle_failures = 0
 
     # -- one message in, at most one message out -------------------------------------------------
 
@@ -184,6 +205,41 @@ class Server:
             self.store = store.open(self.db, tier=self.tier)
         return self.store
 
+    # -- idle work -------------------------------------------------------------------------------
+
+    def wants_idle_work(self) -> bool:
+        """True when the store is open in a vector tier and idle backfill is on."""
+        return self.idle_backfill and self.store is not None and self.store.model is not None
+
+    def idle_work(self) -> float:
+        """Embed one batch of pending memories; returns how long to wait for input before the next
+        call (0: more may be pending, IDLE_RECHECK_SECONDS: none were, or the batch failed)."""
+        if self._idle_embedded == 0:
+            self._idle_started = time.perf_counter()
+        try:
+            done = self.store.backfill(batch_size=IDLE_BATCH, limit=IDLE_BATCH)
+        except Exception as e:  # tool calls go on whatever happens here
+            # A failure may pass (another process holding the write lock for long): tried again
+            # later; the same failure IDLE_FAILURES times in a row (a broken model) ends it.
+            self._idle_failures += 1
+            if self._idle_failures == 1 or self._idle_failures >= IDLE_FAILURES:
+                stop = self._idle_failures >= IDLE_FAILURES
+                self.idle_backfill = not stop
+                _log(f"memento mcp: idle backfill failed: {type(e).__name__}: {e}; "
+                     + ("stopped for this session, `memento backfill` embeds the memories still without a vector"
+                        if stop else f"trying again in {IDLE_RECHECK_SECONDS:.0f} s"))
+            return IDLE_RECHECK_SECONDS
+        self._idle_failures = 0
+        if done:
+            self._idle_embedded += done
+            self._model_timed = True            # the model is loaded now: no tool call will load it
+            return 0.0
+        if self._idle_embedded:
+            _log(f"memento: embedded {self._idle_embedded} memories stored without a vector, while idle "
+                 f"({time.perf_counter() - self._idle_started:.1f} s)")
+            self._idle_embedded = 0
+        return IDLE_RECHECK_SECONDS
+
     def close(self) -> None:
         if self.store is not None:
             self.store.close()
@@ -224,8 +280,10 @@ def encode(message: Dict[str, Any]) -> bytes:
 # -- the stdio loop ------------------------------------------------------------------------------
 
 def serve(server: Server, stdin: BinaryIO, stdout: BinaryIO) -> None:
-    """Answer lines from stdin until EOF or a stop signal; the caller closes the store."""
+    """Answer lines from stdin until EOF or a stop signal; the caller closes the store. With a real
+    file descriptor (not yet read from) the server also does its idle work between requests."""
     state = {"busy": False, "stop": False}
+    lines = _Input(stdin)
 
     def on_signal(signum, frame):
         state["stop"] = True
@@ -234,13 +292,19 @@ def serve(server: Server, stdin: BinaryIO, stdout: BinaryIO) -> None:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
+        timeout = IDLE_SECONDS
         while not state["stop"]:
-            line = stdin.readline(MAX_LINE_BYTES + 1)
+            if lines.can_wait and server.wants_idle_work() and not lines.wait(timeout):
+                state["busy"] = True                        # a signal now stops after this batch
+                timeout = server.idle_work()
+                state["busy"] = False
+                continue
+            line = lines.readline(MAX_LINE_BYTES + 1)
             if not line:
                 return                                      # EOF: the client is gone
             state["busy"] = True
             if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-                _skip_rest_of_line(stdin)
+                _skip_rest_of_line(lines)
                 response = _error(None, PARSE_ERROR, f"Parse error: message longer than {MAX_LINE_BYTES:,} bytes")
             elif not line.strip():
                 response = None
@@ -250,6 +314,7 @@ def serve(server: Server, stdin: BinaryIO, stdout: BinaryIO) -> None:
                 stdout.write(encode(response))
                 stdout.flush()
             state["busy"] = False
+            timeout = IDLE_SECONDS
     except _Stop:
         return
     except BrokenPipeError:
@@ -259,7 +324,63 @@ def serve(server: Server, stdin: BinaryIO, stdout: BinaryIO) -> None:
             signal.signal(signum, handler)
 
 
-def _skip_rest_of_line(stdin: BinaryIO) -> None:
+class _Input:
+    """Lines from stdin, and whether one is waiting. A buffered stream cannot say whether it holds a
+    line without blocking, so with a file descriptor the lines are read from it directly (os.read)
+    and buffered here, where select() and the buffer together tell whether input is waiting. Without
+    one (a BytesIO in tests) or on Windows (select() takes sockets only) the stream's own readline is
+    used and there is no idle work."""
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.fd: Optional[int] = None
+        if sys.platform != "win32":
+            try:
+                self.fd = stream.fileno()
+            except (AttributeError, OSError, ValueError):
+                self.fd = None
+        self.buffer = bytearray()
+        self.eof = False
+
+    @property
+    def can_wait(self) -> bool:
+        return self.fd is not None
+
+    def wait(self, timeout: float) -> bool:
+        """True once input (a line, a part of one, or EOF) can be read; False after `timeout` seconds
+        with none."""
+        if self.buffer or self.eof:
+            return True
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        return bool(ready)
+
+    def readline(self, limit: int) -> bytes:
+        """Like BufferedReader.readline(limit): up to `limit` bytes, ending at the first newline."""
+        if self.fd is None:
+            return self.stream.readline(limit)
+        searched = 0
+        while True:
+            end = self.buffer.find(b"\n", searched, limit)
+            if end >= 0:
+                return self._take(end + 1)
+            if len(self.buffer) >= limit or self.eof:
+                return self._take(min(limit, len(self.buffer)))
+            searched = len(self.buffer)
+            chunk = os.read(self.fd, self.CHUNK)
+            if chunk:
+                self.buffer += chunk
+            else:
+                self.eof = True
+
+    def _take(self, n: int) -> bytes:
+        line = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        return line
+
+
+def _skip_rest_of_line(stdin: "_Input") -> None:
     while True:
         chunk = stdin.readline(MAX_LINE_BYTES)
         if not chunk or chunk.endswith(b"\n"):

@@ -103,16 +103,22 @@ class VectorIndex:
     def pending(self) -> int:
         return self._conn.execute(sqlfiles.query("pending_count")).get
 
-    def backfill(self, batch_size: int = BACKFILL_BATCH, progress: Optional[Callable[[int], None]] = None) -> int:
+    def backfill(self, batch_size: int = BACKFILL_BATCH, progress: Optional[Callable[[int], None]] = None,
+                 limit: Optional[int] = None) -> int:
         """Embed memories stored without a vector (embed="later", a keyword-only visit, changed text).
         Each batch is embedded outside the write lock, then written if its text is still the same.
+        `limit`: look at no more than this many pending memories (None: all of them).
         Called inside a Memento call, which turns SQLite's errors into ours."""
-        done, after = 0, 0
+        done, after, seen = 0, 0, 0
         while True:
+            take = batch_size if limit is None else min(batch_size, limit - seen)
+            if take <= 0:
+                return done
             rows = self._conn.execute(sqlfiles.query("pending_batch"),
-                                      {"after_id": after, "limit": batch_size}).fetchall()
+                                      {"after_id": after, "limit": take}).fetchall()
             if not rows:
                 return done
+            seen += len(rows)
             after = rows[-1][0]
             vectors = self.embed([text_of(text) for _, text in rows])
             with connection.write_transaction(self._conn):
