@@ -351,7 +351,7 @@ class _Input:
     def wait(self, timeout: float) -> bool:
         """True once input (a line, a part of one, or EOF) can be read; False after `timeout` seconds
         with none."""
-        if self.buffer or self.eof:
+        if self.buffer or self.eof or self.fd is None:   # no descriptor: readline() is the only way
             return True
         ready, _, _ = select.select([self.fd], [], [], timeout)
         return bool(ready)
