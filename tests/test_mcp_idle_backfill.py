@@ -90,7 +90,7 @@ def test_full_tier_server_embeds_later_memories_while_idle(store_path, tmp_path)
 @pytest.mark.vector
 def test_requests_are_answered_and_signals_obeyed_during_idle_backfill(store_path, tmp_path):
     require_tier("full")
-    n = 600
+    n = 3000   # ~8 s of embedding at full speed: the signal lands while batches remain, on a fast machine too
     _store_later(store_path, [f"Entry {i}: the sensor in greenhouse {i % 7} read {i} units at dawn"
                               for i in range(n)])
     proc = McpProcess(store_path, tier="full")
