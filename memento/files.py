@@ -67,6 +67,11 @@ def shm(path: Path) -> Path:
     return Path(f"{path}-shm")
 
 
+def companions(path: Path) -> Tuple[Path, Path, Path]:
+    """The files SQLite may keep beside a store: its -wal, its -shm and a rollback -journal."""
+    return wal(path), shm(path), Path(f"{path}-journal")
+
+
 def store_files(path: Path) -> Tuple[Path, Path, Path]:
     """The store and the companions SQLite makes next to it, which hold its data too."""
     return path, wal(path), shm(path)
@@ -207,8 +212,9 @@ def _writer_running(name: str) -> bool:
 
 # -- what memento may replace or delete --------------------------------------------------------------
 
-_NOT_A_FILE = ((stat.S_ISLNK, "symbolic link"), (stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO (named pipe)"),
-               (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"))
+# What can stand at a path instead of a file, by name (for messages that say what was found there).
+NOT_A_FILE = ((stat.S_ISLNK, "symbolic link"), (stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO (named pipe)"),
+              (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"))
 
 
 def replaceable_store(path: Path) -> bool:
@@ -220,14 +226,14 @@ def replaceable_store(path: Path) -> bool:
     resolves it first and checks the file it points to. Only the header is read, so a store damaged
     past its first page can still be replaced (restore exists for that)."""
     untouched = "it was left untouched: choose another path, or move it away yourself"
-    companions = [wal(path), shm(path), Path(f"{path}-journal")]
-    for companion in companions:   # SQLite's files beside a store: regular files, whatever they hold
+    beside = companions(path)
+    for companion in beside:   # SQLite's files beside a store: regular files, whatever they hold
         kind = _kind(companion)
         if kind not in (None, "file"):
             raise StoreError(f"{companion} is a {kind}, not a file SQLite made; {untouched}")
     kind = _kind(path)
     if kind is None:
-        return any(c.exists() for c in companions)
+        return any(c.exists() for c in beside)
     if kind != "file":
         raise StoreError(f"{path} is a {kind}, not a memento store; {untouched}")
     try:
@@ -270,4 +276,4 @@ def _kind(path: Path) -> Optional[str]:
         raise StoreError(f"{path}: cannot see what is there ({e.strerror}); it was left untouched") from e
     if stat.S_ISREG(mode):
         return "file"
-    return next((name for is_kind, name in _NOT_A_FILE if is_kind(mode)), "file of an unknown kind")
+    return next((name for is_kind, name in NOT_A_FILE if is_kind(mode)), "file of an unknown kind")

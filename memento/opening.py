@@ -25,9 +25,6 @@ from . import connection, files, schema, sqlfiles
 from .errors import IncompatibleStoreError, StoreError
 from .meta import StoreMeta, read_meta
 
-_KINDS = ((stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISCHR, "character device"),
-          (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"))
-
 
 @dataclass(frozen=True)
 class StoreFile:
@@ -111,7 +108,7 @@ def _inspect(path: Path) -> Optional[os.stat_result]:
         return None  # nothing there, or a dangling symlink: _create_private makes its target
     except OSError as e:
         raise StoreError(f"{path}: cannot use this path ({e.strerror})") from e
-    for is_kind, kind in _KINDS:
+    for is_kind, kind in files.NOT_A_FILE:   # found through symlinks: never a link itself
         if is_kind(found.st_mode):
             raise StoreError(f"{path} is a {kind}, not a memento store file; it was left untouched")
     return found

@@ -353,7 +353,7 @@ def _check_restored(path: Path):
 def _remove_companions(db_path: Path) -> None:
     """The old store's -wal/-shm/-journal go before the new file takes its place: SQLite would
     otherwise read the old store's log into the new one. Only called after files.replaceable_store."""
-    for p in (*files.store_files(db_path)[1:], Path(f"{db_path}-journal")):
+    for p in files.companions(db_path):
         p.unlink(missing_ok=True)
 
 

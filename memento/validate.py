@@ -106,16 +106,17 @@ def metadata(value: Optional[Mapping[str, Any]]) -> str:
         raise InvalidInputError(f"metadata must be a dict, not {type(value).__name__}")
     if not all(isinstance(k, str) for k in value):
         raise InvalidInputError("metadata keys must all be strings")
-    _check_depth(value)
+    _check_depth(value)   # refuses cycles too: the only ValueError left below is a non-finite number
     try:
-        json.dumps(dict(value), allow_nan=True)   # only JSON's own types (dict, list, str, numbers...)
-    except (TypeError, ValueError) as e:
+        encoded = json.dumps(dict(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except TypeError as e:
         raise InvalidInputError(f"metadata is not JSON-serializable: {e}") from None
-    # An infinite number is stored as 1e999 (JSON that reads back as infinity: what SQLite keeps of
-    # it, and what an export writes); NaN has no JSON form at all.
-    if _holds_nan(value):
-        raise InvalidInputError("metadata holds NaN, which JSON cannot represent")
-    encoded = strict_json.dumps(dict(value), compact=True)
+    except ValueError:
+        # An infinite number is stored as 1e999 (JSON that reads back as infinity: what SQLite keeps
+        # of it, and what an export writes); NaN has no JSON form at all.
+        if _holds_nan(value):
+            raise InvalidInputError("metadata holds NaN, which JSON cannot represent") from None
+        encoded = strict_json.dumps(dict(value), compact=True)
     _utf8_clean(encoded.replace("\\u0000", ""), "metadata")
     if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
         raise InvalidInputError(f"metadata is over {MAX_METADATA_BYTES:,} bytes as JSON")

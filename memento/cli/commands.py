@@ -221,7 +221,7 @@ def _forget(args) -> int:
     if args.json:
         output.print_json({"forgotten": forgotten, "not_found": missing})
     else:
-        print(f"forgot {len(forgotten)} memor{'y' if len(forgotten) == 1 else 'ies'}")
+        print(f"forgot {output.counted(len(forgotten), 'memory', 'memories')}")
     if missing:
         print(f"memento: error: no memory with id {', '.join(map(str, missing))}", file=sys.stderr)
     return 1 if missing else 0
@@ -254,7 +254,7 @@ def _prune(args) -> None:
     if args.json:
         output.print_json({"pruned": ids})
     else:
-        print(f"deleted {len(ids)} expired memor{'y' if len(ids) == 1 else 'ies'}")
+        print(f"deleted {output.counted(len(ids), 'expired memory', 'expired memories')}")
 
 
 def _dedup_arguments(c: argparse.ArgumentParser) -> None:
@@ -278,7 +278,7 @@ def _dedup(args) -> None:
         print(f"#{group.keep} <- {', '.join(f'#{i}' for i in group.others)}{similar}  {output.cell(group.text)}")
     extra = sum(len(g.others) for g in groups)
     verb = "merged" if args.apply else "found"
-    print(f"{verb} {len(groups)} group{'s' * (len(groups) != 1)}, {extra} extra memor{'y' if extra == 1 else 'ies'}"
+    print(f"{verb} {output.counted(len(groups), 'group')}, {output.counted(extra, 'extra memory', 'extra memories')}"
           + ("" if args.apply or args.near is not None or not groups else "; merge them with --apply"))
 
 
