@@ -18,10 +18,11 @@ def _optional_text(value: Any) -> Optional[str]:
 
 def _json(value: Any, kind: type, empty: Any) -> Any:
     """A JSON column (tags: an array, metadata: an object) as Python; what does not parse as the
-    kind the schema promises reads as empty (doctor reports the row)."""
+    kind the schema promises reads as empty. That includes JSON nested deeper than Python's decoder
+    goes (SQLite accepts up to 1,000 levels; memento itself writes at most validate.MAX_METADATA_DEPTH)."""
     try:
         parsed = json.loads(text_of(value))
-    except ValueError:
+    except (ValueError, RecursionError):
         return empty
     return parsed if isinstance(parsed, kind) else empty
 

@@ -115,3 +115,25 @@ def test_strict_dumps_cannot_be_fooled_by_text_that_looks_like_its_marks():
     value = {"text": "\x00memento-0123456789abcdef-inf", "n": math.inf, "nan": math.nan}
     out = strict_json.dumps(value)
     assert strict_loads(out) == {"text": "\x00memento-0123456789abcdef-inf", "n": math.inf, "nan": None}
+
+
+def test_metadata_nested_deeper_than_python_decodes_never_breaks_a_reader(store_path, capsys):
+    """SQLite accepts JSON nested up to 1,000 levels (a shell edit); Python's decoder stops sooner.
+    Such metadata reads as empty: recall, list, export and MCP answer instead of dying."""
+    with memento.open(store_path, tier="minimal") as mem:
+        mem.remember("a deep kiwi note")
+    shell(store_path, "UPDATE memories SET metadata = '{\"a\":" + "[" * 990 + "]" * 990 + "}' WHERE id = 1;")
+    with memento.open(store_path, tier="minimal") as mem:
+        assert [(h.id, h.metadata) for h in mem.recall("kiwi")] == [(1, {})]
+        assert [m.metadata for m in mem.iter()] == [{}]
+    assert main(["export", "--db", str(store_path), "--tier", "minimal"]) == 0
+    assert strict_loads(capsys.readouterr().out)["text"] == "a deep kiwi note"
+    server = mcp.Server(str(store_path), "minimal")
+    try:
+        request = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                   "params": {"name": "recall", "arguments": {"query": "kiwi"}}}
+        out = io.BytesIO()
+        mcp.serve(server, io.BytesIO(json.dumps(request).encode() + b"\n"), out)
+        assert strict_loads(out.getvalue().decode("ascii"))["result"]["isError"] is False
+    finally:
+        server.close()
