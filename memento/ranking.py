@@ -96,8 +96,17 @@ _BY_MODEL = {"all-MiniLM-L6-v2": replace(DEFAULT, w_vector=2.0),
              "paraphrase-MiniLM-L3-v2": replace(DEFAULT, gamma=0.4)}
 
 
-def for_model(model_id: Optional[str]) -> RankingSettings:
-    """The default settings for a store whose vectors come from `model_id` (None: keyword-only)."""
+# The pocket tier's cosine is of static token vectors (memento/pocket/), re-scoring keyword
+# candidates and their neighbours: its weights were chosen on the same dev set
+# (docs/ranking-weights.md, bench/results/locomo_sweep.json).
+POCKET = replace(DEFAULT, w_vector=1.0, gamma=0.3)
+
+
+def for_model(model_id: Optional[str], tier: Optional[str] = None) -> RankingSettings:
+    """The default settings for a store whose vectors come from `model_id` (None: keyword-only); the
+    pocket tier's own whatever its table."""
+    if tier == "pocket":
+        return POCKET
     return _BY_MODEL.get(model_id, DEFAULT) if model_id else DEFAULT
 
 

@@ -22,13 +22,13 @@ from .values import Hit, Neighbour
 MODES = ("hybrid", "keyword", "vector")
 
 
-def hidden_counts(conn: apsw.Connection, mode: str, now: Optional[str],
+def hidden_counts(conn: apsw.Connection, count: bool, now: Optional[str],
                   include_superseded: bool) -> Tuple[Optional[int], bool]:
     """(how many memories are hidden, whether any is): expired ones, and superseded ones unless asked
-    for. The hybrid statement sizes its vector list by how many; the keyword statement only needs to
-    know whether any (O(1)), so it is not counted there (None)."""
+    for. The hybrid statement sizes its vector list by how many (count); the keyword and pocket
+    statements only need to know whether any (O(1)), so it is not counted there (None)."""
     params = {"now": now, "include_superseded": int(include_superseded)}
-    if mode == "keyword":
+    if not count:
         return None, bool(conn.execute(sqlfiles.query("any_hidden"), params).get)
     hidden = conn.execute(sqlfiles.query("hidden_count"), params).get
     return hidden, hidden > 0
@@ -36,16 +36,18 @@ def hidden_counts(conn: apsw.Connection, mode: str, now: Optional[str],
 
 def run(conn: apsw.Connection, request: RecallRequest, settings: RankingSettings, split: SplitScan,
         vectors) -> List[Hit]:
-    """The request's hits, best first. `vectors`: the store's VectorIndex (None: keyword-only).
+    """The request's hits, best first. `vectors`: the store's VectorIndex or PocketIndex (None: keyword-only).
     Counting hidden memories, this connection's half of a split scan and the statement read one
     snapshot, so what they see of the store agrees."""
     if request.mode != "keyword":
         request = replace(request, model=vectors.model_id,
                           qvec=request.qvec if request.qvec is not None else vectors.query_vector(request.query))
     request = replace(request, query_names=names_in(request.query), asks_when=time_cues.asks_when(request.query))
-    statement = sqlfiles.query("recall_keyword" if request.mode == "keyword" else "recall_hybrid")
+    keyword = request.mode == "keyword"
+    statement = sqlfiles.query("recall_keyword" if keyword else vectors.statement)
     with connection.read_transaction(conn):
-        hidden, any_hidden = hidden_counts(conn, request.mode, request.now, request.include_superseded)
+        hidden, any_hidden = hidden_counts(conn, not keyword and vectors.counts_hidden, request.now,
+                                           request.include_superseded)
         request = replace(request, hidden=hidden, any_hidden=any_hidden)
         request = replace(request, top=split.top(conn, request.params(settings)))
         return [Hit.from_row(r) for r in conn.execute(statement, request.params(settings))]

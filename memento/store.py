@@ -2,7 +2,8 @@
 
 It validates input, then hands work to SQL in sql/ (through sqlfiles) inside one transaction per
 call: remembering goes through memento/insert.py, recalling through memento/recall.py. Vector
-tiers add a VectorIndex (memento/vectors/index.py); the minimal tier never imports it.
+tiers add a VectorIndex (memento/vectors/index.py), the pocket tier a PocketIndex
+(memento/pocket/index.py), both `self._vectors`; the minimal tier imports neither.
 """
 from __future__ import annotations
 
@@ -76,12 +77,19 @@ def open(path: Optional[PathLike] = None, *, tier: Optional[str] = None,  # noqa
         if choice.tier in tiers.VECTOR_TIERS:
             from .vectors.index import VectorIndex  # vector tiers only: keeps the minimal path light
             vectors = VectorIndex.attach(opened, choice.tier, adopt_model=reembed)
-        # A keyword-only visit (tier="minimal") never overwrites a vector tier's record, and a
-        # stand-in tier is not recorded: the store upgrades once the wanted tier is installed.
-        # Unchanged, nothing is written (opening an up-to-date store takes no write lock).
-        if (opened.meta.tier is None and not choice.fallback) or choice.tier in tiers.VECTOR_TIERS:
+        elif choice.tier == tiers.POCKET:
+            from .pocket.index import PocketIndex  # the pocket tier only
+            vectors = PocketIndex.attach(opened)
+        # A keyword-only visit (tier="minimal") never overwrites a vector tier's record, nor does a
+        # pocket visit (a Pi reading a server's store), and a stand-in tier is not recorded: the store
+        # upgrades once the wanted tier is installed. Unchanged, nothing is written (opening an
+        # up-to-date store takes no write lock).
+        if ((opened.meta.tier is None and not choice.fallback) or choice.tier in tiers.VECTOR_TIERS
+                or (choice.tier == tiers.POCKET and opened.meta.tier in (None, "minimal") and not choice.fallback)):
             meta.record_meta(conn, file, tier=choice.tier)
     except BaseException:
+        if vectors is not None:
+            vectors.close()
         conn.close()
         raise
     return Memento(conn, file, choice, vectors, identity=opened.identity)
@@ -128,7 +136,7 @@ class Memento:
         # A big store's keyword search runs on two connections at once (memento/split_scan.py).
         self._split_scan = split_scan.SplitScan(split_scan.reader(path, opening.connect, identity))
         # Every ranking weight (memento/ranking.py); replace it whole to tune recall (bench/locomo.py --sweep).
-        self.ranking: ranking.RankingSettings = ranking.for_model(self.model)
+        self.ranking: ranking.RankingSettings = ranking.for_model(self.model, self.tier)
 
     @property
     def tier(self) -> str:
@@ -136,14 +144,15 @@ class Memento:
 
     @property
     def model(self) -> Optional[str]:
-        """The embedding model of this store's vectors (None: keyword-only). Vectors passed to
-        remember()/recall() must come from it."""
+        """The embedding model of this store's vectors (None: keyword-only; the pocket tier: its static
+        table). Vectors passed to remember()/recall() must come from it (vector tiers only)."""
         return self._vectors.model_id if self._vectors is not None else None
 
     @property
     def dim(self) -> Optional[int]:
-        """How many numbers the model's vectors have (None: keyword-only)."""
-        return self._vectors.spec.dim if self._vectors is not None else None
+        """How many numbers a vector passed to remember()/recall() has (None: keyword-only, or the
+        pocket tier, whose static vectors are always its own)."""
+        return self._vectors.dim if self._vectors is not None else None
 
     def __enter__(self) -> "Memento":
         return self
@@ -159,6 +168,8 @@ class Memento:
             if not self._closed:
                 self._closed = True
                 self._split_scan.close()
+                if self._vectors is not None:
+                    self._vectors.close()
                 self._conn.close()
 
     def _check_open(self) -> None:
@@ -331,9 +342,9 @@ class Memento:
             near = validate.finite_weight(near, "near")
             if not 0.0 < near <= 1.0:
                 raise InvalidInputError(f"near must be a cosine similarity in (0, 1], not {near}")
-            if self._vectors is None:
+            if self.tier not in tiers.VECTOR_TIERS:
                 raise InvalidInputError(f"near-duplicates need a vector tier; this store is open in tier "
-                                        f"{self.tier!r} (keyword-only)")
+                                        f"{self.tier!r} (no model vectors)")
             from .vectors.near_duplicates import near_groups  # numpy: vector tiers only
             return near_groups(self._conn, self._vectors.model_id, near)
         with connection.write_transaction(self._conn):
@@ -434,9 +445,9 @@ class Memento:
                half_life_days: Optional[float] = None, as_of: validate.Timestamp = None) -> List[Hit]:
         """The k memories that best match `query`, best first. `tags` keeps memories carrying all of
         them; since (inclusive) / until (exclusive) bound created_at; `thread` keeps one thread's.
-        mode: "hybrid" (default in vector tiers), "keyword" (the only one in the minimal tier) or
-        "vector". `vector`: the query's embedding, computed by the caller with this store's model,
-        used instead of running the model. `context=n`: each hit carries up to n memories before and
+        mode: "hybrid" (default in vector tiers and the pocket tier), "keyword" (the only one in the
+        minimal tier) or "vector" (vector tiers). `vector`: the query's embedding, computed by the
+        caller with this store's model, used instead of running the model (vector tiers). `context=n`: each hit carries up to n memories before and
         after it in its thread (Hit.context), so an agent sees the conversation around it; a
         memory this recall would not return (expired, superseded) is not among them.
         Expired memories are never recalled; superseded ones only with include_superseded=True.
@@ -450,9 +461,9 @@ class Memento:
         mode = self._mode(mode)
         qvec = None
         if vector is not None:
-            if mode == "keyword":
+            if mode == "keyword" or self.dim is None:
                 raise InvalidInputError("a query vector needs mode 'hybrid' or 'vector' (a vector tier); "
-                                        f"this recall is keyword-only (tier {self.tier!r})")
+                                        f"this recall is {mode} in tier {self.tier!r}")
             qvec = validate.vector(vector, self.dim, "query vector")
         now = times.now_utc()
         include_superseded = validate.flag(include_superseded, "include_superseded")
@@ -486,6 +497,9 @@ class Memento:
         if mode != "keyword" and self._vectors is None:
             raise InvalidInputError(f"mode {mode!r} needs a vector tier; this store is open in tier "
                                     f"{self.tier!r} (keyword-only)")
+        if mode == "vector" and self.tier == tiers.POCKET:
+            raise InvalidInputError("mode 'vector' needs a vector tier; the pocket tier re-scores keyword "
+                                    "matches and their thread neighbours (modes: hybrid, keyword)")
         return mode
 
     @_one_at_a_time

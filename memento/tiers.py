@@ -1,6 +1,8 @@
 """Which tier to run: hardware detection and the resolution order.
 
 Resolution: explicit tier= > $MEMENTO_TIER > the tier recorded in the store > hardware detection.
+Tiers, lightest first: minimal (keywords), pocket (keywords re-scored by static token vectors, pure
+Python), then the vector tiers tiny, light, full (a MiniLM model through onnxruntime, sqlite-vec).
 An explicit tier that is not installed is an error naming the pip command; a detected or recorded
 one falls back to the best installed tier, and the reason says so.
 """
@@ -12,11 +14,13 @@ from typing import List, Optional, Tuple
 
 from .errors import TierUnavailableError
 
-TIERS = ("minimal", "tiny", "light", "full")
+TIERS = ("minimal", "pocket", "tiny", "light", "full")
 ALIASES = {"fast": "full"}  # other names a user may give a tier (the README calls full "fast")
 VECTOR_TIERS = ("tiny", "light", "full")
-FALLBACK_ORDER = ("full", "light", "tiny", "minimal")  # from the detected tier, next lighter first
+POCKET = "pocket"   # ships inside the package: installed unless its table file was removed
+FALLBACK_ORDER = ("full", "light", "tiny", "pocket", "minimal")  # from the detected tier, next lighter first
 ARM_MACHINES = ("arm64", "aarch64", "armv7l")
+NO_ONNXRUNTIME = ("armv7l",)   # 32-bit ARM: PyPI has no onnxruntime wheel, so no vector tier installs
 GIB = 1024 ** 3
 
 
@@ -103,18 +107,21 @@ def _read_limit(path: str) -> Optional[int]:
 
 
 def detect_hardware_tier(hardware: Optional[Hardware] = None) -> str:
-    """The rule we were given: RAM < 1 GiB or (ARM and <= 2 CPUs) -> minimal; RAM < 4 GiB -> light;
-    else full."""
+    """The rule we were given, with the pocket tier where it gave minimal: 32-bit ARM, RAM < 1 GiB or
+    (ARM and <= 2 CPUs) -> pocket; RAM < 4 GiB -> light; else full. (Without its table file, pocket
+    falls back to minimal.)"""
     return _detect(hardware or read_hardware())[0]
 
 
 def _detect(hw: Hardware) -> Tuple[str, str]:
     ram = f"{hw.ram_bytes / GIB:.1f} GiB RAM ({hw.ram_source})"
     is_arm = hw.machine.lower() in ARM_MACHINES
+    if hw.machine.lower() in NO_ONNXRUNTIME:
+        return POCKET, f"{hw.machine}: no onnxruntime for 32-bit ARM"
     if hw.ram_bytes < GIB:
-        return "minimal", f"{ram} < 1 GiB"
+        return POCKET, f"{ram} < 1 GiB"
     if is_arm and hw.cpu_count <= 2:
-        return "minimal", f"ARM ({hw.machine}) with {hw.cpu_count} CPUs <= 2"
+        return POCKET, f"ARM ({hw.machine}) with {hw.cpu_count} CPUs <= 2"
     if hw.ram_bytes < 4 * GIB:
         return "light", f"{ram} < 4 GiB"
     return "full", f"{ram} >= 4 GiB, {hw.cpu_count} CPUs, {hw.machine}"
@@ -124,8 +131,17 @@ def missing_packages(tier: str) -> Tuple[str, ...]:
     """Pip packages the tier needs that are not installed (cheap: imports nothing heavy)."""
     if tier == "minimal":
         return ()
+    if tier == POCKET:
+        return () if _pocket_table().is_file() else (f"the pocket table {_pocket_table()}",)
     from .vectors import registry  # pure data and package metadata: nothing heavy is imported
     return tuple(registry.missing_packages(registry.model_for_tier(tier)))
+
+
+def _pocket_table():
+    from pathlib import Path
+
+    from .pocket import TABLE_FILE  # the package's __init__: a name, nothing imported
+    return Path(__file__).resolve().parent / "pocket" / TABLE_FILE
 
 
 def install_hint(tier: str) -> str:

@@ -27,6 +27,9 @@ BACKFILL_BATCH = 256
 
 
 class VectorIndex:
+    statement = "recall_hybrid"   # the recall statement of modes "hybrid" and "vector" (memento/recall.py)
+    counts_hidden = True          # it sizes its KNN list by how many memories are hidden
+
     def __init__(self, conn: apsw.Connection, path: Path, spec: registry.ModelSpec, embedder: Embedder):
         self._conn = conn
         self.path = path
@@ -36,6 +39,14 @@ class VectorIndex:
     @property
     def model_id(self) -> str:
         return self.spec.id
+
+    @property
+    def dim(self) -> int:
+        """The size of the vectors a caller may pass (remember/recall vector=)."""
+        return self.spec.dim
+
+    def close(self) -> None:
+        """Nothing to release: the model and the store's connection go with the Memento."""
 
     @classmethod
     def attach(cls, store: StoreFile, tier: str, *, adopt_model: bool = False) -> "VectorIndex":

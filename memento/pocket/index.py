@@ -1,0 +1,158 @@
+"""A store's pocket side (the pocket tier only): memories_pocket, each memory's static vector, computed
+at write time (or by backfill), and the recall statement's cosine function.
+
+Imported by store.open() only in the pocket tier. It has the interface of vectors/index.py's
+VectorIndex that the store and the remember pipeline use (embed, store, pending, backfill, ...), so
+every write path computes a memory's static vector as a vector tier computes its embedding. It
+never touches vec0 or memories.embedded_with: a store carries pocket vectors and a vector tier's
+vectors side by side, each tier filling what it lacks with its own backfill.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence
+
+import apsw
+
+from .. import connection, meta, sqlfiles
+from ..errors import StoreError
+from ..health import Check, Fix, run_check
+from ..opening import StoreFile
+from ..strict_json import text_of
+from ..values import Memory
+from . import table as table_file
+
+BACKFILL_BATCH = 512
+TABLE_KEY = "pocket_table"   # store_meta: the id of the table that made memories_pocket's vectors
+STATEMENT = "recall_pocket"
+
+
+class PocketIndex:
+    dim = None                  # no caller vectors: a static vector is always this tier's own
+    statement = STATEMENT       # the recall statement of mode "hybrid" (memento/recall.py)
+    counts_hidden = False       # the statement needs only whether any memory is hidden, not how many
+
+    def __init__(self, conn: apsw.Connection, path: Path, table: table_file.StaticTable):
+        self._conn = conn
+        self.path = path
+        self.table = table
+
+    @property
+    def model_id(self) -> str:
+        return self.table.id
+
+    @classmethod
+    def attach(cls, store: StoreFile) -> "PocketIndex":
+        """Open the shipped table, register memento_cosine, and create memories_pocket when the store
+        has none or has vectors of another table (then they are dropped: every memory is pending).
+        A store that needs none of this is not written to."""
+        conn, path = store.conn, store.path
+        table = table_file.StaticTable()
+        conn.create_scalar_function("memento_cosine", table_file.Cosine(), 2, deterministic=True)
+        if _needs_setup(conn, table.id):
+            if store.read_only:
+                table.close()
+                raise StoreError(f"{path} is read-only and has no pocket vectors to search: open it with "
+                                 f"tier={store.meta.tier or 'minimal'!r}, or once with write access")
+            with connection.translate_errors(path), connection.write_transaction(conn):
+                if _needs_setup(conn, table.id):   # under the lock: another process may have done it
+                    conn.execute(sqlfiles.script("pocket", "create_pocket.sql"))
+                    conn.execute(sqlfiles.query("pocket_reset"))
+                    meta.write_setting(conn, TABLE_KEY, table.id)
+        return cls(conn, path, table)
+
+    def close(self) -> None:
+        self.table.close()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def embed(self, texts: Sequence[str]) -> List[bytes]:
+        return self.table.vectors(texts)
+
+    def store(self, memories: List[Memory], vectors: List[Optional[bytes]]) -> List[Memory]:
+        """Write static vectors (inside the caller's transaction). A None vector leaves its memory
+        pending (embed="later")."""
+        for memory, vector in zip(memories, vectors):
+            if vector is not None:
+                self._conn.execute(sqlfiles.query("pocket_write"), {"id": memory.id, "vec": vector})
+        return memories
+
+    def delete(self, memory_id: int) -> None:
+        """After a forget: the trigger memories_pocket_forget has deleted the vector already."""
+
+    def pending(self) -> int:
+        return self._conn.execute(sqlfiles.query("pocket_pending_count")).get
+
+    def backfill(self, batch_size: int = BACKFILL_BATCH, progress: Optional[Callable[[int], None]] = None,
+                 limit: Optional[int] = None) -> int:
+        """Compute the static vector of every memory without one (embed="later", another tier's
+        writes, changed texts), a batch at a time: computed outside the write lock, written if the
+        memory is still pending with the same text."""
+        done, after, seen = 0, 0, 0
+        while True:
+            take = batch_size if limit is None else min(batch_size, limit - seen)
+            if take <= 0:
+                return done
+            rows = self._conn.execute(sqlfiles.query("pocket_pending_batch"),
+                                      {"after_id": after, "limit": take}).fetchall()
+            if not rows:
+                return done
+            seen += len(rows)
+            after = rows[-1][0]
+            vectors = self.embed([text_of(text) for _, text in rows])
+            with connection.write_transaction(self._conn):
+                for (memory_id, text), vector in zip(rows, vectors):
+                    current = self._conn.execute(sqlfiles.query("pocket_pending_text"), {"id": memory_id}).fetchone()
+                    if current is None or current[0] != text:
+                        continue   # forgotten, computed or edited meanwhile: the next pass sees it
+                    self._conn.execute(sqlfiles.query("pocket_write"), {"id": memory_id, "vec": vector})
+                    done += 1
+            if progress is not None:
+                progress(len(rows))
+
+    def reset(self) -> None:
+        """Every memory pending (the next backfill computes all of them again)."""
+        with connection.write_transaction(self._conn):
+            self._conn.execute(sqlfiles.query("pocket_reset"))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def query_vector(self, query: str) -> bytes:
+        return self.table.vector(query)
+
+    def checks(self) -> List[Check]:
+        return [run_check(name, run) for name, run in (
+            ("pocket vectors belong to live memories", self._check_orphans),
+            ("pending pocket vectors", self._check_pending),
+            ("pocket table", self._check_table))]
+
+    def _check_orphans(self) -> Check:
+        orphans = self._conn.execute(sqlfiles.query("pocket_orphan_count")).get
+        return Check("pocket vectors belong to live memories", orphans == 0,
+                     f"{orphans} orphan pocket vectors (fix: memento doctor --repair)" if orphans
+                     else f"{self._conn.execute(sqlfiles.query('pocket_vector_count')).get} vectors")
+
+    def _check_pending(self) -> Check:
+        pending = self.pending()
+        return Check("pending pocket vectors", True, f"{pending} (run `memento backfill`)" if pending else "none")
+
+    def _check_table(self) -> Check:
+        actual = table_file.file_hash(self.table.path)
+        ok = actual == table_file.SHA256
+        return Check("pocket table", ok, f"{self.table.id}: sha256 verified" if ok else
+                     f"{self.table.path} has sha256 {actual}, expected {table_file.SHA256}: reinstall memento-openclaw")
+
+    def repair(self) -> List[Fix]:
+        """Inside the caller's transaction: drop vectors whose memory is gone."""
+        orphans = self._conn.execute(sqlfiles.query("pocket_orphan_count")).get
+        if not orphans:
+            return []
+        self._conn.execute(sqlfiles.query("pocket_delete_orphans"))
+        return [Fix("orphan pocket vectors", orphans, "deleted the static vectors of forgotten memories")]
+
+
+def _needs_setup(conn: apsw.Connection, table_id: str) -> bool:
+    """Read-only look: must attaching write (no memories_pocket yet, or vectors of another table)?"""
+    if not conn.execute(sqlfiles.query("pocket_table_exists")).get:
+        return True
+    return meta.read_setting(conn, TABLE_KEY) != table_id

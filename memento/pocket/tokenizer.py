@@ -1,0 +1,125 @@
+"""all-MiniLM-L6-v2's tokenizer in pure Python: BERT's uncased normalizer, pre-tokenizer and WordPiece,
+giving the ids `tokenizers` gives (tests/test_pocket_tokenizer.py compares them on real texts), with
+no [CLS]/[SEP] and no truncation (the caller takes what it needs).
+
+The rules are those of HuggingFace tokenizers' BertNormalizer (clean_text, handle_chinese_chars,
+strip_accents, lowercase, in that order), BertPreTokenizer (split on whitespace, each punctuation
+character a word of its own) and WordPiece (greedy longest match, "##" continuations, a word longer
+than max_input_chars_per_word or with an unmatched piece is one [UNK]).
+
+The vocabulary is not held in memory: `lookup(candidates)` answers which of a word's candidate pieces
+exist (one point read of the pocket table for each piece of a word); words seen recently are cached.
+"""
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+from typing import Callable, Dict, Iterable, List
+
+Lookup = Callable[[List[str]], Dict[str, int]]   # candidate pieces -> {piece: id} of those that exist
+
+WORD_CACHE = 4096   # words -> ids kept (~0.5 MB): a store's words repeat; the table is read once per word
+
+# Rust's char::is_whitespace (Unicode White_Space) beyond what clean_text has already turned into ' '.
+_WHITESPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+                        "\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+
+_OTHER = frozenset(("Cc", "Cf", "Co", "Cs"))
+
+
+def _is_control(ch: str) -> bool:
+    """tokenizers' is_control: Unicode "Other" but unassigned (Cc, Cf, Co, Cs), except tab, newline, return."""
+    return ch not in "\t\n\r" and unicodedata.category(ch) in _OTHER
+
+
+def _is_punctuation(ch: str) -> bool:
+    """BertPreTokenizer's punctuation: ASCII punctuation ($, +, <, =, >, ^, `, |, ~ included) or Unicode P*."""
+    o = ord(ch)
+    if 33 <= o <= 47 or 58 <= o <= 64 or 91 <= o <= 96 or 123 <= o <= 126:
+        return True
+    return unicodedata.category(ch)[0] == "P"
+
+
+def _is_chinese(o: int) -> bool:
+    """The CJK ideograph blocks BERT puts spaces around (tokenizers' is_chinese_char)."""
+    return (0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0x20000 <= o <= 0x2A6DF or 0x2A700 <= o <= 0x2B73F
+            or 0x2B740 <= o <= 0x2B81F or 0x2B820 <= o <= 0x2CEAF or 0xF900 <= o <= 0xFAFF
+            or 0x2F800 <= o <= 0x2FA1F)
+
+
+def normalize(text: str) -> str:
+    """BertNormalizer(clean_text, handle_chinese_chars, strip_accents, lowercase)."""
+    if text.isascii():   # the common case: no accents, no ideographs, no Unicode spaces
+        return "".join(" " if c in "\t\n\r\v\f" else c for c in text if c >= " " or c in "\t\n\r"
+                       ).replace("\x7f", "").lower()
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if o == 0 or o == 0xFFFD or _is_control(ch):
+            continue
+        if ch in _WHITESPACE:
+            out.append(" ")
+        elif _is_chinese(o):
+            out.append(f" {ch} ")
+        else:
+            out.append(ch)
+    # Each character lowercased alone, as tokenizers does: "Σ" is always "σ" (str.lower() of a whole
+    # word would write a final sigma "ς").
+    return "".join(c.lower() for c in unicodedata.normalize("NFD", "".join(out)) if unicodedata.category(c) != "Mn")
+
+
+def pre_tokenize(text: str) -> List[str]:
+    """Words: split on whitespace, and every punctuation character stands alone."""
+    words: List[str] = []
+    for chunk in text.split():
+        start = 0
+        for i, ch in enumerate(chunk):
+            if _is_punctuation(ch):
+                if i > start:
+                    words.append(chunk[start:i])
+                words.append(ch)
+                start = i + 1
+        if start < len(chunk):
+            words.append(chunk[start:])
+    return words
+
+
+class WordPiece:
+    """text -> token ids, as tokenizers' BERT tokenizer for all-MiniLM-L6-v2 (without [CLS]/[SEP])."""
+
+    def __init__(self, lookup: Lookup, unk_id: int, max_input_chars_per_word: int = 100,
+                 cache_size: int = WORD_CACHE):
+        self._lookup = lookup
+        self.unk_id = unk_id
+        self._max_chars = max_input_chars_per_word
+        self.word_ids = lru_cache(maxsize=cache_size)(self._word_ids)
+
+    def ids(self, text: str) -> List[int]:
+        out: List[int] = []
+        for word in pre_tokenize(normalize(text)):
+            out += self.word_ids(word)
+        return out
+
+    def _word_ids(self, word: str) -> tuple:
+        """Greedy longest match: the longest known prefix, then the longest known "##" continuation of
+        the rest, and so on. One read answers every candidate of a piece at once."""
+        if len(word) > self._max_chars:
+            return (self.unk_id,)
+        ids = []
+        start = 0
+        while start < len(word):
+            prefix = "##" if start else ""
+            candidates = [prefix + word[start:end] for end in range(len(word), start, -1)]
+            found = self._lookup(candidates)
+            match = next((c for c in candidates if c in found), None)
+            if match is None:
+                return (self.unk_id,)
+            ids.append(found[match])
+            start += len(match) - len(prefix)
+        return tuple(ids)
+
+
+def longest_first(pieces: Iterable[str]) -> List[str]:
+    """Candidates in the order WordPiece tries them (longest first); for tests and callers' checks."""
+    return sorted(pieces, key=len, reverse=True)

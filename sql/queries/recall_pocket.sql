@@ -1,0 +1,97 @@
+-- Pocket recall (the pocket tier's mode="hybrid"): the keyword candidates of recall_keyword.sql, then
+-- every candidate and its thread neighbours re-scored with the cosine of their static vectors, fused
+-- and smoothed, in one statement. No vector search over the whole store: the static vectors
+-- (memories_pocket, int8; memento/pocket/) re-rank what the keywords and the threads found.
+-- memento_cosine(a, b) is a scalar function in pure Python (memento/pocket/table.py), registered on
+-- the connection when the store opens in the pocket tier: the tier loads no extension.
+--
+-- Parameters: those of recall_keyword.sql (filters, hidden memories, the split scan, recency, pins,
+-- boosts), and
+--   :qvec       the query's static vector (int8 BLOB)
+--   :w_keyword, :w_vector, :gamma   fusion and smoothing (memento/ranking.py):
+--     fused = w_keyword * bm25 / best bm25 + w_vector * cosine of the static vectors
+--             (the keyword part is 0 for a neighbour outside the candidates, as in recall_keyword.sql;
+--             the cosine part is 0 without a static vector: a memory the backfill has not reached)
+--     score = fused + gamma * max(0, fused of the previous memory, fused of the next memory)
+
+-- name: recall_pocket
+WITH
+-- include: recall_filters
+-- include: keyword_candidates
+-- Each candidate's previous and next memory in its thread (NULL without a thread, or when
+-- smoothing is off).
+candidate_links AS MATERIALIZED (
+  SELECT m.id,
+-- include: thread_links
+  FROM keyword CROSS JOIN memories AS m ON m.id = keyword.id
+),
+-- What is ranked: the candidates and their neighbours, each once (one read of candidate_links).
+pool_ids AS MATERIALIZED (
+  SELECT DISTINCT CASE side.n WHEN 0 THEN c.id WHEN 1 THEN c.prev_id ELSE c.next_id END AS id
+  FROM candidate_links AS c CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2) AS side
+  WHERE id IS NOT NULL
+),
+-- Fused score of every pool member that passes the filters and is not hidden (candidates passed
+-- both already; neighbours are checked here): the keyword part relative to the best match, the
+-- cosine of its static vector with the query's. The boost factor (recall_parts.sql) lifts a
+-- positive score and shrinks a negative one toward 0.
+scored AS MATERIALIZED (
+  SELECT id, CASE WHEN base >= 0 THEN base * factor ELSE base / factor END AS fused
+  FROM (
+    SELECT p.id,
+           :w_keyword * coalesce(k.bm25 / (SELECT min(bm25) FROM keyword), 0.0)
+         + CASE WHEN :w_vector > 0 THEN :w_vector * coalesce(memento_cosine(v.vec, :qvec), 0.0) ELSE 0.0 END
+           AS base,
+-- include: boost_factor
+           AS factor
+    FROM pool_ids AS p
+    CROSS JOIN memories AS m ON m.id = p.id
+    LEFT JOIN keyword AS k ON k.id = p.id
+    LEFT JOIN memories_pocket AS v ON v.id = p.id
+    WHERE (:filtering = 0 OR p.id IN filtered)
+      AND (m.expires_at IS NULL OR m.expires_at > :now)
+      AND (:include_superseded OR m.superseded_by IS NULL))
+),
+-- Who gives its fused score to whom, as in recall_hybrid.sql: every candidate and every linked
+-- neighbour to itself (own), and across each link between a candidate and its previous or next
+-- memory, both ways (lent). A neighbour has a score of its own here (its cosine), so it lends too.
+gifts AS (
+  SELECT CASE side.n WHEN 0 THEN c.id WHEN 1 THEN c.prev_id WHEN 2 THEN c.next_id
+                     WHEN 3 THEN c.prev_id WHEN 4 THEN c.next_id ELSE c.id END AS giver,
+         CASE side.n WHEN 0 THEN c.id WHEN 1 THEN c.prev_id WHEN 2 THEN c.next_id
+                     WHEN 3 THEN c.id WHEN 4 THEN c.id WHEN 5 THEN c.prev_id ELSE c.next_id END AS receiver,
+         side.n <= 2 AS own
+  FROM candidate_links AS c
+  CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3
+              UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6) AS side
+),
+-- Smoothing: score = fused + :gamma * max(0, best fused score lent to it). A memory that is not in
+-- scored (hidden, filtered out) neither gives nor is ranked.
+smoothed AS (
+  SELECT receiver AS id, own_fused + :gamma * max(0.0, coalesce(lent, 0.0)) AS smoothed
+  FROM (SELECT gifts.receiver,
+               max(CASE WHEN gifts.own THEN scored.fused END) AS own_fused,
+               max(CASE WHEN NOT gifts.own THEN scored.fused END) AS lent
+        FROM gifts JOIN scored ON scored.id = gifts.giver
+        GROUP BY gifts.receiver)
+  WHERE own_fused IS NOT NULL
+),
+-- Recency and pins, as in recall_hybrid.sql: score = smoothed * factor (smoothed / factor when
+-- negative); without a half-life and without pins in the store every score is the smoothed one.
+final AS MATERIALIZED (
+  SELECT id, CASE WHEN smoothed >= 0 THEN smoothed * factor ELSE smoothed / factor END AS score
+  FROM (
+    SELECT id, smoothed,
+           CASE WHEN :half_life_days IS NULL
+                 AND (:pin_boost = 0 OR NOT EXISTS (SELECT 1 FROM memories WHERE pinned = 1)) THEN 1.0
+                ELSE (SELECT CASE WHEN m.pinned = 1 THEN 1.0 + :pin_boost
+                                  WHEN :half_life_days IS NULL THEN 1.0
+                                  ELSE max(1e-300, pow(0.5, max(0.0, julianday(:as_of) - julianday(m.created_at))
+                                                            / :half_life_days)) END
+                      FROM memories AS m WHERE m.id = smoothed.id) END AS factor
+    FROM smoothed)
+  ORDER BY score DESC, id DESC
+  LIMIT +:k
+)
+-- include: hits
+;
