@@ -52,9 +52,9 @@ K = 10
 METRICS = ("R@10", "R@5", "MRR", "S@5")
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 OVERALL = (1, 2, 3, 4)
-TIER_MODES = {"minimal": ("keyword",), "tiny": ("keyword", "vector", "hybrid"),
+TIER_MODES = {"minimal": ("keyword",), "pocket": ("keyword", "hybrid"), "tiny": ("keyword", "vector", "hybrid"),
               "light": ("keyword", "vector", "hybrid"), "full": ("keyword", "vector", "hybrid")}
-DEFAULT_MODE = {"minimal": "keyword", "tiny": "hybrid", "light": "hybrid", "full": "hybrid"}
+DEFAULT_MODE = {"minimal": "keyword", "pocket": "hybrid", "tiny": "hybrid", "light": "hybrid", "full": "hybrid"}
 GOLD_RE = re.compile(r"D:?(\d+):(\d+)")
 SESSION_RE = re.compile(r"session_(\d+)")
 WORD_RE = re.compile(r"\w+")
@@ -254,32 +254,37 @@ def check_baseline(lines: Dict[str, Dict[str, Any]], sha256: str) -> Dict[str, A
 
 # -- memento, through its public API only ---------------------------------------------------------
 
-def memento_items(conv: Conversation, threads: bool = True) -> List[dict]:
+def memento_items(conv: Conversation, threads: bool = True, speakers: bool = True) -> List[dict]:
     """One item per turn; with threads, each turn's session is its thread (the session's date is
-    already its created_at), so a turn's neighbours in the conversation help recall find it."""
-    return [{"text": t.text, "created_at": t.iso, "speaker": t.speaker,
+    already its created_at), so a turn's neighbours in the conversation help recall find it; with
+    speakers, the turn's speaker is the memory's (recall's speaker boost reads it)."""
+    return [{"text": t.text, "created_at": t.iso, **({"speaker": t.speaker} if speakers else {}),
              **({"thread": f"{conv.conv_id}/session_{t.session}"} if threads else {}),
              "metadata": {"conv": conv.conv_id, "session": t.session, "speaker": t.speaker,
                           "dia_id": t.dia_id, "session_date_time": t.when, "session_iso": t.iso}}
             for t in conv.turns]
 
 
-def config_label(tier: str, mode: str, recall_kw: Dict[str, Any], threads: bool = True) -> str:
+def config_label(tier: str, mode: str, recall_kw: Dict[str, Any], threads: bool = True,
+                 speakers: bool = True) -> str:
     extra = " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(recall_kw.items()))
-    return f"memento {tier} {mode}" + ("" if threads else " no-threads") + (f" [{extra}]" if extra else "")
+    return (f"memento {tier} {mode}" + ("" if threads else " no-threads") + ("" if speakers else " no-speaker")
+            + (f" [{extra}]" if extra else ""))
 
 
 def run_tier(memento: Any, convs: Sequence[Conversation], tier: str, modes: Sequence[str],
-             recall_kw: Dict[str, Any], threads: bool = True, dedup: bool = False) -> List[Run]:
+             recall_kw: Dict[str, Any], threads: bool = True, dedup: bool = False,
+             speakers: bool = True) -> List[Run]:
     """One fresh store per conversation (in a new temp dir); every mode queries that same store.
     dedup=False (default): every turn is its own memory, even a repeated "Thanks!" in a session, so
     each turn's dia_id maps to one memory id (--dedup measures the default remember behaviour)."""
-    runs = {mode: Run(config_label(tier, mode, recall_kw, threads) + (" dedup" if dedup else "")) for mode in modes}
+    runs = {mode: Run(config_label(tier, mode, recall_kw, threads, speakers) + (" dedup" if dedup else ""))
+            for mode in modes}
     for conv in convs:
         with tempfile.TemporaryDirectory(prefix=f"locomo-{tier}-") as tmp, \
                 memento.open(Path(tmp) / "memento.db", tier=tier) as mem:
             started = time.perf_counter()
-            made = mem.remember_many(memento_items(conv, threads), **({} if dedup else {"dedup": False}))
+            made = mem.remember_many(memento_items(conv, threads, speakers), **({} if dedup else {"dedup": False}))
             ingest_s = time.perf_counter() - started
             if len(made) != len(conv.turns):
                 raise RuntimeError(f"remember_many returned {len(made)} memories for {len(conv.turns)} turns")
@@ -393,6 +398,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument("--dedup", action="store_true", help="remember with duplicate detection on (a repeated "
                     "turn in a session is merged into its first; that turn's id answers for both)")
     ap.add_argument("--no-threads", action="store_true", help="store turns without threads (as before threads)")
+    ap.add_argument("--no-speaker", action="store_true", help="store turns without their speaker field (the "
+                    "text still starts with the speaker's name)")
     ap.add_argument("--sweep", metavar="TIERS", help="re-run the choice of memento/ranking.py's weights with "
                     "leave-one-conversation-out on dev, for these tiers (e.g. minimal,light,full); writes "
                     "bench/results/locomo_sweep.json")
@@ -428,7 +435,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from bench import locomo_sweep
         memento = import_memento()
         results = locomo_sweep.run(memento, sys.modules[__name__], convs, args.sweep.split(","))
-        write_json(REPO / "bench" / "results" / "locomo_sweep.json", {
+        # --json-out names another file for a sweep of some tiers only (locomo_sweep.json holds every tier's)
+        write_json(args.json_out if args.json_out != DEFAULT_OUT else REPO / "bench" / "results" / "locomo_sweep.json", {
             "machine": machine(memento), "data": {"file": args.data.name, "sha256": sha256},
             "k": K, "metric": "R@10, categories 1-4 pooled", "results": results,
             "elapsed_s": round(time.perf_counter() - started, 1)})
@@ -447,7 +455,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for tier, modes in (configs_to_run(args, memento) if memento else []):
         try:
             tier_runs = run_tier(memento, convs, tier, modes, recall_kw, threads=not args.no_threads,
-                                 dedup=args.dedup)
+                                 dedup=args.dedup, speakers=not args.no_speaker)
         except Exception as exc:  # noqa: BLE001 - a broken tier must not hide the others
             print(f"\nmemento {tier}: FAILED before scoring: {type(exc).__name__}: {exc}", file=sys.stderr)
             failed.append({"tier": tier, "modes": modes, "error": f"{type(exc).__name__}: {exc}"})

@@ -47,6 +47,7 @@ CONTEXT_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 GAMMAS = tuple(i / 10 for i in range(11))
 KEYWORD_GAMMAS = GAMMAS
 W_VECTORS = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0)
+KEYWORD_BASED = ("minimal", "pocket")   # tiers without a model's vectors (pocket: static token vectors)
 BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_SEED = 12
 
@@ -83,7 +84,7 @@ class Stores:
         self.tmp = tempfile.TemporaryDirectory(prefix=f"locomo-sweep-{tier}-")
         self.convs, self.tier, self.locomo = convs, tier, locomo
         vectors = None
-        if tier != "minimal":
+        if tier not in KEYWORD_BASED:   # the pocket tier computes its static vectors itself
             texts = [t.text for c in convs for t in c.turns] + [q.text for c in convs for q in c.questions]
             vectors = embeddings(tier, texts)
         self.qvec = {}
@@ -201,7 +202,7 @@ def on_edge(point: Point, axes) -> List[int]:
 def sweep_tier(memento, locomo, convs, tier: str, threads: bool = True) -> Dict[str, Any]:
     from memento.ranking import for_model
     from memento.vectors.registry import model_for_tier
-    DEFAULT = for_model(None if tier == "minimal" else model_for_tier(tier).id)  # this tier's defaults
+    DEFAULT = for_model(None if tier in KEYWORD_BASED else model_for_tier(tier).id, tier)  # this tier's defaults
     started = time.perf_counter()
     stores = Stores(memento, locomo, convs, tier, threads)
     mode = "keyword" if tier == "minimal" else "hybrid"

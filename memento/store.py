@@ -447,9 +447,10 @@ class Memento:
         them; since (inclusive) / until (exclusive) bound created_at; `thread` keeps one thread's.
         mode: "hybrid" (default in vector tiers and the pocket tier), "keyword" (the only one in the
         minimal tier) or "vector" (vector tiers). `vector`: the query's embedding, computed by the
-        caller with this store's model, used instead of running the model (vector tiers). `context=n`: each hit carries up to n memories before and
-        after it in its thread (Hit.context), so an agent sees the conversation around it; a
-        memory this recall would not return (expired, superseded) is not among them.
+        caller with this store's model, used instead of running the model (vector tiers).
+        `context=n`: each hit carries up to n memories before and after it in its thread
+        (Hit.context), so an agent sees the conversation around it; a memory this recall would not
+        return (expired, superseded) is not among them.
         Expired memories are never recalled; superseded ones only with include_superseded=True.
         `half_life_days`: each score is multiplied by 0.5 ** (age in days / half_life_days), age
         from created_at to `as_of` (default now); pinned memories never decay. None: the store's

@@ -22,6 +22,12 @@ VECTOR_GATES = {
     ("memento.store", "memento.vectors.near_duplicates"),  # duplicates(near=...): refused without vectors
     ("memento.tiers", "memento.vectors.registry"),         # is a vector tier installed? (pure data)
 }
+# The pocket side (memento/pocket/) likewise: the store opens it in the pocket tier; tier resolution
+# reads the name of its table file from the package's __init__ (a constant).
+POCKET_GATES = {
+    ("memento.store", "memento.pocket.index"),
+    ("memento.tiers", "memento.pocket"),
+}
 HEAVY = ("numpy", "fastembed", "onnxruntime", "sqlite_vec", "tokenizers", "huggingface_hub", "onnx")
 
 
@@ -114,6 +120,14 @@ def test_the_vector_side_is_reached_only_through_its_gates():
     crossings = {(source, target) for source, targets in graph().items() if not source.startswith("memento.vectors")
                  for target in targets if target.startswith("memento.vectors.")}
     assert crossings <= VECTOR_GATES, sorted(crossings - VECTOR_GATES)
+
+
+def test_the_pocket_side_is_reached_only_through_its_gates():
+    crossings = {(source, target) for source, targets in graph().items() if not source.startswith("memento.pocket")
+                 for target in targets if target == "memento.pocket" or target.startswith("memento.pocket.")}
+    assert crossings == POCKET_GATES, sorted(crossings ^ POCKET_GATES)
+    assert not any(t.startswith("memento.vectors") for s, ts in graph().items() if s.startswith("memento.pocket")
+                   for t in ts)
 
 
 def test_no_module_outside_the_vector_side_imports_a_heavy_package():

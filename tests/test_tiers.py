@@ -12,10 +12,11 @@ def hw(ram_gib: float, cpus: int = 4, machine: str = "x86_64") -> Hardware:
 
 
 @pytest.mark.parametrize("hardware, expected", [
-    (hw(0.5, 4, "aarch64"), "minimal"),     # Pi Zero 2 W: 512 MB
-    (hw(0.9, 8, "x86_64"), "minimal"),      # RAM < 1 GiB wins whatever the CPU
-    (hw(8, 2, "armv7l"), "minimal"),        # ARM with <= 2 CPUs
-    (hw(8, 2, "arm64"), "minimal"),
+    (hw(0.5, 4, "aarch64"), "pocket"),      # Pi Zero 2 W: 512 MB
+    (hw(0.9, 8, "x86_64"), "pocket"),       # RAM < 1 GiB wins whatever the CPU
+    (hw(8, 2, "armv7l"), "pocket"),         # ARM with <= 2 CPUs
+    (hw(8, 2, "arm64"), "pocket"),
+    (hw(8, 4, "armv7l"), "pocket"),         # any 32-bit ARM: no onnxruntime wheel there
     (hw(2, 4, "aarch64"), "light"),         # Pi 4 2 GB
     (hw(3.9, 2, "x86_64"), "light"),        # small VM: 2 CPUs is fine off ARM
     (hw(4, 4, "aarch64"), "full"),          # Pi 5 / 4 GB
@@ -62,7 +63,7 @@ def test_resolution_order():
     choice = tiers.resolve(None, stored="minimal", hardware=hw(64), env={})
     assert (choice.tier, choice.source) == ("minimal", "store")
     choice = tiers.resolve(None, stored=None, hardware=small, env={})
-    assert (choice.tier, choice.source, choice.fallback) == ("minimal", "detected", False)
+    assert (choice.tier, choice.source, choice.fallback) == ("pocket", "detected", False)
 
 
 def test_unknown_tier_is_a_clear_error():
@@ -79,6 +80,20 @@ def test_missing_tier_explicit_errors_detected_falls_back(monkeypatch):
     # a store's recorded vector tier falls back to keyword-only, never to another model
     choice = tiers.resolve(None, stored="light", hardware=hw(64), env={})
     assert choice.tier == "minimal" and choice.source == "store"
+
+
+def test_a_detected_vector_tier_falls_back_to_pocket_before_minimal(monkeypatch):
+    """The pocket tier ships in the package: a machine without a vector extra gets meaning from it; a
+    board that wants pocket gets minimal only when the pocket table is gone."""
+    vector_missing = lambda t: ("fastembed",) if t in tiers.VECTOR_TIERS else ()  # noqa: E731
+    monkeypatch.setattr(tiers, "missing_packages", vector_missing)
+    choice = tiers.resolve(None, hardware=hw(64), env={})
+    assert (choice.tier, choice.wanted, choice.fallback) == ("pocket", "full", True)
+    choice = tiers.resolve(None, stored="full", hardware=hw(64), env={})
+    assert choice.tier == "minimal"              # a recorded vector tier: keyword-only, as before
+    monkeypatch.setattr(tiers, "missing_packages", lambda t: ("table",) if t != "minimal" else ())
+    choice = tiers.resolve(None, hardware=hw(0.5), env={})
+    assert (choice.tier, choice.wanted, choice.fallback) == ("minimal", "pocket", True)
 
 
 def test_fallback_tier_is_not_recorded(store_path, monkeypatch):

@@ -28,7 +28,6 @@ the table, a derived work (stated in the file's meta table and in docs/tiers.md)
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys

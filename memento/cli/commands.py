@@ -163,7 +163,7 @@ def _recall_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--tag", action="append", default=None, help="only memories with this tag (repeatable: all)")
     c.add_argument("--since", help="created at or after (ISO-8601)")
     c.add_argument("--until", help="created before (ISO-8601)")
-    c.add_argument("--mode", choices=store.MODES, help="default: hybrid in vector tiers, keyword in minimal")
+    c.add_argument("--mode", choices=store.MODES, help="default: hybrid in vector tiers and pocket, keyword in minimal")
     c.add_argument("--thread", help="only memories of this thread")
     c.add_argument("--context", type=int, default=0, metavar="N",
                    help="show N memories before and after each hit in its thread")

@@ -31,7 +31,7 @@ from ..errors import MementoError
 
 # What the handshake needs is imported above; the tools (and through them the store, and in vector
 # tiers the model) load on the first tools/list or tools/call.
-TIERS = ("minimal", "tiny", "light", "full")   # memento.tiers.TIERS (a test keeps them equal)
+TIERS = ("minimal", "pocket", "tiny", "light", "full")   # memento.tiers.TIERS (a test keeps them equal)
 
 PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 LATEST_VERSION = PROTOCOL_VERSIONS[-1]
@@ -159,7 +159,9 @@ class Server:
             choice = tiers.resolve(self.tier, stored=recorded.tier if recorded is not None else None)
         except (MementoError, OSError):
             return None
-        return ["hybrid", "keyword", "vector"] if choice.tier in tiers.VECTOR_TIERS else ["keyword"]
+        if choice.tier in tiers.VECTOR_TIERS:
+            return ["hybrid", "keyword", "vector"]
+        return ["hybrid", "keyword"] if choice.tier == tiers.POCKET else ["keyword"]
 
     def _describe(self, tool) -> Dict[str, Any]:
         out: Dict[str, Any] = {"name": tool.name, "description": tool.description, "inputSchema": tool.input_schema}

@@ -299,6 +299,9 @@ def with_modes(tool: Tool, modes: Optional[List[str]]) -> Tool:
     mode = dict(properties["mode"], enum=list(modes))
     if modes == ["keyword"]:
         mode["description"] = "keyword (this store is keyword-only: no vectors)"
+    elif "vector" not in modes:
+        mode["description"] = ("default: hybrid (keyword matches re-ranked by meaning, the pocket tier's static "
+                               "vectors), else keyword")
     schema = dict(tool.input_schema, properties=dict(properties, mode=mode))
     return dataclasses.replace(tool, input_schema=schema)
 

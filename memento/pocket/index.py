@@ -43,12 +43,12 @@ class PocketIndex:
 
     @classmethod
     def attach(cls, store: StoreFile) -> "PocketIndex":
-        """Open the shipped table, register memento_cosine, and create memories_pocket when the store
+        """Open the shipped table, register memento_dot, and create memories_pocket when the store
         has none or has vectors of another table (then they are dropped: every memory is pending).
         A store that needs none of this is not written to."""
         conn, path = store.conn, store.path
         table = table_file.StaticTable()
-        conn.create_scalar_function("memento_cosine", table_file.Cosine(), 2, deterministic=True)
+        conn.create_scalar_function("memento_dot", table_file.Dot(), 2, deterministic=True)
         if _needs_setup(conn, table.id):
             if store.read_only:
                 table.close()
@@ -74,8 +74,12 @@ class PocketIndex:
         pending (embed="later")."""
         for memory, vector in zip(memories, vectors):
             if vector is not None:
-                self._conn.execute(sqlfiles.query("pocket_write"), {"id": memory.id, "vec": vector})
+                self._write(memory.id, vector)
         return memories
+
+    def _write(self, memory_id: int, vector: bytes) -> None:
+        self._conn.execute(sqlfiles.query("pocket_write"),
+                           {"id": memory_id, "vec": vector, "norm": table_file.norm(vector)})
 
     def delete(self, memory_id: int) -> None:
         """After a forget: the trigger memories_pocket_forget has deleted the vector already."""
@@ -105,7 +109,7 @@ class PocketIndex:
                     current = self._conn.execute(sqlfiles.query("pocket_pending_text"), {"id": memory_id}).fetchone()
                     if current is None or current[0] != text:
                         continue   # forgotten, computed or edited meanwhile: the next pass sees it
-                    self._conn.execute(sqlfiles.query("pocket_write"), {"id": memory_id, "vec": vector})
+                    self._write(memory_id, vector)
                     done += 1
             if progress is not None:
                 progress(len(rows))

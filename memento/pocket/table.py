@@ -85,7 +85,8 @@ class StaticTable:
     """The open table: text -> static vector (int8 bytes). Not thread-safe by itself: its store calls it
     under the store's lock."""
 
-    def __init__(self, path: Path = PATH):
+    def __init__(self, path: Optional[Path] = None):
+        path = PATH if path is None else path
         if not path.is_file():
             raise TierUnavailableError(f"the pocket tier's table {path} is missing: reinstall "
                                        "memento-openclaw (pip install --force-reinstall 'memento-openclaw[pocket]')")
@@ -135,23 +136,25 @@ class StaticTable:
         return [self.vector(t) for t in texts]
 
 
-class Cosine:
-    """memento_cosine(a, b): the cosine of two int8 vectors (BLOBs of equal length), NULL when either is
-    NULL, of another length, or zero. The pocket recall statement calls it once per pool member with the
-    same query vector, whose decoding and norm are kept from the last call."""
+def norm(vec: bytes) -> float:
+    """The length of an int8 vector (memories_pocket.norm)."""
+    v = memoryview(vec).cast("b")
+    return sqrt(sum(map(mul, v, v)))
+
+
+class Dot:
+    """memento_dot(a, b): the dot product of two int8 vectors (BLOBs of equal length); NULL when either
+    is not a BLOB or their lengths differ. The pocket recall statement calls it once per pool member
+    with the same query vector b, whose decoding is kept from the last call."""
 
     def __init__(self) -> None:
         self._last: Optional[bytes] = None
         self._q: memoryview = memoryview(b"")
-        self._qnorm = 0.0
 
     def __call__(self, a, b):
         if not isinstance(a, bytes) or not isinstance(b, bytes) or len(a) != len(b):
             return None
-        if b != self._last:
+        if b is not self._last and b != self._last:
             self._q = memoryview(b).cast("b")
-            self._qnorm = sqrt(sum(map(mul, self._q, self._q)))
             self._last = b
-        va = memoryview(a).cast("b")
-        norm = sqrt(sum(map(mul, va, va))) * self._qnorm
-        return sum(map(mul, va, self._q)) / norm if norm else None
+        return sum(map(mul, memoryview(a).cast("b"), self._q))

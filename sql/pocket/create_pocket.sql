@@ -3,9 +3,12 @@
 -- tier read and write around it without an extension, and the triggers keep it exact whoever writes.
 --   vec   int8 x the table's dim (a BLOB), the mean of the text's token rows; a memory without a row
 --         here is pending (the pocket tier's backfill() computes it).
+--   norm  the length of vec (0: a text with no known token, which matches nothing), kept so that a
+--         cosine costs recall one dot product in Python, not three.
 CREATE TABLE IF NOT EXISTS memories_pocket (
-  id  INTEGER PRIMARY KEY,   -- = memories.id
-  vec BLOB NOT NULL
+  id   INTEGER PRIMARY KEY,   -- = memories.id
+  vec  BLOB NOT NULL,
+  norm REAL NOT NULL
 );
 
 -- A forgotten memory's vector goes with it (a trigger rather than a foreign key: the sqlite3 shell

@@ -26,7 +26,7 @@ SELECT id, scale, vec FROM tokens WHERE id IN (SELECT value FROM json_each(:ids)
 SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'memories_pocket';
 
 -- name: pocket_write
-INSERT OR REPLACE INTO memories_pocket (id, vec) VALUES (:id, :vec);
+INSERT OR REPLACE INTO memories_pocket (id, vec, norm) VALUES (:id, :vec, :norm);
 
 -- name: pocket_pending_count
 -- Memories without a static vector: new with embed="later", edited, written by another tier.

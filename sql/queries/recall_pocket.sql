@@ -2,8 +2,9 @@
 -- every candidate and its thread neighbours re-scored with the cosine of their static vectors, fused
 -- and smoothed, in one statement. No vector search over the whole store: the static vectors
 -- (memories_pocket, int8; memento/pocket/) re-rank what the keywords and the threads found.
--- memento_cosine(a, b) is a scalar function in pure Python (memento/pocket/table.py), registered on
--- the connection when the store opens in the pocket tier: the tier loads no extension.
+-- memento_dot(a, b), the dot product of two int8 vectors, is a scalar function in pure Python
+-- (memento/pocket/table.py), registered on the connection when the store opens in the pocket tier:
+-- the tier loads no extension. Each vector's length is stored beside it (memories_pocket.norm).
 --
 -- Parameters: those of recall_keyword.sql (filters, hidden memories, the split scan, recency, pins,
 -- boosts), and
@@ -31,6 +32,16 @@ pool_ids AS MATERIALIZED (
   FROM candidate_links AS c CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2) AS side
   WHERE id IS NOT NULL
 ),
+-- The length of the query's vector (0: no known word, then no cosine).
+query_norm AS MATERIALIZED (
+  SELECT CASE WHEN :w_vector > 0 THEN sqrt(memento_dot(:qvec, :qvec)) ELSE 0.0 END AS norm
+),
+-- Each pool member's cosine with the query (NULL without a static vector), computed once: inside
+-- scored, SQLite would evaluate the call once for each use of the fused score (two to three times).
+pool AS MATERIALIZED (
+  SELECT p.id, CASE WHEN v.norm > 0 AND q.norm > 0 THEN memento_dot(v.vec, :qvec) / (v.norm * q.norm) END AS cosine
+  FROM pool_ids AS p CROSS JOIN query_norm AS q LEFT JOIN memories_pocket AS v ON v.id = p.id
+),
 -- Fused score of every pool member that passes the filters and is not hidden (candidates passed
 -- both already; neighbours are checked here): the keyword part relative to the best match, the
 -- cosine of its static vector with the query's. The boost factor (recall_parts.sql) lifts a
@@ -40,14 +51,12 @@ scored AS MATERIALIZED (
   FROM (
     SELECT p.id,
            :w_keyword * coalesce(k.bm25 / (SELECT min(bm25) FROM keyword), 0.0)
-         + CASE WHEN :w_vector > 0 THEN :w_vector * coalesce(memento_cosine(v.vec, :qvec), 0.0) ELSE 0.0 END
-           AS base,
+         + :w_vector * coalesce(p.cosine, 0.0) AS base,
 -- include: boost_factor
            AS factor
-    FROM pool_ids AS p
+    FROM pool AS p
     CROSS JOIN memories AS m ON m.id = p.id
     LEFT JOIN keyword AS k ON k.id = p.id
-    LEFT JOIN memories_pocket AS v ON v.id = p.id
     WHERE (:filtering = 0 OR p.id IN filtered)
       AND (m.expires_at IS NULL OR m.expires_at > :now)
       AND (:include_superseded OR m.superseded_by IS NULL))

@@ -1,0 +1,210 @@
+"""The pocket tier: the shipped static table, static vectors kept exact on every write path and across
+tiers, recall re-scored by meaning in its SQL statement, every door, and no heavy import."""
+from __future__ import annotations
+
+import json
+
+import apsw
+import pytest
+
+import memento
+from memento import tiers
+from memento.cli import main
+from memento.errors import InvalidInputError
+from memento.pocket import table as pocket_table
+from tests.conftest import run_python
+from tests.test_architecture import HEAVY
+
+
+@pytest.fixture
+def pmem(store_path):
+    with memento.open(store_path, tier="pocket") as m:
+        yield m
+
+
+def rows(path) -> dict:
+    conn = apsw.Connection(str(path))
+    try:
+        return dict(conn.execute("SELECT id, vec FROM memories_pocket"))
+    finally:
+        conn.close()
+
+
+# -- the table ---------------------------------------------------------------------------------
+
+def test_the_shipped_table_is_the_recorded_one():
+    assert pocket_table.file_hash(pocket_table.PATH) == pocket_table.SHA256
+    table = pocket_table.StaticTable()
+    try:
+        assert table.meta["content_sha256"] == pocket_table.CONTENT_SHA256
+        conn = apsw.Connection(f"file:{pocket_table.PATH}?immutable=1",
+                               flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
+        content = pocket_table.content_hash(
+            table.dim, conn.execute("SELECT id, piece, scale, vec FROM tokens ORDER BY id"))
+        conn.close()
+        assert content == pocket_table.CONTENT_SHA256
+        # Its origin and licence travel with it.
+        assert "all-MiniLM-L6-v2" in table.meta["model"] and "Apache-2.0" in table.meta["licence"]
+        assert "tools/pocket_table.py" in table.meta["recipe"]
+        assert table.dim == pocket_table.DIM
+    finally:
+        table.close()
+
+
+def test_a_text_of_unknown_tokens_gets_the_zero_vector_which_matches_nothing():
+    table = pocket_table.StaticTable()
+    try:
+        assert table.vector("\U0001F600\U0001F601") == bytes(table.dim)   # [UNK] only
+        tea, kitten = table.vector("green tea"), table.vector("a small kitten")
+        assert len(tea) == table.dim and any(tea)
+        dot = pocket_table.Dot()
+        assert dot(tea, tea) == pocket_table.norm(tea) ** 2 or abs(dot(tea, tea) - pocket_table.norm(tea) ** 2) < 1e-6
+        assert dot(tea, tea[:-1]) is None and dot(None, tea) is None and dot("text", tea) is None
+        cat = table.vector("the cat")
+        assert dot(cat, kitten) / (pocket_table.norm(cat) * pocket_table.norm(kitten)) > \
+            dot(cat, tea) / (pocket_table.norm(cat) * pocket_table.norm(tea))
+    finally:
+        table.close()
+
+
+# -- recall ------------------------------------------------------------------------------------
+
+def test_pocket_recall_ranks_by_meaning_where_keywords_tie(pmem):
+    tea = pmem.remember("Alice loves green tea")
+    hikes = pmem.remember("Alice loves long hikes")
+    # Both match only "alice", equally: keyword order is the newer first; meaning puts tea first.
+    assert [h.id for h in pmem.recall("Alice beverage", mode="keyword")] == [hikes.id, tea.id]
+    assert [h.id for h in pmem.recall("Alice beverage")] == [tea.id, hikes.id]
+    assert [h.id for h in pmem.recall("Alice outdoor walking")] == [hikes.id, tea.id]
+
+
+def test_pocket_recall_finds_a_thread_neighbour_and_keeps_the_filters(pmem):
+    q = pmem.remember("Alice: what should I order for the team lunch?", thread="chat",
+                      created_at="2024-01-01T10:00:00Z", tags=["work"])
+    a = pmem.remember("Bob: get the vegetarian lasagna", thread="chat", created_at="2024-01-01T10:01:00Z")
+    pmem.remember("Carol: the lunch menu changes on Monday", created_at="2023-01-01T10:00:00Z")
+    hits = pmem.recall("team lunch order")
+    assert q.id == hits[0].id and a.id in [h.id for h in hits]     # the answer has no word of the query
+    assert [h.id for h in pmem.recall("lunch", tags=["work"])] == [q.id]
+    # A neighbour passes the filters or is not ranked.
+    assert a.id not in [h.id for h in pmem.recall("team lunch order", until="2024-01-01T10:00:30Z")]
+    pmem.forget(a.id)
+    assert a.id not in [h.id for h in pmem.recall("team lunch order")]
+
+
+def test_pocket_has_no_vector_mode_and_takes_no_caller_vector(pmem):
+    pmem.remember("Alice loves green tea")
+    assert pmem.dim is None and pmem.model == pocket_table.StaticTable().id
+    with pytest.raises(InvalidInputError, match="vector tier"):
+        pmem.recall("tea", mode="vector")
+    with pytest.raises(InvalidInputError):
+        pmem.recall("tea", vector=[0.1] * 384)
+    with pytest.raises(InvalidInputError):
+        pmem.remember("with a vector", vector=[0.1] * 384)
+    with pytest.raises(InvalidInputError, match="vector tier"):
+        pmem.duplicates(near=0.9)
+
+
+# -- static vectors on every write path --------------------------------------------------------
+
+def test_every_write_path_keeps_the_static_vectors_exact(pmem, store_path):
+    m = pmem.remember("Alice loves green tea")
+    later = pmem.remember("Bob plays chess", embed="later")
+    assert set(rows(store_path)) == {m.id} and pmem.stats().pending_embeddings == 1
+    assert pmem.backfill() == 1 and set(rows(store_path)) == {m.id, later.id}
+    before = rows(store_path)[m.id]
+    pmem.update(m.id, text="Alice switched to black coffee")
+    assert rows(store_path)[m.id] != before
+    assert rows(store_path)[m.id] == pmem._vectors.table.vector("Alice switched to black coffee")
+    pmem.forget(later.id)
+    assert set(rows(store_path)) == {m.id}
+    # A shell edit (no memento): the trigger makes the memory pending; backfill computes it again.
+    conn = apsw.Connection(str(store_path))
+    conn.execute("UPDATE memories SET text = 'Alice drinks water now' WHERE id = ?", (m.id,))
+    conn.close()
+    assert pmem.stats().pending_embeddings == 1
+    assert pmem.backfill() == 1
+    assert rows(store_path)[m.id] == pmem._vectors.table.vector("Alice drinks water now")
+
+
+def test_stores_open_across_tiers_and_each_tier_fills_what_it_lacks(store_path):
+    with memento.open(store_path, tier="minimal") as mem:
+        ids = [m.id for m in mem.remember_many(["Alice loves green tea", "Bob plays chess"])]
+        assert mem.meta().tier == "minimal"
+    with memento.open(store_path, tier="pocket") as mem:
+        assert mem.stats().pending_embeddings == 2
+        assert [h.id for h in mem.recall("tea")] == [ids[0]]   # keyword part only until backfill
+        assert mem.backfill() == 2 and mem.stats().pending_embeddings == 0
+        assert mem.meta().tier == "pocket"        # a pocket open upgrades a minimal record
+    with memento.open(store_path, tier="minimal") as mem:   # a keyword-only visit
+        mem.forget(ids[1])
+        new = mem.remember("Carol sings")
+        assert [h.id for h in mem.recall("tea")] == [ids[0]]
+    assert set(rows(store_path)) == {ids[0]}      # the forget trigger ran without the pocket tier
+    with memento.open(store_path) as mem:         # the recorded tier
+        assert mem.tier == "pocket" and mem.stats().pending_embeddings == 1
+        assert mem.backfill() == 1 and set(rows(store_path)) == {ids[0], new.id}
+
+
+def test_doctor_checks_and_repair_fixes_the_pocket_side(pmem, store_path):
+    pmem.remember("Alice loves green tea")
+    assert all(c.ok for c in pmem.doctor())
+    assert {"pocket table", "pocket vectors belong to live memories"} <= {c.name for c in pmem.doctor()}
+    conn = apsw.Connection(str(store_path))
+    conn.execute("INSERT INTO memories_pocket (id, vec, norm) VALUES (999, zeroblob(128), 0)")
+    conn.close()
+    assert not next(c for c in pmem.doctor() if c.name == "pocket vectors belong to live memories").ok
+    assert [f.name for f in pmem.repair()] == ["orphan pocket vectors"]
+    assert all(c.ok for c in pmem.doctor())
+
+
+# -- tiers and doors ---------------------------------------------------------------------------
+
+def test_the_pocket_tier_is_installed_with_the_package_and_detected_on_small_boards():
+    assert tiers.missing_packages("pocket") == ()
+    small = tiers.Hardware(512 * 1024 ** 2, 4, "aarch64", "test")
+    choice = tiers.resolve(None, stored=None, hardware=small, env={})
+    assert (choice.tier, choice.fallback) == ("pocket", False)
+
+
+def test_cli_and_mcp_use_the_pocket_tier(store_path, capsys):
+    db = str(store_path)
+    assert main(["remember", "Alice loves green tea", "--db", db, "--tier", "pocket"]) == 0
+    assert main(["remember", "Alice loves long hikes", "--db", db, "--tier", "pocket"]) == 0
+    capsys.readouterr()
+    assert main(["recall", "Alice beverage", "--db", db, "--json"]) == 0   # the recorded tier: pocket
+    hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert hits[0]["text"] == "Alice loves green tea"
+    from memento.mcp.server import Server
+    server = Server(db)
+    try:
+        listed = server.handle_line(b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}')
+        recall = next(t for t in listed["result"]["tools"] if t["name"] == "recall")
+        assert recall["inputSchema"]["properties"]["mode"]["enum"] == ["hybrid", "keyword"]
+        called = server.handle_line(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "recall", "arguments": {"query": "Alice beverage"}}}).encode())
+        assert called["result"]["structuredContent"]["results"][0]["text"] == "Alice loves green tea"
+        assert server.store.tier == "pocket"
+    finally:
+        server.close()
+
+
+@pytest.mark.spawns_python
+def test_the_pocket_tier_never_imports_numpy_onnxruntime_or_fastembed(tmp_path):
+    db = str(tmp_path / "p.db")
+    code = f"""
+import json, sys, memento
+from memento.cli import main
+with memento.open({db!r}, tier="pocket") as mem:
+    mem.remember("the kiwi is ripe", tags=["fruit"], thread="t")
+    mem.remember("bananas are yellow", thread="t", embed="later")
+    assert mem.backfill() == 1
+    assert [h.text for h in mem.recall("kiwi fruit", context=1)][0] == "the kiwi is ripe"
+    mem.doctor(); mem.repair(); mem.duplicates(); mem.stats(); list(mem.iter())
+main(["recall", "kiwi", "--db", {db!r}])
+main(["export", "--db", {db!r}])
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("memento.vectors") or m.split(".")[0] in {HEAVY!r})))
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == []
