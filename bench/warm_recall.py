@@ -9,6 +9,8 @@ import memento
 from bench import corpus
 from bench.common import build_store, merge_rows, percentiles, write_result
 
+MODES = {"minimal": ["keyword"], "pocket": ["keyword", "hybrid"]}   # the others: vector tiers
+
 
 def measure(path, tier: str, mode: str, queries, k: int = 10, vectors=None):
     """vectors: the queries' embeddings, given to recall(vector=): times the SQL without the model."""
@@ -40,10 +42,10 @@ def main() -> None:
     queries = corpus.queries(args.queries)
     rows = []
     for tier in args.tiers.split(","):
-        modes = ["keyword"] if tier == "minimal" else ["keyword", "vector", "hybrid"]
+        modes = MODES.get(tier, ["keyword", "vector", "hybrid"])
         for size in map(int, args.sizes.split(",")):
             path = build_store(tier, size, threads=args.threads)
-            given = query_vectors(tier, queries) if tier != "minimal" else None
+            given = query_vectors(tier, queries) if tier not in MODES else None   # model vectors only
             for mode in modes + (["hybrid, query vector given"] if given else []):
                 if mode.endswith("given"):
                     stats = measure(path, tier, "hybrid", queries, vectors=given)

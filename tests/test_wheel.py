@@ -23,13 +23,15 @@ def test_wheel_installs_and_works(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "memento/sql/migrations/001_core.sql" in names
     assert "memento/sql/queries/recall_keyword.sql" in names
+    assert "memento/sql/queries/recall_pocket.sql" in names and "memento/sql/pocket/create_pocket.sql" in names
+    assert "memento/pocket/static-minilm-l6.sqlite" in names    # the pocket tier's table, inside the package
 
     env = tmp_path / "venv"
     venv.create(env, with_pip=True)
     # The installed wheel alone: a PYTHONPATH pointing at a checkout would import that instead.
     plain = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     python = env / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", f"{wheel}[minimal]"],
+    subprocess.run([str(python), "-m", "pip", "install", "-q", f"{wheel}[minimal,pocket]"],
                    check=True, capture_output=True, timeout=600)
     code = f"""
 import memento, sys
@@ -38,6 +40,11 @@ with memento.open({str(tmp_path / 'w.db')!r}, tier="minimal") as mem:
     m = mem.remember("installed from the wheel", tags=["dist"])
     hits = mem.recall("wheel installed", tags=["dist"])
 assert [h.id for h in hits] == [m.id], hits
+with memento.open({str(tmp_path / 'p.db')!r}, tier="pocket") as mem:
+    tea = mem.remember("Alice loves green tea")
+    mem.remember("Alice loves long hikes")
+    assert [h.id for h in mem.recall("Alice beverage")][0] == tea.id
+    assert mem.stats().pending_embeddings == 0 and all(c.ok for c in mem.doctor())
 print("ok")
 """
     out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120,

@@ -123,11 +123,15 @@ class StaticTable:
         counts: Dict[int, int] = {}
         for i in ids:
             counts[i] = counts.get(i, 0) + 1
-        total = [0.0] * self.dim
-        for i, (scale, vec) in self._rows(counts).items():
-            w = scale * counts[i]
-            total = [t + w * x for t, x in zip(total, memoryview(vec).cast("b"))]
-        peak = max(map(abs, total)) if total else 0.0
+        found = self._rows(counts)
+        if not found:
+            return bytes(self.dim)
+        # Per dimension, the weighted sum over the text's distinct tokens (a token counts as often as
+        # it occurs): the loops run in C (sum, map, zip), not one Python step per number.
+        weights = [scale * counts[i] for i, (scale, _) in found.items()]
+        rows = [memoryview(v).cast("b") for _, v in found.values()]
+        total = [sum(map(mul, weights, column)) for column in zip(*rows)]
+        peak = max(map(abs, total))
         if peak == 0.0:
             return bytes(self.dim)
         return array("b", [round(t * 127.0 / peak) for t in total]).tobytes()
