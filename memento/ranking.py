@@ -99,7 +99,7 @@ _BY_MODEL = {"all-MiniLM-L6-v2": replace(DEFAULT, w_vector=2.0),
 # The pocket tier's cosine is of static token vectors (memento/pocket/), re-scoring keyword
 # candidates and their neighbours: its weights were chosen on the same dev set
 # (docs/ranking-weights.md, bench/results/locomo_sweep.json).
-POCKET = replace(DEFAULT, w_vector=3.0, gamma=0.6, w_speaker=1.0, w_time=0.5)
+POCKET = replace(DEFAULT, w_vector=2.8, gamma=0.5, w_speaker=3.0, w_time=1.0)
 
 
 def for_model(model_id: Optional[str], tier: Optional[str] = None) -> RankingSettings:

@@ -10,7 +10,7 @@
 -- boosts), and
 --   :qvec       the query's static vector (int8 BLOB)
 --   :w_keyword, :w_vector, :gamma   fusion and smoothing (memento/ranking.py):
---     fused = w_keyword * bm25 / best bm25 + w_vector * cosine of the static vectors
+--     fused = w_keyword * bm25 / best bm25 * boost factor + w_vector * cosine of the static vectors
 --             (the keyword part is 0 for a neighbour outside the candidates, as in recall_keyword.sql;
 --             the cosine part is 0 without a static vector: a memory the backfill has not reached)
 --     score = fused + gamma * max(0, fused of the previous memory, fused of the next memory)
@@ -43,15 +43,17 @@ pool AS MATERIALIZED (
   FROM pool_ids AS p CROSS JOIN query_norm AS q LEFT JOIN memories_pocket AS v ON v.id = p.id
 ),
 -- Fused score of every pool member that passes the filters and is not hidden (candidates passed
--- both already; neighbours are checked here): the keyword part relative to the best match, the
--- cosine of its static vector with the query's. The boost factor (recall_parts.sql) lifts a
--- positive score and shrinks a negative one toward 0.
+-- both already; neighbours are checked here): the keyword part relative to the best match (0..1),
+-- times the boost factor (recall_parts.sql), plus the cosine of its static vector with the query's.
+-- The factor lifts the keyword part only: on the whole score it lifted every turn of a named
+-- speaker by its cosine (~0.5 x w_vector), and questions naming the wrong person (LoCoMo's
+-- adversarial category) lost 0.10 R@10 at w_speaker 1 (bench/results/locomo_boosts_pocket.json).
 scored AS MATERIALIZED (
-  SELECT id, CASE WHEN base >= 0 THEN base * factor ELSE base / factor END AS fused
+  SELECT id, keyword_part * factor + cosine_part AS fused
   FROM (
     SELECT p.id,
-           :w_keyword * coalesce(k.bm25 / (SELECT min(bm25) FROM keyword), 0.0)
-         + :w_vector * coalesce(p.cosine, 0.0) AS base,
+           :w_keyword * coalesce(k.bm25 / (SELECT min(bm25) FROM keyword), 0.0) AS keyword_part,
+           :w_vector * coalesce(p.cosine, 0.0) AS cosine_part,
 -- include: boost_factor
            AS factor
     FROM pool AS p
