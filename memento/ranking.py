@@ -97,9 +97,10 @@ _BY_MODEL = {"all-MiniLM-L6-v2": replace(DEFAULT, w_vector=2.0),
 
 
 # The pocket tier's cosine is of static token vectors (memento/pocket/), re-scoring keyword
-# candidates and their neighbours: its weights were chosen on the same dev set
-# (docs/ranking-weights.md, bench/results/locomo_sweep.json).
-POCKET = replace(DEFAULT, w_vector=2.8, gamma=0.5, w_speaker=3.0, w_time=1.0)
+# candidates and their neighbours, and its boosts lift the keyword part only (recall_pocket.sql):
+# the keyword tier's boosts, and gamma x w_vector chosen on the same dev set with them
+# (docs/ranking-weights.md, bench/results/locomo_sweep_pocket.json, locomo_boosts_pocket.json).
+POCKET = replace(DEFAULT, w_vector=2.0, gamma=0.3, w_speaker=3.0, w_time=1.0)
 
 
 def for_model(model_id: Optional[str], tier: Optional[str] = None) -> RankingSettings:
