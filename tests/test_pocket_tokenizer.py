@@ -48,7 +48,7 @@ EDGES = [
     "tab\there\nnew\rline", "ctrl\x00\x07\x1f\x7f\x85chars\u200b\u200d\ufeff", "a\u00a0b\u2003c\u3000d",
     "$100 + 5% <= x^2 | y~z `code` {braces} [x] (y)", "don't won't it's", "e-mail: bob@example.com",
     "x" * 101, "supercalifragilisticexpialidocious", "\U0001F600 emoji \U0001F44D", "İstanbul ǅemal ﬁle",
-    "", "   ", "...", "1,234.56 km/h",
+    "", "   ", "...", "1,234.56 km/h", "a[CLS]b [cls] [SEP][MASK] é[UNK] [PAD", "tokens [CLS] t [SEP]",
 ]
 
 

@@ -12,11 +12,17 @@ exist (one point read of the pocket table for each piece of a word); words seen 
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 from typing import Callable, Dict, Iterable, List
 
 Lookup = Callable[[List[str]], Dict[str, int]]   # candidate pieces -> {piece: id} of those that exist
+
+# The model's special tokens: written in a text exactly so (case and all), each is that token, as
+# tokenizers matches its added tokens on the raw text before normalizing ("normalized": false).
+SPECIAL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+_SPECIAL = re.compile("(" + "|".join(re.escape(s) for s in SPECIAL) + ")")
 
 WORD_CACHE = 4096   # words -> ids kept (~0.5 MB): a store's words repeat; the table is read once per word
 
@@ -97,8 +103,13 @@ class WordPiece:
 
     def ids(self, text: str) -> List[int]:
         out: List[int] = []
-        for word in pre_tokenize(normalize(text)):
-            out += self.word_ids(word)
+        pieces = _SPECIAL.split(text) if "[" in text else [text]
+        for i, piece in enumerate(pieces):
+            if i % 2:     # a special token, matched before normalization
+                out += self._lookup([piece]).values()
+                continue
+            for word in pre_tokenize(normalize(piece)):
+                out += self.word_ids(word)
         return out
 
     def _word_ids(self, word: str) -> tuple:
