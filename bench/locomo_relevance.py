@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import statistics
@@ -155,13 +156,19 @@ def logistic(x, y, w):
     return [float(b) for b in beta]
 
 
+def gate_features(query: Tuple[float, float, float]) -> Tuple[float, float, float]:
+    """The gate's inputs as the statement uses them: coverage on a log scale, unseen, best cosine."""
+    coverage, unseen, cosine = query
+    return math.log(coverage + 0.05), unseen, cosine
+
+
 def fit(asked: Sequence[Asked], hybrid: bool) -> Dict[str, float]:
     """Relevance weights (ranking.Relevance's fields but floor) fitted on these questions."""
     per_kind = {k: sum(a.kind == k for a in asked) for k in KINDS}
     x, y, w = [], [], []
     for a in asked:
         if per_kind[a.kind]:
-            x.append(a.query if hybrid else a.query[:2])
+            x.append(gate_features(a.query)[:3 if hybrid else 2])
             y.append(1.0 if a.kind.startswith("own") else 0.0)
             w.append(1.0 / per_kind[a.kind])
     gate = logistic(x, y, w)
@@ -178,8 +185,7 @@ def fit(asked: Sequence[Asked], hybrid: bool) -> Dict[str, float]:
 
 
 def relevance_of(a: Asked, weights: Dict[str, float]) -> List[float]:
-    import math
-    coverage, unseen, cosine = a.query
+    coverage, unseen, cosine = gate_features(a.query)
     z = weights["bias"] + weights["coverage"] * coverage + weights["unseen"] * unseen + weights["cosine"] * cosine
     gate = 1 / (1 + math.exp(-z))
     return [gate / (1 + math.exp(-(weights["hit_bias"] + weights["share"] * s))) for s in a.shares]

@@ -38,7 +38,7 @@ from typing import Any, Dict, Optional
 @dataclass(frozen=True)
 class Relevance:
     """How a hit's relevance (0..1) is estimated, and the floor below which recall leaves it out.
-    relevance = sigmoid(bias + coverage * c + unseen * u + cosine * s) * sigmoid(hit_bias + share * h),
+    relevance = sigmoid(bias + coverage * ln(c + 0.05) + unseen * u + cosine * s) * sigmoid(hit_bias + share * h),
     the formula and its inputs in sql/queries/recall_parts.sql (part hits). Fitted with logistic
     regressions on the LoCoMo dev set (bench/locomo_relevance.py; docs/relevance.md): the gate on
     questions about the store (with and without the people's names) against questions about other
@@ -60,7 +60,7 @@ class Relevance:
 
 
 # The keyword statement's (bench/results/locomo_relevance_minimal.json): every tier's mode="keyword".
-KEYWORD_RELEVANCE = Relevance(bias=-1.591, coverage=5.194, unseen=-1.782, hit_bias=-7.159, share=6.392, floor=0.045)
+KEYWORD_RELEVANCE = Relevance(bias=2.663, coverage=2.249, unseen=-2.122, hit_bias=-7.159, share=6.392, floor=0.04)
 
 
 @dataclass(frozen=True)
@@ -143,10 +143,11 @@ DEFAULT = RankingSettings()
 # the gate leans on the best cosine, whose spread differs from model to model.
 _BY_MODEL = {
     "all-MiniLM-L6-v2": replace(DEFAULT, w_vector=2.0, relevance=Relevance(
-        bias=-5.337, coverage=2.405, unseen=-2.094, cosine=11.356, hit_bias=-8.749, share=8.031, floor=0.025)),
+        bias=-3.298, coverage=1.366, unseen=-1.742, cosine=11.428, hit_bias=-8.749, share=8.031, floor=0.025)),
     "all-MiniLM-L6-v2-int8": replace(DEFAULT, w_vector=2.0, relevance=Relevance(
-        bias=-5.456, coverage=2.432, unseen=-2.21, cosine=11.546, hit_bias=-8.777, share=8.047, floor=0.025)),
-    "paraphrase-MiniLM-L3-v2": replace(DEFAULT, gamma=0.4)}
+        bias=-3.388, coverage=1.407, unseen=-1.82, cosine=11.628, hit_bias=-8.777, share=8.047, floor=0.025)),
+    "paraphrase-MiniLM-L3-v2": replace(DEFAULT, gamma=0.4, relevance=Relevance(
+        bias=-2.997, coverage=1.29, unseen=-1.711, cosine=10.681, hit_bias=-8.331, share=7.546, floor=0.02))}
 
 
 def for_model(model_id: Optional[str]) -> RankingSettings:

@@ -139,10 +139,11 @@ SELECT id, bm25 FROM matches;
 -- The k winners, best first, each with its relevance; memories rows are read for the winners only
 -- (values.Hit.from_row's order; the last four columns are relevance's inputs, read by its bench).
 -- relevance = the estimated probability that the memory is what the query needs (0..1), a product:
---   gate  = sigmoid(:r_bias + :r_coverage * coverage + :r_unseen * unseen + :r_cosine * best cosine)
+--   gate  = sigmoid(:r_bias + :r_coverage * ln(coverage + 0.05) + :r_unseen * unseen + :r_cosine * best cosine)
 --           whether the store holds anything the query asks about at all, from
 --           coverage: the best keyword match's bm25 as a share of the query's words' weight
---                     (:idf_total, the sum of their idf; memento/relevance.py),
+--                     (:idf_total, the sum of their idf; memento/relevance.py), on a log scale
+--                     (it separates better there; + 0.05 keeps a query that matches nothing finite),
 --           unseen:   the share of that weight in words no memory holds (:idf_unseen), and
 --           the best cosine similarity of the vector side (best_similarity; NULL = 0 without one);
 --   hit   = sigmoid(:r_hit_bias + :r_share * share), share = the hit's score / the best hit's (0..1).
@@ -156,7 +157,8 @@ SELECT m.id, m.text, m.tags, m.metadata, m.created_at, h.score, m.thread, m.spea
        h.coverage, h.unseen, h.best_cosine, h.share
 FROM (SELECT *, max(relevance) OVER () AS best_relevance
       FROM (SELECT id, score, coverage, unseen, best_cosine, share,
-                   1.0 / (1.0 + exp(-(:r_bias + :r_coverage * coverage + :r_unseen * unseen + :r_cosine * best_cosine)))
+                   1.0 / (1.0 + exp(-(:r_bias + :r_coverage * ln(coverage + 0.05) + :r_unseen * unseen
+                                      + :r_cosine * best_cosine)))
                  / (1.0 + exp(-(:r_hit_bias + :r_share * share))) AS relevance
             FROM (SELECT final.id, final.score, g.coverage, g.unseen, g.best_cosine,
                          CASE WHEN g.best_score > 0 THEN max(0.0, final.score / g.best_score) ELSE 0.0 END AS share
