@@ -290,10 +290,12 @@ def run_tier(memento: Any, convs: Sequence[Conversation], tier: str, modes: Sequ
                 raise RuntimeError(f"remember_many returned {len(made)} memories for {len(conv.turns)} turns")
             dia_of = {m.id: t.dia_id for m, t in zip(made, conv.turns) if m.duplicate_of is None} \
                 if dedup else {m.id: t.dia_id for m, t in zip(made, conv.turns)}
+            # min_score=0: ranking is measured over every hit, as in the protocol (the relevance floor's
+            # effect on these questions: bench/locomo_relevance.py)
             for mode, run in runs.items():
                 run.ingest_s += ingest_s
                 ask_all(run, conv, lambda q, mode=mode, dia_of=dia_of: [dia_of[h.id] for h in
-                                                          mem.recall(q, k=K, mode=mode, **recall_kw)])
+                                                          mem.recall(q, k=K, mode=mode, min_score=0, **recall_kw)])
     return list(runs.values())
 
 

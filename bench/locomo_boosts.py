@@ -60,7 +60,7 @@ def r10(stores, settings) -> list:
         mem.ranking = settings
         scored, adversarial = [], []
         for q in conv.questions:
-            r = locomo.score(q.gold, [dia[h.id] for h in mem.recall(q.text, k=locomo.K)])["R@10"]
+            r = locomo.score(q.gold, [dia[h.id] for h in mem.recall(q.text, k=locomo.K, min_score=0)])["R@10"]
             (scored if q.category in locomo.OVERALL else adversarial).append(r)
         out.append((scored, adversarial))
     return out

@@ -142,7 +142,7 @@ def run_capture(memento: Any, convs: Sequence[locomo.Conversation], tier: str, m
                 counts["turns"] += len(conv.turns)
                 counts["unmapped"] += sum(d not in valid for d in dia_of.values())
                 locomo.ask_all(run, conv, lambda q, mem=mem, dia_of=dia_of:
-                               [dia_of[h.id] for h in mem.recall(q, k=locomo.K, mode=mode)])
+                               [dia_of[h.id] for h in mem.recall(q, k=locomo.K, mode=mode, min_score=0)])
     return run, counts
 
 
@@ -163,7 +163,7 @@ def run_direct_variant(memento: Any, convs: Sequence[locomo.Conversation], tier:
             made = mem.remember_many(items, dedup=False)
             dia_of = {m.id: t.dia_id for m, t in zip(made, conv.turns)}
             locomo.ask_all(run, conv, lambda q, mem=mem, dia_of=dia_of:
-                           [dia_of[h.id] for h in mem.recall(q, k=locomo.K, mode=mode)])
+                           [dia_of[h.id] for h in mem.recall(q, k=locomo.K, mode=mode, min_score=0)])
     return run
 
 

@@ -108,7 +108,7 @@ class Stores:
             for q in conv.questions:
                 if q.category not in self.locomo.OVERALL:
                     continue
-                hits = mem.recall(q.text, k=self.locomo.K, mode=mode, vector=self.qvec.get(q.text))
+                hits = mem.recall(q.text, k=self.locomo.K, mode=mode, vector=self.qvec.get(q.text), min_score=0)
                 scores.append(self.locomo.score(q.gold, [dia_of[h.id] for h in hits])["R@10"])
             out.append(scores)
         return out

@@ -123,14 +123,14 @@ class System:
 
 MEMENTO_QUERY = """
 def query(i):
-    return [h.id for h in mem.recall(Q[i], k={k}, mode={mode!r})]
+    return [h.id for h in mem.recall(Q[i], k={k}, mode={mode!r}, min_score=0)]
 """
 
 # The "precomputed" row: the caller's vectors go in through the public API; the model never runs.
 MEMENTO_QUERY_WITH_VECTOR = """
 QV = raw_vectors("queries")
 def query(i):
-    return [h.id for h in mem.recall(Q[i], k={k}, mode={mode!r}, vector=QV[i])]
+    return [h.id for h in mem.recall(Q[i], k={k}, mode={mode!r}, vector=QV[i], min_score=0)]
 """
 
 

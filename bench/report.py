@@ -16,8 +16,9 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 REPORT = REPO / "bench" / "report"
 DOCS = REPO / "docs"
-PAGES = {"recall": DOCS / "recall.md", "perf": DOCS / "benchmarks.md", "replicate": DOCS / "backups.md"}
-TIERS = ("minimal", "tiny", "light", "full")
+PAGES = {"recall": DOCS / "recall.md", "relevance": DOCS / "recall.md", "perf": DOCS / "benchmarks.md",
+         "replicate": DOCS / "backups.md"}
+TIERS = ("minimal", "pocket", "tiny", "light", "full")
 
 
 def load(name: str) -> Optional[dict]:
@@ -75,6 +76,33 @@ def recall_section() -> str:
                 "the keyword tier's context weight); tiny uses full's weights (same model, int8; not swept)."
                 + f"\n\nCommit `{sweep['machine']['commit'][:10]}`, {sweep['machine']['when']}.")
     return out
+
+
+def relevance_section() -> str:
+    runs = [r for r in (load(f"locomo_relevance_{t}") for t in TIERS) if r]
+    if not runs:
+        return "(run `python bench/locomo_relevance.py --data PATH --tier TIER`)"
+    rows = []
+    for r in runs:
+        d, lo = r["dev"], r["loco"]
+        rows.append([r["tier"], r["statement"], f"{r['floor']:.3f}",
+                     f"{d['own_named_R@10']:.3f} -> {d['own_named_R@10_floor']:.3f} ({lo['own_named_R@10_floor']:.3f})",
+                     f"{d['own_free_R@10']:.3f} -> {d['own_free_R@10_floor']:.3f} ({lo['own_free_R@10_floor']:.3f})",
+                     f"{d['foreign_named_empty']:.0%} ({lo['foreign_named_empty']:.0%})",
+                     f"{d['foreign_free_empty']:.0%} ({lo['foreign_free_empty']:.0%})",
+                     f"{r['calibration_dev']['ece']:.3f} ({r['calibration_loco']['ece']:.3f})"])
+    q = runs[0]["questions"]
+    return (table(["tier", "statement", "floor", f"own named R@10, no floor -> floor (n={q['own_named']})",
+                   f"own name-free R@10 (n={q['own_free']})", f"foreign named: empty (n={q['foreign_named']})",
+                   f"foreign name-free: empty (n={q['foreign_free']})", "calibration error"], rows)
+            + "\n\nDev set, all 5 conversations; in parentheses leave-one-conversation-out (weights and floor "
+            "chosen on 4 conversations' stores and questions, scored on the 5th's store). \"Own\": a store's own "
+            "questions (categories 1-4), with their speakers' names, or with every name replaced by a pronoun; "
+            "\"foreign\": the other conversations' questions asked of this store, naming people it never heard "
+            "of, or with the names replaced. Empty: recall returned nothing. Calibration error: expected "
+            "calibration error of every hit's relevance against whether it is evidence, the four kinds weighted "
+            "equally (`bench/locomo_relevance.py`; `bench/results/locomo_relevance_<tier>.json` has the weights, "
+            "each fold and every category).")
 
 
 def perf_section() -> str:
@@ -260,9 +288,11 @@ def replace_between(text: str, marker: str, body: str) -> str:
 
 def main() -> None:
     REPORT.mkdir(exist_ok=True)
-    sections = {"recall": recall_section(), "perf": perf_section(), "replicate": replicate_section()}
+    sections = {"recall": recall_section(), "relevance": relevance_section(), "perf": perf_section(),
+                "replicate": replicate_section()}
     images = plots()
     report = (f"# memento benchmark report\n\n## Recall quality (LoCoMo dev)\n\n{sections['recall']}\n\n"
+              f"## Relevance\n\n{sections['relevance']}\n\n"
               f"## Performance\n\n{sections['perf']}\n\n## Replication\n\n{sections['replicate']}\n"
               + "".join(f"\n![{name}]({name})\n" for name in images))
     (REPORT / "report.md").write_text(report, encoding="utf-8")

@@ -36,6 +36,34 @@ from typing import Any, Dict, Optional
 
 
 @dataclass(frozen=True)
+class Relevance:
+    """How a hit's relevance (0..1) is estimated, and the floor below which recall leaves it out.
+    relevance = sigmoid(bias + coverage * ln(c + 0.05) + unseen * u + cosine * s) * sigmoid(hit_bias + share * h),
+    the formula and its inputs in sql/queries/recall_parts.sql (part hits). Fitted with logistic
+    regressions on the LoCoMo dev set (bench/locomo_relevance.py; docs/relevance.md): the gate on
+    questions about the store (with and without the people's names) against questions about other
+    conversations, the hit term on which hits answer a question about the store."""
+    bias: float = 0.0
+    coverage: float = 0.0
+    unseen: float = 0.0
+    cosine: float = 0.0
+    hit_bias: float = 0.0
+    share: float = 0.0
+    # recall(min_score=None) returns nothing when its best hit's relevance is below this ("nothing
+    # relevant is stored"), every hit otherwise; 0: always every hit. The highest floor whose R@10
+    # cost stays within 0.01 on dev questions with AND without names.
+    floor: float = 0.0
+
+    def params(self) -> Dict[str, float]:
+        return {"r_bias": self.bias, "r_coverage": self.coverage, "r_unseen": self.unseen,
+                "r_cosine": self.cosine, "r_hit_bias": self.hit_bias, "r_share": self.share}
+
+
+# The keyword statement's (bench/results/locomo_relevance_minimal.json): every tier's mode="keyword".
+KEYWORD_RELEVANCE = Relevance(bias=2.663, coverage=2.249, unseen=-2.122, hit_bias=-7.159, share=6.392, floor=0.04)
+
+
+@dataclass(frozen=True)
 class RankingSettings:
     """Every weight of recall. Each default sits on a plateau of the LoCoMo dev set's R@10 chosen with
     leave-one-conversation-out; the grids that chose them are in docs/ranking-weights.md and
@@ -78,29 +106,58 @@ class RankingSettings:
     # A pinned memory's score is multiplied by 1 + pin_boost (sign-aware, see above): it ranks above
     # unpinned memories that score up to 25% more before the boost. 0 = pins do not rank.
     pin_boost: float = 0.25
+    # Relevance (see Relevance above): keyword_relevance in the keyword statement, relevance in the
+    # hybrid one.
+    relevance: Relevance = Relevance()
+    keyword_relevance: Relevance = KEYWORD_RELEVANCE
+    # Below this many memories recall applies no floor (relevance is still reported): the gate
+    # was fitted on conversations of 400-700 turns, and idf means little in a handful of memories.
+    floor_from: int = 50
 
     def params(self) -> Dict[str, Any]:
         return self._params
 
     @cached_property
     def _params(self) -> Dict[str, Any]:  # asdict() deep-copies: ~40 us a recall when rebuilt each time
-        return asdict(self)
+        flat = asdict(self)
+        del flat["relevance"], flat["keyword_relevance"]  # bound per statement by RecallRequest.params
+        return flat
+
+    def relevance_for(self, mode: str) -> Relevance:
+        """The relevance weights and floor of recall in this mode."""
+        return self.keyword_relevance if mode == "keyword" else self.relevance
+
+    def floor_for(self, mode: str, rows: int) -> float:
+        """recall's relevance floor in this mode for a store of `rows` memories. mode="vector" has
+        none: it reads no keyword evidence, which the hybrid gate was fitted with. Nor has a store of
+        fewer than floor_from memories: its word statistics say too little (in a store of two
+        memories every word either is in both, which bm25 weighs ~0, or is unseen)."""
+        return 0.0 if mode == "vector" or rows < self.floor_from else self.relevance_for(mode).floor
 
 
 DEFAULT = RankingSettings()
 # all-MiniLM-L6-v2 (full, and its int8 form in tiny) spreads similarities less than
 # paraphrase-MiniLM-L3-v2 (light): its cosine needs twice the weight; light's plateau lies at a
 # slightly larger neighbour share (docs/ranking-weights.md).
-_BY_MODEL = {"all-MiniLM-L6-v2": replace(DEFAULT, w_vector=2.0),
-             "all-MiniLM-L6-v2-int8": replace(DEFAULT, w_vector=2.0),
-             "paraphrase-MiniLM-L3-v2": replace(DEFAULT, gamma=0.4)}
+# The hybrid statement's relevance is fitted per model (bench/results/locomo_relevance_<tier>.json):
+# the gate leans on the best cosine, whose spread differs from model to model.
+_BY_MODEL = {
+    "all-MiniLM-L6-v2": replace(DEFAULT, w_vector=2.0, relevance=Relevance(
+        bias=-3.298, coverage=1.366, unseen=-1.742, cosine=11.428, hit_bias=-8.749, share=8.031, floor=0.025)),
+    "all-MiniLM-L6-v2-int8": replace(DEFAULT, w_vector=2.0, relevance=Relevance(
+        bias=-3.388, coverage=1.407, unseen=-1.82, cosine=11.628, hit_bias=-8.777, share=8.047, floor=0.025)),
+    "paraphrase-MiniLM-L3-v2": replace(DEFAULT, gamma=0.4, relevance=Relevance(
+        bias=-2.997, coverage=1.29, unseen=-1.711, cosine=10.681, hit_bias=-8.331, share=7.546, floor=0.02))}
 
 
 # The pocket tier's cosine is of static token vectors (memento/pocket/), re-scoring keyword
 # candidates and their neighbours, and its boosts lift the keyword part only (recall_pocket.sql):
 # the keyword tier's boosts, and gamma x w_vector chosen on the same dev set with them
 # (docs/ranking-weights.md, bench/results/locomo_sweep_pocket.json, locomo_boosts_pocket.json).
-POCKET = replace(DEFAULT, w_vector=2.0, gamma=0.3, w_speaker=3.0, w_time=1.0)
+# Its relevance is fitted on its own statement (bench/results/locomo_relevance_pocket.json): the gate's
+# cosine is the best static cosine among the candidates and their neighbours.
+POCKET = replace(DEFAULT, w_vector=2.0, gamma=0.3, w_speaker=3.0, w_time=1.0, relevance=Relevance(
+    bias=1.254, coverage=2.128, unseen=-2.112, cosine=1.813, hit_bias=-9.76, share=8.983, floor=0.04))
 
 
 def for_model(model_id: Optional[str], tier: Optional[str] = None) -> RankingSettings:
@@ -135,10 +192,16 @@ class RecallRequest:
     as_of: Optional[str] = None          # ISO-8601 UTC; None: now
     hidden: Optional[int] = None         # how many memories are expired/superseded (None: not counted)
     any_hidden: bool = True              # False: none is (the statements then read no row to check)
+    idf_total: float = 0.0               # the query's words' weight, and the part of it no memory
+    idf_unseen: float = 0.0              # holds (memento/relevance.py)
+    rows: int = 0                        # how many memories the keyword index holds
+    min_score: Optional[float] = None    # hits below this relevance are left out; None: the mode's floor,
+                                         # which leaves out all of them or none (recall_parts.sql, hits)
 
     def params(self, settings: RankingSettings) -> Dict[str, Any]:
         """The named parameters of the recall statements (recall_keyword.sql, recall_hybrid.sql and the
         split scan's best_matches_between), built here and nowhere else."""
+        relevance = settings.relevance_for(self.mode)
         return {**settings.params(), "match": self.match, "k": self.k, "tags": self.tags,
                 "since": self.since, "until": self.until, "thread": self.thread,
                 "now": self.now, "include_superseded": int(self.include_superseded),
@@ -154,4 +217,6 @@ class RecallRequest:
                 "query_names": self.query_names, "asks_when": int(self.asks_when),
                 "w_speaker": settings.keyword_w_speaker if self.mode == "keyword" else settings.w_speaker,
                 "w_time": settings.keyword_w_time if self.mode == "keyword" else settings.w_time,
-                "gamma": settings.keyword_gamma if self.mode == "keyword" else settings.gamma}
+                "gamma": settings.keyword_gamma if self.mode == "keyword" else settings.gamma,
+                **relevance.params(), "idf_total": self.idf_total, "idf_unseen": self.idf_unseen,
+                "min_score": self.min_score, "floor": settings.floor_for(self.mode, self.rows)}

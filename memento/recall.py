@@ -1,5 +1,5 @@
 """The recall pipeline: a validated RecallRequest -> its statement's parameters -> one SQL statement
-(sql/queries/recall_keyword.sql or recall_hybrid.sql, where fusion happens) -> Hits, with their
+(sql/queries/recall_keyword.sql, recall_hybrid.sql or recall_pocket.sql, where fusion happens) -> Hits, with their
 thread neighbours when asked.
 
 Memento.recall (memento/store.py) checks the caller's arguments and builds the request; this module
@@ -13,7 +13,7 @@ from typing import List, Optional, Tuple
 
 import apsw
 
-from . import connection, sqlfiles, time_cues
+from . import connection, relevance, sqlfiles, time_cues
 from .ranking import RankingSettings, RecallRequest
 from .split_scan import SplitScan
 from .strict_json import text_of
@@ -36,9 +36,16 @@ def hidden_counts(conn: apsw.Connection, count: bool, now: Optional[str],
 
 def run(conn: apsw.Connection, request: RecallRequest, settings: RankingSettings, split: SplitScan,
         vectors) -> List[Hit]:
-    """The request's hits, best first. `vectors`: the store's VectorIndex or PocketIndex (None: keyword-only).
-    Counting hidden memories, this connection's half of a split scan and the statement read one
-    snapshot, so what they see of the store agrees."""
+    """The request's hits, best first. `vectors`: the store's VectorIndex or PocketIndex (None: keyword-only)."""
+    return [Hit.from_row(r) for r in rows(conn, request, settings, split, vectors)]
+
+
+def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSettings, split: SplitScan,
+         vectors) -> List[tuple]:
+    """The recall statement's rows for the request (Hit.from_row's columns, then relevance's inputs:
+    bench/locomo_relevance.py fits relevance on them). Counting hidden memories, the query's word
+    weights, this connection's half of a split scan and the statement read one snapshot, so what
+    they see of the store agrees."""
     if request.mode != "keyword":
         request = replace(request, model=vectors.model_id,
                           qvec=request.qvec if request.qvec is not None else vectors.query_vector(request.query))
@@ -48,9 +55,11 @@ def run(conn: apsw.Connection, request: RecallRequest, settings: RankingSettings
     with connection.read_transaction(conn):
         hidden, any_hidden = hidden_counts(conn, not keyword and vectors.counts_hidden, request.now,
                                            request.include_superseded)
-        request = replace(request, hidden=hidden, any_hidden=any_hidden)
+        idf_total, idf_unseen, rows = relevance.query_weights(conn, request.query)
+        request = replace(request, hidden=hidden, any_hidden=any_hidden, idf_total=idf_total,
+                          idf_unseen=idf_unseen, rows=rows)
         request = replace(request, top=split.top(conn, request.params(settings)))
-        return [Hit.from_row(r) for r in conn.execute(statement, request.params(settings))]
+        return conn.execute(statement, request.params(settings)).fetchall()
 
 
 def names_in(query: str, longest: int = 3) -> str:

@@ -28,6 +28,7 @@ from . import (
     meta,
     opening,
     ranking,
+    relevance,
     split_scan,
     sqlfiles,
     superseding,
@@ -442,7 +443,8 @@ class Memento:
                since: validate.Timestamp = None, until: validate.Timestamp = None,
                mode: Optional[str] = None, vector: Optional[Sequence[float]] = None,
                thread: Optional[str] = None, context: int = 0, include_superseded: bool = False,
-               half_life_days: Optional[float] = None, as_of: validate.Timestamp = None) -> List[Hit]:
+               half_life_days: Optional[float] = None, as_of: validate.Timestamp = None,
+               min_score: Optional[float] = None) -> List[Hit]:
         """The k memories that best match `query`, best first. `tags` keeps memories carrying all of
         them; since (inclusive) / until (exclusive) bound created_at; `thread` keeps one thread's.
         mode: "hybrid" (default in vector tiers and the pocket tier), "keyword" (the only one in the
@@ -454,11 +456,32 @@ class Memento:
         Expired memories are never recalled; superseded ones only with include_superseded=True.
         `half_life_days`: each score is multiplied by 0.5 ** (age in days / half_life_days), age
         from created_at to `as_of` (default now); pinned memories never decay. None: the store's
-        setting (config("half_life_days")), else no decay; math.inf: no decay."""
+        setting (config("half_life_days")), else no decay; math.inf: no decay.
+        Each hit carries its relevance (0..1, Hit.relevance: the estimated probability that it is
+        what the query needs, falling down the list). `min_score` None (default): every hit, or none
+        when even the best one's relevance is below the tier's floor (relevance_floor()): a query
+        about nothing the store holds returns []. A number from 0 to 1: the hits whose relevance
+        reaches it (0: every hit)."""
+        request = self._recall_request(query, k=k, tags=tags, since=since, until=until, mode=mode,
+                                       vector=vector, thread=thread, include_superseded=include_superseded,
+                                       half_life_days=half_life_days, as_of=as_of, min_score=min_score)
+        context = validate.context(context)
+        if not request.query.strip() and request.qvec is None:
+            return []
+        if request.mode == "keyword" and request.match is None:
+            return []
+        hits = recalling.run(self._conn, request, self.ranking, self._split_scan, self._vectors)
+        return [recalling.with_context(self._conn, h, context, request.now, request.include_superseded)
+                for h in hits] if context else hits
+
+    def _recall_request(self, query: str, *, k: int, tags: Optional[Iterable[str]], since: validate.Timestamp,
+                        until: validate.Timestamp, mode: Optional[str], vector: Optional[Sequence[float]],
+                        thread: Optional[str], include_superseded: bool, half_life_days: Optional[float],
+                        as_of: validate.Timestamp, min_score: Optional[float]) -> ranking.RecallRequest:
+        """recall's arguments, checked, as a request for memento/recall.py."""
         query = validate.query(query)
         k = validate.k(k)
         since, until = validate.time_window(since, until)
-        context = validate.context(context)
         mode = self._mode(mode)
         qvec = None
         if vector is not None:
@@ -468,19 +491,25 @@ class Memento:
             qvec = validate.vector(vector, self.dim, "query vector")
         now = times.now_utc()
         include_superseded = validate.flag(include_superseded, "include_superseded")
-        request = ranking.RecallRequest(query=query, match=fts_query.build(query), k=k, mode=mode,
-                                        tags=_tag_filter(tags), since=since, until=until,
-                                        thread=validate.thread(thread), qvec=qvec, now=now,
-                                        include_superseded=include_superseded,
-                                        half_life_days=self._half_life(half_life_days),
-                                        as_of=validate.timestamp(as_of, "as_of"))
-        if not query.strip() and qvec is None:
-            return []
-        if mode == "keyword" and request.match is None:
-            return []
-        hits = recalling.run(self._conn, request, self.ranking, self._split_scan, self._vectors)
-        return [recalling.with_context(self._conn, h, context, now, include_superseded)
-                for h in hits] if context else hits
+        return ranking.RecallRequest(query=query, match=fts_query.build(query), k=k, mode=mode,
+                                     tags=_tag_filter(tags), since=since, until=until,
+                                     thread=validate.thread(thread), qvec=qvec, now=now,
+                                     include_superseded=include_superseded,
+                                     half_life_days=self._half_life(half_life_days),
+                                     as_of=validate.timestamp(as_of, "as_of"),
+                                     min_score=validate.min_score(min_score))
+
+    def best_relevance(self, query: str, **filters: Any) -> Optional[float]:
+        """The relevance of the best match for `query` whatever the floor (recall's filters apply), or
+        None when nothing matches at all: what a door reports when recall found nothing relevant."""
+        hits = self.recall(query, k=1, min_score=0.0, **filters)
+        return hits[0].relevance if hits else None
+
+    @_one_at_a_time
+    def relevance_floor(self, mode: Optional[str] = None) -> float:
+        """recall(min_score=None) returns nothing when its best hit's relevance is below this (in
+        this mode; default: the store's mode). 0 in a store of fewer than ranking.floor_from memories."""
+        return self.ranking.floor_for(self._mode(mode), relevance.fts_rows(self._conn))
 
     def _half_life(self, value: Optional[float]) -> Optional[float]:
         """recall's half-life: the caller's, else the store's setting; None = no decay."""

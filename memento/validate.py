@@ -206,6 +206,17 @@ def k(value: Any) -> int:
     return value
 
 
+def min_score(value: Any) -> Optional[float]:
+    """recall(min_score=...): None (the tier's default floor) or a relevance from 0 to 1 (0: every hit)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise InvalidInputError(f"min_score must be a number from 0 to 1, not {value!r}")
+    if not 0 <= value <= 1:
+        raise InvalidInputError(f"min_score must be from 0 to 1 (a relevance), not {value!r}")
+    return float(value)
+
+
 def memory_id(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInputError(f"a memory id is an int, not {type(value).__name__}")

@@ -74,12 +74,17 @@ class Hit:
     thread: Optional[str] = None
     context: Tuple[Neighbour, ...] = ()  # its thread neighbours, when recall(..., context=n) asked
     speaker: Optional[str] = None        # who said or wrote it; None = not known
+    # The estimated probability (0..1) that this memory is what the query needs: comparable across
+    # queries and falling down the list, unlike score (sql/queries/recall_parts.sql, part hits).
+    relevance: float = 0.0
 
     @classmethod
     def from_row(cls, row) -> "Hit":
-        id_, text, tags, metadata, created_at, score, thread, speaker = row
+        """A hit from a recall statement's row (its trailing columns, relevance's inputs, are not kept)."""
+        id_, text, tags, metadata, created_at, score, thread, speaker, relevance = row[:9]
         return cls(id_, text_of(text), tuple(_json(tags, list, [])), _json(metadata, dict, {}), text_of(created_at),
-                   float(score), _optional_text(thread), speaker=_optional_text(speaker))
+                   float(score), _optional_text(thread), speaker=_optional_text(speaker),
+                   relevance=float(relevance))
 
 
 @dataclass(frozen=True)

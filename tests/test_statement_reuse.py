@@ -11,7 +11,7 @@ import apsw
 
 import memento
 
-TABLES = {"memories", "memory_tags", "memories_fts", "memories_vec_auxiliary"}
+TABLES = {"memories", "memory_tags", "memories_fts", "memories_vec_auxiliary", "memories_pocket"}
 
 
 def compilations(mem, runs) -> int:
@@ -65,3 +65,14 @@ def test_hybrid_recall_reuses_its_statement(vmem):
             lambda i: vmem.recall("Rosa", half_life_days=30 + i, include_superseded=bool(i))]
     assert vmem.recall("a hot drink before work", mode="vector")
     assert compilations(vmem, runs) == 0
+
+
+def test_pocket_recall_reuses_its_statement(store_path):
+    with memento.open(store_path, tier="pocket") as mem:
+        _remember_conversation(mem)
+        runs = [lambda i: mem.recall(("what does Rosa drink?", "morning coffee")[i], k=3 + i),
+                lambda i: mem.recall(("tea", "mate")[i], k=7 + i, tags=[("drinks", "other")[i]]),
+                lambda i: mem.recall("water juice", thread=("chat", "other")[i], since=f"202{i}-01-01"),
+                lambda i: mem.recall("Rosa", half_life_days=30 + i, include_superseded=bool(i), min_score=0.01 * i)]
+        assert mem.recall("what does Rosa drink?")
+        assert compilations(mem, runs) == 0

@@ -171,6 +171,9 @@ def _recall_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--half-life-days", type=float, metavar="DAYS",
                    help="recency decay: a memory's score halves every DAYS days (default: store setting)")
     c.add_argument("--as-of", help="ISO-8601 time ages are counted to (default: now)")
+    c.add_argument("--min-score", type=float, metavar="R",
+                   help="only hits whose relevance (0..1) is at least R; default: every hit, or none when "
+                        "even the best is below the store's floor (nothing relevant is stored); 0: every hit")
 
 
 @command("recall", "find the memories that best match a query", _recall_arguments)
@@ -179,8 +182,16 @@ def _recall(args) -> None:
         hits = mem.recall(args.query, k=args.k, tags=args.tag, since=args.since, until=args.until,
                           mode=args.mode, thread=args.thread, context=args.context,
                           include_superseded=args.include_superseded, half_life_days=args.half_life_days,
-                          as_of=args.as_of)
-    output.emit(args, hits, columns=("id", "score", "created_at", "tags", "text"))
+                          as_of=args.as_of, min_score=args.min_score)
+        best = None if hits or args.min_score is not None or args.json else mem.best_relevance(
+            args.query, tags=args.tag, since=args.since, until=args.until, mode=args.mode, thread=args.thread,
+            include_superseded=args.include_superseded, half_life_days=args.half_life_days, as_of=args.as_of)
+        floor = mem.relevance_floor(args.mode)
+    if best is not None:
+        print(f"(nothing relevant: the best match's relevance {best:.3f} is below this store's floor {floor:.3f}; "
+              "--min-score 0 shows every match)")
+        return
+    output.emit(args, hits, columns=("id", "score", "relevance", "created_at", "tags", "text"))
     if args.context and not args.json:
         for hit in hits:
             if hit.context:

@@ -25,7 +25,8 @@ def emit(args, records: Iterable[Any], columns: Sequence[str]) -> None:
         for record in records:
             print_json_line(record)
         return
-    rows = [[cell(getattr(r, c)) for c in columns] for r in records]
+    rows = [[relevance_cell(r.relevance) if c == "relevance" else cell(getattr(r, c)) for c in columns]
+            for r in records]
     if not rows:
         print("(nothing)")
         return
@@ -38,6 +39,11 @@ def emit(args, records: Iterable[Any], columns: Sequence[str]) -> None:
 def counted(n: int, singular: str, plural: Optional[str] = None) -> str:
     """"1 file", "2 files", "1 memory", "3 memories"."""
     return f"{n} {singular if n == 1 else plural or singular + 's'}"
+
+
+def relevance_cell(value: float) -> str:
+    """A relevance (0..1) with fixed decimals, so a column of them reads at a glance."""
+    return f"{value:.3f}"
 
 
 def cell(value: Any, wide: bool = False) -> str:

@@ -66,6 +66,8 @@ _HIT_FIELDS = {
     "id": {"type": "integer"}, "text": {"type": "string"}, "tags": _TAGS_OUT, "metadata": {"type": "object"},
     "created_at": {"type": "string"}, "score": {"type": "number"}, "thread": _OPTIONAL_TEXT,
     "speaker": _OPTIONAL_TEXT,
+    "relevance": {"type": "number", "minimum": 0, "maximum": 1,
+                  "description": "the estimated probability (0..1) that this memory is what the query needs"},
 }
 _HIT = _object(_HIT_FIELDS, tuple(_HIT_FIELDS))
 _STATS_FIELDS = {
@@ -103,8 +105,8 @@ def _line(item: Mapping[str, Any], limit: Optional[int] = None) -> str:
     if limit is not None and len(text) > limit:
         text = text[:limit - 1] + "…"
     head = f"[{item['id']}] {item['created_at'][:10]}"
-    if "score" in item:
-        head += f" score {item['score']:.3g}"
+    if "relevance" in item:
+        head += f" relevance {item['relevance']:.3f}"
     if item.get("pinned"):
         head += " pinned"
     if item["tags"]:
@@ -129,14 +131,21 @@ def _render_remember(m):
 
 
 def _recall(mem, a):
-    hits = mem.recall(a["query"], k=a.get("k", 10), tags=a.get("tags"), since=a.get("since"),
-                      until=a.get("until"), mode=a.get("mode"), thread=a.get("thread"),
-                      include_superseded=a.get("include_superseded", False), half_life_days=a.get("half_life_days"))
-    return {"results": [hit_json(h) for h in hits]}
+    filters = {"tags": a.get("tags"), "since": a.get("since"), "until": a.get("until"), "mode": a.get("mode"),
+               "thread": a.get("thread"), "include_superseded": a.get("include_superseded", False),
+               "half_life_days": a.get("half_life_days")}
+    hits = mem.recall(a["query"], k=a.get("k", 10), min_score=a.get("min_score"), **filters)
+    # When nothing passed, how close the best match came, so that "nothing relevant" is plain.
+    best = hits[0].relevance if hits else mem.best_relevance(a["query"], **filters)
+    return {"results": [hit_json(h) for h in hits], "best_relevance": best,
+            "min_relevance": mem.relevance_floor(a.get("mode")) if a.get("min_score") is None else a["min_score"]}
 
 
 def _render_recall(result):
     hits = result["results"]
+    if not hits and result.get("best_relevance") is not None:
+        return (f"Nothing relevant: the best match's relevance is {result['best_relevance']:.3f}, below "
+                f"{result['min_relevance']:.3f}. Nothing stored seems to be about this; remember it once you learn it.")
     if not hits:
         return "No memory matches. (Nothing stored on this yet; remember it once you learn it.)"
     return f"{len(hits)} memor{'y' if len(hits) == 1 else 'ies'}, best first:\n" + "\n".join(_line(h) for h in hits)
@@ -210,7 +219,9 @@ TOOLS: Tuple[Tool, ...] = (
             "before answering anything that may depend on the past (the user's preferences, earlier decisions, "
             "people, projects), at the start of a task, and before remembering (to avoid duplicates or to update "
             "instead). Ask in natural words (\"what does Alice drink\"); narrow with tags or a since/until time "
-            "window. An empty result means nothing is stored on it yet."),
+            "window. Each result has a relevance: the estimated probability (0..1) that it is what you need; "
+            "lean on the high ones. An empty result means nothing stored is relevant (best_relevance then says "
+            "how close the best match came): it is not stored yet."),
         input_schema=_object({
             "query": {"type": "string", "description": "what to look for, in natural words"},
             "k": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "how many results (default 10)"},
@@ -224,8 +235,19 @@ TOOLS: Tuple[Tool, ...] = (
                                    "description": "also facts a newer memory replaced (default false)"},
             "half_life_days": {"type": "number", "exclusiveMinimum": 0,
                                "description": "favour recent memories: a score halves every this many days"},
+            "min_score": {"type": "number", "minimum": 0, "maximum": 1,
+                          "description": "only results at least this relevant (0..1); default: every result, or "
+                                         "none when nothing stored is relevant; 0: every result"},
         }, ("query",)),
-        output_schema=_object({"results": {"type": "array", "items": _HIT}}, ("results",)),
+        output_schema=_object({
+            "results": {"type": "array", "items": _HIT},
+            "best_relevance": {"anyOf": [{"type": "number"}, {"type": "null"}],
+                               "description": "the best match's relevance, also when it fell short and results "
+                                              "is empty (null: nothing matched at all)"},
+            "min_relevance": {"type": "number",
+                              "description": "what the best match had to reach for results to hold anything "
+                                             "(min_score, else the store's floor)"},
+        }, ("results", "best_relevance", "min_relevance")),
         annotations={"title": "Recall", "readOnlyHint": True, "openWorldHint": False},
         run=_recall, render=_render_recall, needs_model=True),
     Tool(

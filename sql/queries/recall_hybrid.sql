@@ -171,6 +171,9 @@ final AS MATERIALIZED (
     FROM smoothed)
   ORDER BY score DESC, id DESC
   LIMIT +:k
-)
+),
+-- The vector side's best cosine similarity, for relevance's gate (recall_parts.sql, part hits);
+-- NULL without a vector candidate.
+best_similarity AS (SELECT 1.0 - min(distance) AS cosine FROM vector)
 -- include: hits
 ;

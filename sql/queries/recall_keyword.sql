@@ -66,6 +66,8 @@ final AS MATERIALIZED (
     FROM smoothed)
   ORDER BY score DESC, id DESC
   LIMIT +:k
-)
+),
+-- No vector side: relevance's gate reads no similarity (recall_parts.sql, part hits).
+best_similarity AS (SELECT NULL AS cosine)
 -- include: hits
 ;

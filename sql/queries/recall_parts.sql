@@ -136,7 +136,50 @@ matches AS (
 SELECT id, bm25 FROM matches;
 
 -- part: hits
--- The k winners, best first; memories rows are read for them only (values.Hit.from_row's order).
-SELECT m.id, m.text, m.tags, m.metadata, m.created_at, final.score, m.thread, m.speaker
-FROM final CROSS JOIN memories AS m ON m.id = final.id
-ORDER BY final.score DESC, m.id DESC
+-- The k winners, best first, each with its relevance; memories rows are read for the winners only
+-- (values.Hit.from_row's order; the last four columns are relevance's inputs, read by its bench).
+-- relevance = the estimated probability that the memory is what the query needs (0..1), a product:
+--   gate  = sigmoid(:r_bias + :r_coverage * ln(coverage + 0.05) + :r_unseen * unseen + :r_cosine * best cosine)
+--           whether the store holds anything the query asks about at all, from
+--           coverage: the best keyword match's bm25 as a share of the query's words' weight
+--                     (:idf_total, the sum of their idf; memento/relevance.py), on a log scale
+--                     (it separates better there; + 0.05 keeps a query that matches nothing finite),
+--           unseen:   the share of that weight in words no memory holds (:idf_unseen), and
+--           the best cosine similarity of the vector side (best_similarity; NULL = 0 without one);
+--   hit   = sigmoid(:r_hit_bias + :r_share * share), share = the hit's score / the best hit's (0..1).
+-- Both terms are fixed per query except share, which falls down the list (:r_share >= 0), so
+-- relevance falls with it. The weights were fitted on the LoCoMo dev set (memento/ranking.py,
+-- bench/locomo_relevance.py).
+-- What is returned: with :min_score NULL (the default) every hit, unless even the best one's
+-- relevance is below :floor (the tier's "nothing relevant is stored": then none); with a
+-- :min_score, the hits whose relevance reaches it (a prefix of the list).
+SELECT m.id, m.text, m.tags, m.metadata, m.created_at, h.score, m.thread, m.speaker, h.relevance,
+       h.coverage, h.unseen, h.best_cosine, h.share
+FROM (SELECT *, max(relevance) OVER () AS best_relevance
+      FROM (SELECT id, score, coverage, unseen, best_cosine, share,
+                   1.0 / (1.0 + exp(-(:r_bias + :r_coverage * ln(coverage + 0.05) + :r_unseen * unseen
+                                      + :r_cosine * best_cosine)))
+                 / (1.0 + exp(-(:r_hit_bias + :r_share * share))) AS relevance
+            FROM (SELECT final.id, final.score, g.coverage, g.unseen, g.best_cosine,
+                         CASE WHEN g.best_score > 0 THEN max(0.0, final.score / g.best_score) ELSE 0.0 END AS share
+                  FROM final CROSS JOIN (
+                    SELECT CASE WHEN :idf_total > 0
+                                THEN coalesce(-(SELECT min(bm25) FROM keyword), 0.0) / :idf_total ELSE 0.0 END AS coverage,
+                           CASE WHEN :idf_total > 0 THEN :idf_unseen / :idf_total ELSE 0.0 END AS unseen,
+                           coalesce((SELECT cosine FROM best_similarity), 0.0) AS best_cosine,
+                           (SELECT max(score) FROM final) AS best_score) AS g))) AS h
+CROSS JOIN memories AS m ON m.id = h.id
+WHERE CASE WHEN :min_score IS NULL THEN h.best_relevance >= :floor ELSE h.relevance >= :min_score END
+ORDER BY h.score DESC, m.id DESC
+
+-- name: word_document_count
+-- How many memories hold the word (:match, one quoted FTS5 string: memento/fts_query.py), counted
+-- up to :cap (memento/relevance.py): past a few hundred a word is common, its exact count changes its
+-- weight little, and counting every holder would cost time that grows with the store.
+SELECT count(*) FROM (SELECT 1 FROM memories_fts WHERE memories_fts MATCH :match LIMIT +:cap);
+
+-- name: fts_averages
+-- FTS5's own totals record (id 1 of the %_data table: a varint row count, then each column's token
+-- count; fts5_index.c FTS5_AVERAGES_ROWID), the N of bm25's idf, read in O(1) where count(*) reads
+-- every row (memento/relevance.py decodes it).
+SELECT block FROM memories_fts_data WHERE id = 1;

@@ -103,6 +103,9 @@ final AS MATERIALIZED (
     FROM smoothed)
   ORDER BY score DESC, id DESC
   LIMIT +:k
-)
+),
+-- The best static cosine among the keyword candidates and their neighbours, for relevance's gate
+-- (recall_parts.sql, part hits); NULL when none has a static vector (or the query none).
+best_similarity AS (SELECT max(cosine) AS cosine FROM pool)
 -- include: hits
 ;
