@@ -2,6 +2,7 @@
 
     python bench/locomo_boosts.py --data PATH/locomo-dev.json --tier minimal
     python bench/locomo_boosts.py --data PATH/locomo-dev.json --tier full
+    python bench/locomo_boosts.py --data PATH/locomo-dev.json --tier pocket   # the whole-score share
 
 The data (--data, or $MEMENTO_LOCOMO_DATA) and where it comes from: docs/benchmarks.md. One store
 per conversation (turns with their speaker, sessions as threads, as bench/locomo.py stores them);
@@ -37,9 +38,9 @@ from bench import locomo  # noqa: E402
 AXES = {  # (speaker, time): the keyword statement's scores run 0..1 with few ties, hybrid's are denser
     "minimal": ((0.0, 0.5, 1.0, 2.0, 3.0, 4.0), (0.0, 0.25, 0.5, 1.0)),
     "hybrid": ((0.0, 0.05, 0.1, 0.2, 0.3, 0.5), (0.0, 0.25, 0.5, 1.0)),
-    # pocket: keyword scores plus a static cosine that is about as dense as hybrid's, but one whose
-    # weight (3) makes a speaker's turns alike less than a model's cosine does: the keyword axis
-    "pocket": ((0.0, 0.5, 1.0, 2.0, 3.0, 4.0), (0.0, 0.25, 0.5, 1.0)),
+    # pocket: its keyword part carries the keyword statement's boosts (keyword_w_*, chosen with
+    # --tier minimal); this grid is the boost factor on the whole score (w_*), a share as in hybrid
+    "pocket": ((0.0, 0.05, 0.1, 0.2, 0.3, 0.5), (0.0, 0.25, 0.5, 1.0)),
 }
 MAX_ADVERSARIAL_LOSS = 0.01
 

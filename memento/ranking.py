@@ -151,13 +151,16 @@ _BY_MODEL = {
 
 
 # The pocket tier's cosine is of static token vectors (memento/pocket/), re-scoring keyword
-# candidates and their neighbours, and its boosts lift the keyword part only (recall_pocket.sql):
-# the keyword tier's boosts, and gamma x w_vector chosen on the same dev set with them
-# (docs/ranking-weights.md, bench/results/locomo_sweep_pocket.json, locomo_boosts_pocket.json).
+# candidates and their neighbours (recall_pocket.sql). Its keyword part carries the keyword
+# statement's boosts (keyword_w_*); gamma x w_vector were chosen on the same dev set with them
+# (bench/results/locomo_sweep_pocket.json, locomo_boosts_pocket_keyword_part.json), then the boost
+# factor on the whole score, w_speaker / w_time, by bench/locomo_boosts.py's rule: no speaker share
+# passes it (0.05 costs questions naming the wrong person 0.013 R@10), a time share of 0.5 does
+# (bench/results/locomo_boosts_pocket.json; docs/ranking-weights.md).
 # Its relevance is fitted on its own statement (bench/results/locomo_relevance_pocket.json): the gate's
 # cosine is the best static cosine among the candidates and their neighbours.
-POCKET = replace(DEFAULT, w_vector=2.0, gamma=0.3, w_speaker=3.0, w_time=1.0, relevance=Relevance(
-    bias=1.254, coverage=2.128, unseen=-2.112, cosine=1.813, hit_bias=-9.76, share=8.983, floor=0.04))
+POCKET = replace(DEFAULT, w_vector=2.0, gamma=0.3, w_speaker=0.0, w_time=0.5, relevance=Relevance(
+    bias=1.254, coverage=2.128, unseen=-2.112, cosine=1.813, hit_bias=-9.024, share=8.203, floor=0.04))
 
 
 def for_model(model_id: Optional[str], tier: Optional[str] = None) -> RankingSettings:

@@ -3,6 +3,9 @@
 Resolution: explicit tier= > $MEMENTO_TIER > the tier recorded in the store > hardware detection.
 Tiers, lightest first: minimal (keywords), pocket (keywords re-scored by static token vectors, pure
 Python), then the vector tiers tiny, light, full (a MiniLM model through onnxruntime, sqlite-vec).
+The pocket tier is opt-in: asked for (tier="pocket", $MEMENTO_TIER) or recorded in the store by an
+earlier explicit visit; detection never picks it and nothing falls back to it, because it does not
+yet beat the minimal tier by the margin its issue set (docs/tiers.md).
 An explicit tier that is not installed is an error naming the pip command; a detected or recorded
 one falls back to the best installed tier, and the reason says so.
 """
@@ -17,8 +20,8 @@ from .errors import TierUnavailableError
 TIERS = ("minimal", "pocket", "tiny", "light", "full")
 ALIASES = {"fast": "full"}  # other names a user may give a tier (the README calls full "fast")
 VECTOR_TIERS = ("tiny", "light", "full")
-POCKET = "pocket"   # ships inside the package: installed unless its table file was removed
-FALLBACK_ORDER = ("full", "light", "tiny", "pocket", "minimal")  # from the detected tier, next lighter first
+POCKET = "pocket"   # ships inside the package: installed unless its table file was removed; opt-in
+FALLBACK_ORDER = ("full", "light", "tiny", "minimal")  # from the detected tier, next lighter first (not pocket)
 ARM_MACHINES = ("arm64", "aarch64", "armv7l")
 NO_ONNXRUNTIME = ("armv7l",)   # 32-bit ARM: PyPI has no onnxruntime wheel, so no vector tier installs
 GIB = 1024 ** 3
@@ -107,9 +110,8 @@ def _read_limit(path: str) -> Optional[int]:
 
 
 def detect_hardware_tier(hardware: Optional[Hardware] = None) -> str:
-    """The rule we were given, with the pocket tier where it gave minimal: 32-bit ARM, RAM < 1 GiB or
-    (ARM and <= 2 CPUs) -> pocket; RAM < 4 GiB -> light; else full. (Without its table file, pocket
-    falls back to minimal.)"""
+    """The rule we were given: 32-bit ARM (no onnxruntime), RAM < 1 GiB or (ARM and <= 2 CPUs) ->
+    minimal; RAM < 4 GiB -> light; else full. Never pocket: that tier is opt-in."""
     return _detect(hardware or read_hardware())[0]
 
 
@@ -117,11 +119,11 @@ def _detect(hw: Hardware) -> Tuple[str, str]:
     ram = f"{hw.ram_bytes / GIB:.1f} GiB RAM ({hw.ram_source})"
     is_arm = hw.machine.lower() in ARM_MACHINES
     if hw.machine.lower() in NO_ONNXRUNTIME:
-        return POCKET, f"{hw.machine}: no onnxruntime for 32-bit ARM"
+        return "minimal", f"{hw.machine}: no onnxruntime for 32-bit ARM"
     if hw.ram_bytes < GIB:
-        return POCKET, f"{ram} < 1 GiB"
+        return "minimal", f"{ram} < 1 GiB"
     if is_arm and hw.cpu_count <= 2:
-        return POCKET, f"ARM ({hw.machine}) with {hw.cpu_count} CPUs <= 2"
+        return "minimal", f"ARM ({hw.machine}) with {hw.cpu_count} CPUs <= 2"
     if hw.ram_bytes < 4 * GIB:
         return "light", f"{ram} < 4 GiB"
     return "full", f"{ram} >= 4 GiB, {hw.cpu_count} CPUs, {hw.machine}"

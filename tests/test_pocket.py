@@ -160,11 +160,13 @@ def test_doctor_checks_and_repair_fixes_the_pocket_side(pmem, store_path):
 
 # -- tiers and doors ---------------------------------------------------------------------------
 
-def test_the_pocket_tier_is_installed_with_the_package_and_detected_on_small_boards():
+def test_the_pocket_tier_is_installed_with_the_package_but_only_used_when_asked_for():
     assert tiers.missing_packages("pocket") == ()
     small = tiers.Hardware(512 * 1024 ** 2, 4, "aarch64", "test")
     choice = tiers.resolve(None, stored=None, hardware=small, env={})
-    assert (choice.tier, choice.fallback) == ("pocket", False)
+    assert (choice.tier, choice.fallback) == ("minimal", False)
+    choice = tiers.resolve(None, stored=None, hardware=small, env={"MEMENTO_TIER": "pocket"})
+    assert (choice.tier, choice.source) == ("pocket", "MEMENTO_TIER")
 
 
 def test_cli_and_mcp_use_the_pocket_tier(store_path, capsys):

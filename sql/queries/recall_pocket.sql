@@ -10,9 +10,12 @@
 -- boosts), and
 --   :qvec       the query's static vector (int8 BLOB)
 --   :w_keyword, :w_vector, :gamma   fusion and smoothing (memento/ranking.py):
---     fused = w_keyword * bm25 / best bm25 * boost factor + w_vector * cosine of the static vectors
+--     fused = (w_keyword * bm25 / best bm25 * keyword factor + w_vector * cosine of the static vectors)
+--             * boost factor
 --             (the keyword part is 0 for a neighbour outside the candidates, as in recall_keyword.sql;
 --             the cosine part is 0 without a static vector: a memory the backfill has not reached)
+--     keyword factor: the keyword statement's boosts (:keyword_w_speaker, :keyword_w_time) on the
+--             keyword part; boost factor: recall_parts.sql's (:w_speaker, :w_time) on the whole
 --     score = fused + gamma * max(0, fused of the previous memory, fused of the next memory)
 
 -- name: recall_pocket
@@ -43,17 +46,24 @@ pool AS MATERIALIZED (
   FROM pool_ids AS p CROSS JOIN query_norm AS q LEFT JOIN memories_pocket AS v ON v.id = p.id
 ),
 -- Fused score of every pool member that passes the filters and is not hidden (candidates passed
--- both already; neighbours are checked here): the keyword part relative to the best match (0..1),
--- times the boost factor (recall_parts.sql), plus the cosine of its static vector with the query's.
--- The factor lifts the keyword part only: on the whole score it lifted every turn of a named
--- speaker by its cosine (~0.5 x w_vector), and questions naming the wrong person (LoCoMo's
--- adversarial category) lost 0.10 R@10 at w_speaker 1 (bench/results/locomo_boosts_pocket.json).
+-- both already; neighbours are checked here): the keyword part relative to the best match (0..1)
+-- times the keyword statement's boosts, plus the cosine of its static vector with the query's, the
+-- sum times the boost factor (recall_parts.sql). The keyword statement's boosts lift the keyword
+-- part only: as a factor of the whole score they lift every turn of a named speaker by its cosine
+-- (~0.5 x w_vector), and questions naming the wrong person (LoCoMo's adversarial category) lost
+-- 0.10 R@10 at w_speaker 1; the boost factor on the whole is a small share, sign-aware as in
+-- recall_hybrid.sql (bench/results/locomo_boosts_pocket.json).
 scored AS MATERIALIZED (
-  SELECT id, keyword_part * factor + cosine_part AS fused
-  FROM (
+  SELECT id, CASE WHEN base >= 0 THEN base * factor ELSE base / factor END AS fused
+  FROM (SELECT id, keyword_part * keyword_factor + cosine_part AS base, factor FROM (
     SELECT p.id,
            :w_keyword * coalesce(k.bm25 / (SELECT min(bm25) FROM keyword), 0.0) AS keyword_part,
            :w_vector * coalesce(p.cosine, 0.0) AS cosine_part,
+           (1.0 + CASE WHEN :keyword_w_speaker > 0 AND m.speaker IS NOT NULL
+                            AND memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
+                       THEN :keyword_w_speaker ELSE 0.0 END
+                + CASE WHEN :keyword_w_time > 0 AND :asks_when = 1 AND m.time_cue = 1
+                       THEN :keyword_w_time ELSE 0.0 END) AS keyword_factor,
 -- include: boost_factor
            AS factor
     FROM pool AS p
@@ -61,7 +71,7 @@ scored AS MATERIALIZED (
     LEFT JOIN keyword AS k ON k.id = p.id
     WHERE (:filtering = 0 OR p.id IN filtered)
       AND (m.expires_at IS NULL OR m.expires_at > :now)
-      AND (:include_superseded OR m.superseded_by IS NULL))
+      AND (:include_superseded OR m.superseded_by IS NULL)))
 ),
 -- Who gives its fused score to whom, as in recall_hybrid.sql: every candidate and every linked
 -- neighbour to itself (own), and across each link between a candidate and its previous or next
