@@ -92,6 +92,25 @@ def test_pocket_recall_finds_a_thread_neighbour_and_keeps_the_filters(pmem):
     assert a.id not in [h.id for h in pmem.recall("team lunch order")]
 
 
+def test_the_keyword_boosts_lift_the_keyword_part_and_the_boost_factor_the_whole_score(pmem):
+    import dataclasses
+    dated, plain = pmem.remember_many([{"text": "Rosa went to Lisbon on 4 May 2023"},
+                                       {"text": "Rosa went to Lisbon with her sister"}])
+    question = "When did Rosa go to Lisbon?"
+
+    def scores(**weights):
+        pmem.ranking = dataclasses.replace(pmem.ranking, keyword_w_speaker=0.0, w_speaker=0.0, **weights)
+        return {h.id: h.score for h in pmem.recall(question, min_score=0)}
+    off = scores(keyword_w_time=0.0, w_time=0.0)
+    assert off[dated.id] > 0 and off[plain.id] > 0
+    # the whole score: fused x (1 + w_time) for the memory that names a time, the other untouched
+    whole = scores(keyword_w_time=0.0, w_time=0.5)
+    assert whole[dated.id] == pytest.approx(1.5 * off[dated.id]) and whole[plain.id] == pytest.approx(off[plain.id])
+    # the keyword part only: the cosine part is not doubled, so the score is lifted by less than x2
+    part = scores(keyword_w_time=1.0, w_time=0.0)
+    assert off[dated.id] < part[dated.id] < 2 * off[dated.id] and part[plain.id] == pytest.approx(off[plain.id])
+
+
 def test_pocket_has_no_vector_mode_and_takes_no_caller_vector(pmem):
     pmem.remember("Alice loves green tea")
     assert pmem.dim is None and pmem.model == pocket_table.StaticTable().id
