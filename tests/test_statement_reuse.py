@@ -48,6 +48,7 @@ def test_keyword_recall_reuses_its_statement(store_path):
         runs = [lambda i: mem.recall(("what does Rosa drink?", "morning coffee")[i], k=3 + i),
                 lambda i: mem.recall(("tea", "mate")[i], k=7 + i, tags=[("drinks", "other")[i]]),
                 lambda i: mem.recall("water juice", thread=("chat", "other")[i], since=f"202{i}-01-01"),
+                lambda i: mem.recall("water juice", source=("claude-code", "openclaw")[i]),
                 lambda i: mem.recall("Rosa", half_life_days=30 + i, include_superseded=bool(i)),
                 lambda i: mem.recall(("tea", "cocoa")[i], context=1 + i),  # thread_before/after
                 lambda i: list(mem.iter(thread="chat", page_size=2 + i)),   # list_thread, page by page
@@ -62,6 +63,7 @@ def test_hybrid_recall_reuses_its_statement(vmem):
     runs = [lambda i: vmem.recall(("what does Rosa drink?", "a hot drink before work")[i], k=3 + i),
             lambda i: vmem.recall(("tea", "mate")[i], k=7 + i, tags=[("drinks", "other")[i]]),
             lambda i: vmem.recall("water juice", mode="vector", thread=("chat", "other")[i]),
+            lambda i: vmem.recall("water juice", source=("claude-code", "openclaw")[i]),
             lambda i: vmem.recall("Rosa", half_life_days=30 + i, include_superseded=bool(i))]
     assert vmem.recall("a hot drink before work", mode="vector")
     assert compilations(vmem, runs) == 0

@@ -25,7 +25,7 @@ def emit(args, records: Iterable[Any], columns: Sequence[str]) -> None:
         for record in records:
             print_json_line(record)
         return
-    rows = [[cell(getattr(r, c)) for c in columns] for r in records]
+    rows = [["" if getattr(r, c) is None else cell(getattr(r, c)) for c in columns] for r in records]
     if not rows:
         print("(nothing)")
         return

@@ -98,7 +98,8 @@ def hit_json(hit: Hit) -> Dict[str, Any]:
 
 
 def _line(item: Mapping[str, Any], limit: Optional[int] = None) -> str:
-    """One memory as `[id] date #tags: text` (+ metadata), for clients that show text only."""
+    """One memory as `[id] date speaker in thread #tags: text` (+ metadata), for clients that show
+    text only: who said it and in which session, so an agent can say where it was said."""
     text = item["text"]
     if limit is not None and len(text) > limit:
         text = text[:limit - 1] + "…"
@@ -107,6 +108,10 @@ def _line(item: Mapping[str, Any], limit: Optional[int] = None) -> str:
         head += f" score {item['score']:.3g}"
     if item.get("pinned"):
         head += " pinned"
+    if item.get("speaker"):
+        head += f" {item['speaker']}"
+    if item.get("thread"):
+        head += f" in {item['thread']}"
     if item["tags"]:
         head += " " + " ".join("#" + t for t in item["tags"])
     extra = f"\n    metadata: {json.dumps(item['metadata'], ensure_ascii=False)}" if item["metadata"] else ""
@@ -130,7 +135,7 @@ def _render_remember(m):
 
 def _recall(mem, a):
     hits = mem.recall(a["query"], k=a.get("k", 10), tags=a.get("tags"), since=a.get("since"),
-                      until=a.get("until"), mode=a.get("mode"), thread=a.get("thread"),
+                      until=a.get("until"), mode=a.get("mode"), thread=a.get("thread"), source=a.get("source"),
                       include_superseded=a.get("include_superseded", False), half_life_days=a.get("half_life_days"))
     return {"results": [hit_json(h) for h in hits]}
 
@@ -210,7 +215,9 @@ TOOLS: Tuple[Tool, ...] = (
             "before answering anything that may depend on the past (the user's preferences, earlier decisions, "
             "people, projects), at the start of a task, and before remembering (to avoid duplicates or to update "
             "instead). Ask in natural words (\"what does Alice drink\"); narrow with tags or a since/until time "
-            "window. An empty result means nothing is stored on it yet."),
+            "window, to one session (thread) or to captured sessions (source: \"claude-code\", \"openclaw\"). "
+            "Each result names its thread (the session) and speaker, so you can say where it was said. "
+            "An empty result means nothing is stored on it yet."),
         input_schema=_object({
             "query": {"type": "string", "description": "what to look for, in natural words"},
             "k": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "how many results (default 10)"},
@@ -219,7 +226,11 @@ TOOLS: Tuple[Tool, ...] = (
             "until": dict(_TIME, description="only memories created before this time"),
             "mode": {"type": "string", "enum": ["hybrid", "keyword", "vector"],
                      "description": "default: hybrid (keywords + meaning) where vectors exist, else keyword"},
-            "thread": {"type": "string", "description": "only memories of this thread"},
+            "thread": {"type": "string", "description": "only memories of this thread (a captured session: "
+                       "claude-code/<sessionId>, openclaw/<agentId>/<sessionId>)"},
+            "source": {"type": "string", "description": "only memories whose thread starts with source + \"/\": "
+                       "\"claude-code\" (Claude Code sessions), \"openclaw\" (OpenClaw sessions), "
+                       "\"openclaw/<agentId>\" (one agent's)"},
             "include_superseded": {"type": "boolean",
                                    "description": "also facts a newer memory replaced (default false)"},
             "half_life_days": {"type": "number", "exclusiveMinimum": 0,

@@ -10,11 +10,25 @@
 -- part: recall_filters
 -- Memories that pass the filters. Only evaluated when a filter is set; applied before LIMIT,
 -- so a selective filter never hides a match that ranks below the first k unfiltered ones.
+-- The thread filters pick the memories to test: :thread one thread, :source_from/:source_to the
+-- threads under a source (names from source + "/" up to source + "0", exactly those that start with
+-- source + "/": memento/ranking.py). Three arms, of which the constant tests (SQLite evaluates them
+-- before any row) leave one: every memory, or a seek (thread) or a range (source) along
+-- memories_thread, which reads only the memories that pass. As one WHERE with "(:thread IS NULL OR
+-- thread = :thread)" SQLite scans every memory: 112 ms against 0.01 ms for one thread of 200k.
 filtered AS (
-  SELECT id FROM memories
+  SELECT id FROM (
+    SELECT id, created_at FROM memories
+    WHERE :thread IS NULL AND :source_from IS NULL
+    UNION ALL
+    SELECT id, created_at FROM memories
+    WHERE thread = :thread AND (:source_from IS NULL OR (thread >= :source_from AND thread < :source_to))
+    UNION ALL
+    SELECT id, created_at FROM memories
+    WHERE :thread IS NULL AND thread >= :source_from AND thread < :source_to
+  )
   WHERE (:since IS NULL OR created_at >= :since)
     AND (:until IS NULL OR created_at <  :until)
-    AND (:thread IS NULL OR thread = :thread)
     AND (:tags IS NULL OR id IN (
           SELECT memory_id FROM memory_tags
           WHERE tag IN (SELECT value FROM json_each(:tags))
