@@ -279,10 +279,11 @@ def text_of(content: object) -> str:
 # -- the import ----------------------------------------------------------------------------------
 
 class _Batch:
-    """Memories and the read positions they move, committed together."""
+    """Memories and the read positions they move, committed together; `committed()` runs after each
+    commit."""
 
-    def __init__(self, mem, embed: str, size: int):
-        self.mem, self.embed, self.size = mem, embed, size
+    def __init__(self, mem, embed: str, size: int, committed: Callable[[], None]):
+        self.mem, self.embed, self.size, self.committed = mem, embed, size, committed
         self.items: List[dict] = []
         self.positions: Dict[str, Position] = {}
 
@@ -299,14 +300,20 @@ class _Batch:
             self.mem.remember_at(self.items, {k: p.to_json() for k, p in self.positions.items()},
                                  embed=self.embed)
         self.items, self.positions = [], {}
+        self.committed()
 
 
 class _Known:
-    """The message ids a thread already holds, read only for files read from their start."""
+    """The message ids a thread already holds, read only for files read from their start. Held only
+    until the batch commits (clear()): the store answers for what is committed, so the memory held
+    is one batch's ids, not every id of the folder."""
 
     def __init__(self, mem):
         self.mem = mem
         self.ids: Dict[str, Set[str]] = {}
+
+    def clear(self) -> None:
+        self.ids.clear()
 
     def has(self, thread: str, uuid: str) -> bool:
         if thread not in self.ids:   # expired ones too: a re-read never brings back what expired
@@ -329,12 +336,15 @@ def capture(mem, fmt: Format, root: Optional[str] = None, *, embed: str = "now",
         raise InvalidInputError(f"{root}: no such file or folder (the {fmt.source} transcripts; to forget "
                                 "the memories of transcripts that are gone, name a folder that still exists)")
     prefix = f"position:{fmt.source}:"
-    recorded = mem.positions(prefix)
+    # One file (the hook): its own position is all this run reads, unless prune looks for other
+    # files sharing its threads; a folder: every position of the source, in one range read.
+    recorded = mem.positions(prefix + root if os.path.isfile(root) and not prune else prefix)
     gone = vanished(recorded, prefix, root)
     summary.vanished = len(gone)
     if prune:
         summary.forgotten = prune_vanished(mem, recorded, prefix, gone)
-    batch, known = _Batch(mem, embed, batch_size), _Known(mem)
+    known = _Known(mem)
+    batch = _Batch(mem, embed, batch_size, known.clear)
     for path, reason in find_files(root):
         if reason is not None:
             summary.skipped.append(Skipped(path, reason))
