@@ -243,7 +243,8 @@ def capture_section() -> str:
                                  f"memories from {r['messages']:,} messages, {r['redacted']} secrets redacted)"],
                 ["peak RSS, cold", f"**{r['cold_peak_rss_mb']} MB** ({r['small_peak_rss_mb']} MB for a folder of "
                                    f"{r['small_sessions']:,} sessions, {r['small_lines']:,} lines)"],
-                ["rerun, nothing new", f"**{r['rerun_seconds']} s**, {r['rerun_files_opened']} files opened, "
+                ["rerun, nothing new", f"**{r['rerun_seconds']} s** ({r['rerun_cpu_seconds']} s of CPU), "
+                                       f"{r['rerun_files_opened']} files opened, "
                                        f"{r['rerun_transcript_read_bytes']:,} bytes of transcripts read "
                                        f"({r['rerun_read_kb']:,} kB in all: the store's pages)"],
                 ["rerun after a turn was appended to 1% of the sessions",

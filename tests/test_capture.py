@@ -280,6 +280,20 @@ def test_prune_gives_a_resumed_sessions_copied_lines_to_the_file_that_still_hold
     assert after["claude-code/b-resumed"] == before["claude-code/b-resumed"]      # untouched: same ids
 
 
+@pytest.mark.parametrize("batch_size", [1, 2, 500])
+def test_lines_copied_into_a_resumed_session_are_stored_once_across_batches(store_path, tmp_path, batch_size):
+    """The ids a thread holds are looked up again after each commit (not kept for the whole run):
+    whatever the batch, a copied line is found stored and never stored twice."""
+    root = tmp_path / "projects"
+    _session_file(root, "-p", "a-first", [("user", "one"), ("assistant", "two"), ("user", "three")])
+    _session_file(root, "-p", "b-resumed", [("user", "four")], copied_from="a-first")
+    with memento.open(store_path, tier="minimal") as mem:
+        summary = claude_code.capture(mem, str(root), batch_size=batch_size)
+        stored = _by_thread(mem)
+    assert (summary.added, summary.already) == (4, 3)
+    assert [t for _, t, _ in stored["claude-code/a-first"]] == ["one", "two", "three"]
+
+
 def test_a_transcript_behind_an_unreadable_folder_is_not_gone(store_path, tmp_path):
     """chmod 0 on its folder: the file cannot be looked at, which is not vanishing (tests/unprivileged.py)."""
     from .unprivileged import memento_cli
