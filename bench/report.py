@@ -17,7 +17,8 @@ RESULTS = REPO / "bench" / "results"
 REPORT = REPO / "bench" / "report"
 DOCS = REPO / "docs"
 PAGES = {"recall": DOCS / "recall.md", "perf": DOCS / "benchmarks.md", "replicate": DOCS / "backups.md",
-         "capture": DOCS / "capture.md", "capture-locomo": DOCS / "capture.md"}
+         "capture": DOCS / "capture.md", "capture-locomo": DOCS / "capture.md",
+         "capture-filters": DOCS / "capture.md"}
 TIERS = ("minimal", "tiny", "light", "full")
 
 
@@ -278,6 +279,22 @@ def capture_locomo_section() -> str:
             f"into exactly {counts['turns']:,} memories, one per turn.")
 
 
+def capture_filters_section() -> str:
+    """Recall with a session or source filter (bench/filter_recall.py), next to the checkout before
+    the filters were seeks (filter_recall_before.json) when that run exists."""
+    after, before = load("filter_recall"), load("filter_recall_before")
+    if not after:
+        return "(run `python -m bench.filter_recall`)"
+    old = {r["filter"]: r for r in (before or {}).get("rows", [])}
+    rows = [[r["filter"], f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
+             f"{old[r['filter']]['p50_ms']:.1f}" if r["filter"] in old else ""] for r in after["rows"]]
+    runs = [f"`{d['machine']['commit'][:10]}` {d['machine']['when']}" for d in (after, before) if d]
+    return (f"Keyword recall (k=10) at {after['size']:,} memories in session threads, 90% `claude-code/...`, "
+            f"10% `openclaw/main/...`, 100 turns a session (`python -m bench.filter_recall`; ms, "
+            f"{after['rows'][0]['n']} questions; runs {', '.join(runs)}):\n\n"
+            + table(["filter", "p50", "p95", "p50 before the filters were index seeks"], rows))
+
+
 def plots() -> List[str]:
     try:
         import matplotlib
@@ -317,11 +334,13 @@ def replace_between(text: str, marker: str, body: str) -> str:
 def main() -> None:
     REPORT.mkdir(exist_ok=True)
     sections = {"recall": recall_section(), "perf": perf_section(), "replicate": replicate_section(),
-                "capture": capture_section(), "capture-locomo": capture_locomo_section()}
+                "capture": capture_section(), "capture-locomo": capture_locomo_section(),
+                "capture-filters": capture_filters_section()}
     images = plots()
     report = (f"# memento benchmark report\n\n## Recall quality (LoCoMo dev)\n\n{sections['recall']}\n\n"
               f"## Performance\n\n{sections['perf']}\n\n## Replication\n\n{sections['replicate']}\n\n"
-              f"## Capture\n\n{sections['capture']}\n\n{sections['capture-locomo']}\n"
+              f"## Capture\n\n{sections['capture']}\n\n{sections['capture-locomo']}\n\n"
+              f"{sections['capture-filters']}\n"
               + "".join(f"\n![{name}]({name})\n" for name in images))
     (REPORT / "report.md").write_text(report, encoding="utf-8")
     for marker, page in PAGES.items():
