@@ -165,7 +165,7 @@ def test_cli_recall_source_and_its_hits_name_session_and_speaker(store_path, tmp
         ("openclaw/main/oc-session", "user", "oc-session")]
     assert main(["--db", str(store_path), "--tier", "minimal", "recall", "sqlite", "--source", "claude-code"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split()[:5] == ["id", "score", "created_at", "speaker", "thread"]
+    assert table[0].split()[:6] == ["id", "score", "relevance", "created_at", "speaker", "thread"]
     assert len(table) == 3 and all("claude-code/cc-session" in row for row in table[1:])
     assert main(["--db", str(store_path), "--tier", "minimal", "recall", "sqlite", "--source", ""]) != 0
     assert "source is empty" in capsys.readouterr().err
