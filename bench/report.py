@@ -93,6 +93,13 @@ def relevance_section() -> str:
                      f"{d['foreign_free_empty']:.0%} ({lo['foreign_free_empty']:.0%})",
                      f"{r['calibration_dev']['ece']:.3f} ({r['calibration_loco']['ece']:.3f})"])
     q = runs[0]["questions"]
+    cats = [c for c in runs[0]["dev_per_category"] if c.startswith("own_named ")]
+    def cell(r, c):
+        named, free = r["dev_per_category"][c], r["dev_per_category"][c.replace("own_named", "own_free")]
+        return (f"{named['R@10']:.3f} -> {named['R@10_floor']:.3f}; "
+                f"{free['R@10']:.3f} -> {free['R@10_floor']:.3f}")
+    per_cat = [[r["tier"]] + [cell(r, c) for c in cats] for r in runs]
+    per_cat_table = table(["tier"] + [c.replace("own_named ", "") for c in cats], per_cat)
     return (table(["tier", "statement", "floor", f"own named R@10, no floor -> floor (n={q['own_named']})",
                    f"own name-free R@10 (n={q['own_free']})", f"foreign named: empty (n={q['foreign_named']})",
                    f"foreign name-free: empty (n={q['foreign_free']})", "calibration error"], rows)
@@ -103,7 +110,8 @@ def relevance_section() -> str:
             "of, or with the names replaced. Empty: recall returned nothing. Calibration error: expected "
             "calibration error of every hit's relevance against whether it is evidence, the four kinds weighted "
             "equally (`bench/locomo_relevance.py`; `bench/results/locomo_relevance_<tier>.json` has the weights, "
-            "each fold and every category).")
+            "each fold and every category).\n\nPer category (dev), R@10 without -> with the floor: own named "
+            "questions; own name-free questions:\n\n" + per_cat_table)
 
 
 def perf_section() -> str:
