@@ -122,7 +122,8 @@ def collect(memento, convs, tier: str, tmp: str) -> List[Asked]:
         for origin, kind, category, gold, text in questions_for(convs, i):
             request = mem._recall_request(text, k=locomo.K, tags=None, since=None, until=None, mode=mode,
                                           vector=None, thread=None, include_superseded=False,
-                                          half_life_days=None, as_of=None, min_score=0.0)
+                                          half_life_days=None, as_of=None, source=None,
+                                          min_score=0.0)
             if request.match is None and mode == "keyword":
                 rows = []
             else:

@@ -17,7 +17,8 @@ RESULTS = REPO / "bench" / "results"
 REPORT = REPO / "bench" / "report"
 DOCS = REPO / "docs"
 PAGES = {"recall": DOCS / "recall.md", "relevance": DOCS / "recall.md", "perf": DOCS / "benchmarks.md",
-         "replicate": DOCS / "backups.md"}
+         "replicate": DOCS / "backups.md", "capture": DOCS / "capture.md", "capture-locomo": DOCS / "capture.md",
+         "capture-filters": DOCS / "capture.md"}
 TIERS = ("minimal", "pocket", "tiny", "light", "full")
 
 
@@ -92,6 +93,13 @@ def relevance_section() -> str:
                      f"{d['foreign_free_empty']:.0%} ({lo['foreign_free_empty']:.0%})",
                      f"{r['calibration_dev']['ece']:.3f} ({r['calibration_loco']['ece']:.3f})"])
     q = runs[0]["questions"]
+    cats = [c for c in runs[0]["dev_per_category"] if c.startswith("own_named ")]
+    def cell(r, c):
+        named, free = r["dev_per_category"][c], r["dev_per_category"][c.replace("own_named", "own_free")]
+        return (f"{named['R@10']:.3f} -> {named['R@10_floor']:.3f}; "
+                f"{free['R@10']:.3f} -> {free['R@10_floor']:.3f}")
+    per_cat = [[r["tier"]] + [cell(r, c) for c in cats] for r in runs]
+    per_cat_table = table(["tier"] + [c.replace("own_named ", "") for c in cats], per_cat)
     return (table(["tier", "statement", "floor", f"own named R@10, no floor -> floor (n={q['own_named']})",
                    f"own name-free R@10 (n={q['own_free']})", f"foreign named: empty (n={q['foreign_named']})",
                    f"foreign name-free: empty (n={q['foreign_free']})", "calibration error"], rows)
@@ -102,7 +110,8 @@ def relevance_section() -> str:
             "of, or with the names replaced. Empty: recall returned nothing. Calibration error: expected "
             "calibration error of every hit's relevance against whether it is evidence, the four kinds weighted "
             "equally (`bench/locomo_relevance.py`; `bench/results/locomo_relevance_<tier>.json` has the weights, "
-            "each fold and every category).")
+            "each fold and every category).\n\nPer category (dev), R@10 without -> with the floor: own named "
+            "questions; own name-free questions:\n\n" + per_cat_table)
 
 
 def perf_section() -> str:
@@ -250,6 +259,77 @@ def replicate_section() -> str:
     return out
 
 
+def capture_section() -> str:
+    """Capture throughput (bench/capture.py), one row per tier measured."""
+    rows = [r for tier in TIERS for r in (load(f"capture_{tier}") or {}).get("rows", [])]
+    if not rows:
+        return "(run `python -m bench.capture`)"
+    out = []
+    for r in rows:
+        data = load(f"capture_{r['tier']}") or {}
+        when = data.get("machine", {})
+        out.append(
+            f"`python -m bench.capture --sessions {r['sessions']}` ({r['tier']} tier, `--later`; "
+            f"{when.get('cpus', '?')} shared CPUs, {when.get('machine', '?')}, commit "
+            f"`{str(when.get('commit'))[:10]}`, {when.get('when', '?')}; load average at the end "
+            f"{r['load_average'][0]}: other work shared the cores, so wall times vary):\n\n" + table(["", ""], [
+                ["transcripts", f"{r['sessions']:,} sessions, {r['lines']:,} lines, {r['megabytes']:,.0f} MB"],
+                ["cold capture", f"{r['cold_seconds']:,} s: **{r['cold_lines_per_s']:,} lines/s** "
+                                 f"({r['cold_lines_per_cpu_s']:,} lines per CPU second; {r['memories']:,} "
+                                 f"memories from {r['messages']:,} messages, {r['redacted']} secrets redacted)"],
+                ["peak RSS, cold", f"**{r['cold_peak_rss_mb']} MB** ({r['small_peak_rss_mb']} MB for a folder of "
+                                   f"{r['small_sessions']:,} sessions, {r['small_lines']:,} lines)"],
+                ["rerun, nothing new", f"**{r['rerun_seconds']} s** ({r['rerun_cpu_seconds']} s of CPU), "
+                                       f"{r['rerun_files_opened']} files opened, "
+                                       f"{r['rerun_transcript_read_bytes']:,} bytes of transcripts read "
+                                       f"({r['rerun_read_kb']:,} kB in all: the store's pages)"],
+                ["rerun after a turn was appended to 1% of the sessions",
+                 f"{r['appended_seconds']} s: {r['appended_files']} files, {r['appended_lines_read']:,} lines read "
+                 f"({r['appended_transcript_read_kb']:,} kB of transcripts), {r['appended_added']} memories added"],
+                ["hook on a captured session + one new turn", f"p50 {r['hook_p50_ms']:.0f} ms, p95 "
+                 f"{r['hook_p95_ms']:.0f} ms, process start included (`memento --version` alone: p50 "
+                 f"{r['bare_start_p50_ms']:.0f} ms)"]]))
+    return "\n\n".join(out)
+
+
+def capture_locomo_section() -> str:
+    """LoCoMo through the capture path (bench/locomo_capture.py), every tier measured, next to the
+    direct path of the same run."""
+    names = {"overall": "**overall 1-4**", "1": "1 multi-hop", "2": "2 temporal", "3": "3 open-domain",
+             "4": "4 single-hop", "5": "5 adversarial"}
+    runs = [(tier, data) for tier, data in ((t, load(f"locomo_capture_{t}")) for t in TIERS) if data]
+    if not runs:
+        return "(run `python bench/locomo_capture.py --tier TIER --explain --json-out ...`)"
+    header: List[str] = ["R@10", "n"]
+    columns = []
+    for tier, data in runs:
+        mode = data["mode"]
+        columns += [data["results"][f"direct {tier} {mode}"], data["results"][f"capture {tier} {mode}"]]
+        header += [f"{tier} direct", f"{tier} capture"]
+    rows = [[title, columns[0][key]["n"], *(f"{c[key]['R@10']:.3f}" for c in columns)] for key, title in names.items()]
+    counts = runs[0][1]["capture"]["name_prefix=False"]
+    made = ", ".join(f"{tier} ({data['mode']}) `{data['machine']['commit'][:10]}` {data['machine']['when']}"
+                     for tier, data in runs)
+    return (table(header, rows) + f"\n\nRuns: {made}. Each capture run turned {counts['lines']:,} transcript lines "
+            f"into exactly {counts['turns']:,} memories, one per turn.")
+
+
+def capture_filters_section() -> str:
+    """Recall with a session or source filter (bench/filter_recall.py), next to the checkout before
+    the filters were seeks (filter_recall_before.json) when that run exists."""
+    after, before = load("filter_recall"), load("filter_recall_before")
+    if not after:
+        return "(run `python -m bench.filter_recall`)"
+    old = {r["filter"]: r for r in (before or {}).get("rows", [])}
+    rows = [[r["filter"], f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
+             f"{old[r['filter']]['p50_ms']:.1f}" if r["filter"] in old else ""] for r in after["rows"]]
+    runs = [f"`{d['machine']['commit'][:10]}` {d['machine']['when']}" for d in (after, before) if d]
+    return (f"Keyword recall (k=10) at {after['size']:,} memories in session threads, 90% `claude-code/...`, "
+            f"10% `openclaw/main/...`, 100 turns a session (`python -m bench.filter_recall`; ms, "
+            f"{after['rows'][0]['n']} questions; runs {', '.join(runs)}):\n\n"
+            + table(["filter", "p50", "p95", "p50 before the filters were index seeks"], rows))
+
+
 def plots() -> List[str]:
     try:
         import matplotlib
@@ -289,17 +369,20 @@ def replace_between(text: str, marker: str, body: str) -> str:
 def main() -> None:
     REPORT.mkdir(exist_ok=True)
     sections = {"recall": recall_section(), "relevance": relevance_section(), "perf": perf_section(),
-                "replicate": replicate_section()}
+                "replicate": replicate_section(), "capture": capture_section(),
+                "capture-locomo": capture_locomo_section(), "capture-filters": capture_filters_section()}
     images = plots()
     report = (f"# memento benchmark report\n\n## Recall quality (LoCoMo dev)\n\n{sections['recall']}\n\n"
               f"## Relevance\n\n{sections['relevance']}\n\n"
-              f"## Performance\n\n{sections['perf']}\n\n## Replication\n\n{sections['replicate']}\n"
+              f"## Performance\n\n{sections['perf']}\n\n## Replication\n\n{sections['replicate']}\n\n"
+              f"## Capture\n\n{sections['capture']}\n\n{sections['capture-locomo']}\n\n"
+              f"{sections['capture-filters']}\n"
               + "".join(f"\n![{name}]({name})\n" for name in images))
     (REPORT / "report.md").write_text(report, encoding="utf-8")
     for marker, page in PAGES.items():
         page.write_text(replace_between(page.read_text(encoding="utf-8"), marker, sections[marker]), encoding="utf-8")
     print(f"wrote bench/report/report.md ({', '.join(images) or 'no plots: pip install matplotlib'}) and "
-          + ", ".join(str(page.relative_to(REPO)) for page in PAGES.values()))
+          + ", ".join(sorted({str(page.relative_to(REPO)) for page in PAGES.values()})))
 
 
 if __name__ == "__main__":

@@ -183,6 +183,7 @@ class RecallRequest:
     since: Optional[str] = None     # ISO-8601 UTC bounds on created_at, or None
     until: Optional[str] = None
     thread: Optional[str] = None    # only memories of this thread, or None
+    source: Optional[str] = None    # only memories whose thread starts with source + "/" (validate.source)
     qvec: Optional[bytes] = None    # the query's vector in stored form: the caller's, or the model's
     model: Optional[str] = None     # the store's embedding model (None: keyword-only)
     top: Optional[str] = None       # the split scan's best keyword matches (split_scan.py); None: the
@@ -207,12 +208,14 @@ class RecallRequest:
         relevance = settings.relevance_for(self.mode)
         return {**settings.params(), "match": self.match, "k": self.k, "tags": self.tags,
                 "since": self.since, "until": self.until, "thread": self.thread,
+                **self._source_range(),
                 "now": self.now, "include_superseded": int(self.include_superseded),
                 "hidden": self.hidden or 0, "any_hidden": int(self.any_hidden),
                 "half_life_days": self.half_life_days, "as_of": self.as_of or self.now,
                 "candidates": max(self.k, settings.candidates),
                 "overfetch": settings.overfetch_factor * max(self.k, settings.candidates),
-                "filtering": int(any(f is not None for f in (self.tags, self.since, self.until, self.thread))),
+                "filtering": int(any(f is not None for f in (self.tags, self.since, self.until, self.thread,
+                                                             self.source))),
                 "prefilter": settings.prefilter_factor * max(self.k, settings.candidates),
                 "w_keyword": 0.0 if self.mode == "vector" else settings.w_keyword,
                 "qvec": self.qvec, "model": self.model,
@@ -223,3 +226,12 @@ class RecallRequest:
                 "gamma": settings.keyword_gamma if self.mode == "keyword" else settings.gamma,
                 **relevance.params(), "idf_total": self.idf_total, "idf_unseen": self.idf_unseen,
                 "min_score": self.min_score, "floor": settings.floor_for(self.mode, self.rows)}
+
+    def _source_range(self) -> Dict[str, Optional[str]]:
+        """The source filter as a range of thread names, [source + "/", source + "0"): "0" is the
+        character after "/", so under SQLite's binary order the range holds exactly the names that
+        start with source + "/", whatever characters the source holds (no LIKE, nothing to escape),
+        and it is one range seek on the thread index."""
+        if self.source is None:
+            return {"source_from": None, "source_to": None}
+        return {"source_from": self.source + "/", "source_to": self.source + "0"}

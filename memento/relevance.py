@@ -18,10 +18,6 @@ import apsw
 
 from . import fts_query, sqlfiles
 
-# A word's holders are counted up to this many: a word held by COUNT_CAP memories already weighs
-# little (idf ln(N / 500)), and counting further would cost time that grows with the store.
-COUNT_CAP = 500
-
 
 def query_weights(conn: apsw.Connection, query: str) -> Tuple[float, float, int]:
     """(idf_total, idf_unseen) of the query's searchable words (fts_query.keywords) in this store,
@@ -32,8 +28,13 @@ def query_weights(conn: apsw.Connection, query: str) -> Tuple[float, float, int]
         return 0.0, 0.0, rows
     total = unseen = 0.0
     count = sqlfiles.query("word_document_count")
+    # Holders are counted up to half the rows and one more: from there FTS5 weighs a word at its
+    # floor (1e-6) whatever the count, so counting on would change nothing. (A fixed cap made a word
+    # in most memories weigh far more here than in bm25, and a store where every memory says
+    # "kiwi" answered "kiwi note" with nothing.)
+    cap = rows // 2 + 1
     for word in words:
-        held_by = conn.execute(count, {"match": fts_query.quote(word), "cap": COUNT_CAP}).get or 0
+        held_by = conn.execute(count, {"match": fts_query.quote(word), "cap": cap}).get or 0
         idf = bm25_idf(rows, held_by)
         total += idf
         if held_by == 0:

@@ -38,17 +38,7 @@ def _read(folder: str) -> Dict[str, str]:
 
 @lru_cache(maxsize=None)
 def _query_blocks() -> Dict[str, str]:
-    return {name: _without_comment_lines(sql) for name, sql in blocks_of(_read("queries")).items()}
-
-
-_COMMENT_LINE = re.compile(r"^[ \t]*--[^\n]*\n?", re.MULTILINE)
-
-
-def _without_comment_lines(sql: str) -> str:
-    """The statement without its whole-line comments (they are for readers of sql/, not for SQLite):
-    apsw caches compiled statements up to 16 KiB of text only, and a recall statement with its
-    comments is longer, so it was compiled again on every recall (~2 ms)."""
-    return _COMMENT_LINE.sub("", sql)
+    return blocks_of(_read("queries"))
 
 
 def blocks_of(files: Dict[str, str]) -> Dict[str, str]:
@@ -62,7 +52,18 @@ def blocks_of(files: Dict[str, str]) -> Dict[str, str]:
             if name in blocks or name in parts:
                 raise RuntimeError(f"SQL block {name!r} is defined twice (second time in {filename})")
             (blocks if kind == "name" else parts)[name] = body.strip()
-    return {name: _expand(body, parts, (name,)) for name, body in blocks.items()}
+    return {name: _without_comment_lines(_expand(body, parts, (name,))) for name, body in blocks.items()}
+
+
+# A line holding only a comment. The files explain every CTE; SQLite needs none of it, and apsw
+# caches a statement only up to 16 KiB of text (Connection.cache_stats()["max_cacheable_bytes"]): a
+# longer one is compiled again at every run (~2 ms a hybrid recall). No SQL here has a string
+# literal running over a line break, so a line starting with "--" is always a comment.
+_COMMENT_LINE = re.compile(r"^[ \t]*--[^\n]*(?:\n|$)", re.MULTILINE)
+
+
+def _without_comment_lines(sql: str) -> str:
+    return _COMMENT_LINE.sub("", sql)
 
 
 def _expand(body: str, parts: Dict[str, str], users: tuple) -> str:

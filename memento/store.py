@@ -263,6 +263,22 @@ class Memento:
                              also=lambda conn: meta.write_positions(conn, checked))
 
     @_one_at_a_time
+    def forget_at(self, ids: Iterable[int], positions: Mapping[str, Optional[str]]) -> int:
+        """Forget memories and set (None: remove) an importer's read positions in one transaction,
+        remember_at() the other way round: a crash leaves both or neither. An id no longer stored
+        (forgotten by hand since) is passed over; returns how many memories were forgotten."""
+        checked_ids = [validate.memory_id(i) for i in ids]
+        checked = {meta.position_key(key): (None if value is None else validate.text(value, "position"))
+                   for key, value in positions.items()}
+        with connection.write_transaction(self._conn):
+            forgotten = sum(self._conn.execute(sqlfiles.query("delete_memory"), {"id": i}).fetchone() is not None
+                            for i in checked_ids)
+            if forgotten and self._vectors is not None:
+                self._vectors.delete(checked_ids[0])  # applies the queue the delete trigger filled
+            meta.write_positions(self._conn, checked)
+        return forgotten
+
+    @_one_at_a_time
     def positions(self, prefix: str) -> Dict[str, str]:
         """The read positions remember_at() recorded whose key starts with prefix ("position:...")."""
         return meta.read_positions(self._conn, prefix)
@@ -444,9 +460,13 @@ class Memento:
                mode: Optional[str] = None, vector: Optional[Sequence[float]] = None,
                thread: Optional[str] = None, context: int = 0, include_superseded: bool = False,
                half_life_days: Optional[float] = None, as_of: validate.Timestamp = None,
-               min_score: Optional[float] = None) -> List[Hit]:
+               source: Optional[str] = None, min_score: Optional[float] = None) -> List[Hit]:
         """The k memories that best match `query`, best first. `tags` keeps memories carrying all of
         them; since (inclusive) / until (exclusive) bound created_at; `thread` keeps one thread's.
+        `source` keeps the memories whose thread starts with source + "/": "claude-code" (Claude Code
+        sessions, threads claude-code/<sessionId>), "openclaw" (OpenClaw sessions, threads
+        openclaw/<agentId>/<sessionId>; "openclaw-sessions" is read as "openclaw"), "openclaw/main"
+        (one agent's); a trailing "/" is dropped. Exact, case-sensitive, one range of the thread index.
         mode: "hybrid" (default in vector tiers and the pocket tier), "keyword" (the only one in the
         minimal tier) or "vector" (vector tiers). `vector`: the query's embedding, computed by the
         caller with this store's model, used instead of running the model (vector tiers).
@@ -464,7 +484,8 @@ class Memento:
         reaches it (0: every hit)."""
         request = self._recall_request(query, k=k, tags=tags, since=since, until=until, mode=mode,
                                        vector=vector, thread=thread, include_superseded=include_superseded,
-                                       half_life_days=half_life_days, as_of=as_of, min_score=min_score)
+                                       half_life_days=half_life_days, as_of=as_of, source=source,
+                                       min_score=min_score)
         context = validate.context(context)
         if not request.query.strip() and request.qvec is None:
             return []
@@ -477,7 +498,8 @@ class Memento:
     def _recall_request(self, query: str, *, k: int, tags: Optional[Iterable[str]], since: validate.Timestamp,
                         until: validate.Timestamp, mode: Optional[str], vector: Optional[Sequence[float]],
                         thread: Optional[str], include_superseded: bool, half_life_days: Optional[float],
-                        as_of: validate.Timestamp, min_score: Optional[float]) -> ranking.RecallRequest:
+                        as_of: validate.Timestamp, source: Optional[str],
+                        min_score: Optional[float]) -> ranking.RecallRequest:
         """recall's arguments, checked, as a request for memento/recall.py."""
         query = validate.query(query)
         k = validate.k(k)
@@ -493,7 +515,8 @@ class Memento:
         include_superseded = validate.flag(include_superseded, "include_superseded")
         return ranking.RecallRequest(query=query, match=fts_query.build(query), k=k, mode=mode,
                                      tags=_tag_filter(tags), since=since, until=until,
-                                     thread=validate.thread(thread), qvec=qvec, now=now,
+                                     thread=validate.thread(thread), source=validate.source(source),
+                                     qvec=qvec, now=now,
                                      include_superseded=include_superseded,
                                      half_life_days=self._half_life(half_life_days),
                                      as_of=validate.timestamp(as_of, "as_of"),

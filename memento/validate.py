@@ -168,6 +168,28 @@ def thread(value: Any) -> Optional[str]:
     return value
 
 
+# A capture format's name -> the first part of its threads, where the two differ: `memento import
+# --format openclaw-sessions` stores threads openclaw/<agentId>/<sessionId>.
+SOURCE_ALIASES = {"openclaw-sessions": "openclaw"}
+
+
+def source(value: Any) -> Optional[str]:
+    """recall's source filter: the threads under `value` + "/" (a captured session's thread starts
+    with its source: claude-code/<sessionId>, openclaw/<agentId>/<sessionId>). A trailing "/" is
+    dropped, a capture format's name is its threads' first part (SOURCE_ALIASES); None = no filter."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"source must be a str or None, not {type(value).__name__}")
+    value = value.rstrip("/")
+    if not value.strip():
+        raise InvalidInputError("source is empty (e.g. \"claude-code\" or \"openclaw\"; None for every source)")
+    if len(value) > MAX_THREAD_CHARS:
+        raise InvalidInputError(f"source has {len(value):,} characters; the limit is {MAX_THREAD_CHARS}")
+    _utf8_clean(value, "source")
+    return SOURCE_ALIASES.get(value, value)
+
+
 def speaker(value: Any) -> Optional[str]:
     """Who said or wrote the memory (a name, "user", "assistant"); None = not known."""
     if value is None:

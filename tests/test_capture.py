@@ -76,7 +76,8 @@ def test_claude_code_messages_become_memories_of_their_session(store_path, proje
     first = stored[0]
     assert first.created_at == "2026-03-14T09:00:01.000Z"
     assert first.metadata == {"source": "claude-code", "session": SESSION, "uuid": "u-0001",
-                              "cwd": "/home/ada/projects/atlas"}
+                              "cwd": "/home/ada/projects/atlas", "file": str(projects / "-home-ada-projects-atlas" /
+                                                                             f"{SESSION}.jsonl")}
     assert [m.metadata["uuid"] for m in stored] == ["u-0001", "u-0007", "u-0008", "u-0013", "u-0014"]
     assert not any(word in m.text for m in stored for word in NOT_MEMORIES)
     out = capsys.readouterr().out
@@ -97,7 +98,8 @@ def test_openclaw_session_messages_become_memories_of_agent_and_session(store_pa
         ("user", "And my GitHub token is [redacted: github-token], keep it safe."),
     ]
     assert stored[0].metadata == {"source": "openclaw-sessions", "session": OPENCLAW_SESSION, "uuid": "a1b2c3d4",
-                                  "agent": "main"}
+                                  "agent": "main",
+                                  "file": str(root / "main" / "sessions" / f"{OPENCLAW_SESSION}.jsonl")}
     assert stored[1].created_at == "2026-04-08T01:04:05.000Z"
     assert cli(store_path, "import", "--format", "openclaw-sessions", str(root)) == 0
     assert len(texts(store_path, thread)) == 3
@@ -194,6 +196,132 @@ def test_a_vanished_file_keeps_its_memories(store_path, projects, transcript):
     transcript.unlink()
     assert cli(store_path, "import", "--format", "claude-code", str(projects)) == 0
     assert texts(store_path) == before
+
+
+def _session_file(root: Path, project: str, session: str, messages, copied_from: str = "") -> Path:
+    """A Claude Code transcript <root>/<project>/<session>.jsonl; `copied_from`: a resumed session's
+    file, which begins with the earlier session's lines (their own sessionId and uuids)."""
+    path = root / project / f"{session}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = path.read_text() if path.exists() else ""
+    for n, (role, said) in enumerate(messages):
+        text += line(f"{session}-{n}", role, said, when=f"2026-03-14T10:00:{n:02d}.000Z").replace(SESSION, session)
+    if copied_from:
+        text = (root / project / f"{copied_from}.jsonl").read_text() + text
+    path.write_text(text)
+    return path
+
+
+def _by_thread(mem) -> dict:
+    found: dict = {}
+    for m in mem.iter():
+        found.setdefault(m.thread, []).append((m.id, m.text, m.metadata.get("file")))
+    return found
+
+
+def test_prune_forgets_only_the_memories_of_vanished_transcripts(store_path, tmp_path, capsys):
+    root = tmp_path / "projects"
+    gone = _session_file(root, "-p-atlas", "s-gone", [("user", "Atlas runs on SQLite"), ("assistant", "Yes, WAL.")])
+    _session_file(root, "-p-atlas", "s-kept", [("user", "Atlas backups run nightly")])
+    _session_file(root, "-p-other", "s-other", [("user", "Other project notes")])
+    agents = tmp_path / "agents"
+    shutil.copytree(FIXTURES / "openclaw-sessions" / "agents", agents)
+    assert cli(store_path, "import", "--format", "claude-code", str(root)) == 0
+    assert cli(store_path, "import", "--format", "openclaw-sessions", str(agents)) == 0
+    with memento.open(store_path, tier="minimal") as mem:
+        own = mem.remember("my own note about Atlas").id
+        before = _by_thread(mem)
+    assert len(before["claude-code/s-gone"]) == 2
+    gone.unlink()
+    capsys.readouterr()
+
+    # without --prune: kept, and said so
+    assert cli(store_path, "import", "--format", "claude-code", str(root)) == 0
+    assert "1 transcript gone: their memories are kept (--prune forgets them)" in capsys.readouterr().out
+    with memento.open(store_path, tier="minimal") as mem:
+        assert _by_thread(mem) == before
+
+    # --prune over another folder: a vanished file outside it stays
+    assert cli(store_path, "import", "--format", "claude-code", str(root / "-p-other"), "--prune", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["vanished"] == 0
+    with memento.open(store_path, tier="minimal") as mem:
+        assert _by_thread(mem) == before
+
+    # --prune over its folder: exactly its memories and its read position go
+    assert cli(store_path, "import", "--format", "claude-code", str(root), "--prune") == 0
+    assert "1 transcript gone: 2 memories forgotten" in capsys.readouterr().out
+    with memento.open(store_path, tier="minimal") as mem:
+        after = _by_thread(mem)
+        assert not any(k.endswith(str(gone)) for k in mem.positions("position:"))
+        assert mem.get(own).text == "my own note about Atlas"
+    assert after == {t: v for t, v in before.items() if t != "claude-code/s-gone"}    # same ids, other sources too
+    assert cli(store_path, "import", "--format", "claude-code", str(root), "--prune", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["vanished"], summary["forgotten"], summary["files"], summary["unchanged"]) == (0, 0, 0, 2)
+
+
+def test_prune_gives_a_resumed_sessions_copied_lines_to_the_file_that_still_holds_them(store_path, tmp_path):
+    """Claude Code writes a resumed session's history into the new session's file: those lines are
+    stored once, from the file read first. When that file goes, the copy brings them back as its own."""
+    root = tmp_path / "projects"
+    first = _session_file(root, "-p", "a-first", [("user", "Plan the Atlas release"), ("assistant", "Friday.")])
+    resumed = _session_file(root, "-p", "b-resumed", [("user", "Now the changelog")], copied_from="a-first")
+    with memento.open(store_path, tier="minimal") as mem:
+        claude_code.capture(mem, str(root))
+        before = _by_thread(mem)
+        assert [f for _, _, f in before["claude-code/a-first"]] == [str(first), str(first)]
+        first.unlink()
+        summary = claude_code.capture(mem, str(root), prune=True)
+        after = _by_thread(mem)
+        assert (summary.vanished, summary.forgotten, summary.added, summary.already) == (1, 2, 2, 1)
+        assert claude_code.capture(mem, str(root), prune=True).added == 0
+    assert [(t, f) for _, t, f in after["claude-code/a-first"]] == [
+        ("Plan the Atlas release", str(resumed)), ("Friday.", str(resumed))]
+    assert after["claude-code/b-resumed"] == before["claude-code/b-resumed"]      # untouched: same ids
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 500])
+def test_lines_copied_into_a_resumed_session_are_stored_once_across_batches(store_path, tmp_path, batch_size):
+    """The ids a thread holds are looked up again after each commit (not kept for the whole run):
+    whatever the batch, a copied line is found stored and never stored twice."""
+    root = tmp_path / "projects"
+    _session_file(root, "-p", "a-first", [("user", "one"), ("assistant", "two"), ("user", "three")])
+    _session_file(root, "-p", "b-resumed", [("user", "four")], copied_from="a-first")
+    with memento.open(store_path, tier="minimal") as mem:
+        summary = claude_code.capture(mem, str(root), batch_size=batch_size)
+        stored = _by_thread(mem)
+    assert (summary.added, summary.already) == (4, 3)
+    assert [t for _, t, _ in stored["claude-code/a-first"]] == ["one", "two", "three"]
+
+
+def test_a_transcript_behind_an_unreadable_folder_is_not_gone(store_path, tmp_path):
+    """chmod 0 on its folder: the file cannot be looked at, which is not vanishing (tests/unprivileged.py)."""
+    from .unprivileged import memento_cli
+    root = tmp_path / "projects"
+    hidden = _session_file(root, "-p-locked", "s-locked", [("user", "Locked away")])
+    _session_file(root, "-p-open", "s-open", [("user", "In the open")])
+    assert cli(store_path, "import", "--format", "claude-code", str(root)) == 0
+    hidden.parent.chmod(0)
+    try:
+        done = memento_cli("--db", store_path, "--tier", "minimal", "import", "--format", "claude-code",
+                           str(root), "--prune", "--json")
+    finally:
+        hidden.parent.chmod(0o700)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["vanished"] == 0 and "folder not readable" in done.stderr
+    assert texts(store_path, "claude-code/s-locked") == [("user", "Locked away")]
+
+
+def test_forget_at_forgets_and_moves_positions_in_one_transaction(store_path):
+    with memento.open(store_path, tier="minimal") as mem:
+        kept, gone = mem.remember_at(["kept", "gone"], {"position:test:a": "1", "position:test:b": "2"})
+        mem.forget(kept.id)   # already forgotten by hand: passed over, not an error
+        assert mem.forget_at([kept.id, gone.id], {"position:test:a": None}) == 1
+        assert mem.count() == 0 and mem.positions("position:test:") == {"position:test:b": "2"}
+        with pytest.raises(memento.InvalidInputError):
+            mem.forget_at([], {"tier": None})                   # never a meta or setting key
+        with pytest.raises(memento.InvalidInputError):
+            mem.forget_at([0], {})
 
 
 def test_a_rerun_over_many_files_opens_none_of_them(store_path, tmp_path):

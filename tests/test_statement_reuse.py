@@ -8,8 +8,10 @@ counting its calls about our tables counts recompilations.
 from __future__ import annotations
 
 import apsw
+import pytest
 
 import memento
+from memento import sqlfiles
 
 TABLES = {"memories", "memory_tags", "memories_fts", "memories_vec_auxiliary", "memories_pocket"}
 
@@ -48,6 +50,7 @@ def test_keyword_recall_reuses_its_statement(store_path):
         runs = [lambda i: mem.recall(("what does Rosa drink?", "morning coffee")[i], k=3 + i),
                 lambda i: mem.recall(("tea", "mate")[i], k=7 + i, tags=[("drinks", "other")[i]]),
                 lambda i: mem.recall("water juice", thread=("chat", "other")[i], since=f"202{i}-01-01"),
+                lambda i: mem.recall("water juice", source=("claude-code", "openclaw")[i]),
                 lambda i: mem.recall("Rosa", half_life_days=30 + i, include_superseded=bool(i)),
                 lambda i: mem.recall(("tea", "cocoa")[i], context=1 + i),  # thread_before/after
                 lambda i: list(mem.iter(thread="chat", page_size=2 + i)),   # list_thread, page by page
@@ -62,6 +65,7 @@ def test_hybrid_recall_reuses_its_statement(vmem):
     runs = [lambda i: vmem.recall(("what does Rosa drink?", "a hot drink before work")[i], k=3 + i),
             lambda i: vmem.recall(("tea", "mate")[i], k=7 + i, tags=[("drinks", "other")[i]]),
             lambda i: vmem.recall("water juice", mode="vector", thread=("chat", "other")[i]),
+            lambda i: vmem.recall("water juice", source=("claude-code", "openclaw")[i]),
             lambda i: vmem.recall("Rosa", half_life_days=30 + i, include_superseded=bool(i))]
     assert vmem.recall("a hot drink before work", mode="vector")
     assert compilations(vmem, runs) == 0
@@ -73,6 +77,24 @@ def test_pocket_recall_reuses_its_statement(store_path):
         runs = [lambda i: mem.recall(("what does Rosa drink?", "morning coffee")[i], k=3 + i),
                 lambda i: mem.recall(("tea", "mate")[i], k=7 + i, tags=[("drinks", "other")[i]]),
                 lambda i: mem.recall("water juice", thread=("chat", "other")[i], since=f"202{i}-01-01"),
+                lambda i: mem.recall("water juice", source=("claude-code", "openclaw")[i]),
                 lambda i: mem.recall("Rosa", half_life_days=30 + i, include_superseded=bool(i), min_score=0.01 * i)]
         assert mem.recall("what does Rosa drink?")
         assert compilations(mem, runs) == 0
+
+
+@pytest.mark.parametrize("name", ["recall_keyword", "recall_hybrid", "recall_pocket", "best_matches_between"])
+def test_recall_statements_fit_the_statement_cache(name):
+    """apsw keeps a compiled statement only when its SQL is at most max_cacheable_bytes (16 KiB); a
+    longer one is compiled at every run. The hybrid statement with its comments reached 16,421 bytes:
+    comment lines are left out of what SQLite is given (sqlfiles), with room to grow."""
+    limit = apsw.Connection(":memory:").cache_stats()["max_cacheable_bytes"]
+    text = sqlfiles.query(name)
+    assert len(text.encode()) <= limit * 3 // 4, (name, len(text.encode()), limit)
+    assert "\n--" not in text and not text.startswith("--")     # no comment line reaches SQLite
+
+
+def test_comment_lines_are_left_out_and_the_rest_kept():
+    blocks = sqlfiles.blocks_of({"a.sql": "-- name: one\n-- why this is so\nSELECT 1 AS a,  -- kept: after code\n"
+                                          "    -- an indented comment line\n  '--not a comment' AS b;"})
+    assert blocks == {"one": "SELECT 1 AS a,  -- kept: after code\n  '--not a comment' AS b;"}

@@ -24,12 +24,12 @@ def import_transcripts(args, mem_open) -> int:
     with mem_open(args) as mem:
         with Progress(None, f"{args.format} import") as bar:
             summary = module.capture(mem, args.file, embed="later" if args.later else "now",
-                                     batch_size=args.batch, progress=bar.advance)
-    report(summary, args.json)
+                                     batch_size=args.batch, progress=bar.advance, prune=args.prune)
+    report(summary, args.json, args.prune)
     return 0
 
 
-def report(summary: transcripts.CaptureSummary, as_json: bool) -> None:
+def report(summary: transcripts.CaptureSummary, as_json: bool, pruned: bool = False) -> None:
     if as_json:
         output.print_json(summary)
     else:
@@ -37,6 +37,10 @@ def report(summary: transcripts.CaptureSummary, as_json: bool) -> None:
         print(f"{summary.files} files read ({summary.unchanged} unchanged, {summary.reread} read again), "
               f"{summary.lines:,} lines: {summary.messages:,} messages stored as {summary.added:,} memories, "
               f"{summary.already:,} already stored, {summary.bad_lines:,} bad lines; secrets redacted: {redacted}")
+        if summary.vanished:
+            gone = output.counted(summary.vanished, "transcript")
+            print(f"{gone} gone: {output.counted(summary.forgotten, 'memory', 'memories')} forgotten" if pruned
+                  else f"{gone} gone: their memories are kept (--prune forgets them)")
     for skipped in summary.skipped:
         print(f"memento: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
     for bad in summary.bad:

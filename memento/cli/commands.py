@@ -165,6 +165,8 @@ def _recall_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--until", help="created before (ISO-8601)")
     c.add_argument("--mode", choices=store.MODES, help="default: hybrid in vector tiers and pocket, keyword in minimal")
     c.add_argument("--thread", help="only memories of this thread")
+    c.add_argument("--source", help="only memories whose thread starts with SOURCE/: claude-code, openclaw "
+                   "(captured sessions), openclaw/AGENT")
     c.add_argument("--context", type=int, default=0, metavar="N",
                    help="show N memories before and after each hit in its thread")
     c.add_argument("--include-superseded", action="store_true", help="also memories another one replaced")
@@ -180,18 +182,21 @@ def _recall_arguments(c: argparse.ArgumentParser) -> None:
 def _recall(args) -> None:
     with _open(args) as mem:
         hits = mem.recall(args.query, k=args.k, tags=args.tag, since=args.since, until=args.until,
-                          mode=args.mode, thread=args.thread, context=args.context,
+                          mode=args.mode, thread=args.thread, source=args.source, context=args.context,
                           include_superseded=args.include_superseded, half_life_days=args.half_life_days,
                           as_of=args.as_of, min_score=args.min_score)
         best = None if hits or args.min_score is not None or args.json else mem.best_relevance(
             args.query, tags=args.tag, since=args.since, until=args.until, mode=args.mode, thread=args.thread,
-            include_superseded=args.include_superseded, half_life_days=args.half_life_days, as_of=args.as_of)
+            source=args.source, include_superseded=args.include_superseded,
+            half_life_days=args.half_life_days, as_of=args.as_of)
         floor = mem.relevance_floor(args.mode)
     if best is not None:
         print(f"(nothing relevant: the best match's relevance {best:.3f} is below this store's floor {floor:.3f}; "
               "--min-score 0 shows every match)")
         return
-    output.emit(args, hits, columns=("id", "score", "relevance", "created_at", "tags", "text"))
+    # who said it and in which session, when the hits know (captured sessions, conversations)
+    said = tuple(c for c in ("speaker", "thread") if any(getattr(h, c) is not None for h in hits))
+    output.emit(args, hits, columns=("id", "score", "relevance", "created_at", *said, "tags", "text"))
     if args.context and not args.json:
         for hit in hits:
             if hit.context:
@@ -320,7 +325,8 @@ def _import_arguments(c: argparse.ArgumentParser) -> None:
                    help="default: openclaw for a folder holding MEMORY.md, memory.md or memory/, else jsonl; "
                    "claude-code / openclaw-sessions: session transcripts (a file or a folder of *.jsonl; default "
                    "~/.claude/projects / ~/.openclaw/agents), read incrementally")
-    c.add_argument("--prune", action="store_true", help="openclaw: forget chunks of files that were deleted")
+    c.add_argument("--prune", action="store_true", help="openclaw: forget chunks of files that were deleted; "
+                   "claude-code / openclaw-sessions: forget the memories of captured transcripts that were deleted")
     c.add_argument("--strict", action="store_true", help="openclaw: an unreadable file aborts the import")
     c.add_argument("--batch", type=_int_between(1), default=IMPORT_BATCH,
                    help=f"memories per transaction, and held in memory ({IMPORT_BATCH})")

@@ -25,8 +25,8 @@ def emit(args, records: Iterable[Any], columns: Sequence[str]) -> None:
         for record in records:
             print_json_line(record)
         return
-    rows = [[relevance_cell(r.relevance) if c == "relevance" else cell(getattr(r, c)) for c in columns]
-            for r in records]
+    rows = [["" if getattr(r, c) is None else relevance_cell(r.relevance) if c == "relevance" else cell(getattr(r, c))
+             for c in columns] for r in records]
     if not rows:
         print("(nothing)")
         return

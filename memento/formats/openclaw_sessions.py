@@ -55,7 +55,9 @@ FORMAT = transcripts.Format(SOURCE, parse, default_root)
 
 
 def capture(mem, root: Optional[str] = None, *, embed: str = "now", batch_size: int = transcripts.BATCH,
-            progress: Optional[Callable[[int], None]] = None) -> CaptureSummary:
+            progress: Optional[Callable[[int], None]] = None, prune: bool = False) -> CaptureSummary:
     """Bring what is new in OpenClaw's session transcripts under root (default ~/.openclaw/agents; a
-    file or a folder) into `mem`. See memento/formats/transcripts.py for what a rerun reads."""
-    return transcripts.capture(mem, FORMAT, root, embed=embed, batch_size=batch_size, progress=progress)
+    file or a folder) into `mem`. See memento/formats/transcripts.py for what a rerun reads. prune=True:
+    first forget the memories of transcripts under root that were captured and are gone."""
+    return transcripts.capture(mem, FORMAT, root, embed=embed, batch_size=batch_size, progress=progress,
+                               prune=prune)

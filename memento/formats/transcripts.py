@@ -4,13 +4,15 @@ and OpenClaw session importers share. A format module only says which lines are 
 
 Each message becomes one memory (a long one several, neighbours in its thread), stored without
 duplicate merging: two messages with the same text are two memories, and a message is keyed by its
-line's id (metadata.uuid). Where each file was read to (device, inode, offset, mtime, the length and
-sha256 of the last line read) is recorded in the store with the memories of the same transaction
+line's id (metadata.uuid) and records the file it was read from (metadata.file). Where each file was
+read to (device, inode, offset, mtime, the length and sha256 of the last line read, the threads its
+lines belong to) is recorded in the store with the memories of the same transaction
 (Memento.remember_at), so a kill leaves the store and the positions consistent and a rerun resumes
 exactly. A rerun opens only files whose size or mtime changed; an appended file is read from its
 recorded offset once its last read line is found unchanged there; a rewritten, truncated or replaced
 file is read again from the start, skipping the ids its sessions already hold. A partial last line
-(a transcript being written) is left for the next run. A vanished file keeps its memories.
+(a transcript being written) is left for the next run. A vanished file keeps its memories unless
+prune=True asks to forget them (prune_vanished).
 """
 from __future__ import annotations
 
@@ -68,6 +70,8 @@ class CaptureSummary:
     added: int = 0              # memories stored (a long message makes several)
     already: int = 0            # messages found stored already (a re-read file)
     bad_lines: int = 0          # malformed lines (not JSON, not UTF-8, too large, refused), skipped
+    vanished: int = 0           # files read before, under root, that are gone
+    forgotten: int = 0          # memories of vanished files forgotten (prune=True)
     redacted: Dict[str, int] = field(default_factory=dict)   # credentials replaced, by kind
     skipped: List[Skipped] = field(default_factory=list)     # files not read, with the reason
     bad: List[Skipped] = field(default_factory=list)         # first few bad lines, with the reason
@@ -82,15 +86,18 @@ class Position:
     mtime_ns: int
     tail_len: int = 0           # the last line read, so an append is told from a rewrite
     tail_sha: str = ""
+    threads: Tuple[str, ...] = ()   # the threads of the messages read from the file, sorted (prune)
 
     def to_json(self) -> str:
-        return json.dumps([self.dev, self.ino, self.offset, self.mtime_ns, self.tail_len, self.tail_sha])
+        return json.dumps([self.dev, self.ino, self.offset, self.mtime_ns, self.tail_len, self.tail_sha,
+                           list(self.threads)], ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: Optional[str]) -> Optional["Position"]:
         try:
-            dev, ino, offset, mtime_ns, tail_len, tail_sha = json.loads(text)
-            return cls(int(dev), int(ino), int(offset), int(mtime_ns), int(tail_len), str(tail_sha))
+            dev, ino, offset, mtime_ns, tail_len, tail_sha, *rest = json.loads(text)
+            threads = tuple(str(t) for t in rest[0]) if rest and isinstance(rest[0], list) else ()
+            return cls(int(dev), int(ino), int(offset), int(mtime_ns), int(tail_len), str(tail_sha), threads)
         except (TypeError, ValueError):
             return None         # no position, or one we cannot read: the file is read from the start
 
@@ -230,13 +237,14 @@ def chunk(text: str, limit: int = CHUNK_CHARS) -> List[str]:
 
 
 def items_of(message: Message, found: Counter, source_path: str) -> List[dict]:
-    """The memories of one message: redacted, chunked, each a remember() item."""
+    """The memories of one message: redacted, chunked, each a remember() item that names its file
+    (what prune_vanished forgets a vanished file's memories by)."""
     text, kinds = redact.redact(message.text)
     found.update(kinds)
     pieces = chunk(text)
     items = []
     for index, piece in enumerate(pieces):
-        metadata = dict(message.metadata, uuid=message.uuid)
+        metadata = dict(message.metadata, uuid=message.uuid, file=source_path)
         if len(pieces) > 1:
             metadata.update(chunk=index + 1, chunks=len(pieces))
         items.append({"text": piece, "thread": message.thread, "speaker": message.speaker,
@@ -271,10 +279,11 @@ def text_of(content: object) -> str:
 # -- the import ----------------------------------------------------------------------------------
 
 class _Batch:
-    """Memories and the read positions they move, committed together."""
+    """Memories and the read positions they move, committed together; `committed()` runs after each
+    commit."""
 
-    def __init__(self, mem, embed: str, size: int):
-        self.mem, self.embed, self.size = mem, embed, size
+    def __init__(self, mem, embed: str, size: int, committed: Callable[[], None]):
+        self.mem, self.embed, self.size, self.committed = mem, embed, size, committed
         self.items: List[dict] = []
         self.positions: Dict[str, Position] = {}
 
@@ -291,18 +300,24 @@ class _Batch:
             self.mem.remember_at(self.items, {k: p.to_json() for k, p in self.positions.items()},
                                  embed=self.embed)
         self.items, self.positions = [], {}
+        self.committed()
 
 
 class _Known:
-    """The message ids a thread already holds, read only for files read from their start."""
+    """The message ids a thread already holds, read only for files read from their start. Held only
+    until the batch commits (clear()): the store answers for what is committed, so the memory held
+    is one batch's ids, not every id of the folder."""
 
     def __init__(self, mem):
         self.mem = mem
         self.ids: Dict[str, Set[str]] = {}
 
+    def clear(self) -> None:
+        self.ids.clear()
+
     def has(self, thread: str, uuid: str) -> bool:
-        if thread not in self.ids:
-            self.ids[thread] = {str(m.metadata.get("uuid")) for m in self.mem.iter(thread=thread)}
+        if thread not in self.ids:   # expired ones too: a re-read never brings back what expired
+            self.ids[thread] = {str(m.metadata.get("uuid")) for m in self.mem.iter(thread=thread, include_expired=True)}
         return uuid in self.ids[thread]
 
     def add(self, thread: str, uuid: str) -> None:
@@ -311,15 +326,25 @@ class _Known:
 
 
 def capture(mem, fmt: Format, root: Optional[str] = None, *, embed: str = "now", batch_size: int = BATCH,
-            progress: Optional[Callable[[int], None]] = None) -> CaptureSummary:
-    """Bring what is new in the transcripts under root (a file or a folder) into `mem` (a Memento)."""
+            progress: Optional[Callable[[int], None]] = None, prune: bool = False) -> CaptureSummary:
+    """Bring what is new in the transcripts under root (a file or a folder) into `mem` (a Memento).
+    prune=True first forgets the memories of the files under root that were read before and are
+    gone (prune_vanished); otherwise they are kept, and counted (summary.vanished)."""
     root = os.path.abspath(os.path.expanduser(root if root is not None else fmt.default_root()))
     summary = CaptureSummary(fmt.source, root)
     if not os.path.exists(root):
-        raise InvalidInputError(f"{root}: no such file or folder (the {fmt.source} transcripts)")
+        raise InvalidInputError(f"{root}: no such file or folder (the {fmt.source} transcripts; to forget "
+                                "the memories of transcripts that are gone, name a folder that still exists)")
     prefix = f"position:{fmt.source}:"
-    recorded = mem.positions(prefix)
-    batch, known = _Batch(mem, embed, batch_size), _Known(mem)
+    # One file (the hook): its own position is all this run reads, unless prune looks for other
+    # files sharing its threads; a folder: every position of the source, in one range read.
+    recorded = mem.positions(prefix + root if os.path.isfile(root) and not prune else prefix)
+    gone = vanished(recorded, prefix, root)
+    summary.vanished = len(gone)
+    if prune:
+        summary.forgotten = prune_vanished(mem, recorded, prefix, gone)
+    known = _Known(mem)
+    batch = _Batch(mem, embed, batch_size, known.clear)
     for path, reason in find_files(root):
         if reason is not None:
             summary.skipped.append(Skipped(path, reason))
@@ -329,6 +354,53 @@ def capture(mem, fmt: Format, root: Optional[str] = None, *, embed: str = "now",
             progress(1)
     batch.commit()
     return summary
+
+
+def vanished(recorded: Dict[str, str], prefix: str, root: str) -> List[str]:
+    """The position keys of the files under root (or root itself) that were read before and are
+    gone. A file that cannot be looked at (a folder without permission) is not gone."""
+    inside = root if root.endswith(os.sep) else root + os.sep
+    gone = []
+    for key in recorded:
+        path = key[len(prefix):]
+        if path != root and not path.startswith(inside):
+            continue
+        try:
+            os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            gone.append(key)
+        except OSError:
+            pass
+    return gone
+
+
+def prune_vanished(mem, recorded: Dict[str, str], prefix: str, gone: List[str]) -> int:
+    """Forget the memories each vanished file added (their metadata names the file), with its
+    position, one transaction per file (Memento.forget_at). They are found through the threads its
+    position lists, by the thread index, never by reading every memory. Another file holding lines
+    of the same threads (Claude Code writes a resumed session's history into the new session's file)
+    loses its position in that transaction and is read again from its start, so those lines come back
+    as its own. Drops what it removes from `recorded`; returns how many memories were forgotten."""
+    forgotten = 0
+    for key in gone:
+        path, position = key[len(prefix):], Position.from_json(recorded.get(key))
+        ids, touched = [], set()
+        for thread in position.threads if position else ():
+            for memory in mem.iter(thread=thread, include_expired=True):
+                if memory.metadata.get("file") == path:
+                    ids.append(memory.id)
+                    touched.add(thread)
+        sharing = [k for k, v in recorded.items()
+                   if k != key and k not in gone and touched.intersection(_threads_of(v))]
+        forgotten += mem.forget_at(ids, {k: None for k in [key, *sharing]})
+        for k in [key, *sharing]:
+            recorded.pop(k, None)
+    return forgotten
+
+
+def _threads_of(recorded: Optional[str]) -> Tuple[str, ...]:
+    position = Position.from_json(recorded)
+    return position.threads if position else ()
 
 
 def _capture_file(path: str, key: str, recorded: Optional[str], fmt: Format, batch: _Batch, known: _Known,
@@ -362,8 +434,9 @@ def _read_file(fd: int, info: os.stat_result, path: str, key: str, old: Optional
     fresh = start == 0
     summary.files += 1
     summary.reread += old is not None and fresh and old.offset > 0
+    threads = old.threads if old and not fresh else ()
     position = Position(info.st_dev, info.st_ino, start, info.st_mtime_ns,
-                        old.tail_len if old and not fresh else 0, old.tail_sha if old and not fresh else "")
+                        old.tail_len if old and not fresh else 0, old.tail_sha if old and not fresh else "", threads)
     found: Counter = Counter()
     first = fresh
     for line, end, problem in lines_from(fd, start):
@@ -378,8 +451,10 @@ def _read_file(fd: int, info: os.stat_result, path: str, key: str, old: Optional
         if problem is not None:
             _bad(summary, path, end, problem)
         elif event is not None:
-            _take(event, path, end, fmt, batch, known, summary, found, fresh)
-        position = Position(info.st_dev, info.st_ino, end, info.st_mtime_ns, *tail_of(fd, line, end))
+            thread = _take(event, path, end, fmt, batch, known, summary, found, fresh)
+            if thread is not None and thread not in threads:
+                threads = tuple(sorted({*threads, thread}))
+        position = Position(info.st_dev, info.st_ino, end, info.st_mtime_ns, *tail_of(fd, line, end), threads)
         batch.move(key, position)
     if position.offset > 0:
         batch.move(key, position)   # mtime recorded even when no line was new
@@ -388,27 +463,29 @@ def _read_file(fd: int, info: os.stat_result, path: str, key: str, old: Optional
 
 
 def _take(event: dict, path: str, end: int, fmt: Format, batch: _Batch, known: _Known,
-          summary: CaptureSummary, found: Counter, fresh: bool) -> None:
-    """One event: stored if it is a message not stored yet; a refused one is a bad line."""
+          summary: CaptureSummary, found: Counter, fresh: bool) -> Optional[str]:
+    """One event: stored if it is a message not stored yet; a refused one is a bad line. Returns the
+    message's thread (None: not a message), stored or found stored already."""
     message = fmt.parse(event, path)
     if message is None:
-        return
+        return None
     if fresh and known.has(message.thread, message.uuid):
         summary.already += 1
-        return
+        return message.thread
     kinds: Counter = Counter()
     try:
         items = [validate.new_memory(item, None) for item in items_of(message, kinds, path)]
     except InvalidInputError as e:
         _bad(summary, path, end, str(e))
-        return
+        return None
     if not items:
-        return
+        return None
     found.update(kinds)
     known.add(message.thread, message.uuid)
     batch.add(items)
     summary.messages += 1
     summary.added += len(items)
+    return message.thread
 
 
 def _bad(summary: CaptureSummary, path: str, end: int, reason: str) -> None:

@@ -100,7 +100,8 @@ def hit_json(hit: Hit) -> Dict[str, Any]:
 
 
 def _line(item: Mapping[str, Any], limit: Optional[int] = None) -> str:
-    """One memory as `[id] date #tags: text` (+ metadata), for clients that show text only."""
+    """One memory as `[id] date speaker in thread #tags: text` (+ metadata), for clients that show
+    text only: who said it and in which session, so an agent can say where it was said."""
     text = item["text"]
     if limit is not None and len(text) > limit:
         text = text[:limit - 1] + "…"
@@ -109,6 +110,10 @@ def _line(item: Mapping[str, Any], limit: Optional[int] = None) -> str:
         head += f" relevance {item['relevance']:.3f}"
     if item.get("pinned"):
         head += " pinned"
+    if item.get("speaker"):
+        head += f" {item['speaker']}"
+    if item.get("thread"):
+        head += f" in {item['thread']}"
     if item["tags"]:
         head += " " + " ".join("#" + t for t in item["tags"])
     extra = f"\n    metadata: {json.dumps(item['metadata'], ensure_ascii=False)}" if item["metadata"] else ""
@@ -132,8 +137,8 @@ def _render_remember(m):
 
 def _recall(mem, a):
     filters = {"tags": a.get("tags"), "since": a.get("since"), "until": a.get("until"), "mode": a.get("mode"),
-               "thread": a.get("thread"), "include_superseded": a.get("include_superseded", False),
-               "half_life_days": a.get("half_life_days")}
+               "thread": a.get("thread"), "source": a.get("source"),
+               "include_superseded": a.get("include_superseded", False), "half_life_days": a.get("half_life_days")}
     hits = mem.recall(a["query"], k=a.get("k", 10), min_score=a.get("min_score"), **filters)
     # When nothing passed, how close the best match came, so that "nothing relevant" is plain.
     best = hits[0].relevance if hits else mem.best_relevance(a["query"], **filters)
@@ -219,9 +224,11 @@ TOOLS: Tuple[Tool, ...] = (
             "before answering anything that may depend on the past (the user's preferences, earlier decisions, "
             "people, projects), at the start of a task, and before remembering (to avoid duplicates or to update "
             "instead). Ask in natural words (\"what does Alice drink\"); narrow with tags or a since/until time "
-            "window. Each result has a relevance: the estimated probability (0..1) that it is what you need; "
-            "lean on the high ones. An empty result means nothing stored is relevant (best_relevance then says "
-            "how close the best match came): it is not stored yet."),
+            "window, to one session (thread) or to captured sessions (source: \"claude-code\", \"openclaw\"). "
+            "Each result names its thread (the session) and speaker, so you can say where it was said, and has "
+            "a relevance: the estimated probability (0..1) that it is what you need; lean on the high ones. "
+            "An empty result means nothing stored is relevant (best_relevance then says how close the best "
+            "match came): it is not stored yet."),
         input_schema=_object({
             "query": {"type": "string", "description": "what to look for, in natural words"},
             "k": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "how many results (default 10)"},
@@ -230,7 +237,11 @@ TOOLS: Tuple[Tool, ...] = (
             "until": dict(_TIME, description="only memories created before this time"),
             "mode": {"type": "string", "enum": ["hybrid", "keyword", "vector"],
                      "description": "default: hybrid (keywords + meaning) where vectors exist, else keyword"},
-            "thread": {"type": "string", "description": "only memories of this thread"},
+            "thread": {"type": "string", "description": "only memories of this thread (a captured session: "
+                       "claude-code/<sessionId>, openclaw/<agentId>/<sessionId>)"},
+            "source": {"type": "string", "description": "only memories whose thread starts with source + \"/\": "
+                       "\"claude-code\" (Claude Code sessions), \"openclaw\" (OpenClaw sessions), "
+                       "\"openclaw/<agentId>\" (one agent's)"},
             "include_superseded": {"type": "boolean",
                                    "description": "also facts a newer memory replaced (default false)"},
             "half_life_days": {"type": "number", "exclusiveMinimum": 0,

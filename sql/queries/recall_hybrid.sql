@@ -9,11 +9,11 @@
 --   :k            results wanted;  :candidates  how many each side contributes
 --   :prefilter    hamming-KNN list size before exact cosine rescoring (the approximate step)
 --   :exact_limit  a filter passing at most this many memories scores them all exactly instead
---   :tags, :since, :until, :thread   filters, as in recall_keyword.sql
+--   :tags, :since, :until, :thread, :source_from, :source_to   filters, as in recall_keyword.sql
 --   :now, :include_superseded   expired and superseded memories are left out; :hidden (how many
 --                 there are) sizes the vector list, :overfetch the keyword side's first step
 --   :top, :low_id, :high_id   the split keyword scan's, as in recall_keyword.sql
---   :filtering    1 when any of :tags, :since, :until, :thread is set
+--   :filtering    1 when any of the filters is set
 --   :half_life_days, :as_of, :pin_boost   recency decay and pin boost (final)
 --   :text_weight, :tag_weight, :context_weight   bm25 column weights
 --   :w_keyword, :w_vector, :gamma   fusion and smoothing (the formula: memento/ranking.py)

@@ -3,8 +3,9 @@
 -- user text never reaches MATCH unquoted.
 -- :tags (JSON array, or NULL) keeps memories carrying all of those tags;
 -- :since (inclusive) / :until (exclusive) are ISO-8601 UTC bounds on created_at, or NULL;
--- :thread keeps one thread's memories, or NULL.
--- :filtering is 1 when any of those four is set (the per-row test is one comparison, not four).
+-- :thread keeps one thread's memories, or NULL;
+-- :source_from, :source_to keep the threads under a source (recall(source=...)), or NULL.
+-- :filtering is 1 when any of those is set (the per-row test is one comparison, not five).
 -- :now, :include_superseded: expired and superseded memories are left out (hidden);
 -- :overfetch (> :candidates): how many matches the first step reads (keyword_candidates in recall_parts.sql);
 -- :top, :low_id, :high_id: the best matches when memento/keyword_scan.py found them already (a JSON
