@@ -70,11 +70,11 @@ def open(path: Optional[PathLike] = None, *, tier: Optional[str] = None,  # noqa
     file = store_path(path)
     opened = opening.open_store(file)
     conn = opened.conn
+    vectors = None  # before the try: resolving the tier can fail (a tier that is not installed)
     try:
         choice = tiers.resolve(tier, stored=opened.meta.tier)
         if choice.fallback:
             _say_once(opened, choice)
-        vectors = None
         if choice.tier in tiers.VECTOR_TIERS:
             from .vectors.index import VectorIndex  # vector tiers only: keeps the minimal path light
             vectors = VectorIndex.attach(opened, choice.tier, adopt_model=reembed)
