@@ -158,13 +158,17 @@ def recall_vs_exact(found: List[Tuple[int, float]], exact: List[Tuple[int, float
     return min(10, sum(1 for _, d in sorted(found, key=lambda r: r[1])[:10] if d <= bound)) / min(10, len(exact))
 
 
-def measure(store: Path, qs: Sequence[str], qvecs: Dict[str, bytes], passes: int) -> Dict[str, object]:
+def measure(store: Path, qs: Sequence[str], qvecs: Dict[str, bytes], passes: int,
+            setting: Dict[str, object]) -> Dict[str, object]:
     side = raw_vectors(store)
     samples: Dict[str, List[float]] = {m: [] for m in MODES}
     recalls: List[float] = []
     with memento.open(store, tier=TIER) as mem:
         conn = mem._conn  # the bench reads the same connection for the raw baselines
         conn.execute("ATTACH :p AS raw", {"p": str(side)})
+        if setting:
+            from dataclasses import replace
+            mem.ranking = replace(mem.ranking, **setting)
         weights = mem.ranking.params()
 
         def raw_fts(q: str) -> None:
@@ -229,6 +233,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--label", default="current", help="names the store folder and the result rows")
     ap.add_argument("--passes", type=int, default=1, help="times each question is asked per mode")
     ap.add_argument("--questions", type=int, default=None, help="ask only the first N of the subset")
+    ap.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
+                    help="a RankingSettings field for the recalls (memento/ranking.py), VALUE as JSON; repeatable")
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--build-only", action="store_true")
     args = ap.parse_args(argv)
@@ -238,13 +244,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     vectors = embeddings([t.text for _, t in turns] + list(qs))
     qvecs = {q: vectors[q] for q in qs}
     folder = STORES / "scale" / args.label
+    setting = locomo.parse_kw(args.setting, fixed=())
+    run_label = args.label + "".join(f" {k}={v}" for k, v in sorted(setting.items()))
     rows = []
     for n in map(int, args.sizes.split(",")):
         facts = build(folder, n, turns, vectors, args.rebuild)
         if args.build_only:
             continue
-        row = {"label": args.label, "n": n, "questions": len(qs), "passes": args.passes,
-               **{k: v for k, v in facts.items() if k != "path"}, **measure(Path(str(facts["path"])), qs, qvecs, args.passes)}
+        row = {"label": run_label, "n": n, "questions": len(qs), "passes": args.passes, "setting": setting,
+               **{k: v for k, v in facts.items() if k != "path"},
+               **measure(Path(str(facts["path"])), qs, qvecs, args.passes, setting)}
         print_row(row)
         rows.append(row)
     if rows:
