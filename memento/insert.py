@@ -103,6 +103,8 @@ def insert(conn: apsw.Connection, vectors, new: List[validate.NewMemory], embed:
                 if dedup:
                     current.superseded(m.supersedes)
             memories.append(memory)
+        if vectors is not None and made:
+            vectors.grown()  # partitions the vectors again when the store has grown enough
         if also is not None:
             also(conn)
     return memories

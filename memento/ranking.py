@@ -68,6 +68,9 @@ class RankingSettings:
     overfetch_factor: int = 2
     # Vector search: hamming-KNN list = prefilter_factor x candidates, then exact cosine.
     prefilter_factor: int = 2
+    # A partitioned store (memento/vectors/partitions.py): the cells of this many centroids nearest the
+    # query are searched, the hamming-KNN list taken in each (bench/results/vector_partitions.json).
+    probe_cells: int = 16
     # A filter passing at most this many memories is scored exactly (every filtered row's cosine).
     exact_limit: int = 2_000
     # Boosts: a memory's fused score is multiplied by 1 + w_speaker when the question names its speaker
@@ -144,6 +147,7 @@ class RecallRequest:
                 "overfetch": settings.overfetch_factor * max(self.k, settings.candidates),
                 "filtering": int(any(f is not None for f in (self.tags, self.since, self.until, self.thread))),
                 "prefilter": settings.prefilter_factor * max(self.k, settings.candidates),
+                "probe": settings.probe_cells,
                 "w_keyword": 0.0 if self.mode == "vector" else settings.w_keyword,
                 "qvec": self.qvec, "model": self.model,
                 "top": self.top, "low_id": -2 ** 63, "high_id": 2 ** 63 - 1,  # the split scan's halves

@@ -21,12 +21,25 @@ filter_size AS MATERIALIZED (
   FROM (SELECT CASE WHEN :filtering = 0 THEN NULL
                     ELSE (SELECT count(*) FROM filtered) END AS n)
 ),
--- Vector side, broad search: hamming KNN over sign bits (knn_k long, see filter_size).
+-- The cells searched (memento/vectors/partitions.py): a store without centroids keeps every vector
+-- in cell 0, and that one cell is read, all of it (an exact hamming KNN, as without cells). A
+-- partitioned store: the cells of the :probe centroids nearest the query (one cosine per centroid,
+-- ~2 x the square root of the vectors partitioned).
+cells AS MATERIALIZED (
+  SELECT 0 AS id WHERE NOT EXISTS (SELECT 1 FROM vector_partitions)
+  UNION ALL
+  SELECT id FROM (SELECT id FROM vector_partitions
+                  WHERE (SELECT knn_k FROM filter_size) > 0
+                  ORDER BY vec_distance_cosine(centroid, :qvec) LIMIT +:probe)
+),
+-- Vector side, broad search: hamming KNN over sign bits, knn_k long (see filter_size) in each cell
+-- searched (vec0 runs one KNN per value of an IN list on its partition key).
 vector_prefilter AS MATERIALIZED (
   SELECT rowid AS id
   FROM memories_vec
   WHERE embedding_bits MATCH vec_quantize_binary(:qvec)
     AND k = (SELECT knn_k FROM filter_size)
+    AND cell IN (SELECT id FROM cells)
 ),
 -- Vector side, selective filter: every memory passing it is scored exactly; a short KNN list
 -- post-filtered would silently drop matches.
