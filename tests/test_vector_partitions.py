@@ -12,6 +12,7 @@ import pytest
 import memento
 from memento import sqlfiles, times
 from memento.ranking import RecallRequest
+from memento.vectors.index import create_sql
 from tests.conftest import require_tier
 
 DIM = 384
@@ -156,3 +157,22 @@ def test_a_store_from_before_cells_is_made_again_on_open(store_path):
         assert set(cells(mem).values()) == {0} and sorted(cells(mem)) == sorted(ids)
         assert mem.recall("x", k=1, mode="vector", vector=x[3].tobytes())[0].id == ids[3]
         assert all(c.ok for c in mem.doctor() if c.name.startswith("vector"))
+
+
+def test_a_partitioning_rolled_back_leaves_no_cell_behind(fmem, monkeypatch):
+    from memento.vectors import partitions
+    monkeypatch.setattr(partitions, "PARTITION_FROM", 100)
+    fill(fmem, unit_vectors(120))  # partitioned by this batch
+    fmem._conn.execute("DELETE FROM vector_partitions")  # back to one cell, by hand
+    monkeypatch.setattr(partitions, "PARTITION_FROM", 1000)
+    fmem._vectors.repair()
+    assert fmem._conn.execute("SELECT count(*) FROM vector_partitions").fetchone()[0] == 0
+    with pytest.raises(RuntimeError):
+        with fmem._conn:  # a write transaction that partitions, then fails
+            fmem._vectors._cells.forget()
+            partitions.partition(fmem._conn, create_sql(DIM), force=True)
+            assert fmem._vectors._cells.of(fmem._conn, [unit_vectors(1)[0].tobytes()])[0] > 0
+            raise RuntimeError("the batch fails after partitioning")
+    one = fmem.remember("after the rollback", vector=unit_vectors(1, seed=5)[0].tobytes())
+    assert cells(fmem)[one.id] == 0  # the rolled-back centroids are not used
+    assert all(c.ok for c in fmem.doctor() if c.name == "vector cells have their centroids")

@@ -107,10 +107,12 @@ class VectorIndex:
         """After a batch of writes (inside its transaction): partition the vectors again when the store
         has grown past the next threshold (memento/vectors/partitions.py); O(1) otherwise."""
         if partitions.due(self._conn):
+            self._cells.forget()
             partitions.partition(self._conn, create_sql(int(self.spec.dim)))
 
     def partition(self) -> int:
         """Partition the vectors anew now, however few (tests, benches); returns the number of cells."""
+        self._cells.forget()
         with connection.write_transaction(self._conn):
             return partitions.partition(self._conn, create_sql(int(self.spec.dim)), force=True)
 
@@ -228,6 +230,7 @@ class VectorIndex:
         outside = self._count("vec_rows_outside_cells")
         if outside:
             had = self._count("vector_partitions_count") > 0
+            self._cells.forget()
             cells = partitions.partition(self._conn, create_sql(int(self.spec.dim)), force=had)
             fixes.append(Fix("vectors outside their cells", outside,
                              f"partitioned again: {cells} cells" if cells else "one cell again (not partitioned)"))

@@ -65,10 +65,14 @@ def as_matrix(blobs: Sequence[bytes], dim: int) -> np.ndarray:
 
 
 class Cells:
-    """The store's centroids, read once per partition version; each new vector's cell."""
+    """The store's centroids, read once per partition version; each new vector's cell. Each write
+    reads the version (one store_meta row: this connection's partitioning, or its rollback, changes
+    it); when another connection has committed (SQLite's data_version, no statement) the number of
+    centroids is read too, so a shell edit of vector_partitions is seen as well."""
 
     def __init__(self, dim: int):
         self._dim = dim
+        self._seen: Optional[int] = None  # the data_version the centroids were checked at
         self._key: Optional[Tuple[Optional[str], int]] = ("unread", -1)
         self._ids = np.zeros(0, dtype=np.int64)
         self._centroids = np.zeros((0, dim), dtype=np.float32)
@@ -81,8 +85,17 @@ class Cells:
             return [0] * len(vectors)
         return [int(c) for c in nearest(as_matrix(vectors, self._dim), self._ids, self._centroids)]
 
+    def forget(self) -> None:
+        """This connection partitioned: look again at the next write."""
+        self._seen = None
+
     def _refresh(self, conn: apsw.Connection) -> None:
-        key = (meta.read_setting(conn, VERSION_KEY), conn.execute(sqlfiles.query("vector_partitions_count")).get)
+        seen = conn.data_version()
+        if seen == self._seen and self._key is not None:
+            key = (meta.read_setting(conn, VERSION_KEY), self._key[1])
+        else:
+            key = (meta.read_setting(conn, VERSION_KEY), conn.execute(sqlfiles.query("vector_partitions_count")).get)
+        self._seen = seen
         if key != self._key:
             rows = conn.execute(sqlfiles.query("vector_partitions_read")).fetchall()
             self._ids = np.array([r[0] for r in rows], dtype=np.int64)
