@@ -160,9 +160,27 @@ def recall_vs_exact(found: List[Tuple[int, float]], exact: List[Tuple[int, float
     return min(10, sum(1 for _, d in sorted(found, key=lambda r: r[1])[:10] if d <= bound)) / min(10, len(exact))
 
 
+def distinct_recall(found: List[Tuple[int, float]], text_of_id, nearest_texts: List[int]) -> float:
+    """Recall@10 over distinct texts: the candidates' best 10 texts against the 10 nearest texts."""
+    seen: List[int] = []
+    for i, _ in sorted(found, key=lambda r: r[1]):
+        t = text_of_id(i)
+        if t not in seen:
+            seen.append(t)
+    return len(set(seen[:10]) & set(nearest_texts)) / 10
+
+
 def measure(store: Path, qs: Sequence[str], qvecs: Dict[str, bytes], passes: int,
-            setting: Dict[str, object]) -> Dict[str, object]:
+            setting: Dict[str, object], turns: Sequence[Tuple[str, locomo.Turn]],
+            vectors: Dict[str, bytes]) -> Dict[str, object]:
+    import numpy as np
     side = raw_vectors(store)
+    # memories were stored in turn order from id 1 (a fresh store, dedup off): id -> text
+    texts = sorted({t.text for _, t in turns})
+    index = {t: i for i, t in enumerate(texts)}
+    turn_text = [index[t.text] for _, t in turns]
+    unique = np.frombuffer(b"".join(vectors[t] for t in texts), dtype="<f4").reshape(len(texts), -1)
+    distinct: List[float] = []
     samples: Dict[str, List[float]] = {m: [] for m in MODES}
     cpu: Dict[str, List[float]] = {m: [] for m in MODES}
     recalls: List[float] = []
@@ -197,7 +215,11 @@ def measure(store: Path, qs: Sequence[str], qvecs: Dict[str, bytes], passes: int
                     cpu[mode].append((time.process_time() - cpu_started) * 1000)
                 if p == 0:
                     exact = [(i, d) for i, d in conn.execute(RAW_VEC, {"qvec": qvecs[q]})]
-                    recalls.append(recall_vs_exact(nearest(conn, qvecs[q], mem.model), exact))
+                    found = nearest(conn, qvecs[q], mem.model)
+                    recalls.append(recall_vs_exact(found, exact))
+                    sims = unique @ np.frombuffer(qvecs[q], dtype="<f4")
+                    distinct.append(distinct_recall(found, lambda i: turn_text[(i - 1) % len(turn_text)],
+                                                    [int(j) for j in np.argsort(-sims, kind="stable")[:10]]))
         conn.execute("DETACH raw")
     stats = {m: percentiles(s) for m, s in samples.items()}
     cpu_stats = {m: percentiles(s) for m, s in cpu.items()}
@@ -207,7 +229,8 @@ def measure(store: Path, qs: Sequence[str], qvecs: Dict[str, bytes], passes: int
                            "vector/raw_vec": round(p50["vector"] / p50["raw_vec"], 3),
                            "hybrid_sql/raw_vec": round(p50["hybrid_sql"] / p50["raw_vec"], 3),
                            "hybrid_sql/raw_fts": round(p50["hybrid_sql"] / p50["raw_fts"], 3)},
-            "vector_recall_at_10_vs_exact": round(statistics.fmean(recalls), 4) if recalls else None}
+            "vector_recall_at_10_vs_exact": round(statistics.fmean(recalls), 4) if recalls else None,
+            "vector_recall_at_10_distinct_texts": round(statistics.fmean(distinct), 4) if distinct else None}
 
 
 def growth(rows: List[dict]) -> List[dict]:
@@ -229,7 +252,7 @@ def print_row(row: dict) -> None:
     cells = "  ".join(f"{m} {lat[m]['p50_ms']:.2f}/{lat[m]['p95_ms']:.1f}" for m in MODES)
     cpus = "  ".join(f"{m} {cpu[m]['p50_ms']:.2f}/{cpu[m]['p95_ms']:.1f}" for m in MODES)
     print(f"{row['label']} {row['n']:>9,}: wall {cells}\n    cpu {cpus}\n    ratios (cpu p50) {row['ratios_cpu_p50']}  recall@10 vs exact "
-          f"{row['vector_recall_at_10_vs_exact']}  build {row['build_s']:.0f}s ({row['rows_per_s']:,}/s)  "
+          f"{row['vector_recall_at_10_vs_exact']} (distinct texts {row['vector_recall_at_10_distinct_texts']})  build {row['build_s']:.0f}s ({row['rows_per_s']:,}/s)  "
           f"{row['file_bytes'] / 2**20:.0f} MiB")
 
 
@@ -260,7 +283,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             continue
         row = {"label": run_label, "n": n, "questions": len(qs), "passes": args.passes, "setting": setting,
                **{k: v for k, v in facts.items() if k != "path"},
-               **measure(Path(str(facts["path"])), qs, qvecs, args.passes, setting)}
+               **measure(Path(str(facts["path"])), qs, qvecs, args.passes, setting, turns, vectors)}
         print_row(row)
         rows.append(row)
     if rows:

@@ -69,8 +69,10 @@ class RankingSettings:
     # Vector search: hamming-KNN list = prefilter_factor x candidates, then exact cosine.
     prefilter_factor: int = 2
     # A partitioned store (memento/vectors/partitions.py): the cells of this many centroids nearest the
-    # query are searched, the hamming-KNN list taken in each (bench/results/vector_partitions.json).
+    # query are searched, a hamming-KNN list of cell_prefilter_factor x candidates taken in each
+    # (bench/scale.py; bench/scale_quality.py for the dev set).
     probe_cells: int = 16
+    cell_prefilter_factor: float = 0.5
     # A filter passing at most this many memories is scored exactly (every filtered row's cosine).
     exact_limit: int = 2_000
     # Boosts: a memory's fused score is multiplied by 1 + w_speaker when the question names its speaker
@@ -134,6 +136,7 @@ class RecallRequest:
     as_of: Optional[str] = None          # ISO-8601 UTC; None: now
     hidden: Optional[int] = None         # how many memories are expired/superseded (None: not counted)
     any_hidden: bool = True              # False: none is (the statements then read no row to check)
+    partitioned: bool = False            # the store's vectors are in cells (vectors/partitions.py)
 
     def params(self, settings: RankingSettings) -> Dict[str, Any]:
         """The named parameters of the recall statements (recall_keyword.sql, recall_hybrid.sql and the
@@ -146,7 +149,8 @@ class RecallRequest:
                 "candidates": max(self.k, settings.candidates),
                 "overfetch": settings.overfetch_factor * max(self.k, settings.candidates),
                 "filtering": int(any(f is not None for f in (self.tags, self.since, self.until, self.thread))),
-                "prefilter": settings.prefilter_factor * max(self.k, settings.candidates),
+                "prefilter": max(1, round(max(self.k, settings.candidates) * (
+                    settings.cell_prefilter_factor if self.partitioned else settings.prefilter_factor))),
                 "probe": settings.probe_cells,
                 "w_keyword": 0.0 if self.mode == "vector" else settings.w_keyword,
                 "qvec": self.qvec, "model": self.model,

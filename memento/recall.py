@@ -46,6 +46,8 @@ def run(conn: apsw.Connection, request: RecallRequest, settings: RankingSettings
     statement = sqlfiles.query("recall_keyword" if request.mode == "keyword" else "recall_hybrid")
     with connection.read_transaction(conn):
         hidden, any_hidden = hidden_counts(conn, request.mode, request.now, request.include_superseded)
+        if request.mode != "keyword":
+            request = replace(request, partitioned=bool(conn.execute(sqlfiles.query("vector_partitioned")).get))
         request = replace(request, hidden=hidden, any_hidden=any_hidden,
                           match=keyword_match(conn, request, settings.common_word_share))
         request = replace(request, top=split.top(conn, request.params(settings)))

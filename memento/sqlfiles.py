@@ -15,6 +15,10 @@ from typing import Dict, List, NamedTuple
 _BLOCK_LINE = re.compile(r"^--\s*(name|part):\s*(\w+)\s*$", re.MULTILINE)
 _INCLUDE_LINE = re.compile(r"^--\s*include:\s*(\w+)\s*$", re.MULTILINE)
 _MIGRATION_FILE = re.compile(r"^(\d{3})_(\w+)\.sql$")
+# A line that is only a comment. Statements are handed to SQLite without them: the files keep a
+# comment per CTE for people, and apsw's statement cache keeps only statements of at most 16 KiB
+# (a longer one is compiled at every run: recall_hybrid with its comments is ~16 KiB).
+_COMMENT_LINE = re.compile(r"^[ \t]*--[^\n]*\n", re.MULTILINE)
 
 
 class Migration(NamedTuple):
@@ -52,7 +56,7 @@ def blocks_of(files: Dict[str, str]) -> Dict[str, str]:
             if name in blocks or name in parts:
                 raise RuntimeError(f"SQL block {name!r} is defined twice (second time in {filename})")
             (blocks if kind == "name" else parts)[name] = body.strip()
-    return {name: _expand(body, parts, (name,)) for name, body in blocks.items()}
+    return {name: _COMMENT_LINE.sub("", _expand(body, parts, (name,))) for name, body in blocks.items()}
 
 
 def _expand(body: str, parts: Dict[str, str], users: tuple) -> str:

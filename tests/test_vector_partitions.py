@@ -64,7 +64,7 @@ def test_reading_every_cell_finds_the_exact_knn(fmem):
     ids = fill(fmem, x)
     assert fmem._vectors.partition() == 34  # 2 x sqrt(300)
     assert set(cells(fmem).values()) <= set(centroids(fmem)[0]) and 0 not in cells(fmem).values()
-    fmem.ranking = replace(fmem.ranking, probe_cells=1000, prefilter_factor=20)  # every cell, every vector
+    fmem.ranking = replace(fmem.ranking, probe_cells=1000, cell_prefilter_factor=20)  # every cell, every vector
     for q in unit_vectors(20, seed=1):
         exact = [ids[i] for i in np.argsort(-(x @ q), kind="stable")[:20]]
         got = [row[0] for row in vector_candidates(fmem, q)]
@@ -123,7 +123,7 @@ def test_doctor_finds_vectors_whose_cell_lost_its_centroid_and_repair_fixes_them
     fixes = fmem.repair()
     assert any(f.name == "vectors outside their cells" for f in fixes)
     assert all(c.ok for c in fmem.doctor() if c.name == "vector cells have their centroids")
-    fmem.ranking = replace(fmem.ranking, probe_cells=1000, prefilter_factor=20)
+    fmem.ranking = replace(fmem.ranking, probe_cells=1000, cell_prefilter_factor=20)
     q = x[0]
     assert vector_candidates(fmem, q)[0][0] == ids[0]
 

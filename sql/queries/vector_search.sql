@@ -33,7 +33,8 @@ cells AS MATERIALIZED (
                   ORDER BY vec_distance_cosine(centroid, :qvec) LIMIT +:probe)
 ),
 -- Vector side, broad search: hamming KNN over sign bits, knn_k long (see filter_size) in each cell
--- searched (vec0 runs one KNN per value of an IN list on its partition key).
+-- searched (vec0 runs one KNN per value of an IN list on its partition key). In a partitioned store
+-- :prefilter is the list of one cell (memento/recall.py: cell_prefilter_factor x candidates).
 vector_prefilter AS MATERIALIZED (
   SELECT rowid AS id
   FROM memories_vec
@@ -73,3 +74,7 @@ WITH
 -- include: vector_candidates
 nearest AS (SELECT id, distance FROM vector)
 SELECT id, distance FROM nearest ORDER BY distance, id DESC;
+
+-- name: vector_partitioned
+-- Has the store centroids (memento/vectors/partitions.py)? Then :prefilter is a cell's list.
+SELECT EXISTS (SELECT 1 FROM vector_partitions);
