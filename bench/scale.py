@@ -24,7 +24,7 @@ from one N to the next. recall@10 of the vector candidates against the exact KNN
 (copies share a vector): a returned memory counts when its cosine distance is within the exact
 10th-best distance.
 
-    nice -n 10 python bench/scale.py --data /work/shared/eval/locomo-dev.json --sizes 10000,100000
+    nice -n 10 python bench/scale.py --data locomo-dev.json --sizes 10000,100000
     python bench/scale.py --data ... --sizes 1000000 --label after     # rows merge into scale.json
 
 Stores are cached under $MEMENTO_BENCH_DIR (default /tmp/memento-bench)/scale/<label>/ with their

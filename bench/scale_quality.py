@@ -11,8 +11,8 @@ a store per conversation, one memory per turn, k = 10): R@10 per category for
 Each configuration asks every question of the same stores; the first line of each tier is the exact
 one (no word left out, one cell), the one to compare with (within 0.005 per category).
 
-    python bench/scale_quality.py --data /work/shared/eval/locomo-dev.json --tier minimal
-    python bench/scale_quality.py --data /work/shared/eval/locomo-dev.json --tier full
+    python bench/scale_quality.py --data locomo-dev.json --tier minimal
+    python bench/scale_quality.py --data locomo-dev.json --tier full
 """
 from __future__ import annotations
 
