@@ -74,6 +74,8 @@ def insert(conn: apsw.Connection, vectors, new: List[validate.NewMemory], embed:
     statement = sqlfiles.query("insert_memory")
     with connection.write_transaction(conn):
         time_cues.fill(conn)
+        if vectors is not None and made:
+            vectors.prepare(made)  # each vector's cell, for the whole batch at once
         ids.begin()
         if dedup:
             duplicates.rekey(conn)

@@ -33,6 +33,7 @@ class VectorIndex:
         self.spec = spec
         self.embedder = embedder
         self._cells = partitions.Cells(int(spec.dim))
+        self._batch_cells: dict = {}  # vector -> cell, found for a whole batch at once (prepare)
 
     @property
     def model_id(self) -> str:
@@ -95,10 +96,18 @@ class VectorIndex:
             marked.append(memory)
         return marked
 
+    def prepare(self, vectors: List[bytes]) -> None:
+        """Inside a batch's write transaction, before its writes: find the cells of all its vectors at
+        once (one matrix product instead of one per vector)."""
+        vectors = [v for v in vectors if v]
+        self._batch_cells = dict(zip(vectors, self._cells.of(self._conn, vectors))) if vectors else {}
+
     def _write(self, memory_id: int, vector: bytes) -> None:
         """Replace the memory's vector, in the cell of its nearest centroid, and record the model that
         made it (caller's transaction)."""
-        cell = self._cells.of(self._conn, [vector])[0]
+        cell = self._batch_cells.pop(vector, None)
+        if cell is None:
+            cell = self._cells.of(self._conn, [vector])[0]
         self._conn.execute(sqlfiles.query("vec_delete"), {"id": memory_id})
         self._conn.execute(sqlfiles.query("vec_insert"), {"id": memory_id, "cell": cell, "embedding": vector})
         self._conn.execute(sqlfiles.query("mark_embedded"), {"id": memory_id, "model": self.spec.id})
@@ -106,6 +115,7 @@ class VectorIndex:
     def grown(self) -> None:
         """After a batch of writes (inside its transaction): partition the vectors again when the store
         has grown past the next threshold (memento/vectors/partitions.py); O(1) otherwise."""
+        self._batch_cells = {}
         if partitions.due(self._conn):
             self._cells.forget()
             partitions.partition(self._conn, create_sql(int(self.spec.dim)))
@@ -142,6 +152,7 @@ class VectorIndex:
             after = rows[-1][0]
             vectors = self.embed([text_of(text) for _, text in rows])
             with connection.write_transaction(self._conn):
+                self.prepare(vectors)
                 for (memory_id, text), vector in zip(rows, vectors):
                     current = self._conn.execute(sqlfiles.query("text_of"), {"id": memory_id}).fetchone()
                     if current is None or current[0] != text:
