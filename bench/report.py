@@ -221,7 +221,11 @@ def scale_section() -> str:
     quality = load("scale_quality")
     if quality:
         cats = ("1", "2", "3", "4", "overall", "5")
-        rows = [[r["tier"], r["config"], *[f"{r['R@10'].get(c, 0):.4f}" for c in cats]] for r in quality["rows"]]
+        def order(r: dict) -> tuple:  # per tier and mode, the exact statement first
+            exact = "one cell" in r["config"] or r["config"].endswith("=1.0")
+            return (r["tier"] != "minimal", r["tier"], r["config"].split()[0], not exact, r["config"])
+        rows = [[r["tier"], r["config"], *[f"{r['R@10'].get(c, 0):.4f}" for c in cats]]
+                for r in sorted(quality["rows"], key=order)]
         out.append("What the speed-ups cost on the LoCoMo dev set (`bench/scale_quality.py`, R@10 per category; "
                    "the first line of each tier and mode is the exact statement; dev stores hold ~600 turns, so "
                    "cells are made on purpose: 48 cells of ~12 vectors):\n\n"
