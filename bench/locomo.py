@@ -274,15 +274,19 @@ def config_label(tier: str, mode: str, recall_kw: Dict[str, Any], threads: bool 
 
 def run_tier(memento: Any, convs: Sequence[Conversation], tier: str, modes: Sequence[str],
              recall_kw: Dict[str, Any], threads: bool = True, dedup: bool = False,
-             speakers: bool = True) -> List[Run]:
+             speakers: bool = True, settings: Optional[Dict[str, Any]] = None) -> List[Run]:
     """One fresh store per conversation (in a new temp dir); every mode queries that same store.
     dedup=False (default): every turn is its own memory, even a repeated "Thanks!" in a session, so
     each turn's dia_id maps to one memory id (--dedup measures the default remember behaviour)."""
-    runs = {mode: Run(config_label(tier, mode, recall_kw, threads, speakers) + (" dedup" if dedup else ""))
-            for mode in modes}
+    label = " ".join(f"{k}={json.dumps(v)}" for k, v in sorted((settings or {}).items()))
+    runs = {mode: Run(config_label(tier, mode, recall_kw, threads, speakers) + (" dedup" if dedup else "")
+                      + (f" {{{label}}}" if label else "")) for mode in modes}
     for conv in convs:
         with tempfile.TemporaryDirectory(prefix=f"locomo-{tier}-") as tmp, \
                 memento.open(Path(tmp) / "memento.db", tier=tier) as mem:
+            if settings:
+                from dataclasses import replace
+                mem.ranking = replace(mem.ranking, **settings)
             started = time.perf_counter()
             made = mem.remember_many(memento_items(conv, threads, speakers), **({} if dedup else {"dedup": False}))
             ingest_s = time.perf_counter() - started
@@ -369,13 +373,13 @@ def write_json(path: Path, payload: Dict[str, Any]) -> None:
 
 # -- command line ----------------------------------------------------------------------------------
 
-def parse_kw(pairs: Sequence[str]) -> Dict[str, Any]:
+def parse_kw(pairs: Sequence[str], fixed: Sequence[str] = ("query", "k", "mode")) -> Dict[str, Any]:
     kw: Dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"--recall-kw wants KEY=VALUE, not {pair!r}")
-        if key in ("query", "k", "mode"):
+            raise SystemExit(f"--recall-kw / --setting want KEY=VALUE, not {pair!r}")
+        if key in fixed:
             raise SystemExit(f"--recall-kw cannot set {key!r}: the protocol fixes it")
         try:
             kw[key] = json.loads(value)
@@ -407,6 +411,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                     "bench/results/locomo_sweep.json")
     ap.add_argument("--recall-kw", action="append", default=[], metavar="KEY=VALUE",
                     help="extra keyword argument for recall(), VALUE parsed as JSON; repeatable")
+    ap.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
+                    help="a RankingSettings field (memento/ranking.py) for this run, VALUE parsed as JSON; "
+                         "repeatable (e.g. common_word_share=1.0: every query word searched)")
     args = ap.parse_args(argv)
     if not args.data.is_file():
         ap.error(f"no LoCoMo data file at {args.data} (how to make locomo-dev.json: docs/benchmarks.md)")
@@ -457,7 +464,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for tier, modes in (configs_to_run(args, memento) if memento else []):
         try:
             tier_runs = run_tier(memento, convs, tier, modes, recall_kw, threads=not args.no_threads,
-                                 dedup=args.dedup, speakers=not args.no_speaker)
+                                 dedup=args.dedup, speakers=not args.no_speaker,
+                                 settings=parse_kw(args.setting, fixed=()))
         except Exception as exc:  # noqa: BLE001 - a broken tier must not hide the others
             print(f"\nmemento {tier}: FAILED before scoring: {type(exc).__name__}: {exc}", file=sys.stderr)
             failed.append({"tier": tier, "modes": modes, "error": f"{type(exc).__name__}: {exc}"})
@@ -475,7 +483,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "machine": machine(memento),
         "data": {"file": args.data.name, "sha256": sha256, "conversations": len(convs),
                  "turns": sum(len(c.turns) for c in convs)},
-        "k": K, "recall_kw": recall_kw, "harness_check": check,
+        "k": K, "recall_kw": recall_kw, "settings": parse_kw(args.setting, fixed=()), "harness_check": check,
         "results": lines, "speed": {run.label: speed(run) for run in runs},
         "failed": failed, "elapsed_s": round(elapsed, 1)})
     return 1 if failed or (check["checked"] and not check["ok"]) else 0

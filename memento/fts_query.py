@@ -54,6 +54,9 @@ def quote(term: str) -> str:
 def build(text: str) -> Optional[str]:
     """A MATCH expression for `text`, or None when it has no searchable word (recall returns [])."""
     terms = keywords(text)
-    if not terms:
-        return None
+    return expression(terms) if terms else None
+
+
+def expression(terms: List[str]) -> str:
+    """Words (as keywords() gives them) -> the MATCH expression that finds any of them."""
     return " OR ".join(quote(t) for t in terms)

@@ -74,6 +74,8 @@ def insert(conn: apsw.Connection, vectors, new: List[validate.NewMemory], embed:
     statement = sqlfiles.query("insert_memory")
     with connection.write_transaction(conn):
         time_cues.fill(conn)
+        if vectors is not None and made:
+            vectors.prepare(made)  # each vector's cell, for the whole batch at once
         ids.begin()
         if dedup:
             duplicates.rekey(conn)
@@ -103,6 +105,8 @@ def insert(conn: apsw.Connection, vectors, new: List[validate.NewMemory], embed:
                 if dedup:
                     current.superseded(m.supersedes)
             memories.append(memory)
+        if vectors is not None and made:
+            vectors.grown()  # partitions the vectors again when the store has grown enough
         if also is not None:
             also(conn)
     return memories

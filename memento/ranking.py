@@ -84,12 +84,23 @@ class RankingSettings:
     # Each side contributes max(k, candidates) candidates (their thread neighbours join them): R@10
     # is flat from 20 to 50, and 20 costs less time.
     candidates: int = 20
+    # A query word held by more than this share of the memories is left out of the keyword search
+    # when a rarer word of the query is in the store: bm25 weighs such a word little (idf ~ log(1 /
+    # share)), yet FTS5 walks and scores every memory holding it, the most of a big store's recall
+    # time. Counted per query up to the threshold (memento/word_counts.py). 1.0 (default): every word is
+    # searched; on the dev set 0.02 cost 0.067 keyword R@10, 0.2 still 0.006 (bench/results/scale.json).
+    common_word_share: float = 1.0
     # Keyword search reads overfetch_factor x candidates matches, then drops expired and superseded
     # ones; only when fewer than `candidates` are left (over half of the best matches hidden) does
     # it search again with every hidden memory left out inside the scan (sql/queries/recall_parts.sql).
     overfetch_factor: int = 2
     # Vector search: hamming-KNN list = prefilter_factor x candidates, then exact cosine.
     prefilter_factor: int = 2
+    # A partitioned store (memento/vectors/partitions.py): the cells of this many centroids nearest the
+    # query are searched, a hamming-KNN list of cell_prefilter_factor x candidates taken in each
+    # (bench/scale.py; bench/scale_quality.py for the dev set).
+    probe_cells: int = 16
+    cell_prefilter_factor: float = 0.5
     # A filter passing at most this many memories is scored exactly (every filtered row's cosine).
     exact_limit: int = 2_000
     # Boosts: a memory's fused score is multiplied by 1 + w_speaker when the question names its speaker
@@ -201,6 +212,7 @@ class RecallRequest:
     rows: int = 0                        # how many memories the keyword index holds
     min_score: Optional[float] = None    # hits below this relevance are left out; None: the mode's floor,
                                          # which leaves out all of them or none (recall_parts.sql, hits)
+    partitioned: bool = False            # the store's vectors are in cells (vectors/partitions.py)
 
     def params(self, settings: RankingSettings) -> Dict[str, Any]:
         """The named parameters of the recall statements (recall_keyword.sql, recall_hybrid.sql and the
@@ -216,7 +228,9 @@ class RecallRequest:
                 "overfetch": settings.overfetch_factor * max(self.k, settings.candidates),
                 "filtering": int(any(f is not None for f in (self.tags, self.since, self.until, self.thread,
                                                              self.source))),
-                "prefilter": settings.prefilter_factor * max(self.k, settings.candidates),
+                "prefilter": max(1, round(max(self.k, settings.candidates) * (
+                    settings.cell_prefilter_factor if self.partitioned else settings.prefilter_factor))),
+                "probe": settings.probe_cells,
                 "w_keyword": 0.0 if self.mode == "vector" else settings.w_keyword,
                 "qvec": self.qvec, "model": self.model,
                 "top": self.top, "low_id": -2 ** 63, "high_id": 2 ** 63 - 1,  # the split scan's halves

@@ -28,7 +28,6 @@ from . import (
     meta,
     opening,
     ranking,
-    relevance,
     split_scan,
     sqlfiles,
     superseding,
@@ -36,6 +35,7 @@ from . import (
     time_cues,
     times,
     validate,
+    word_counts,
 )
 from . import recall as recalling  # Memento.recall is the method of that name
 from .duplicates import DuplicateGroup
@@ -532,7 +532,7 @@ class Memento:
     def relevance_floor(self, mode: Optional[str] = None) -> float:
         """recall(min_score=None) returns nothing when its best hit's relevance is below this (in
         this mode; default: the store's mode). 0 in a store of fewer than ranking.floor_from memories."""
-        return self.ranking.floor_for(self._mode(mode), relevance.fts_rows(self._conn))
+        return self.ranking.floor_for(self._mode(mode), word_counts.row_count(self._conn))
 
     def _half_life(self, value: Optional[float]) -> Optional[float]:
         """recall's half-life: the caller's, else the store's setting; None = no decay."""

@@ -77,6 +77,14 @@ class PocketIndex:
                 self._write(memory.id, vector)
         return memories
 
+    # The write path's hooks for vector cells (memento/vectors/partitions.py): static vectors are
+    # not placed in cells, so before and after a batch there is nothing to do.
+    def prepare(self, vectors: List[bytes]) -> None:
+        """Before a batch's writes (VectorIndex finds its vectors' cells here)."""
+
+    def grown(self) -> None:
+        """After a batch's writes (VectorIndex partitions its vectors again when the store grew)."""
+
     def _write(self, memory_id: int, vector: bytes) -> None:
         self._conn.execute(sqlfiles.query("pocket_write"),
                            {"id": memory_id, "vec": vector, "norm": table_file.norm(vector)})

@@ -18,7 +18,7 @@ from ..meta import StoreMeta, read_meta, record_meta
 from ..opening import StoreFile
 from ..strict_json import text_of
 from ..values import Memory
-from . import model_files, registry
+from . import model_files, partitions, registry
 from .embedder import Embedder
 
 log = logging.getLogger("memento")
@@ -35,6 +35,8 @@ class VectorIndex:
         self.path = path
         self.spec = spec
         self.embedder = embedder
+        self._cells = partitions.Cells(int(spec.dim))
+        self._batch_cells: dict = {}  # vector -> cell, found for a whole batch at once (prepare)
 
     @property
     def model_id(self) -> str:
@@ -70,8 +72,12 @@ class VectorIndex:
                     conn.execute(sqlfiles.query("drop_vec"))
                     conn.execute(sqlfiles.query("reset_vectors"))
                     conn.execute(sqlfiles.query("clear_vector_deletes"))
+                    conn.execute(sqlfiles.query("vector_partitions_clear"))
                 dim = int(spec.dim)  # the one value formatted into SQL: an int from our own registry
-                conn.execute(sqlfiles.script("vector", "create_vec.sql").format(dim=dim))
+                if conn.execute(sqlfiles.query("vec_table_exists")).get \
+                        and not conn.execute(sqlfiles.query("vec_cell_column_exists")).get:
+                    partitions.partition(conn, create_sql(dim))  # a store from before cells: made again
+                conn.execute(create_sql(dim))
                 record_meta(conn, path, model=spec.id, dim=dim)
                 _apply_queued_deletes(conn)
         elif not store.read_only and conn.execute(sqlfiles.query("queued_vector_deletes")).get:
@@ -101,11 +107,35 @@ class VectorIndex:
             marked.append(memory)
         return marked
 
+    def prepare(self, vectors: List[bytes]) -> None:
+        """Inside a batch's write transaction, before its writes: find the cells of all its vectors at
+        once (one matrix product instead of one per vector)."""
+        vectors = [v for v in vectors if v]
+        self._batch_cells = dict(zip(vectors, self._cells.of(self._conn, vectors))) if vectors else {}
+
     def _write(self, memory_id: int, vector: bytes) -> None:
-        """Replace the memory's vector and record the model that made it (caller's transaction)."""
+        """Replace the memory's vector, in the cell of its nearest centroid, and record the model that
+        made it (caller's transaction)."""
+        cell = self._batch_cells.pop(vector, None)
+        if cell is None:
+            cell = self._cells.of(self._conn, [vector])[0]
         self._conn.execute(sqlfiles.query("vec_delete"), {"id": memory_id})
-        self._conn.execute(sqlfiles.query("vec_insert"), {"id": memory_id, "embedding": vector})
+        self._conn.execute(sqlfiles.query("vec_insert"), {"id": memory_id, "cell": cell, "embedding": vector})
         self._conn.execute(sqlfiles.query("mark_embedded"), {"id": memory_id, "model": self.spec.id})
+
+    def grown(self) -> None:
+        """After a batch of writes (inside its transaction): partition the vectors again when the store
+        has grown past the next threshold (memento/vectors/partitions.py); O(1) otherwise."""
+        self._batch_cells = {}
+        if partitions.due(self._conn):
+            self._cells.forget()
+            partitions.partition(self._conn, create_sql(int(self.spec.dim)))
+
+    def partition(self) -> int:
+        """Partition the vectors anew now, however few (tests, benches); returns the number of cells."""
+        self._cells.forget()
+        with connection.write_transaction(self._conn):
+            return partitions.partition(self._conn, create_sql(int(self.spec.dim)), force=True)
 
     def delete(self, memory_id: int) -> None:
         """After a forget (inside its transaction): the trigger queued the vector; drop it now."""
@@ -133,12 +163,14 @@ class VectorIndex:
             after = rows[-1][0]
             vectors = self.embed([text_of(text) for _, text in rows])
             with connection.write_transaction(self._conn):
+                self.prepare(vectors)
                 for (memory_id, text), vector in zip(rows, vectors):
                     current = self._conn.execute(sqlfiles.query("text_of"), {"id": memory_id}).fetchone()
                     if current is None or current[0] != text:
                         continue  # forgotten, embedded or edited meanwhile: the next pass sees it
                     self._write(memory_id, vector)
                     done += 1
+                self.grown()
             if progress is not None:
                 progress(len(rows))
 
@@ -159,6 +191,7 @@ class VectorIndex:
             ("embedded memories have vectors", self._check_missing),
             ("vectors come from the store's model", self._check_other_model),
             ("pending embeddings", self._check_pending),
+            ("vector cells have their centroids", self._check_cells),
             ("model files", self._check_model_files))]
 
     def _count(self, name: str, **params) -> int:
@@ -180,6 +213,14 @@ class VectorIndex:
         return Check("vectors come from the store's model", other == 0,
                      f"{other} memories embedded by another model than {self.spec.id!r} "
                      "(fix: memento doctor --repair, then memento backfill)" if other else self.spec.id)
+
+    def _check_cells(self) -> Check:
+        outside = self._count("vec_rows_outside_cells")
+        cells = self._count("vector_partitions_count")
+        return Check("vector cells have their centroids", outside == 0,
+                     f"{outside} vectors in cells without a centroid: search never reads them "
+                     "(fix: memento doctor --repair)" if outside
+                     else (f"{cells} cells" if cells else "one cell (not partitioned)"))
 
     def _check_pending(self) -> Check:
         pending = self.pending()
@@ -208,7 +249,19 @@ class VectorIndex:
                 self._conn.execute(sqlfiles.query(fix), params)
                 fixes.append(Fix(name, n, detail))
         _apply_queued_deletes(self._conn)
+        outside = self._count("vec_rows_outside_cells")
+        if outside:
+            had = self._count("vector_partitions_count") > 0
+            self._cells.forget()
+            cells = partitions.partition(self._conn, create_sql(int(self.spec.dim)), force=had)
+            fixes.append(Fix("vectors outside their cells", outside,
+                             f"partitioned again: {cells} cells" if cells else "one cell again (not partitioned)"))
         return fixes
+
+
+def create_sql(dim: int) -> str:
+    """memories_vec's CREATE statement for vectors of `dim` numbers (an int from the registry)."""
+    return sqlfiles.script("vector", "create_vec.sql").format(dim=int(dim))
 
 
 def _check_model(meta: StoreMeta, spec: registry.ModelSpec, path: Path, tier: str, adopt_model: bool) -> None:
@@ -224,7 +277,8 @@ def _needs_setup(conn: apsw.Connection, meta: StoreMeta, spec: registry.ModelSpe
     Queued deletes may wait: recall never returns a forgotten memory, whose row is gone."""
     if meta.model != spec.id or meta.dim != spec.dim:
         return True
-    return not conn.execute(sqlfiles.query("vec_table_exists")).get
+    return not conn.execute(sqlfiles.query("vec_table_exists")).get \
+        or not conn.execute(sqlfiles.query("vec_cell_column_exists")).get
 
 
 def _check_float_column(conn: apsw.Connection, path: Path) -> None:

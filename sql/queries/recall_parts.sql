@@ -189,14 +189,3 @@ CROSS JOIN memories AS m ON m.id = h.id
 WHERE CASE WHEN :min_score IS NULL THEN h.gate / (1.0 + exp(-(:r_hit_bias + :r_share * h.positive))) >= :floor
            ELSE relevance >= :min_score END
 ORDER BY h.score DESC, m.id DESC
-
--- name: word_document_count
--- How many memories hold the word (:match, one quoted FTS5 string: memento/fts_query.py), counted
--- up to :cap (memento/relevance.py: past half the rows bm25 weighs every count alike).
-SELECT count(*) FROM (SELECT 1 FROM memories_fts WHERE memories_fts MATCH :match LIMIT +:cap);
-
--- name: fts_averages
--- FTS5's own totals record (id 1 of the %_data table: a varint row count, then each column's token
--- count; fts5_index.c FTS5_AVERAGES_ROWID), the N of bm25's idf, read in O(1) where count(*) reads
--- every row (memento/relevance.py decodes it).
-SELECT block FROM memories_fts_data WHERE id = 1;

@@ -5,8 +5,10 @@
 DELETE FROM memories_vec WHERE rowid = :id;
 
 -- name: vec_insert
-INSERT INTO memories_vec (rowid, embedding_bits, embedding)
-VALUES (:id, vec_quantize_binary(:embedding), :embedding);
+-- :cell: the vector's partition, its nearest centroid (memento/vectors/partitions.py), 0 when the
+-- store has none.
+INSERT INTO memories_vec (rowid, cell, embedding_bits, embedding)
+VALUES (:id, :cell, vec_quantize_binary(:embedding), :embedding);
 
 -- name: mark_embedded
 UPDATE memories SET embedded_with = :model WHERE id = :id;
@@ -60,3 +62,31 @@ SELECT count(*) FROM memories WHERE embedded_with IS NOT NULL AND embedded_with 
 -- name: mark_pending_other_model
 -- Repair: make them pending, so backfill embeds them with the store's model.
 UPDATE memories SET embedded_with = NULL WHERE embedded_with IS NOT NULL AND embedded_with <> :model;
+
+-- name: vec_cell_column_exists
+-- Does memories_vec keep each vector's cell (stores made before migration 008 do not)?
+SELECT count(*) FROM pragma_table_info('memories_vec') WHERE name = 'cell';
+
+-- name: vec_all
+-- Partitioning (memento/vectors/partitions.py): every stored vector, read before memories_vec is
+-- made again with each vector in its cell (vec0 cannot update a partition key).
+SELECT rowid, value00 FROM memories_vec_auxiliary ORDER BY rowid;
+
+-- name: vector_partitions_read
+SELECT id, centroid FROM vector_partitions ORDER BY id;
+
+-- name: vector_partitions_clear
+DELETE FROM vector_partitions;
+
+-- name: vector_partition_insert
+INSERT INTO vector_partitions (id, centroid) VALUES (:id, :centroid);
+
+-- name: vec_rows_outside_cells
+-- Vectors whose cell has no centroid (0 is right only while the store has no centroids): a search
+-- never reads them. Left by a shell edit of vector_partitions, or a write that failed half-way.
+SELECT count(*) FROM memories_vec
+WHERE cell NOT IN (SELECT id FROM vector_partitions)
+  AND (cell <> 0 OR EXISTS (SELECT 1 FROM vector_partitions));
+
+-- name: vector_partitions_count
+SELECT count(*) FROM vector_partitions;

@@ -1,0 +1,98 @@
+"""What issue 23's speed-ups cost in recall quality, on the LoCoMo dev set (bench/locomo.py's protocol:
+a store per conversation, one memory per turn, k = 10): R@10 per category for
+
+  - the keyword side with query words held by more than a share of the memories left out
+    (RankingSettings.common_word_share; 1.0 = every word, today's default), and
+  - the vector side with the vectors partitioned into cells (memento/vectors/partitions.py) and only
+    the probe_cells nearest cells read. A dev store holds ~600 turns, far below the 20,000 vectors at
+    which a store partitions itself, so the cells are made on purpose here (~2 x sqrt(N) = 48 cells
+    of ~12 vectors: reading 16 of them reads a third of the store, 4 a twelfth).
+
+Each configuration asks every question of the same stores; the first line of each tier is the exact
+one (no word left out, one cell), the one to compare with (within 0.005 per category).
+
+    python bench/scale_quality.py --data locomo-dev.json --tier minimal
+    python bench/scale_quality.py --data locomo-dev.json --tier full
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import memento  # noqa: E402
+from bench import locomo  # noqa: E402
+from bench.common import merge_rows, write_result  # noqa: E402
+
+SHARES = (1.0, 0.5, 0.3, 0.1, 0.02)
+FULL_SHARES = (1.0, 0.3, 0.02)
+PROBES = (16, 4)
+
+
+def configs(tier: str) -> List[Tuple[str, str, Dict[str, object], bool]]:
+    """(label, mode, settings, partitioned)."""
+    out: List[Tuple[str, str, Dict[str, object], bool]] = []
+    if tier == "minimal":
+        return [(f"keyword common_word_share={s}", "keyword", {"common_word_share": s}, False) for s in SHARES]
+    out += [(f"hybrid common_word_share={s}", "hybrid", {"common_word_share": s}, False) for s in FULL_SHARES[1:]]
+    for mode in ("hybrid", "vector"):
+        out.append((f"{mode} one cell", mode, {}, False))
+        out += [(f"{mode} cells, probe_cells={p}", mode, {"probe_cells": p}, True) for p in PROBES]
+    return out
+
+
+def run(convs: Sequence[locomo.Conversation], tier: str) -> List[dict]:
+    todo = configs(tier)
+    runs = {label: locomo.Run(label) for label, *_ in todo}
+    for conv in convs:
+        with tempfile.TemporaryDirectory(prefix="scale-quality-") as tmp, \
+                memento.open(Path(tmp) / "m.db", tier=tier) as mem:
+            made = mem.remember_many(locomo.memento_items(conv), dedup=False)
+            dia = {m.id: t.dia_id for m, t in zip(made, conv.turns)}
+            # each question embedded once, handed to every configuration (recall(vector=))
+            qvec = dict(zip([q.text for q in conv.questions],
+                            mem._vectors.embed([q.text for q in conv.questions]))) if tier != "minimal" else {}
+            base = mem.ranking
+            for partitioned in (False, True):
+                if partitioned:
+                    if tier == "minimal":
+                        break
+                    mem._vectors.partition()  # the bench's one private call: cells on a small store
+                for label, mode, setting, wants in todo:
+                    if wants != partitioned:
+                        continue
+                    mem.ranking = replace(base, **setting)
+                    locomo.ask_all(runs[label], conv,
+                                   lambda q, mode=mode, dia=dia, qvec=qvec: [
+                                       dia[h.id] for h in mem.recall(q, k=10, mode=mode, vector=qvec.get(q))])
+    rows = []
+    for label, run_ in runs.items():
+        lines = locomo.aggregate(run_)
+        rows.append({"tier": tier, "config": label,
+                     "R@10": {c: round(line["R@10"], 4) for c, line in lines.items()},
+                     "query_ms_p50": locomo.speed(run_)["query_ms_p50"]})
+        print(f"{tier:>8} {label:<36} " + "  ".join(f"{c}:{line['R@10']:.4f}" for c, line in lines.items()))
+    return rows
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--tier", default="minimal", choices=("minimal", "full", "light", "tiny"))
+    args = ap.parse_args(argv)
+    convs, sha = locomo.load(args.data)
+    rows = run(convs, args.tier)
+    write_result("scale_quality", {"data": args.data.name, "sha256": sha, "k": 10,
+                                   "rows": merge_rows("scale_quality", rows, ("tier", "config"))})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

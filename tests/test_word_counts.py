@@ -1,0 +1,94 @@
+"""Per-word document counts (memento/word_counts.py) and the common-word rule of recall
+(RankingSettings.common_word_share): real minimal-tier stores, counts checked against a count in
+Python over the stored texts."""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import memento
+from memento import connection, word_counts
+
+WORDS = ["tea", "coffee", "water", "juice", "milk"]
+
+
+def holders(texts, word):
+    return sum(1 for t in texts if word in re.findall(r"\w+", t.lower()))
+
+
+def counts(mem, words, cap=None):
+    with connection.read_transaction(mem._conn):
+        return word_counts.read(mem._conn, words, cap), word_counts.row_count(mem._conn)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=4), min_size=0, max_size=30),
+       st.none() | st.integers(0, 12))
+def test_counts_are_the_memories_holding_each_word_up_to_the_cap(tmp_path_factory, rows, cap):
+    path = tmp_path_factory.mktemp("wc") / "m.db"
+    texts = [" ".join(r) for r in rows]
+    with memento.open(path, tier="minimal") as mem:
+        if texts:
+            mem.remember_many(texts, dedup=False)
+        got, total = counts(mem, WORDS + ["absent"], cap)
+    assert total == len(texts)
+    for w in WORDS + ["absent"]:
+        exact = holders(texts, w)
+        assert got[w] == (exact if cap is None else min(exact, cap))
+
+
+def test_counts_follow_forget_and_update_and_count_tags(mem):
+    a = mem.remember("green tea at noon")
+    b = mem.remember("black tea", tags=["coffee"])
+    mem.remember("coffee beans")
+    assert counts(mem, ["tea", "coffee"]) == ({"tea": 2, "coffee": 2}, 3)
+    mem.forget(a.id)
+    mem.update(b.id, text="black coffee")
+    assert counts(mem, ["tea", "coffee"]) == ({"tea": 0, "coffee": 2}, 2)
+
+
+def test_words_are_quoted_never_syntax(mem):
+    mem.remember('say "AND" or NEAR(x y) * -z')
+    words = ['"', "and", "near", "or", "*", "-", "x y"]
+    got, _ = counts(mem, words)
+    assert got["and"] == 1 and got["near"] == 1 and got["or"] == 1
+    assert got['"'] == 0 and got["*"] == 0
+
+
+def test_empty_store_counts_nothing(mem):
+    assert counts(mem, ["tea"]) == ({"tea": 0}, 0)
+
+
+@pytest.fixture
+def tea_store(mem):
+    # "tea" in 20 of 24 memories; "jasmine" and "oolong" in one each.
+    mem.remember_many([f"tea number {i}" for i in range(20)]
+                      + ["jasmine tea, the best", "oolong is a tea too", "plain water", "sparkling water"], dedup=False)
+    return mem
+
+
+def test_common_word_left_out_when_a_rarer_word_remains(tea_store):
+    mem = tea_store
+    exact = [h.id for h in mem.recall("jasmine tea", k=5, mode="keyword")]
+    mem.ranking = replace(mem.ranking, common_word_share=0.5)
+    pruned = [h.id for h in mem.recall("jasmine tea", k=5, mode="keyword")]
+    only_rare = [h.id for h in mem.recall("jasmine", k=5, mode="keyword")]
+    assert pruned == only_rare
+    assert exact[0] == pruned[0] and len(exact) == 5  # "tea" still found the others before
+
+
+def test_common_words_alone_are_kept(tea_store):
+    mem = tea_store
+    mem.ranking = replace(mem.ranking, common_word_share=0.5)
+    assert len(mem.recall("tea number", k=10, mode="keyword")) == 10
+    # the rarer word matches nothing: the common one stays
+    assert len(mem.recall("tea unheardof", k=10, mode="keyword")) == 10
+
+
+def test_default_searches_every_word(tea_store):
+    assert tea_store.ranking.common_word_share >= 1.0
+    assert len(tea_store.recall("jasmine tea", k=10, mode="keyword")) == 10
