@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 import apsw
 
@@ -144,27 +145,46 @@ def _make_private(path: Path, found: os.stat_result) -> None:
                          "it was left untouched") from e
 
 
+# A file that looks shorter than its header declares is read again this many times, TRUNCATED_WAIT
+# seconds apart, before it is called truncated: another process's checkpoint writes page 1 (the
+# header, with the new size) before the pages that extend the file, and then removes the WAL when
+# its last connection closes, so a store being created by another process at that very moment looks
+# cut off for an instant (seen with 8 processes creating one store at once).
+TRUNCATED_READS = 5
+TRUNCATED_WAIT = 0.05
+
+
 def _check_header(path: Path) -> None:
-    """Check the header ourselves, before SQLite may write to a file that is not a database.
-    Opened non-blocking and re-checked as a regular file: a FIFO swapped in meanwhile cannot hang us."""
+    """Check the header ourselves, before SQLite may write to a file that is not a database."""
+    for attempt in range(TRUNCATED_READS):
+        has_wal = _wal(path).exists()      # before the header: a WAL seen here covers what it declares
+        header, size = _read_header(path)
+        parsed = files.parse_header(header)
+        if not parsed.is_sqlite:
+            raise IncompatibleStoreError(f"{path} is not a SQLite database; it was left untouched")
+        if not parsed.truncated(size, has_wal=has_wal):
+            return
+        if attempt < TRUNCATED_READS - 1:
+            time.sleep(TRUNCATED_WAIT)
+    raise IncompatibleStoreError(
+        f"{path} is truncated ({size} bytes, header declares {parsed.declared_bytes});"
+        " it was left untouched: restore it from a backup")
+
+
+def _read_header(path: Path) -> Tuple[bytes, int]:
+    """The file's first bytes, then its size. Opened non-blocking and re-checked as a regular file: a
+    FIFO swapped in meanwhile cannot hang us."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as e:
         raise StoreError(f"{path}: cannot read it ({e.strerror})") from e
     try:
-        found = os.fstat(fd)
-        if not stat.S_ISREG(found.st_mode):
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise StoreError(f"{path} is not a regular file, not a memento store file; it was left untouched")
         header = os.read(fd, files.HEADER_BYTES)
+        return header, os.fstat(fd).st_size  # the size after the header: never older than what it declares
     finally:
         os.close(fd)
-    parsed = files.parse_header(header)
-    if not parsed.is_sqlite:
-        raise IncompatibleStoreError(f"{path} is not a SQLite database; it was left untouched")
-    if parsed.truncated(found.st_size, has_wal=_wal(path).exists()):
-        raise IncompatibleStoreError(
-            f"{path} is truncated ({found.st_size} bytes, header declares {parsed.declared_bytes});"
-            " it was left untouched: restore it from a backup")
 
 
 # -- the connection --------------------------------------------------------------------------------
