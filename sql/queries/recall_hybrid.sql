@@ -39,12 +39,7 @@ candidate_links AS MATERIALIZED (
 -- include: thread_links
   FROM candidates CROSS JOIN memories AS m ON m.id = candidates.id
 ),
--- What is ranked: the candidates and their neighbours, each once (one read of candidate_links).
-pool_ids AS MATERIALIZED (
-  SELECT DISTINCT CASE side.n WHEN 0 THEN c.id WHEN 1 THEN c.prev_id ELSE c.next_id END AS id
-  FROM candidate_links AS c CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2) AS side
-  WHERE id IS NOT NULL
-),
+-- include: pool_ids
 -- The exact bm25 of every pool member that matches (vector candidates and neighbours too).
 -- "+rowid": FTS5 walks the query's matches once and scores only pool members; a plain
 -- "rowid IN" would run one FTS5 query per member (measured at 10k memories: 6.3 ms vs 0.26 ms).
@@ -78,53 +73,7 @@ scored AS MATERIALIZED (
       AND (m.expires_at IS NULL OR m.expires_at > :now)
       AND (:include_superseded OR m.superseded_by IS NULL))
 ),
--- Who gives its fused score to whom: every candidate and every linked neighbour to itself (own),
--- and across each link between a candidate and its previous or next memory, both ways (lent).
--- Only a candidate's links are looked up, so two neighbours that are both outside the candidates
--- lend each other nothing (their scores are low on both sides anyway; looking up every pool
--- member's links cost ~0.8 ms more at 10k memories). All rows come from one read of
--- candidate_links (UNION ALL arms each reading it again cost ~0.2 ms apiece).
-gifts AS (
-  SELECT CASE side.n WHEN 0 THEN c.id WHEN 1 THEN c.prev_id WHEN 2 THEN c.next_id
-                     WHEN 3 THEN c.prev_id WHEN 4 THEN c.next_id ELSE c.id END AS giver,
-         CASE side.n WHEN 0 THEN c.id WHEN 1 THEN c.prev_id WHEN 2 THEN c.next_id
-                     WHEN 3 THEN c.id WHEN 4 THEN c.id WHEN 5 THEN c.prev_id ELSE c.next_id END AS receiver,
-         side.n <= 2 AS own
-  FROM candidate_links AS c
-  CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3
-              UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6) AS side
-),
--- Smoothing: score = fused + :gamma * max(0, best fused score lent to it). A memory that is not
--- in scored (hidden, filtered out) neither gives nor is ranked. scored is read once: SQLite
--- 3.54 refuses this statement with scored joined twice ("subqueries nested too deep").
-smoothed AS (
-  SELECT receiver AS id, own_fused + :gamma * max(0.0, coalesce(lent, 0.0)) AS smoothed
-  FROM (SELECT gifts.receiver,
-               max(CASE WHEN gifts.own THEN scored.fused END) AS own_fused,
-               max(CASE WHEN NOT gifts.own THEN scored.fused END) AS lent
-        FROM gifts JOIN scored ON scored.id = gifts.giver
-        GROUP BY gifts.receiver)
-  WHERE own_fused IS NOT NULL
-),
--- Recency and pins (memento/ranking.py): score = smoothed * factor (smoothed / factor when
--- negative). factor = 1 + :pin_boost for a pinned memory, else 0.5 ** (age in days at :as_of /
--- :half_life_days) when a half-life is set, else 1. Without a half-life and without pins in the
--- store no memories row is read and every score is exactly the smoothed one.
-final AS MATERIALIZED (
-  SELECT id, CASE WHEN smoothed >= 0 THEN smoothed * factor ELSE smoothed / factor END AS score
-  FROM (
-    SELECT id, smoothed,
-           CASE WHEN :half_life_days IS NULL
-                 AND (:pin_boost = 0 OR NOT EXISTS (SELECT 1 FROM memories WHERE pinned = 1)) THEN 1.0
-                ELSE (SELECT CASE WHEN m.pinned = 1 THEN 1.0 + :pin_boost
-                                  WHEN :half_life_days IS NULL THEN 1.0
-                                  ELSE max(1e-300, pow(0.5, max(0.0, julianday(:as_of) - julianday(m.created_at))
-                                                            / :half_life_days)) END
-                      FROM memories AS m WHERE m.id = smoothed.id) END AS factor
-    FROM smoothed)
-  ORDER BY score DESC, id DESC
-  LIMIT +:k
-),
+-- include: smoothed_final
 -- The vector side's best cosine similarity, for relevance's gate (recall_parts.sql, part hits);
 -- NULL without a vector candidate.
 best_similarity AS (SELECT 1.0 - min(distance) AS cosine FROM vector)

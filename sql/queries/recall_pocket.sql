@@ -29,12 +29,7 @@ candidate_links AS MATERIALIZED (
 -- include: thread_links
   FROM keyword CROSS JOIN memories AS m ON m.id = keyword.id
 ),
--- What is ranked: the candidates and their neighbours, each once (one read of candidate_links).
-pool_ids AS MATERIALIZED (
-  SELECT DISTINCT CASE side.n WHEN 0 THEN c.id WHEN 1 THEN c.prev_id ELSE c.next_id END AS id
-  FROM candidate_links AS c CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2) AS side
-  WHERE id IS NOT NULL
-),
+-- include: pool_ids
 -- The length of the query's vector (0: no known word, then no cosine).
 query_norm AS MATERIALIZED (
   SELECT CASE WHEN :w_vector > 0 THEN sqrt(memento_dot(:qvec, :qvec)) ELSE 0.0 END AS norm
@@ -73,47 +68,8 @@ scored AS MATERIALIZED (
       AND (m.expires_at IS NULL OR m.expires_at > :now)
       AND (:include_superseded OR m.superseded_by IS NULL)))
 ),
--- Who gives its fused score to whom, as in recall_hybrid.sql: every candidate and every linked
--- neighbour to itself (own), and across each link between a candidate and its previous or next
--- memory, both ways (lent). A neighbour has a score of its own here (its cosine), so it lends too.
-gifts AS (
-  SELECT CASE side.n WHEN 0 THEN c.id WHEN 1 THEN c.prev_id WHEN 2 THEN c.next_id
-                     WHEN 3 THEN c.prev_id WHEN 4 THEN c.next_id ELSE c.id END AS giver,
-         CASE side.n WHEN 0 THEN c.id WHEN 1 THEN c.prev_id WHEN 2 THEN c.next_id
-                     WHEN 3 THEN c.id WHEN 4 THEN c.id WHEN 5 THEN c.prev_id ELSE c.next_id END AS receiver,
-         side.n <= 2 AS own
-  FROM candidate_links AS c
-  CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3
-              UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6) AS side
-),
--- Smoothing: score = fused + :gamma * max(0, best fused score lent to it). A memory that is not in
--- scored (hidden, filtered out) neither gives nor is ranked.
-smoothed AS (
-  SELECT receiver AS id, own_fused + :gamma * max(0.0, coalesce(lent, 0.0)) AS smoothed
-  FROM (SELECT gifts.receiver,
-               max(CASE WHEN gifts.own THEN scored.fused END) AS own_fused,
-               max(CASE WHEN NOT gifts.own THEN scored.fused END) AS lent
-        FROM gifts JOIN scored ON scored.id = gifts.giver
-        GROUP BY gifts.receiver)
-  WHERE own_fused IS NOT NULL
-),
--- Recency and pins, as in recall_hybrid.sql: score = smoothed * factor (smoothed / factor when
--- negative); without a half-life and without pins in the store every score is the smoothed one.
-final AS MATERIALIZED (
-  SELECT id, CASE WHEN smoothed >= 0 THEN smoothed * factor ELSE smoothed / factor END AS score
-  FROM (
-    SELECT id, smoothed,
-           CASE WHEN :half_life_days IS NULL
-                 AND (:pin_boost = 0 OR NOT EXISTS (SELECT 1 FROM memories WHERE pinned = 1)) THEN 1.0
-                ELSE (SELECT CASE WHEN m.pinned = 1 THEN 1.0 + :pin_boost
-                                  WHEN :half_life_days IS NULL THEN 1.0
-                                  ELSE max(1e-300, pow(0.5, max(0.0, julianday(:as_of) - julianday(m.created_at))
-                                                            / :half_life_days)) END
-                      FROM memories AS m WHERE m.id = smoothed.id) END AS factor
-    FROM smoothed)
-  ORDER BY score DESC, id DESC
-  LIMIT +:k
-),
+-- A neighbour has a score of its own here (its cosine), so it lends too.
+-- include: smoothed_final
 -- The best static cosine among the keyword candidates and their neighbours, for relevance's gate
 -- (recall_parts.sql, part hits); NULL when none has a static vector (or the query none).
 best_similarity AS (SELECT max(cosine) AS cosine FROM pool)
