@@ -5,7 +5,7 @@ a store per conversation, one memory per turn, k = 10): R@10 per category for
     (RankingSettings.common_word_share; 1.0 = every word, today's default), and
   - the vector side with the vectors partitioned into cells (memento/vectors/partitions.py) and only
     the probe_cells nearest cells read. A dev store holds ~600 turns, far below the 20,000 vectors at
-    which a store partitions itself, so the cells are made on purpose here (~2 x sqrt(N) = 48 cells
+    which `memento optimize` partitions a store, so the cells are made on purpose here (~2 x sqrt(N) = 48 cells
     of ~12 vectors: reading 16 of them reads a third of the store, 4 a twelfth).
 
 Each configuration asks every question of the same stores; the first line of each tier is the exact

@@ -71,8 +71,21 @@ def _enable_foreign_keys(conn: apsw.Connection) -> None:
 def _keep_temp_tables_in_memory(conn: apsw.Connection) -> None:
     # Recall builds a dozen small temporary tables (materialized CTEs, ORDER BY ... LIMIT): with
     # temp_store=file each of them opens its own pager, ~0.4 ms of a 1 ms keyword recall at 10k
-    # memories. Big sorts (an index built by a migration) set it back to file: see schema.migrate.
+    # memories. Work that may hold the whole store in temporary tables sets it back to file for
+    # its transaction: see temp_on_disk.
     conn.pragma("temp_store", "memory")
+
+
+@contextlib.contextmanager
+def temp_on_disk(conn: apsw.Connection) -> Iterator[None]:
+    """Around a transaction (SQLite refuses the change inside one) whose temporary tables may hold
+    the whole store: a migration's index sort, vector partitioning's staging table, a repair. They
+    spill to a temporary file instead of RAM; recall's small ones go back to memory after."""
+    conn.pragma("temp_store", "file")
+    try:
+        yield
+    finally:
+        conn.pragma("temp_store", "memory")
 
 
 def _leave_checkpoints_to_litestream(conn: apsw.Connection, path: Path) -> None:

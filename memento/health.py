@@ -80,7 +80,8 @@ def repair(conn: apsw.Connection, path: Path, vectors=None) -> List[Fix]:
         raise IncompatibleStoreError(f"{path} is damaged (integrity_check: {'; '.join(damage[:5])}); repair "
                                      "only rebuilds indexes from intact memories: restore a backup")
     fixes: List[Fix] = []
-    with connection.write_transaction(conn):  # the caller (Memento.repair) translates SQLite's errors
+    # The caller (Memento.repair) translates SQLite's errors; rebuilt indexes sort on disk.
+    with connection.temp_on_disk(conn), connection.write_transaction(conn):
         fixes += _repair_keyword_index(conn)
         fixes += _repair_tags(conn)
         if vectors is not None:

@@ -6,6 +6,7 @@ store's connection and vector index; the SQL is in sql/queries/memories.sql and 
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Union
@@ -72,10 +73,10 @@ def insert(conn: apsw.Connection, vectors, new: List[validate.NewMemory], embed:
         given = _skip_known(conn, rows, normalised, hidden, keys, given, now)
     made = vectors_for(vectors, [r["text"] for r in rows], given, embed)
     statement = sqlfiles.query("insert_memory")
-    with connection.write_transaction(conn):
+    # A vector tier finds the cells of the batch's new vectors at once (forgotten when it ends).
+    cells = vectors.batch(made) if vectors is not None and made else contextlib.nullcontext()
+    with connection.write_transaction(conn), cells:
         time_cues.fill(conn)
-        if vectors is not None and made:
-            vectors.prepare(made)  # each vector's cell, for the whole batch at once
         ids.begin()
         if dedup:
             duplicates.rekey(conn)
@@ -105,8 +106,6 @@ def insert(conn: apsw.Connection, vectors, new: List[validate.NewMemory], embed:
                 if dedup:
                     current.superseded(m.supersedes)
             memories.append(memory)
-        if vectors is not None and made:
-            vectors.grown()  # partitions the vectors again when the store has grown enough
         if also is not None:
             also(conn)
     return memories

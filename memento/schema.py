@@ -15,7 +15,7 @@ from typing import Dict, Tuple
 import apsw
 
 from . import sqlfiles
-from .connection import write_transaction
+from .connection import temp_on_disk, write_transaction
 from .errors import IncompatibleStoreError
 
 APPLICATION_ID = 0x4D454D4F  # "MEMO"
@@ -78,20 +78,15 @@ def check(state: FileState, path: Path) -> None:
 def migrate(conn: apsw.Connection, path: Path) -> None:
     """Apply every pending migration under one write lock, re-checking the file after taking it:
     another process may have created or upgraded the store between our first look and now."""
-    # A migration may build an index over every memory: its sort spills to a temporary file, not
-    # to RAM (connections keep small temporary tables in memory, see db.py).
-    conn.pragma("temp_store", "file")
-    try:
-        with write_transaction(conn):
-            state = read_state(conn)
-            check(state, path)
-            for migration in sqlfiles.migrations()[state.user_version:]:
-                conn.execute(migration.sql)
-                conn.pragma("user_version", migration.version)
-            if state.application_id != APPLICATION_ID:
-                conn.pragma("application_id", APPLICATION_ID)
-    finally:
-        conn.pragma("temp_store", "memory")
+    # A migration may build an index over every memory: its sort spills to a temporary file.
+    with temp_on_disk(conn), write_transaction(conn):
+        state = read_state(conn)
+        check(state, path)
+        for migration in sqlfiles.migrations()[state.user_version:]:
+            conn.execute(migration.sql)
+            conn.pragma("user_version", migration.version)
+        if state.application_id != APPLICATION_ID:
+            conn.pragma("application_id", APPLICATION_ID)
 
 
 TABLES_FILE = "tables.json"  # in sql/migrations: what build_tables(v) returns for every version v

@@ -584,7 +584,21 @@ class Memento:
             limit = validate.positive_int(limit, "limit")
         if self._vectors is None:
             return 0
-        return self._vectors.backfill(batch_size, progress, limit)
+        done = self._vectors.backfill(batch_size, progress, limit)
+        if limit is None:
+            self._vectors.optimize()  # a whole backfill is maintenance time: cells too, when due
+        return done
+
+    @_one_at_a_time
+    def optimize(self) -> Optional[int]:
+        """Maintenance that is too slow for remember(): in a vector tier whose store has grown past
+        its next threshold (20k vectors, then every 8x), partition the vectors into cells again so
+        that vector search reads the cells nearest the query (memento/vectors/partitions.py; ~7 s at
+        100k vectors, holding the write lock). Returns the number of cells made, or None when
+        nothing was due (or the tier has no vector cells). `memento backfill` runs it too."""
+        if self._vectors is None:
+            return None
+        return self._vectors.optimize()
 
     @_one_at_a_time
     def reembed(self, *, progress: Optional[Callable[[int], None]] = None) -> int:

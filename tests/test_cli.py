@@ -94,6 +94,25 @@ def test_backfill_and_reembed_commands(capsys, store_path):
     assert json.loads(out.splitlines()[0])["text"] == "I adopted a kitten"
 
 
+@pytest.mark.vector
+def test_optimize_partitions_a_store_that_has_grown_then_has_nothing_to_do(capsys, store_path, monkeypatch):
+    from memento.vectors import partitions
+
+    from .conftest import require_tier
+    require_tier("full")
+    monkeypatch.setattr(partitions, "PARTITION_FROM", 40)
+    with memento.open(store_path, tier="full") as mem:
+        mem.remember_many([{"text": f"note {i}", "vector": [float(i % 7 == j) + 0.1 for j in range(384)]}
+                           for i in range(50)], dedup=False)
+    db = ["--db", str(store_path), "--tier", "full"]
+    code, out, _ = run(capsys, "doctor", *db)
+    assert code == 0 and "memento optimize" in out
+    code, out, _ = run(capsys, "optimize", *db)
+    assert code == 0 and out.strip() == "vectors partitioned into 16 cells"
+    code, out, _ = run(capsys, "optimize", *db, "--json")
+    assert code == 0 and json.loads(out) == {"cells": None}
+
+
 def test_doctor_fails_loudly_on_a_broken_index(capsys, store_path):
     db = ["--db", str(store_path)]
     run(capsys, "remember", "alpha bravo", *db)

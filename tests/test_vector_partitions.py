@@ -128,17 +128,49 @@ def test_doctor_finds_vectors_whose_cell_lost_its_centroid_and_repair_fixes_them
     assert vector_candidates(fmem, q)[0][0] == ids[0]
 
 
-def test_a_store_partitions_itself_when_it_grows(fmem, monkeypatch):
+def partition_count(mem) -> int:
+    return mem._conn.execute("SELECT count(*) FROM vector_partitions").fetchone()[0]
+
+
+def test_remember_never_partitions_optimize_does_once_the_store_has_grown(fmem, monkeypatch):
     from memento.vectors import partitions
     monkeypatch.setattr(partitions, "PARTITION_FROM", 100)
     fill(fmem, unit_vectors(60))
-    assert fmem._conn.execute("SELECT count(*) FROM vector_partitions").fetchone()[0] == 0
-    assert set(cells(fmem).values()) == {0}
-    fill(fmem, unit_vectors(60, seed=3))  # 120 >= 100: this batch partitions
-    assert fmem._conn.execute("SELECT count(*) FROM vector_partitions").fetchone()[0] == 21
-    assert 0 not in cells(fmem).values() and len(cells(fmem)) == 120
+    assert fmem.optimize() is None and partition_count(fmem) == 0
+    fill(fmem, unit_vectors(60, seed=3))  # 120 >= 100: due, but a write never rewrites every vector
+    assert partition_count(fmem) == 0 and set(cells(fmem).values()) == {0}
+    check = next(c for c in fmem.doctor() if c.name == "vector cells have their centroids")
+    assert check.ok and "memento optimize" in check.detail
+    assert fmem.optimize() == 21  # 2 x sqrt(120)
+    assert partition_count(fmem) == 21 and 0 not in cells(fmem).values() and len(cells(fmem)) == 120
     nxt = fmem._conn.execute("SELECT value FROM store_meta WHERE key = 'vector_partition_next'").fetchone()[0]
     assert int(nxt) == 8 * 120  # the next partitioning: when the store is 8 times as big
+    assert fmem.optimize() is None  # not due again
+    assert "memento optimize" not in next(c for c in fmem.doctor()
+                                          if c.name == "vector cells have their centroids").detail
+
+
+def test_a_whole_backfill_partitions_when_due(fmem, monkeypatch):
+    from memento.vectors import partitions
+    monkeypatch.setattr(partitions, "PARTITION_FROM", 100)
+    fill(fmem, unit_vectors(120))
+    assert fmem.backfill(limit=5) == 0 and partition_count(fmem) == 0  # a small step (MCP idle): no
+    assert fmem.backfill() == 0 and partition_count(fmem) == 21
+
+
+def test_partitioning_a_slice_at_a_time_places_every_vector(fmem, monkeypatch):
+    from memento.vectors import partitions
+    monkeypatch.setattr(partitions, "CHUNK", 7)  # 300 vectors in 43 slices, the last one short
+    x = unit_vectors(300, seed=11)
+    ids = fill(fmem, x)
+    assert fmem._vectors.partition() == 34
+    placed = cells(fmem)
+    assert sorted(placed) == sorted(ids)
+    for i, v in zip(ids, x):
+        assert placed[i] == nearest_cell(fmem, v)
+    stored = dict(fmem._conn.execute("SELECT rowid, value00 FROM memories_vec_auxiliary").fetchall())
+    assert all(stored[i] == v.tobytes() for i, v in zip(ids, x))  # every vector came back unchanged
+    assert fmem._conn.execute("SELECT count(*) FROM temp.sqlite_schema").fetchone()[0] == 0  # staging gone
 
 
 def test_a_store_from_before_cells_is_made_again_on_open(store_path):
@@ -162,7 +194,8 @@ def test_a_store_from_before_cells_is_made_again_on_open(store_path):
 def test_a_partitioning_rolled_back_leaves_no_cell_behind(fmem, monkeypatch):
     from memento.vectors import partitions
     monkeypatch.setattr(partitions, "PARTITION_FROM", 100)
-    fill(fmem, unit_vectors(120))  # partitioned by this batch
+    fill(fmem, unit_vectors(120))
+    assert fmem.optimize() == 21
     fmem._conn.execute("DELETE FROM vector_partitions")  # back to one cell, by hand
     monkeypatch.setattr(partitions, "PARTITION_FROM", 1000)
     fmem._vectors.repair()

@@ -464,6 +464,19 @@ def _backfill(args) -> None:
         output.print_json({"embedded": done})
 
 
+@command("optimize", "partition a big store's vectors into cells when it has grown enough (vector tiers)")
+def _optimize(args) -> None:
+    with _open(args) as mem:
+        cells = mem.optimize()
+    if args.json:
+        output.print_json({"cells": cells})
+    elif cells is None:
+        print("nothing to do: the vector cells are up to date (or this tier has none)")
+    else:
+        print(f"vectors partitioned into {output.counted(cells, 'cell')}" if cells
+              else "vectors kept in one cell (too few to partition)")
+
+
 @command("reembed", "rebuild every vector with this tier's model (e.g. after a model change)")
 def _reembed(args) -> None:
     with store.open(_store_path(args), tier=args.tier, reembed=True) as mem:

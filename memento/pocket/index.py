@@ -9,8 +9,9 @@ vectors side by side, each tier filling what it lacks with its own backfill.
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Iterator, List, Optional, Sequence
 
 import apsw
 
@@ -77,13 +78,16 @@ class PocketIndex:
                 self._write(memory.id, vector)
         return memories
 
-    # The write path's hooks for vector cells (memento/vectors/partitions.py): static vectors are
-    # not placed in cells, so before and after a batch there is nothing to do.
-    def prepare(self, vectors: List[bytes]) -> None:
-        """Before a batch's writes (VectorIndex finds its vectors' cells here)."""
+    # Vector cells' hooks (memento/vectors/partitions.py): static vectors are not placed in cells,
+    # so there is nothing to do before a batch's writes nor to optimize.
+    @contextlib.contextmanager
+    def batch(self, vectors: Sequence[Optional[bytes]]) -> Iterator[None]:
+        """Around a batch's writes (VectorIndex finds its vectors' cells here)."""
+        yield
 
-    def grown(self) -> None:
-        """After a batch's writes (VectorIndex partitions its vectors again when the store grew)."""
+    def optimize(self) -> Optional[int]:
+        """Nothing to partition (VectorIndex partitions its vectors when the store has grown)."""
+        return None
 
     def _write(self, memory_id: int, vector: bytes) -> None:
         self._conn.execute(sqlfiles.query("pocket_write"),

@@ -4,10 +4,11 @@ Imported by store.open() only when the tier has embeddings, so the minimal tier 
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Iterator, List, Optional, Sequence
 
 import apsw
 
@@ -65,7 +66,8 @@ class VectorIndex:
             if store.read_only:
                 raise StoreError(f"{path} is read-only and has no {tier!r} vectors to search: open it with "
                                  f"tier={store.meta.tier or 'minimal'!r}, or once with write access")
-            with connection.translate_errors(path), connection.write_transaction(conn):
+            with connection.translate_errors(path), connection.temp_on_disk(conn), \
+                    connection.write_transaction(conn):
                 meta = read_meta(conn)  # under the lock: another process may have changed it
                 _check_model(meta, spec, path, tier, adopt_model)
                 if meta.model != spec.id:
@@ -107,11 +109,17 @@ class VectorIndex:
             marked.append(memory)
         return marked
 
-    def prepare(self, vectors: List[bytes]) -> None:
-        """Inside a batch's write transaction, before its writes: find the cells of all its vectors at
-        once (one matrix product instead of one per vector)."""
-        vectors = [v for v in vectors if v]
-        self._batch_cells = dict(zip(vectors, self._cells.of(self._conn, vectors))) if vectors else {}
+    @contextlib.contextmanager
+    def batch(self, vectors: Sequence[Optional[bytes]]) -> Iterator[None]:
+        """Around a batch's writes, inside its write transaction: the cells of all its vectors found at
+        once (one matrix product instead of one per vector), forgotten when the batch ends (a failed
+        batch's cells must not outlive the centroids they were found with)."""
+        given = [v for v in vectors if v]
+        self._batch_cells = dict(zip(given, self._cells.of(self._conn, given))) if given else {}
+        try:
+            yield
+        finally:
+            self._batch_cells = {}
 
     def _write(self, memory_id: int, vector: bytes) -> None:
         """Replace the memory's vector, in the cell of its nearest centroid, and record the model that
@@ -123,18 +131,22 @@ class VectorIndex:
         self._conn.execute(sqlfiles.query("vec_insert"), {"id": memory_id, "cell": cell, "embedding": vector})
         self._conn.execute(sqlfiles.query("mark_embedded"), {"id": memory_id, "model": self.spec.id})
 
-    def grown(self) -> None:
-        """After a batch of writes (inside its transaction): partition the vectors again when the store
-        has grown past the next threshold (memento/vectors/partitions.py); O(1) otherwise."""
-        self._batch_cells = {}
-        if partitions.due(self._conn):
-            self._cells.forget()
-            partitions.partition(self._conn, create_sql(int(self.spec.dim)))
+    def optimize(self) -> Optional[int]:
+        """Partition the vectors again when the store has grown past the next threshold (its own write
+        transaction: it rewrites every vector, memento/vectors/partitions.py); returns the number of
+        cells, or None when nothing was due (two point reads)."""
+        if not partitions.due(self._conn):
+            return None
+        self._cells.forget()
+        with connection.temp_on_disk(self._conn), connection.write_transaction(self._conn):
+            if not partitions.due(self._conn):  # another process partitioned meanwhile
+                return None
+            return partitions.partition(self._conn, create_sql(int(self.spec.dim)))
 
     def partition(self) -> int:
         """Partition the vectors anew now, however few (tests, benches); returns the number of cells."""
         self._cells.forget()
-        with connection.write_transaction(self._conn):
+        with connection.temp_on_disk(self._conn), connection.write_transaction(self._conn):
             return partitions.partition(self._conn, create_sql(int(self.spec.dim)), force=True)
 
     def delete(self, memory_id: int) -> None:
@@ -162,15 +174,13 @@ class VectorIndex:
             seen += len(rows)
             after = rows[-1][0]
             vectors = self.embed([text_of(text) for _, text in rows])
-            with connection.write_transaction(self._conn):
-                self.prepare(vectors)
+            with connection.write_transaction(self._conn), self.batch(vectors):
                 for (memory_id, text), vector in zip(rows, vectors):
                     current = self._conn.execute(sqlfiles.query("text_of"), {"id": memory_id}).fetchone()
                     if current is None or current[0] != text:
                         continue  # forgotten, embedded or edited meanwhile: the next pass sees it
                     self._write(memory_id, vector)
                     done += 1
-                self.grown()
             if progress is not None:
                 progress(len(rows))
 
@@ -217,10 +227,11 @@ class VectorIndex:
     def _check_cells(self) -> Check:
         outside = self._count("vec_rows_outside_cells")
         cells = self._count("vector_partitions_count")
+        due = "; partitioning is due: `memento optimize`" if partitions.due(self._conn) else ""
         return Check("vector cells have their centroids", outside == 0,
                      f"{outside} vectors in cells without a centroid: search never reads them "
                      "(fix: memento doctor --repair)" if outside
-                     else (f"{cells} cells" if cells else "one cell (not partitioned)"))
+                     else (f"{cells} cells" if cells else "one cell (not partitioned)") + due)
 
     def _check_pending(self) -> Check:
         pending = self.pending()

@@ -3,16 +3,20 @@ vector search reads the cells nearest the query instead of every vector (issue 2
 
 - A store with fewer than PARTITION_FROM vectors has no centroids: every vector is in cell 0 and
   search reads them all (exactly as without cells).
-- Partitioning (inside the caller's write transaction): spherical k-means (cosine) on a sample of
-  the store's vectors, about 2 x sqrt(vectors) cells, every vector written again into the cell of
-  its nearest centroid (vec0 cannot update a partition key: memories_vec is made again). It runs
-  when a batch of writes takes the largest memory id past a threshold: PARTITION_FROM, then GROWTH
-  x the largest id at the last partitioning, so a growing store is partitioned O(log N) times and
-  rewrites O(N) vectors in all (GROWTH = 8: each vector about 1/7 more writes).
-- Every vector written after that goes to the cell of its nearest centroid (VectorIndex._write):
-  the centroids are read once and kept while the store's partition version is unchanged (checked
-  in each write transaction, so another process's partitioning is seen).
-- `memento doctor` checks that every vector's cell has its centroid; --repair partitions again.
+- Partitioning: spherical k-means (cosine) on a sample of the store's vectors, about 2 x sqrt(vectors)
+  cells, every vector written again into the cell of its nearest centroid (vec0 cannot update a
+  partition key: memories_vec is made again). It rewrites every vector (~7 s at 100k on 2 cores), so
+  it never runs inside remember(): `Memento.optimize()` (`memento optimize`, and `memento backfill`
+  at its end) partitions once the largest memory id has passed a threshold: PARTITION_FROM, then
+  GROWTH x the largest id at the last partitioning, so a growing store is partitioned O(log N) times
+  and rewrites O(N) vectors in all (GROWTH = 8: each vector about 1/7 more writes). Memory stays
+  bounded: the vectors pass through a temporary table and numpy in slices (CHUNK), never all at once.
+- Every vector written in between goes to the cell of its nearest centroid (VectorIndex._write), so a
+  store that is due keeps working, its cells only grow: the centroids are read once and kept while
+  the store's partition version is unchanged (checked in each write transaction, so another
+  process's partitioning is seen).
+- `memento doctor` checks that every vector's cell has its centroid and says when partitioning is
+  due; --repair partitions again.
 
 numpy is a vector-tier dependency; the minimal path never imports this module.
 """
@@ -30,6 +34,7 @@ PARTITION_FROM = 20_000    # vectors: below, one cell (search reads every vector
 GROWTH = 8                 # partition again when the largest memory id reaches GROWTH x the last one
 SAMPLE_PER_CELL = 32       # k-means sample: this many vectors per cell (at most every vector)
 ROUNDS = 8                 # k-means rounds
+CHUNK = 4_096              # vectors read, assigned and written at a time (a 1M store: ~30 MB of numpy)
 NEXT_KEY = "vector_partition_next"        # store_meta: the largest memory id that partitions again
 VERSION_KEY = "vector_partition_version"  # store_meta: changes with every partitioning
 
@@ -44,17 +49,18 @@ def kmeans(x: np.ndarray, k: int, rounds: int = ROUNDS, seed: int = 0) -> np.nda
     loses every vector keeps its centroid."""
     rng = np.random.default_rng(seed)
     centroids = x[rng.choice(len(x), k, replace=False)].copy()
+    every = np.arange(k, dtype=np.int64)
     for _ in range(rounds):
-        nearest = np.argmax(x @ centroids.T, axis=1)
+        cell = nearest(x, every, centroids)
         sums = np.zeros_like(centroids)
-        np.add.at(sums, nearest, x)
+        np.add.at(sums, cell, x)
         norms = np.linalg.norm(sums, axis=1)
         filled = norms > 0
         centroids[filled] = sums[filled] / norms[filled, None]
     return centroids
 
 
-def nearest(x: np.ndarray, ids: np.ndarray, centroids: np.ndarray, chunk: int = 32_768) -> np.ndarray:
+def nearest(x: np.ndarray, ids: np.ndarray, centroids: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
     """The cell (its id) of the nearest centroid of each row of x, by cosine (all unit vectors)."""
     return np.concatenate([ids[np.argmax(x[i:i + chunk] @ centroids.T, axis=1)]
                            for i in range(0, len(x), chunk)]) if len(x) else np.zeros(0, dtype=np.int64)
@@ -116,28 +122,49 @@ def partition(conn: apsw.Connection, create_sql: str, force: bool = False) -> in
     PARTITION_FROM vectors (and not force): no centroids, every vector in cell 0. Returns the
     number of cells (0: not partitioned)."""
     largest = conn.execute(sqlfiles.query("largest_memory_id")).get or 0
-    rows = conn.execute(sqlfiles.query("vec_all")).fetchall()
-    count = len(rows)
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    x = as_matrix([r[1] for r in rows], len(rows[0][1]) // 4) if rows else np.zeros((0, 0), np.float32)
-    del rows
+    ids = np.array([r[0] for r in conn.execute(sqlfiles.query("vec_ids"))], dtype=np.int64)
+    count = len(ids)
     conn.execute(sqlfiles.query("vector_partitions_clear"))
+    cell_ids = np.zeros(0, dtype=np.int64)
     if count >= PARTITION_FROM or (force and count >= 16):
         k = min(cells_for(count), count)
-        rng = np.random.default_rng(0)
-        sample = x[rng.choice(count, min(count, SAMPLE_PER_CELL * k), replace=False)]
+        chosen = np.sort(np.random.default_rng(0).choice(ids, min(count, SAMPLE_PER_CELL * k), replace=False))
+        sample = as_matrix([conn.execute(sqlfiles.query("vec_one"), {"id": int(i)}).get for i in chosen],
+                           _dim(conn))
         centroids = kmeans(sample, k).astype("<f4")
+        del sample
         cell_ids = np.arange(1, k + 1, dtype=np.int64)
-        cells = nearest(x, cell_ids, centroids)
         conn.executemany(sqlfiles.query("vector_partition_insert"),
                          ({"id": int(i), "centroid": c.tobytes()} for i, c in zip(cell_ids, centroids)))
-    else:
-        k, cells = 0, np.zeros(count, dtype=np.int64)
-    conn.execute(sqlfiles.query("drop_vec"))  # vec0 cannot move a vector to another cell: made again
-    conn.execute(create_sql)
-    conn.executemany(sqlfiles.query("vec_insert"),
-                     ({"id": int(i), "cell": int(c), "embedding": v.tobytes()} for i, c, v in zip(ids, cells, x)))
+    # vec0 cannot move a vector to another cell, nor be renamed: the vectors wait in a temporary
+    # table (a file, not memory) while memories_vec is made again, then come back a slice at a time.
+    conn.execute(sqlfiles.query("vector_staging_drop"))
+    conn.execute(sqlfiles.query("vector_staging_create"))
+    try:
+        conn.execute(sqlfiles.query("vector_staging_fill"))
+        conn.execute(sqlfiles.query("drop_vec"))
+        conn.execute(create_sql)
+        after = -1
+        while True:
+            rows = conn.execute(sqlfiles.query("vector_staging_slice"), {"after": after, "n": CHUNK}).fetchall()
+            if not rows:
+                break
+            after = rows[-1][0]
+            vectors = [r[1] for r in rows]
+            cells = (nearest(as_matrix(vectors, len(vectors[0]) // 4), cell_ids, centroids) if len(cell_ids)
+                     else np.zeros(len(rows), dtype=np.int64))
+            conn.executemany(sqlfiles.query("vec_insert"),
+                             ({"id": r[0], "cell": int(c), "embedding": r[1]} for r, c in zip(rows, cells)))
+    finally:
+        conn.execute(sqlfiles.query("vector_staging_drop"))
     version = int(meta.read_setting(conn, VERSION_KEY) or 0) + 1
     meta.write_setting(conn, VERSION_KEY, str(version))
+    k = len(cell_ids)
     meta.write_setting(conn, NEXT_KEY, str(GROWTH * max(largest, 1) if k else max(largest, 0) + PARTITION_FROM - count))
     return k
+
+
+def _dim(conn: apsw.Connection) -> int:
+    """The stored vectors' size in numbers (every vector has the store's one dim)."""
+    first = conn.execute(sqlfiles.query("vec_first")).get
+    return len(first) // 4

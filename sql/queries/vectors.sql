@@ -67,10 +67,30 @@ UPDATE memories SET embedded_with = NULL WHERE embedded_with IS NOT NULL AND emb
 -- Does memories_vec keep each vector's cell (stores made before migration 008 do not)?
 SELECT count(*) FROM pragma_table_info('memories_vec') WHERE name = 'cell';
 
--- name: vec_all
--- Partitioning (memento/vectors/partitions.py): every stored vector, read before memories_vec is
--- made again with each vector in its cell (vec0 cannot update a partition key).
-SELECT rowid, value00 FROM memories_vec_auxiliary ORDER BY rowid;
+-- name: vec_ids
+-- Partitioning (memento/vectors/partitions.py): every stored vector's memory id (the sample's pool).
+SELECT rowid FROM memories_vec_auxiliary ORDER BY rowid;
+
+-- name: vec_one
+SELECT value00 FROM memories_vec_auxiliary WHERE rowid = :id;
+
+-- name: vec_first
+SELECT value00 FROM memories_vec_auxiliary LIMIT 1;
+
+-- name: vector_staging_create
+-- Partitioning makes memories_vec again (vec0 cannot update a partition key, nor be renamed): the
+-- vectors wait here meanwhile, in the temporary database (a file, not memory), inside the
+-- partitioning's write transaction.
+CREATE TEMP TABLE vector_staging (id INTEGER PRIMARY KEY, embedding BLOB NOT NULL);
+
+-- name: vector_staging_fill
+INSERT INTO temp.vector_staging (id, embedding) SELECT rowid, value00 FROM memories_vec_auxiliary;
+
+-- name: vector_staging_slice
+SELECT id, embedding FROM temp.vector_staging WHERE id > :after ORDER BY id LIMIT :n;
+
+-- name: vector_staging_drop
+DROP TABLE IF EXISTS temp.vector_staging;
 
 -- name: vector_partitions_read
 SELECT id, centroid FROM vector_partitions ORDER BY id;
