@@ -15,11 +15,10 @@ from typing import Callable, Iterator, List, Optional, Sequence
 
 import apsw
 
-from .. import connection, meta, sqlfiles
+from .. import connection, meta, pending, sqlfiles
 from ..errors import StoreError
 from ..health import Check, Fix, run_check
 from ..opening import StoreFile
-from ..strict_json import text_of
 from ..values import Memory
 from . import table as table_file
 
@@ -104,27 +103,9 @@ class PocketIndex:
         """Compute the static vector of every memory without one (embed="later", another tier's
         writes, changed texts), a batch at a time: computed outside the write lock, written if the
         memory is still pending with the same text."""
-        done, after, seen = 0, 0, 0
-        while True:
-            take = batch_size if limit is None else min(batch_size, limit - seen)
-            if take <= 0:
-                return done
-            rows = self._conn.execute(sqlfiles.query("pocket_pending_batch"),
-                                      {"after_id": after, "limit": take}).fetchall()
-            if not rows:
-                return done
-            seen += len(rows)
-            after = rows[-1][0]
-            vectors = self.embed([text_of(text) for _, text in rows])
-            with connection.write_transaction(self._conn):
-                for (memory_id, text), vector in zip(rows, vectors):
-                    current = self._conn.execute(sqlfiles.query("pocket_pending_text"), {"id": memory_id}).fetchone()
-                    if current is None or current[0] != text:
-                        continue   # forgotten, computed or edited meanwhile: the next pass sees it
-                    self._write(memory_id, vector)
-                    done += 1
-            if progress is not None:
-                progress(len(rows))
+        return pending.backfill(self._conn, self.embed, self.batch, self._write, batch_query="pocket_pending_batch",
+                                text_query="pocket_pending_text", batch_size=batch_size,
+                                progress=progress, limit=limit)
 
     def reset(self) -> None:
         """Every memory pending (the next backfill computes all of them again)."""

@@ -12,12 +12,11 @@ from typing import Callable, Iterator, List, Optional, Sequence
 
 import apsw
 
-from .. import connection, sqlfiles
+from .. import connection, pending, sqlfiles
 from ..errors import ModelMismatchError, StoreError
 from ..health import Check, Fix, run_check
 from ..meta import StoreMeta, read_meta, record_meta
 from ..opening import StoreFile
-from ..strict_json import text_of
 from ..values import Memory
 from . import model_files, partitions, registry
 from .embedder import Embedder
@@ -162,27 +161,8 @@ class VectorIndex:
         Each batch is embedded outside the write lock, then written if its text is still the same.
         `limit`: look at no more than this many pending memories (None: all of them).
         Called inside a Memento call, which turns SQLite's errors into ours."""
-        done, after, seen = 0, 0, 0
-        while True:
-            take = batch_size if limit is None else min(batch_size, limit - seen)
-            if take <= 0:
-                return done
-            rows = self._conn.execute(sqlfiles.query("pending_batch"),
-                                      {"after_id": after, "limit": take}).fetchall()
-            if not rows:
-                return done
-            seen += len(rows)
-            after = rows[-1][0]
-            vectors = self.embed([text_of(text) for _, text in rows])
-            with connection.write_transaction(self._conn), self.batch(vectors):
-                for (memory_id, text), vector in zip(rows, vectors):
-                    current = self._conn.execute(sqlfiles.query("text_of"), {"id": memory_id}).fetchone()
-                    if current is None or current[0] != text:
-                        continue  # forgotten, embedded or edited meanwhile: the next pass sees it
-                    self._write(memory_id, vector)
-                    done += 1
-            if progress is not None:
-                progress(len(rows))
+        return pending.backfill(self._conn, self.embed, self.batch, self._write, batch_query="pending_batch",
+                                text_query="text_of", batch_size=batch_size, progress=progress, limit=limit)
 
     def reset(self) -> None:
         """Mark every memory pending (the next backfill re-embeds all of them)."""
