@@ -96,10 +96,9 @@ def test_backfill_and_reembed_commands(capsys, store_path):
 
 @pytest.mark.vector
 def test_optimize_partitions_a_store_that_has_grown_then_has_nothing_to_do(capsys, store_path, monkeypatch):
-    from memento.vectors import partitions
-
     from .conftest import require_tier
     require_tier("full")
+    from memento.vectors import partitions  # numpy: a vector tier's
     monkeypatch.setattr(partitions, "PARTITION_FROM", 40)
     with memento.open(store_path, tier="full") as mem:
         mem.remember_many([{"text": f"note {i}", "vector": [float(i % 7 == j) + 0.1 for j in range(384)]}

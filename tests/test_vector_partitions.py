@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 import memento
 from memento import sqlfiles, times
 from memento.ranking import RecallRequest
-from memento.vectors.index import create_sql
 from tests.conftest import require_tier
+
+np = pytest.importorskip("numpy", reason="vector cells are a vector tier's (numpy comes with fastembed)")
+from memento.vectors.index import create_sql  # noqa: E402  (imports numpy)
 
 DIM = 384
 
