@@ -236,13 +236,19 @@ class Server:
             self._idle_embedded += done
             self._model_timed = True            # the model is loaded now: no tool call will load it
             return 0.0
+        self._report_idle_work()
+        return IDLE_RECHECK_SECONDS
+
+    def _report_idle_work(self) -> None:
+        """One line on stderr for a run of idle batches: when none is left, or when the session ends
+        first (input closed right after the last batch)."""
         if self._idle_embedded:
             _log(f"memento: embedded {self._idle_embedded} memories stored without a vector, while idle "
                  f"({time.perf_counter() - self._idle_started:.1f} s)")
             self._idle_embedded = 0
-        return IDLE_RECHECK_SECONDS
 
     def close(self) -> None:
+        self._report_idle_work()
         if self.store is not None:
             self.store.close()
             self.store = None
