@@ -606,7 +606,9 @@ class Memento:
         if self._vectors is None:
             raise InvalidInputError(f"tier {self.tier!r} has no vectors to rebuild")
         self._vectors.reset()
-        return self._vectors.backfill(progress=progress)
+        done = self._vectors.backfill(progress=progress)
+        self._vectors.optimize()  # cells from the new vectors when the store is big enough
+        return done
 
     @_one_at_a_time
     def doctor(self) -> List[Check]:

@@ -210,3 +210,20 @@ def test_a_partitioning_rolled_back_leaves_no_cell_behind(fmem, monkeypatch):
     one = fmem.remember("after the rollback", vector=unit_vectors(1, seed=5)[0].tobytes())
     assert cells(fmem)[one.id] == 0  # the rolled-back centroids are not used
     assert all(c.ok for c in fmem.doctor() if c.name == "vector cells have their centroids")
+
+
+def test_a_store_embedded_again_by_another_model_gets_new_cells(store_path, monkeypatch):
+    require_tier("full")
+    from memento.vectors import partitions
+    monkeypatch.setattr(partitions, "PARTITION_FROM", 100)
+    with memento.open(store_path, tier="full") as mem:
+        fill(mem, unit_vectors(120))
+        assert mem.optimize() == 21
+        mem._conn.execute("UPDATE store_meta SET value = 'some-other-model' WHERE key = 'model'")
+    with memento.open(store_path, tier="full", reembed=True) as mem:
+        # the old model's centroids are gone, and the next partitioning is due again (not at 8 x 120)
+        assert partition_count(mem) == 0
+        assert mem._conn.execute("SELECT value FROM store_meta WHERE key = 'vector_partition_next'").fetchone() is None
+        assert mem.reembed() == 120
+        assert partition_count(mem) == 21 and 0 not in cells(mem).values() and len(cells(mem)) == 120
+        assert all(c.ok for c in mem.doctor() if c.name.startswith("vector"))

@@ -73,7 +73,7 @@ class VectorIndex:
                     conn.execute(sqlfiles.query("drop_vec"))
                     conn.execute(sqlfiles.query("reset_vectors"))
                     conn.execute(sqlfiles.query("clear_vector_deletes"))
-                    conn.execute(sqlfiles.query("vector_partitions_clear"))
+                    partitions.forget(conn)
                 dim = int(spec.dim)  # the one value formatted into SQL: an int from our own registry
                 if conn.execute(sqlfiles.query("vec_table_exists")).get \
                         and not conn.execute(sqlfiles.query("vec_cell_column_exists")).get:

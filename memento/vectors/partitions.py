@@ -164,6 +164,14 @@ def partition(conn: apsw.Connection, create_sql: str, force: bool = False) -> in
     return k
 
 
+def forget(conn: apsw.Connection) -> None:
+    """The vectors are dropped (another model): no centroids, and the next partitioning is due at
+    PARTITION_FROM again, so a store re-embedded whole is partitioned by the next optimize."""
+    conn.execute(sqlfiles.query("vector_partitions_clear"))
+    meta.write_setting(conn, NEXT_KEY, None)
+    meta.write_setting(conn, VERSION_KEY, str(int(meta.read_setting(conn, VERSION_KEY) or 0) + 1))
+
+
 def _dim(conn: apsw.Connection) -> int:
     """The stored vectors' size in numbers (every vector has the store's one dim)."""
     first = conn.execute(sqlfiles.query("vec_first")).get
