@@ -257,14 +257,16 @@ def scale_section() -> str:
     quality = load("scale_quality")
     if quality:
         cats = ("1", "2", "3", "4", "overall", "5")
-        def order(r: dict) -> tuple:  # per tier and mode, the exact statement first
-            exact = "one cell" in r["config"] or r["config"].endswith("=1.0")
-            return (r["tier"] != "minimal", r["tier"], r["config"].split()[0], not exact, r["config"])
+        def order(r: dict) -> tuple:  # per tier and mode (and distractor store), the exact statement first
+            exact = "one cell" in r["config"] or "=1.0" in r["config"]
+            big = r["config"].split(", ")[1] if ", " in r["config"] else ""
+            return (r["tier"] != "minimal", r["tier"], big, r["config"].split()[0], not exact, r["config"])
         rows = [[r["tier"], r["config"], *[f"{r['R@10'].get(c, 0):.4f}" for c in cats]]
                 for r in sorted(quality["rows"], key=order)]
         out.append("What the speed-ups cost on the LoCoMo dev set (`bench/scale_quality.py`, R@10 per category; "
                    "the first line of each tier and mode is the exact statement; dev stores hold ~600 turns, so "
-                   "cells are made on purpose: 48 cells of ~12 vectors):\n\n"
+                   "cells are made on purpose: 48 cells of ~12 vectors; \"N memories\": each conversation among "
+                   "the other conversations' turns copied up to N, `--distractors N`):\n\n"
                    + table(["tier", "configuration", "1 multi-hop", "2 temporal", "3 open-domain", "4 single-hop",
                             "overall 1-4", "5 adversarial"], rows))
     return "\n\n".join(out)

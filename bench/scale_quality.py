@@ -8,11 +8,19 @@ a store per conversation, one memory per turn, k = 10): R@10 per category for
     which `memento optimize` partitions a store, so the cells are made on purpose here (~2 x sqrt(N) = 48 cells
     of ~12 vectors: reading 16 of them reads a third of the store, 4 a twelfth).
 
-Each configuration asks every question of the same stores; the first line of each tier is the exact
+--distractors N asks the same of big stores (minimal tier, keyword): each conversation's turns once,
+in their threads, among the other conversations' turns copied into new threads up to N memories,
+and only the conversation's own turns count as found. The copies hold other people and other
+topics, so a common word's share of the store is what it would be in a big store of many
+conversations, not in one conversation's ~600 turns (where a word of one topic is "common").
+
+Ranking alone is compared: recall(min_score=0), no relevance floor. Each configuration asks every
+question of the same stores; the first line of each tier is the exact
 one (no word left out, one cell), the one to compare with (within 0.005 per category).
 
     python bench/scale_quality.py --data locomo-dev.json --tier minimal
     python bench/scale_quality.py --data locomo-dev.json --tier full
+    python bench/scale_quality.py --data locomo-dev.json --distractors 100000
 """
 from __future__ import annotations
 
@@ -71,7 +79,7 @@ def run(convs: Sequence[locomo.Conversation], tier: str) -> List[dict]:
                     mem.ranking = replace(base, **setting)
                     locomo.ask_all(runs[label], conv,
                                    lambda q, mode=mode, dia=dia, qvec=qvec: [
-                                       dia[h.id] for h in mem.recall(q, k=10, mode=mode, vector=qvec.get(q))])
+                                       dia[h.id] for h in mem.recall(q, k=10, mode=mode, vector=qvec.get(q), min_score=0)])
     rows = []
     for label, run_ in runs.items():
         lines = locomo.aggregate(run_)
@@ -82,13 +90,52 @@ def run(convs: Sequence[locomo.Conversation], tier: str) -> List[dict]:
     return rows
 
 
+def distractor_items(convs: Sequence[locomo.Conversation], own: locomo.Conversation, n: int) -> List[dict]:
+    """The other conversations' turns copied into new threads until n memories with own's turns."""
+    others = [item for c in convs if c.conv_id != own.conv_id for item in locomo.memento_items(c)]
+    out: List[dict] = []
+    while len(out) < n - len(own.turns):
+        copy = len(out) // len(others)
+        for item in others[:n - len(own.turns) - len(out)]:
+            out.append({**item, "thread": f"{item['thread']}/copy_{copy}", "metadata": {}})
+    return out
+
+
+def run_distractors(convs: Sequence[locomo.Conversation], n: int) -> List[dict]:
+    todo = [(f"keyword common_word_share={s}, {n:,} memories", {"common_word_share": s}) for s in SHARES]
+    runs = {label: locomo.Run(label) for label, _ in todo}
+    for conv in convs:
+        with tempfile.TemporaryDirectory(prefix="scale-quality-") as tmp, \
+                memento.open(Path(tmp) / "m.db", tier="minimal") as mem:
+            mem.remember_stream(iter(distractor_items(convs, conv, n)), dedup=False)
+            made = mem.remember_many(locomo.memento_items(conv), dedup=False)
+            dia = {m.id: t.dia_id for m, t in zip(made, conv.turns)}
+            base = mem.ranking
+            for label, setting in todo:
+                mem.ranking = replace(base, **setting)
+                locomo.ask_all(runs[label], conv, lambda q, dia=dia: [  # D0: no session, never gold
+                    dia.get(h.id, f"D0:{h.id}") for h in mem.recall(q, k=10, mode="keyword", min_score=0)])
+            print(f"  {conv.conv_id}: {mem.count():,} memories", file=sys.stderr)
+    rows = []
+    for label, run_ in runs.items():
+        lines = locomo.aggregate(run_)
+        rows.append({"tier": "minimal", "config": label,
+                     "R@10": {c: round(line["R@10"], 4) for c, line in lines.items()},
+                     "query_ms_p50": locomo.speed(run_)["query_ms_p50"]})
+        print(f"minimal {label:<52} " + "  ".join(f"{c}:{line['R@10']:.4f}" for c, line in lines.items())
+              + f"  p50 {rows[-1]['query_ms_p50']} ms")
+    return rows
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--tier", default="minimal", choices=("minimal", "full", "light", "tiny"))
+    ap.add_argument("--distractors", type=int, metavar="N", help="minimal keyword in stores of N memories "
+                    "(each conversation among the others' turns copied)")
     args = ap.parse_args(argv)
     convs, sha = locomo.load(args.data)
-    rows = run(convs, args.tier)
+    rows = run_distractors(convs, args.distractors) if args.distractors else run(convs, args.tier)
     write_result("scale_quality", {"data": args.data.name, "sha256": sha, "k": 10,
                                    "rows": merge_rows("scale_quality", rows, ("tier", "config"))})
     return 0
