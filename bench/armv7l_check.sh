@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench/armv7l_check.sh — does memento's minimal tier install on 32-bit Pi OS (armv7l, Python 3.11,
-# bookworm armhf glibc 2.36) from PyPI alone, with no compiler? And which vector extras cannot?
+# bench/armv7l_check.sh — do memento's small tiers (minimal, pocket) install on 32-bit Pi OS (armv7l,
+# Python 3.11, bookworm armhf glibc 2.36) from PyPI alone, with no compiler? And which vector extras cannot?
 # Resolves with `pip download --only-binary=:all:` for the armv7l platform tags; writes
 # bench/results/armv7l.json. Needs network access to PyPI; no root, no emulation.
 set -euo pipefail
@@ -49,7 +49,7 @@ EOF
 }
 
 : > "$WORK/rows.tsv"
-for extra in minimal full light tiny; do
+for extra in minimal pocket full light tiny; do
   mapfile -t want < <(reqs "$extra")
   # The whole extra as one resolution, then each requirement alone to name the ones that fail.
   rc=0; download "$WORK/d-$extra" "${want[@]}" > "$WORK/log-$extra" 2>&1 || rc=$?
@@ -99,9 +99,12 @@ for line in open(rows_file).read().splitlines():
 for e in doc["extras"].values():
     e["failing"] = [r for r, v in e["requirements"].items() if v != "ok"]
 doc["minimal_installs_on_armv7l"] = doc["extras"]["minimal"]["resolves"]
-doc["vector_extras_64_bit_only"] = [x for x, e in doc["extras"].items() if x != "minimal" and not e["resolves"]]
+doc["pocket_installs_on_armv7l"] = doc["extras"]["pocket"]["resolves"]
+doc["vector_extras_64_bit_only"] = [x for x, e in doc["extras"].items()
+                                    if x not in ("minimal", "pocket") and not e["resolves"]]
 open(out, "w").write(json.dumps(doc, indent=2) + "\n")
-print(json.dumps({k: doc[k] for k in ("minimal_installs_on_armv7l", "vector_extras_64_bit_only")}),
+print(json.dumps({k: doc[k] for k in ("minimal_installs_on_armv7l", "pocket_installs_on_armv7l",
+                                      "vector_extras_64_bit_only")}),
       {x: e["failing"] for x, e in doc["extras"].items()})
 EOF
 echo "armv7l_check: wrote $OUT" >&2

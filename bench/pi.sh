@@ -2,14 +2,17 @@
 # bench/pi.sh — the emulated Raspberry Pi Zero 2 W lane (issue 6, item 4). Run as root.
 #
 # Builds memento's wheel, installs it from PyPI's aarch64 wheels into fresh venvs inside an emulated
-# arm64 rootfs (qemu-user, from $ARM64), runs the minimal-tier tests under a 100 MB memory cap and
-# measures install size, peak RSS, cold start and warm recall per tier; writes bench/results/pi-lane.json
-# with the emulated figures and Pi Zero 2 W ESTIMATES (bench/pi_measure.py summarize).
+# arm64 rootfs (qemu-user, from $ARM64), runs the tests of the small tiers (minimal, pocket) under a
+# 100 MB memory cap and measures install size, peak RSS, cold start and warm recall per tier; writes
+# bench/results/pi-lane.json with the emulated figures and Pi Zero 2 W ESTIMATES (bench/pi_measure.py
+# summarize).
 #
 # Env: ARM64=DIR                       required: the emulated aarch64 userland's scripts, DIR/make-rootfs.sh
 #                                      and DIR/run-arm64.sh (what they must do: docs/development.md)
-#      PI_TIERS=minimal                tiers to measure; "minimal light tiny" adds the vector tiers (their
-#                                      extras go into the host venv too; much longer under qemu)
+#      PI_TIERS=minimal                tiers to measure; "minimal pocket" adds the pocket tier (opt-in:
+#                                      detection never picks it), under the same 100 MB cap; "minimal light
+#                                      tiny" adds the vector tiers (their extras go into the host venv too;
+#                                      much longer under qemu)
 #      PI_VECTOR_MEM_LIMIT=            memory cap for light/tiny (default none: onnxruntime under qemu
 #                                      costs ~110 MB more than on a Pi, so 100M would measure qemu)
 #      PI_STORE_SIZE=10000  PI_RUNS=7  PI_QUERIES=100
@@ -108,16 +111,19 @@ for tier in $TIERS; do
   py_in "$tier" bench/pi_measure.py install-size "/root/venv-$tier" "$WHEEL[$tier]" > "$STAGE/out/size-$tier.json"
 
   limit=${PI_VECTOR_MEM_LIMIT:-}
-  if [ "$tier" = minimal ]; then
+  # The small tiers (no numpy, no onnxruntime) are what a Pi Zero 2 W runs: their tests and their
+  # figures run under the 100 MB cap, each in its own venv (pocket: MEMENTO_REQUIRE_TIERS as tox's env).
+  if [ "$tier" = minimal ] || [ "$tier" = pocket ]; then
     limit=100M
-    step "minimal: tests under ARM64_MEM_LIMIT=100M"
+    require=minimal; [ "$tier" = pocket ] && require=minimal,pocket
+    step "$tier: tests under ARM64_MEM_LIMIT=100M"
     # Test tools go in after the size was taken, so they are not counted in it. The sqlite3 shell
     # lets the two "readable with sqlite3" tests run instead of skipping (once per rootfs).
     run "/root/venv-$tier/bin/python" -m pip install -q --disable-pip-version-check pytest hypothesis
     run sh -c 'command -v sqlite3 >/dev/null || { apt-get update -qq && apt-get install -y -qq sqlite3 >/dev/null; }'
     # Hypothesis builds its Unicode tables into .hypothesis/ on its first run ever, peaking at ~240 MB
     # (measured natively): a one-time cost of the test tool, paid here outside the cap.
-    run /root/venv-minimal/bin/python -c \
+    run "/root/venv-$tier/bin/python" -c \
       'from hypothesis.internal.charmap import charmap, intervals_from_codec; charmap(); intervals_from_codec("utf-8")'
     # One pytest process per test file, and one per test that starts a second Python interpreter
     # (marker spawns_python), each under the 100M cap. Why not one process for the whole suite: under
@@ -125,10 +131,10 @@ for tier in $TIERS; do
     # a single pytest running everything peaks at ~118 MB emulated (58 MB natively), and pytest
     # (~55 MB emulated) plus a child interpreter (~45 MB) cannot share 100 MB. pytest's entry-point
     # plugins stay off (hypothesis runs without its plugin), which saves ~9 MB per process.
-    tdir=$STAGE/out/tests-minimal; mkdir -p "$tdir"
+    tdir=$STAGE/out/tests-$tier; mkdir -p "$tdir"
     select="not vector and not slow"
-    pytest=(env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 MEMENTO_REQUIRE_TIERS=minimal
-            /root/venv-minimal/bin/python -m pytest -q -p no:cacheprovider -rfEs)
+    pytest=(env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 MEMENTO_REQUIRE_TIERS=$require
+            "/root/venv-$tier/bin/python" -m pytest -q -p no:cacheprovider -rfEs)
     units=()
     for f in "$STAGE"/tests/test_*.py; do units+=("tests/$(basename "$f")|$select and not spawns_python"); done
     while read -r id; do units+=("$id|$select"); done < <(run "${pytest[@]}" --collect-only -m "$select and spawns_python" | grep '::')
@@ -156,19 +162,24 @@ step "summarize"
 echo "$((SECONDS - T0))" > "$STAGE/out/wall_s"
 python3 "$STAGE/bench/pi_measure.py" summarize "$STAGE/out" "$RESULT" \
   | python3 -c 'import json, sys; print(json.dumps({t: {k: v for k, v in r.items() if not isinstance(v, (dict, list))}
-      for t, r in json.load(sys.stdin).items() if t in ("minimal", "light", "tiny")}, indent=1))'
+      for t, r in json.load(sys.stdin).items() if t in ("minimal", "pocket", "light", "tiny")}, indent=1))'
 echo "pi.sh: wrote $RESULT in $((SECONDS - T0))s (logs: $STAGE/out)" >&2
 
 # CI: fail on the tests (under the 100M cap) or on a Pi budget (RAM < 100 MB, installed < 50 MB,
-# cold < 3 s, warm < 100 ms).
+# cold < 3 s, warm < 100 ms), for each small tier the lane ran.
 if [ "$CI_MODE" = 1 ]; then
   python3 - "$RESULT" <<'EOF'
 import json, sys
-m = json.load(open(sys.argv[1]))["minimal"]
-tests_ok = m["tests"]["passed"]
-bad = [k for k, ok in [("tests", tests_ok), ("installed_mb", m["installed_mb"] < 50),
-                       ("peak_rss_mb", m["peak_rss_mb"] < 100), ("cold_start_s_pi_estimate", m["cold_start_s_pi_estimate"] < 3),
-                       ("warm_recall_p50_ms_pi_estimate", m["warm_recall_p50_ms_pi_estimate"] < 100)] if not ok]
+doc = json.load(open(sys.argv[1]))
+bad = []
+for tier in ("minimal", "pocket"):
+    m = doc.get(tier, {})
+    if not m.get("tests"):
+        continue
+    bad += [f"{tier}.{k}" for k, ok in [
+        ("tests", m["tests"]["passed"]), ("installed_mb", m["installed_mb"] < 50),
+        ("peak_rss_mb", m["peak_rss_mb"] < 100), ("cold_start_s_pi_estimate", m["cold_start_s_pi_estimate"] < 3),
+        ("warm_recall_p50_ms_pi_estimate", m["warm_recall_p50_ms_pi_estimate"] < 100)] if not ok]
 sys.exit(f"pi lane: over budget or failing: {bad}" if bad else 0)
 EOF
 fi

@@ -196,7 +196,7 @@ def bench(path: str, tier: str, runs: int = 7, queries: int = 100) -> dict:
 
     # Warm recall: one open store, every mode warmed up, then `queries` different queries with the
     # modes interleaved per query, so a slow spell on the (shared) host hits all modes alike.
-    modes = ["keyword"] if tier == "minimal" else ["hybrid", "keyword", "vector"]
+    modes = {"minimal": ["keyword"], "pocket": ["hybrid", "keyword"]}.get(tier, ["hybrid", "keyword", "vector"])
     qs = corpus.queries(queries + 10)
     samples = {mode: [] for mode in modes}
     with memento.open(path, tier=tier) as mem:
@@ -228,10 +228,10 @@ def bench(path: str, tier: str, runs: int = 7, queries: int = 100) -> dict:
 #   startup-dominated (cold start): Pi ~= 0.3 x emulated     (7x slower than native / 20-25x emulation)
 #   steady state (warm recall):     Pi ~= 0.6-0.7 x emulated (7x / 10-12x)
 #   RSS: emulated is an upper bound; qemu adds ~24 MB (bare python) to ~40 MB (apsw) and ~110 MB
-#   once onnxruntime is loaded.
+#   once onnxruntime is loaded. The pocket tier loads what minimal loads (apsw, pure Python).
 COLD_FACTOR = 0.3
 WARM_FACTORS = (0.6, 0.7)
-QEMU_RSS_MB = {"minimal": (24, 40), "light": (110, 110), "tiny": (110, 110)}
+QEMU_RSS_MB = {"minimal": (24, 40), "pocket": (24, 40), "light": (110, 110), "tiny": (110, 110)}
 
 
 def _pytest_run(log_file: Path, rc_file: Path) -> dict:
@@ -277,10 +277,28 @@ def tests_result(d: Path, tier: str):
             "runs": runs}
 
 
+def vs_minimal(m: dict, p: dict) -> dict:
+    """The pocket tier against the minimal tier of the same run (same host, same corpus of the same
+    size): differences, pocket minus minimal. Its warm recall in keyword mode is the same statement
+    as minimal's, so `keyword_mode_p50_ms_delta_emulated` shows the noise between two tiers' runs."""
+    d = lambda a, b, n=2: round(a - b, n)  # noqa: E731
+    pw, mw = p["warm_recall_emulated"], m["warm_recall_emulated"]
+    return {
+        "warm_recall_p50_ms_delta_emulated": d(p["warm_recall_p50_ms_emulated"], m["warm_recall_p50_ms_emulated"]),
+        "warm_recall_p50_ms_delta_pi_estimate": d(p["warm_recall_p50_ms_pi_estimate"], m["warm_recall_p50_ms_pi_estimate"]),
+        "keyword_mode_p50_ms_delta_emulated": d(pw["keyword"]["p50_ms"], mw["keyword"]["p50_ms"]) if "keyword" in pw else None,
+        "peak_rss_mb_delta_emulated": d(p["peak_rss_mb"], m["peak_rss_mb"], 1),
+        "peak_rss_mb_delta_native_x86_64": d(p["peak_rss_mb_native_x86_64"], m["peak_rss_mb_native_x86_64"], 1)
+        if p["peak_rss_mb_native_x86_64"] and m["peak_rss_mb_native_x86_64"] else None,
+        "installed_mb_delta": d(p["installed_mb"], m["installed_mb"], 1),
+        "cold_start_s_delta_emulated": d(p["cold_start_s_emulated"], m["cold_start_s_emulated"], 3),
+    }
+
+
 def summarize(out_dir: str, result: str) -> dict:
     d = Path(out_dir)
     doc = {}
-    for tier in ("minimal", "light", "tiny"):
+    for tier in ("minimal", "pocket", "light", "tiny"):
         f = d / f"bench-{tier}.json"
         if not f.exists():
             doc[tier] = {"measured": False, "why": f"no {f.name}: not run (see pi.sh PI_TIERS)"}
@@ -326,6 +344,8 @@ def summarize(out_dir: str, result: str) -> dict:
         if tests:
             row["tests"] = tests
         doc[tier] = row
+    if doc["minimal"].get("installed_mb") is not None and doc["pocket"].get("installed_mb") is not None:
+        doc["pocket"]["vs_minimal"] = vs_minimal(doc["minimal"], doc["pocket"])
     doc["machine"] = json.loads((d / "machine.json").read_text())
     doc["commit"] = doc["machine"].pop("commit", None)
     doc["machine"]["guest"] = {"rootfs": doc["machine"]["guest"], **json.loads((d / "guest.json").read_text())}

@@ -184,12 +184,18 @@ def perf_section() -> str:
                    "chromadb's single HNSW lookup: FTS5 bm25, a sign-bit KNN, exact cosine rescoring and the fusion.")
     pi = load("pi-lane")
     if pi:
+        def killed(v: dict) -> dict:   # pytest processes the cap killed -> the same run uncapped (or None)
+            return {r["command"].rsplit(" ", 1)[-1]: r.get("same_run_without_cap")
+                    for r in (v.get("tests") or {}).get("runs", []) if r["killed_by_signal_9"]}
+
         def tests_cell(v: dict) -> str:
             t = v.get("tests")
             if not t:
                 return "not run (vector tiers run no cap)"
             verdict = "yes" if t["passed"] else "**no**"
-            return f"{verdict}: {t['tests_passed']} passed, {t['tests_failed']} failed ({t['pytest_processes']} pytest processes)"
+            n = len(killed(v))
+            return (f"{verdict}: {t['tests_passed']} passed, {t['tests_failed']} failed ({t['pytest_processes']} "
+                    f"pytest processes" + (f", {n} killed at the cap" if n else "") + ")")
         rows = [[f"{t} ({v.get('warm_recall_mode')})", v.get("installed_mb"), v.get("peak_rss_mb"),
                  v.get("cold_start_s_emulated"), v.get("cold_start_s_pi_estimate"), v.get("warm_recall_p50_ms_emulated"),
                  v.get("warm_recall_p50_ms_pi_estimate"), tests_cell(v)]
@@ -197,14 +203,45 @@ def perf_section() -> str:
         out.append("Emulated Raspberry Pi lane (qemu-user aarch64, Debian bookworm, `bash bench/pi.sh` as root, "
                    f"{pi.get('lane_wall_s', '?')} s; commit `{str(pi.get('commit'))[:10]}`). Pi Zero 2 W figures are "
                    "**estimates** from the calibration in docs/benchmarks.md, not measurements; emulated RSS counts "
-                   "qemu's own memory too, so it is an upper bound. The minimal tier's tests run under a 100 MB "
-                   "cgroup cap, one pytest process per test file (and per test that starts a second interpreter): "
-                   "under qemu each process carries its own translated-code cache, so one pytest for the whole "
-                   "suite would need ~118 MB emulated (58 MB natively). A Zero 2 W (512 MB) is detected as `minimal`; "
-                   "the vector tiers are for larger boards and run uncapped here:\n\n"
+                   "qemu's own memory too, so it is an upper bound. The small tiers (minimal, pocket) run their "
+                   "tests and figures under a 100 MB cgroup cap, the tests one pytest process per test file (and per "
+                   "test that starts a second interpreter): under qemu each process carries its own translated-code "
+                   "cache, so one pytest for the whole suite would need ~118 MB emulated (58 MB natively). A Zero 2 W "
+                   "(512 MB) is detected as `minimal`; `pocket` is opt-in (`--tier pocket`); the vector tiers are for "
+                   "larger boards and run uncapped here:\n\n"
                    + table(["tier (mode)", "installed MB", "peak RSS MB (emulated)", "cold start s (emulated)",
                             "cold start s (Pi est.)", "warm p50 ms (emulated)", "warm p50 ms (Pi est.)",
                             "tests under 100 MB"], rows))
+        kills = {t: killed(v) for t, v in pi.items() if t in TIERS and isinstance(v, dict) and killed(v)}
+        if kills:
+            def unit(name: str, runs: List[Optional[dict]]) -> str:   # "tests/x.py (passes uncapped, 95 MB)"
+                if not all(runs):
+                    return name
+                peaks = [u["peak_rss_mb_emulated"] for u in runs if u["peak_rss_mb_emulated"]]
+                verdict = "passes" if all(u["ok"] for u in runs) else "fails"
+                return f"{name} ({verdict} uncapped" + (f", {max(peaks):.0f} MB" if peaks else "") + ")"
+            same = len({tuple(k) for k in kills.values()}) == 1
+            groups = {" and ".join(kills): list(kills.values())} if same else {t: [k] for t, k in kills.items()}
+            out.append("Killed at the 100 MB cap (exit 137; in brackets the same pytest run without the cap and its largest "
+                       "process's peak RSS, emulated): " + "; ".join(
+                           f"{label}: " + ", ".join(unit(n, [k[n] for k in ks]) for n in ks[0])
+                           for label, ks in groups.items()) + ".")
+        vs = pi.get("pocket", {}).get("vs_minimal")
+        if vs:
+            p, m = pi["pocket"], pi["minimal"]
+            out.append(f"pocket against minimal in the same run (pocket minus minimal): warm recall p50 "
+                       f"{vs['warm_recall_p50_ms_delta_emulated']:+} ms emulated "
+                       f"({vs['warm_recall_p50_ms_delta_pi_estimate']:+} ms Pi est.; pocket in keyword mode, the "
+                       f"same statement as minimal's: {vs['keyword_mode_p50_ms_delta_emulated']:+} ms), peak RSS "
+                       f"{vs['peak_rss_mb_delta_emulated']:+} MB emulated; the same recall process natively "
+                       f"(x86_64) peaks at {p['peak_rss_mb_native_x86_64']:.1f} MB (minimal "
+                       f"{m['peak_rss_mb_native_x86_64']:.1f} MB). Installed sizes are the same wheel: `[pocket]` "
+                       "adds no dependency, and its table ships inside the package. Timing across the two tiers' turns "
+                       f"includes the shared host's load: bare `python -c pass` took {m['bare_python_emulated']['median_s']} s "
+                       f"in minimal's turn and {p['bare_python_emulated']['median_s']} s in pocket's. Within pocket's turn, "
+                       "query by query interleaved (the same load on both), hybrid took "
+                       f"{p['warm_recall_emulated']['hybrid']['p50_ms'] - p['warm_recall_emulated']['keyword']['p50_ms']:+.2f} "
+                       "ms p50 over keyword mode, emulated.")
     arm32 = load("armv7l")
     if arm32:
         def blocker(req: str, why: str) -> str:   # "fastembed (needs numpy>=1.21)" or "sqlite-vec"
