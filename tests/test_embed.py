@@ -99,6 +99,17 @@ def test_import_does_not_load_the_runtime():
 # --- vectors -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("tier", TIERS)
+def test_the_loaded_session_does_not_spin_and_onnxruntime_is_left_as_it_was(embedders, tier):
+    import onnxruntime as ort
+    emb = embedders(tier)
+    emb.embed(["load the model"])
+    options = emb._model.model.model.get_session_options()
+    for key in ("session.intra_op.allow_spinning", "session.inter_op.allow_spinning"):
+        assert options.get_session_config_entry(key) == "0"
+    assert ort.SessionOptions.__module__.startswith("onnxruntime")  # memento's scoped subclass is gone
+
+
+@pytest.mark.parametrize("tier", TIERS)
 def test_vectors_are_unit_float32(embedders, tier):
     emb = embedders(tier)
     blobs = emb.embed(["The cat sits on the mat", "", "ümlaut café 東京 🚀"])
