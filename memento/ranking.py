@@ -114,6 +114,13 @@ class RankingSettings:
     w_time: float = 0.5
     keyword_w_speaker: float = 3.0
     keyword_w_time: float = 1.0
+    # Thread channel (hybrid statement only): a memory's score gains w_thread x its thread's score, the
+    # sum of the positive fused scores of the thread's members that are ranked; the best thread's
+    # thread_half memories before and after its best candidate join the candidates. 0 = off.
+    w_thread: float = 0.0
+    thread_half: int = 16
+    thread_agg: int = 0
+    thread_norm: int = 0
     # A pinned memory's score is multiplied by 1 + pin_boost (sign-aware, see above): it ranks above
     # unpinned memories that score up to 25% more before the boost. 0 = pins do not rank.
     pin_boost: float = 0.25

@@ -222,9 +222,10 @@ gifts AS (
 -- in scored (hidden, filtered out) neither gives nor is ranked. scored is read once: SQLite
 -- 3.54 refuses this statement with scored joined twice ("subqueries nested too deep").
 smoothed AS (
-  SELECT receiver AS id, own_fused + :gamma * max(0.0, coalesce(lent, 0.0)) AS smoothed
+  SELECT receiver AS id, own_fused + :gamma * max(0.0, coalesce(lent, 0.0)) + lift AS smoothed
   FROM (SELECT gifts.receiver,
                max(CASE WHEN gifts.own THEN scored.fused END) AS own_fused,
+               max(CASE WHEN gifts.own THEN scored.lift END) AS lift,
                max(CASE WHEN NOT gifts.own THEN scored.fused END) AS lent
         FROM gifts JOIN scored ON scored.id = gifts.giver
         GROUP BY gifts.receiver)
