@@ -16,9 +16,10 @@
 --   :filtering    1 when any of the filters is set
 --   :half_life_days, :as_of, :pin_boost   recency decay and pin boost (final)
 --   :text_weight, :tag_weight, :context_weight   bm25 column weights
---   :w_keyword, :w_vector, :gamma   fusion and smoothing (the formula: memento/ranking.py)
+--   :w_keyword, :w_vector, :gamma, :w_thread   fusion, smoothing and the thread channel (the formula: memento/ranking.py)
 --     fused = w_keyword * bm25 / best bm25 + w_vector * cosine similarity   (either part 0 if absent)
 --     score = fused + gamma * max(0, fused of the previous memory, fused of the next memory in the thread)
+--             + w_thread * max(0, the best fused score of a ranked memory of its thread)   (thread channel)
 -- Every value, and the dev-set numbers that chose it, is in memento/ranking.py.
 
 -- name: recall_hybrid
@@ -28,33 +29,9 @@ WITH
 -- include: keyword_candidates
 -- Vector side: the best :candidates by exact cosine (vector_search.sql).
 -- include: vector_candidates
--- Both sides' candidates, each once, and with the thread channel (:w_thread > 0) a window of one
--- thread: the thread whose candidates' parts (keyword and cosine, as their sides found them) add
--- up highest, around its candidate with the highest part, the anchor: :thread_half memories before
--- it and :thread_half after (by created_at, id; each two seeks along memories_thread, as in
--- thread_links), so a long thread costs no more than a short one. One read of each side: SQLite
--- counts every expansion of keyword and vector against its limit of nested subqueries.
+-- Both sides' candidates.
 candidates AS MATERIALIZED (
-  SELECT DISTINCT coalesce(x.id, c.id) AS id
-  FROM (SELECT id, thread, created_at, :w_thread > 0 AND thread IS NOT NULL
-                 AND row_number() OVER (ORDER BY thread IS NULL, thread_part DESC, part DESC, id DESC) = 1 AS anchor
-        FROM (SELECT c.id, m.thread, m.created_at, c.part, sum(c.part) OVER (PARTITION BY m.thread) AS thread_part
-              FROM (SELECT id, sum(part) AS part FROM (
-                      SELECT id, :w_keyword * bm25 / min(bm25) OVER () AS part FROM keyword
-                      UNION ALL SELECT id, :w_vector * (1.0 - distance) FROM vector) GROUP BY id) AS c
-              CROSS JOIN memories AS m ON m.id = c.id)) AS c
-  LEFT JOIN memories AS x ON c.anchor AND x.id IN (
-    SELECT id FROM (SELECT id FROM memories WHERE thread = c.thread AND created_at = c.created_at AND id <= c.id
-                    ORDER BY id DESC LIMIT +:thread_half + 1)
-    UNION ALL
-    SELECT id FROM (SELECT id FROM memories WHERE thread = c.thread AND created_at < c.created_at
-                    ORDER BY created_at DESC, id DESC LIMIT +:thread_half)
-    UNION ALL
-    SELECT id FROM (SELECT id FROM memories WHERE thread = c.thread AND created_at = c.created_at AND id > c.id
-                    ORDER BY id LIMIT +:thread_half)
-    UNION ALL
-    SELECT id FROM (SELECT id FROM memories WHERE thread = c.thread AND created_at > c.created_at
-                    ORDER BY created_at, id LIMIT +:thread_half))
+  SELECT id FROM keyword UNION SELECT id FROM vector
 ),
 -- Each candidate's previous and next memory in its thread (NULL without a thread, or when
 -- smoothing is off).
@@ -80,15 +57,12 @@ pool_bm25 AS MATERIALIZED (
 -- memory's current text), its float vector read from memories_vec_auxiliary as in vector above
 -- (reading it again costs less than looking it up in vector's list).
 -- The boost factor (recall_parts.sql) lifts a positive score and shrinks a negative one toward 0.
--- lift (the thread channel): :w_thread x its thread's score, the sum of its scored members'
--- positive fused scores (0 without a thread); smoothed_final adds it to the memory's score.
+-- lift, the thread channel: :w_thread x the thread's score, the best positive fused score among its
+-- members that are ranked here (0 without a thread); smoothed_final adds it to the memory's score. A
+-- window over the pool, no stored thread row: a thread of any length costs what its ranked members do.
 scored AS MATERIALIZED (
-  SELECT id, fused, CASE WHEN thread_score IS NULL THEN 0.0 WHEN :thread_norm = 0 THEN :w_thread * thread_score
-                         ELSE :w_thread * coalesce(thread_score / max(thread_score) OVER (), 0.0) END AS lift
-  FROM (SELECT id, fused, CASE WHEN thread IS NOT NULL AND :w_thread > 0 THEN
-                            CASE :thread_agg WHEN 1 THEN max(max(fused, 0.0)) OVER t
-                                             WHEN 2 THEN avg(max(fused, 0.0)) OVER t
-                                             ELSE sum(max(fused, 0.0)) OVER t END END AS thread_score
+  SELECT id, fused, CASE WHEN thread IS NULL OR :w_thread <= 0 THEN 0.0
+                         ELSE :w_thread * max(max(fused, 0.0)) OVER (PARTITION BY thread) END AS lift
   FROM (SELECT id, thread, CASE WHEN base >= 0 THEN base * factor ELSE base / factor END AS fused
   FROM (
     SELECT p.id, m.thread,
@@ -104,7 +78,6 @@ scored AS MATERIALIZED (
     WHERE (:filtering = 0 OR p.id IN filtered)
       AND (m.expires_at IS NULL OR m.expires_at > :now)
       AND (:include_superseded OR m.superseded_by IS NULL)))
-  WINDOW t AS (PARTITION BY thread))
 ),
 -- include: smoothed_final
 -- The vector side's best cosine similarity, for relevance's gate (recall_parts.sql, part hits);
