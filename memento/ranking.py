@@ -11,6 +11,7 @@ the formula lives:
                     sides plus their thread neighbours, each scored on BOTH sides exactly in the
                     hybrid statement; in the keyword statement a neighbour outside the keyword
                     candidates counts its own keyword part as 0, see recall_keyword.sql)
+                    + w_thread * max(0, best fused of a ranked memory of its thread)   (hybrid; off)
     factor        = 1 + pin_boost                               for a pinned memory (never decays)
                     0.5 ** (max(0, age in days) / half_life)    otherwise, when a half-life is set
                     1                                           otherwise
@@ -114,6 +115,11 @@ class RankingSettings:
     w_time: float = 0.5
     keyword_w_speaker: float = 3.0
     keyword_w_time: float = 1.0
+    # Thread channel (hybrid statement only; the keyword statement, whose dev conversations disagreed
+    # on it, and the pocket one have none): a memory's score gains w_thread x the best fused score
+    # among the ranked memories of its thread (0 without a thread): a question about a conversation
+    # finds the turns of the conversation that answers it best. 0 = off.
+    w_thread: float = 0.0
     # A pinned memory's score is multiplied by 1 + pin_boost (sign-aware, see above): it ranks above
     # unpinned memories that score up to 25% more before the boost. 0 = pins do not rank.
     pin_boost: float = 0.25

@@ -121,3 +121,35 @@ def test_default_weights_follow_the_model(vmem):
     """The sweep chose the vector weight per model (memento/ranking.py)."""
     assert vmem.ranking == ranking.for_model(vmem.model)
     assert vmem.ranking.w_vector == (1.0 if vmem.tier == "light" else 2.0)
+
+
+def test_thread_channel_adds_its_share_of_the_threads_best_score(vmem):
+    """score = fused + w_thread * max(0, the best fused score among the thread's ranked members)
+    (vector mode, no smoothing: fused = w_vector * cosine); a memory without a thread gains nothing."""
+    sims = {"a": [0.6, -0.3, 0.2], "b": [-0.5, -0.1]}
+    ids = {t: [vmem.remember(f"{t} {i}", thread=t, created_at=f"2024-01-0{i + 1}", vector=at_similarity(s)).id
+               for i, s in enumerate(ss)] for t, ss in sims.items()}
+    loner = vmem.remember("alone", vector=at_similarity(0.4)).id
+    vmem.ranking = replace(ranking.DEFAULT, gamma=0.0, w_vector=1.0, w_thread=0.25)
+    hits = {h.id: h.score for h in vmem.recall("x", k=10, mode="vector", vector=unit(x0=1.0))}
+    for t, ss in sims.items():
+        for i, s in zip(ids[t], ss):
+            assert hits[i] == pytest.approx(s + 0.25 * max(0.0, *ss), abs=1e-5)
+    assert hits[loner] == pytest.approx(0.4, abs=1e-5)
+
+
+def test_without_threads_recall_is_exactly_as_with_the_channel_off(vmem):
+    """Memories without a thread: the channel, whatever its weight, changes no score, no relevance and
+    no order, bit for bit, in either mode of the hybrid statement."""
+    texts = ["Caroline went to the LGBTQ support group", "Melanie painted a sunrise over the lake",
+             "Caroline is researching adoption agencies", "Melanie signed up for a pottery class",
+             "the support group met on Tuesday", "a lake house in the mountains", "pottery and painting"]
+    vmem.remember_many([{"text": t, "speaker": ("Caroline", "Melanie")[i % 2]} for i, t in enumerate(texts)])
+    on = replace(vmem.ranking, w_thread=max(vmem.ranking.w_thread, 0.4))
+    for query in ("support group", "what did Melanie paint", "adoption", "pottery lake", "When was it?"):
+        for mode in ("hybrid", "vector"):
+            vmem.ranking = on
+            with_channel = [(h.id, h.score, h.relevance) for h in vmem.recall(query, k=5, mode=mode, min_score=0)]
+            vmem.ranking = replace(on, w_thread=0.0)
+            off = [(h.id, h.score, h.relevance) for h in vmem.recall(query, k=5, mode=mode, min_score=0)]
+            assert with_channel == off, (query, mode)

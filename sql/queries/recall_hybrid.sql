@@ -16,9 +16,10 @@
 --   :filtering    1 when any of the filters is set
 --   :half_life_days, :as_of, :pin_boost   recency decay and pin boost (final)
 --   :text_weight, :tag_weight, :context_weight   bm25 column weights
---   :w_keyword, :w_vector, :gamma   fusion and smoothing (the formula: memento/ranking.py)
+--   :w_keyword, :w_vector, :gamma, :w_thread   fusion, smoothing and the thread channel (the formula: memento/ranking.py)
 --     fused = w_keyword * bm25 / best bm25 + w_vector * cosine similarity   (either part 0 if absent)
 --     score = fused + gamma * max(0, fused of the previous memory, fused of the next memory in the thread)
+--             + w_thread * max(0, the best fused score of a ranked memory of its thread)   (thread channel)
 -- Every value, and the dev-set numbers that chose it, is in memento/ranking.py.
 
 -- name: recall_hybrid
@@ -56,10 +57,15 @@ pool_bm25 AS MATERIALIZED (
 -- memory's current text), its float vector read from memories_vec_auxiliary as in vector above
 -- (reading it again costs less than looking it up in vector's list).
 -- The boost factor (recall_parts.sql) lifts a positive score and shrinks a negative one toward 0.
+-- lift, the thread channel: :w_thread x the thread's score, the best positive fused score among its
+-- members that are ranked here (0 without a thread); smoothed_final adds it to the memory's score. A
+-- window over the pool, no stored thread row: a thread of any length costs what its ranked members do.
 scored AS MATERIALIZED (
-  SELECT id, CASE WHEN base >= 0 THEN base * factor ELSE base / factor END AS fused
+  SELECT id, fused, CASE WHEN thread IS NULL OR :w_thread <= 0 THEN 0.0
+                         ELSE :w_thread * max(max(fused, 0.0)) OVER (PARTITION BY thread) END AS lift
+  FROM (SELECT id, thread, CASE WHEN base >= 0 THEN base * factor ELSE base / factor END AS fused
   FROM (
-    SELECT p.id,
+    SELECT p.id, m.thread,
            :w_keyword * coalesce(b.bm25 / (SELECT min(bm25) FROM keyword), 0.0)
          + :w_vector * CASE WHEN :w_vector > 0 AND m.embedded_with = :model THEN 1.0 - coalesce(
                (SELECT vec_distance_cosine(a.value00, :qvec) FROM memories_vec_auxiliary AS a WHERE a.rowid = p.id),
@@ -71,7 +77,7 @@ scored AS MATERIALIZED (
     LEFT JOIN pool_bm25 AS b ON b.id = p.id
     WHERE (:filtering = 0 OR p.id IN filtered)
       AND (m.expires_at IS NULL OR m.expires_at > :now)
-      AND (:include_superseded OR m.superseded_by IS NULL))
+      AND (:include_superseded OR m.superseded_by IS NULL)))
 ),
 -- include: smoothed_final
 -- The vector side's best cosine similarity, for relevance's gate (recall_parts.sql, part hits);

@@ -218,13 +218,15 @@ gifts AS (
   CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3
               UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6) AS side
 ),
--- Smoothing: score = fused + :gamma * max(0, best fused score lent to it). A memory that is not
+-- Smoothing: score = fused + :gamma * max(0, best fused score lent to it) + lift (the hybrid
+-- statement's thread channel; 0 in the pocket statement). A memory that is not
 -- in scored (hidden, filtered out) neither gives nor is ranked. scored is read once: SQLite
 -- 3.54 refuses this statement with scored joined twice ("subqueries nested too deep").
 smoothed AS (
-  SELECT receiver AS id, own_fused + :gamma * max(0.0, coalesce(lent, 0.0)) AS smoothed
+  SELECT receiver AS id, own_fused + :gamma * max(0.0, coalesce(lent, 0.0)) + lift AS smoothed
   FROM (SELECT gifts.receiver,
                max(CASE WHEN gifts.own THEN scored.fused END) AS own_fused,
+               max(CASE WHEN gifts.own THEN scored.lift END) AS lift,
                max(CASE WHEN NOT gifts.own THEN scored.fused END) AS lent
         FROM gifts JOIN scored ON scored.id = gifts.giver
         GROUP BY gifts.receiver)

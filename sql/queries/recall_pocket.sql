@@ -49,7 +49,7 @@ pool AS MATERIALIZED (
 -- 0.10 R@10 at w_speaker 1; the boost factor on the whole is a small share, sign-aware as in
 -- recall_hybrid.sql (bench/results/locomo_boosts_pocket.json).
 scored AS MATERIALIZED (
-  SELECT id, CASE WHEN base >= 0 THEN base * factor ELSE base / factor END AS fused
+  SELECT id, CASE WHEN base >= 0 THEN base * factor ELSE base / factor END AS fused, 0.0 AS lift
   FROM (SELECT id, keyword_part * keyword_factor + cosine_part AS base, factor FROM (
     SELECT p.id,
            :w_keyword * coalesce(k.bm25 / (SELECT min(bm25) FROM keyword), 0.0) AS keyword_part,
