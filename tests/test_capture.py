@@ -368,7 +368,11 @@ def test_a_huge_line_is_skipped_without_being_held(store_path, tmp_path):
     path = tmp_path / f"{SESSION}.jsonl"
     with open(path, "wb") as f:
         f.write(line("h1", "user", "before").encode())
-        f.write(b'{"type":"user","toolUseResult":"' + b"x" * (transcripts.MAX_LINE_BYTES + 10) + b'"}\n')
+        f.write(b'{"type":"user","toolUseResult":"')
+        chunk = b"x" * 2**20  # written a MiB at a time: the test itself stays small (the Pi lane's 100 MB cap)
+        for _ in range(transcripts.MAX_LINE_BYTES // len(chunk) + 1):
+            f.write(chunk)
+        f.write(b'"}\n')
         f.write(line("h2", "user", "after").encode())
     with memento.open(store_path, tier="minimal") as mem:
         summary = claude_code.capture(mem, str(path))
