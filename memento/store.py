@@ -138,6 +138,9 @@ class Memento:
         self._split_scan = split_scan.SplitScan(split_scan.reader(path, opening.connect, identity))
         # Every ranking weight (memento/ranking.py); replace it whole to tune recall (bench/locomo.py --sweep).
         self.ranking: ranking.RankingSettings = ranking.for_model(self.model, self.tier)
+        # The keyword index's vocabulary view now, not at the first recall: creating a temp table
+        # expires every statement compiled before it.
+        word_counts.prepare(conn)
 
     @property
     def tier(self) -> str:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import memento
-from memento import connection, word_counts
+from memento import connection, fts_query, word_counts
 
 WORDS = ["tea", "coffee", "water", "juice", "milk"]
 
@@ -39,6 +39,41 @@ def test_counts_are_the_memories_holding_each_word_up_to_the_cap(tmp_path_factor
     for w in WORDS + ["absent"]:
         exact = holders(texts, w)
         assert got[w] == (exact if cap is None else min(exact, cap))
+
+
+def match_count(mem, word) -> int:
+    """The count bm25 sees: memories whose indexed columns MATCH the quoted word."""
+    return mem._conn.execute("SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?",
+                             ('"' + word.replace('"', '""') + '"',)).fetchone()[0]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(st.sampled_from("aeiourstnlcç é'-0123456789"), min_size=1, max_size=40),
+                min_size=1, max_size=25))
+def test_the_index_vocabulary_counts_what_match_counts_stemmed_and_folded_words_too(tmp_path_factory, texts):
+    """Counts come from FTS5's vocabulary by the token FTS5 makes of a word (porter-stemmed, diacritics
+    folded): for every word of the texts, and its variants, the count equals MATCH's."""
+    path = tmp_path_factory.mktemp("wc") / "m.db"
+    with memento.open(path, tier="minimal") as mem:
+        mem.remember_many(texts, dedup=False)
+        words = {w for t in texts for w in fts_query.words(t)} | {"running", "runs", "café", "cafe", "naïve"}
+        words = sorted(words)
+        got, _ = counts(mem, words)
+        assert got == {w: match_count(mem, w) for w in words}
+
+
+def test_stemmed_words_share_their_count(mem):
+    mem.remember_many(["Caroline runs daily", "she was running", "Carolines run"], dedup=False)
+    got, _ = counts(mem, ["run", "running", "runs", "caroline"])
+    assert got == {"run": 3, "running": 3, "runs": 3, "caroline": 2}
+
+
+def test_without_the_tokenizer_counts_come_from_match_up_to_the_cap(mem, monkeypatch):
+    """An apsw without fts5_tokenizer: each word's MATCH rows are counted, stopping at the cap."""
+    mem.remember_many(["Caroline runs daily", "she was running", "Carolines run"], dedup=False)
+    monkeypatch.setattr(word_counts._Tokens.of(mem._conn), "_tokenize", None)
+    assert counts(mem, ["run", "caroline", "absent"])[0] == {"run": 3, "caroline": 2, "absent": 0}
+    assert counts(mem, ["run", "caroline"], cap=2)[0] == {"run": 2, "caroline": 2}
 
 
 def test_counts_follow_forget_and_update_and_count_tags(mem):

@@ -2,7 +2,23 @@
 -- index holds in all: the inputs of the common-word rule (memento/ranking.py: common_word_share)
 -- and of anything else that weighs a query's words by their rarity.
 
+-- name: vocabulary_create
+-- The keyword index's own per-word document counts (FTS5's fts5vocab, "row" kind: one row per
+-- indexed token with the number of memories holding it in any column), a view of this connection
+-- only (temp): nothing is stored. It counts in C over the token's doclist, ~20x faster than
+-- counting MATCH rows (1M memories: 0.8 vs 15 ms a query), and exactly.
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.memories_fts_vocabulary USING fts5vocab(main, memories_fts, row);
+
+-- name: vocabulary_documents
+-- :token: the word as the index stores it (memento/word_counts.py tokenizes it as FTS5 does).
+SELECT doc FROM temp.memories_fts_vocabulary WHERE term = :token;
+
+-- name: fts_tokenizer
+-- The keyword index's tokenizer (its CREATE statement's tokenize = '...'), for word_counts.py.
+SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'memories_fts';
+
 -- name: word_document_count
+-- Where the index's tokenizer cannot be used from Python (an older apsw), or a word is not one token.
 -- :match: one safe FTS5 string (memento/fts_query.py quotes every word); :cap: count no further than
 -- this (a word's count costs one step per memory holding it, up to :cap: ~55 ns a step, so ~1 ms for
 -- 20,000 at 1M memories; an exact count of a word in half of a million memories would cost ~25 ms).
