@@ -28,6 +28,7 @@ def read(conn: apsw.Connection, words: Sequence[str], cap: Optional[int] = None)
     """word -> how many memories hold it, counted up to `cap` (None: exact), read on `conn` (inside
     the caller's read transaction, so that the counts and the recall see one snapshot)."""
     tokens = _Tokens.of(conn)
+    tokens.ensure_vocabulary(conn)
     limit = EXACT if cap is None else max(0, int(cap))
     counts = {}
     for word in words:
@@ -70,6 +71,13 @@ class _Tokens:
         if tokens is None:
             tokens = cls._by_connection[conn] = cls(conn)
         return tokens
+
+    def ensure_vocabulary(self, conn: apsw.Connection) -> None:
+        """The temp vocabulary table again if it is gone: changing temp_store (connection.temp_on_disk,
+        around a migration, repair or partitioning) deletes a connection's temp tables. A no-op
+        statement while it exists."""
+        if self._tokenize is not None:
+            conn.execute(sqlfiles.query("vocabulary_create"))
 
     def token(self, word: str) -> Optional[str]:
         """The one token FTS5 makes of `word` for a query, or None (no tokenizer, or not one token)."""

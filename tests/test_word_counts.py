@@ -48,8 +48,8 @@ def match_count(mem, word) -> int:
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.text(st.sampled_from("aeiourstnlcç é'-0123456789"), min_size=1, max_size=40),
-                min_size=1, max_size=25))
+@given(st.lists(st.text(st.sampled_from("aeiourstnlcç é'-0123456789"), min_size=1, max_size=40)
+                .filter(str.strip), min_size=1, max_size=25))
 def test_the_index_vocabulary_counts_what_match_counts_stemmed_and_folded_words_too(tmp_path_factory, texts):
     """Counts come from FTS5's vocabulary by the token FTS5 makes of a word (porter-stemmed, diacritics
     folded): for every word of the texts, and its variants, the count equals MATCH's."""
@@ -74,6 +74,16 @@ def test_without_the_tokenizer_counts_come_from_match_up_to_the_cap(mem, monkeyp
     monkeypatch.setattr(word_counts._Tokens.of(mem._conn), "_tokenize", None)
     assert counts(mem, ["run", "caroline", "absent"])[0] == {"run": 3, "caroline": 2, "absent": 0}
     assert counts(mem, ["run", "caroline"], cap=2)[0] == {"run": 2, "caroline": 2}
+
+
+def test_counts_survive_the_temp_tables_being_dropped(mem):
+    """connection.temp_on_disk (around a repair, a migration, a partitioning) drops a connection's
+    temp tables, the vocabulary view with them: the next count makes it again."""
+    mem.remember_many(["tea with milk", "green tea"], dedup=False)
+    assert counts(mem, ["tea"])[0] == {"tea": 2}
+    mem.repair()  # runs inside connection.temp_on_disk
+    assert counts(mem, ["tea", "milk"])[0] == {"tea": 2, "milk": 1}
+    assert mem.recall("tea", min_score=0)
 
 
 def test_counts_follow_forget_and_update_and_count_tags(mem):
