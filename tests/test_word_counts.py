@@ -86,6 +86,23 @@ def test_counts_survive_the_temp_tables_being_dropped(mem):
     assert mem.recall("tea", min_score=0)
 
 
+def test_counts_kept_between_reads_follow_every_write_this_connection_or_another_makes(mem):
+    """Counts are kept while nothing is written: a write here (total_changes), in another process's
+    connection (data_version), or by hand in the sqlite3 shell makes them read again."""
+    mem.remember_many(["tea with milk", "green tea"], dedup=False)
+    assert counts(mem, ["tea"])[0] == {"tea": 2}
+    assert counts(mem, ["tea"])[0] == {"tea": 2}     # kept
+    mem.remember("tea again")
+    assert counts(mem, ["tea"])[0] == {"tea": 3}     # this connection wrote
+    with memento.open(mem.path, tier="minimal") as other:
+        other.remember("more tea")
+        assert counts(mem, ["tea"])[0] == {"tea": 4}     # another connection wrote
+        other.forget(other.recall("green tea", k=1, min_score=0)[0].id)
+        assert counts(mem, ["tea"])[0] == {"tea": 3}
+    mem._conn.execute("UPDATE memories SET text = 'coffee' WHERE text = 'tea again'")
+    assert counts(mem, ["tea", "coffee"])[0] == {"tea": 2, "coffee": 1}
+
+
 def test_counts_follow_forget_and_update_and_count_tags(mem):
     a = mem.remember("green tea at noon")
     b = mem.remember("black tea", tags=["coffee"])
