@@ -129,8 +129,9 @@ def partition(conn: apsw.Connection, create_sql: str, force: bool = False) -> in
     if count >= PARTITION_FROM or (force and count >= 16):
         k = min(cells_for(count), count)
         chosen = np.sort(np.random.default_rng(0).choice(ids, min(count, SAMPLE_PER_CELL * k), replace=False))
-        sample = as_matrix([conn.execute(sqlfiles.query("vec_one"), {"id": int(i)}).get for i in chosen],
-                           _dim(conn))
+        blobs = [conn.execute(sqlfiles.query("vec_one"), {"id": int(i)}).get for i in chosen]
+        sample = as_matrix(blobs, len(blobs[0]) // 4)
+        del blobs
         centroids = kmeans(sample, k).astype("<f4")
         del sample
         cell_ids = np.arange(1, k + 1, dtype=np.int64)
@@ -157,8 +158,7 @@ def partition(conn: apsw.Connection, create_sql: str, force: bool = False) -> in
                              ({"id": r[0], "cell": int(c), "embedding": r[1]} for r, c in zip(rows, cells)))
     finally:
         conn.execute(sqlfiles.query("vector_staging_drop"))
-    version = int(meta.read_setting(conn, VERSION_KEY) or 0) + 1
-    meta.write_setting(conn, VERSION_KEY, str(version))
+    _new_version(conn)
     k = len(cell_ids)
     meta.write_setting(conn, NEXT_KEY, str(GROWTH * max(largest, 1) if k else max(largest, 0) + PARTITION_FROM - count))
     return k
@@ -169,10 +169,9 @@ def forget(conn: apsw.Connection) -> None:
     PARTITION_FROM again, so a store re-embedded whole is partitioned by the next optimize."""
     conn.execute(sqlfiles.query("vector_partitions_clear"))
     meta.write_setting(conn, NEXT_KEY, None)
+    _new_version(conn)
+
+
+def _new_version(conn: apsw.Connection) -> None:
+    """The centroids changed: every connection's Cells reads them again at its next write."""
     meta.write_setting(conn, VERSION_KEY, str(int(meta.read_setting(conn, VERSION_KEY) or 0) + 1))
-
-
-def _dim(conn: apsw.Connection) -> int:
-    """The stored vectors' size in numbers (every vector has the store's one dim)."""
-    first = conn.execute(sqlfiles.query("vec_first")).get
-    return len(first) // 4

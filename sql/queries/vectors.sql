@@ -74,9 +74,6 @@ SELECT rowid FROM memories_vec_auxiliary ORDER BY rowid;
 -- name: vec_one
 SELECT value00 FROM memories_vec_auxiliary WHERE rowid = :id;
 
--- name: vec_first
-SELECT value00 FROM memories_vec_auxiliary LIMIT 1;
-
 -- name: vector_staging_create
 -- Partitioning makes memories_vec again (vec0 cannot update a partition key, nor be renamed): the
 -- vectors wait here meanwhile, in the temporary database (a file, not memory), inside the
