@@ -40,6 +40,8 @@ from bench import locomo  # noqa: E402
 from bench.common import merge_rows, write_result  # noqa: E402
 
 SHARES = (1.0, 0.5, 0.3, 0.1, 0.02)
+# memento/rare_words.py: 0 = every word searched (exact), the first line to compare with
+ROWS = (0, 20_000, 5_000, 1_000)
 FULL_SHARES = (1.0, 0.3, 0.02)
 PROBES = (16, 4)
 
@@ -48,8 +50,10 @@ def configs(tier: str) -> List[Tuple[str, str, Dict[str, object], bool]]:
     """(label, mode, settings, partitioned)."""
     out: List[Tuple[str, str, Dict[str, object], bool]] = []
     if tier == "minimal":
-        return [(f"keyword common_word_share={s}", "keyword", {"common_word_share": s}, False) for s in SHARES]
-    out += [(f"hybrid common_word_share={s}", "hybrid", {"common_word_share": s}, False) for s in FULL_SHARES[1:]]
+        return [(f"keyword common_word_share={s}", "keyword", {"common_word_share": s, "common_word_rows": 0}, False)
+                for s in SHARES]
+    out += [(f"hybrid common_word_share={s}", "hybrid", {"common_word_share": s, "common_word_rows": 0}, False)
+            for s in FULL_SHARES[1:]]
     for mode in ("hybrid", "vector"):
         out.append((f"{mode} one cell", mode, {}, False))
         out += [(f"{mode} cells, probe_cells={p}", mode, {"probe_cells": p}, True) for p in PROBES]
@@ -101,8 +105,11 @@ def distractor_items(convs: Sequence[locomo.Conversation], own: locomo.Conversat
     return out
 
 
-def run_distractors(convs: Sequence[locomo.Conversation], n: int) -> List[dict]:
-    todo = [(f"keyword common_word_share={s}, {n:,} memories", {"common_word_share": s}) for s in SHARES]
+def run_distractors(convs: Sequence[locomo.Conversation], n: int, rows: Sequence[int] = ROWS,
+                    depth: Optional[int] = None) -> List[dict]:
+    deeper = {} if depth is None else {"rare_word_depth": depth}
+    todo = [(f"keyword common_word_rows={r}" + (f", rare_word_depth={depth}" if depth and r else "") + f", {n:,} memories",
+             {"common_word_rows": r, **deeper}) for r in rows]
     runs = {label: locomo.Run(label) for label, _ in todo}
     for conv in convs:
         with tempfile.TemporaryDirectory(prefix="scale-quality-") as tmp, \
@@ -133,9 +140,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--tier", default="minimal", choices=("minimal", "full", "light", "tiny"))
     ap.add_argument("--distractors", type=int, metavar="N", help="minimal keyword in stores of N memories "
                     "(each conversation among the others' turns copied)")
+    ap.add_argument("--rows", default=",".join(map(str, ROWS)),
+                    help="with --distractors: the common_word_rows values to compare (0 = exact, first)")
+    ap.add_argument("--depth", type=int, help="with --distractors: RankingSettings.rare_word_depth")
     args = ap.parse_args(argv)
     convs, sha = locomo.load(args.data)
-    rows = run_distractors(convs, args.distractors) if args.distractors else run(convs, args.tier)
+    rows = run_distractors(convs, args.distractors, [int(r) for r in args.rows.split(",")], args.depth) if args.distractors else run(convs, args.tier)
     write_result("scale_quality", {"data": args.data.name, "sha256": sha, "k": 10,
                                    "rows": merge_rows("scale_quality", rows, ("tier", "config"))})
     return 0

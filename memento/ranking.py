@@ -91,6 +91,13 @@ class RankingSettings:
     # time. Counted per query up to the threshold (memento/word_counts.py). 1.0 (default): every word is
     # searched; on the dev set 0.02 cost 0.067 keyword R@10, 0.2 still 0.006 (bench/results/scale.json).
     common_word_share: float = 1.0
+    # A query word held by more than common_word_rows memories is not searched (only scored, in the
+    # memories holding a rarer word of the query: memento/rare_words.py), as long as the searched
+    # words' holders number at least rare_word_depth x overfetch. Bounds a big store's keyword search by
+    # its rare words' holders, not the store's size; a store below common_word_rows memories is
+    # searched whole. 0: off. (bench/scale_quality.py for quality, bench/scale.py for speed.)
+    common_word_rows: int = 5_000
+    rare_word_depth: int = 5
     # Keyword search reads overfetch_factor x candidates matches, then drops expired and superseded
     # ones; only when fewer than `candidates` are left (over half of the best matches hidden) does
     # it search again with every hidden memory left out inside the scan (sql/queries/recall_parts.sql).

@@ -13,7 +13,7 @@ from typing import List, Optional, Tuple
 
 import apsw
 
-from . import connection, fts_query, relevance, sqlfiles, time_cues, word_counts
+from . import connection, fts_query, rare_words, relevance, sqlfiles, time_cues, word_counts
 from .ranking import RankingSettings, RecallRequest
 from .split_scan import SplitScan
 from .strict_json import text_of
@@ -61,7 +61,9 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
         request = replace(request, hidden=hidden, any_hidden=any_hidden, idf_total=idf_total,
                           idf_unseen=idf_unseen, rows=rows,
                           match=keyword_match(conn, request, settings.common_word_share))
-        request = replace(request, top=split.top(conn, request.params(settings)))
+        params = request.params(settings)
+        led = rare_words.top(conn, params, request.query, settings.common_word_rows, settings.rare_word_depth, split)
+        request = replace(request, top=json.dumps(led) if led is not None else split.top(conn, params))
         return conn.execute(statement, request.params(settings)).fetchall()
 
 

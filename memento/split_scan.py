@@ -41,7 +41,21 @@ class SplitScan:
     def top(self, conn: apsw.Connection, params: Dict[str, Any]) -> Optional[str]:
         """:top for the recall statement (a JSON array of [id, bm25], best first), or None when the
         statement should search itself (small store, one CPU, no keyword side, forked process)."""
-        if params["match"] is None or params["w_keyword"] <= 0 or _usable_cpus() < 2:
+        if params["match"] is None or params["w_keyword"] <= 0:
+            return None
+        best = self._split(conn, params)
+        return None if best is None else json.dumps(best)
+
+    def best(self, conn: apsw.Connection, params: Dict[str, Any]) -> List[list]:
+        """The best params["overfetch"] matches of params["match"] ([id, bm25], best first): split
+        over two connections where that pays, else searched on `conn` alone."""
+        best = self._split(conn, params)
+        return best if best is not None else _search(conn, params, params["low_id"], params["high_id"])
+
+    def _split(self, conn: apsw.Connection, params: Dict[str, Any]) -> Optional[List[list]]:
+        """The best matches, searched in two halves at once; None where splitting does not pay (small
+        store, one CPU) or cannot be done (a forked process, no worker connection)."""
+        if _usable_cpus() < 2:
             return None
         if os.getpid() != self._pid:  # a forked child: the worker thread and its connection stayed behind
             return None
@@ -55,8 +69,7 @@ class SplitScan:
         middle = largest // 2  # the halves cover every id, also ids <= 0 typed in the sqlite3 shell
         upper = pool.submit(_search, worker_conn, params, middle + 1, params["high_id"])
         lower = _search(conn, params, params["low_id"], middle)
-        best = sorted(lower + upper.result(), key=lambda row: (row[1], -row[0]))[:params["overfetch"]]
-        return json.dumps(best)
+        return sorted(lower + upper.result(), key=lambda row: (row[1], -row[0]))[:params["overfetch"]]
 
     def close(self) -> None:
         if self._worker is not None and os.getpid() == self._pid:
