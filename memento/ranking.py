@@ -85,12 +85,6 @@ class RankingSettings:
     # Each side contributes max(k, candidates) candidates (their thread neighbours join them): R@10
     # is flat from 20 to 50, and 20 costs less time.
     candidates: int = 20
-    # A query word held by more than this share of the memories is left out of the keyword search
-    # when a rarer word of the query is in the store: bm25 weighs such a word little (idf ~ log(1 /
-    # share)), yet FTS5 walks and scores every memory holding it, the most of a big store's recall
-    # time. Counted per query up to the threshold (memento/word_counts.py). 1.0 (default): every word is
-    # searched; on the dev set 0.02 cost 0.067 keyword R@10, 0.2 still 0.006 (bench/results/scale.json).
-    common_word_share: float = 1.0
     # A query word held by more than common_word_rows memories is not searched (only scored, in the
     # memories holding a rarer word of the query: memento/rare_words.py), as long as the searched
     # words' holders number at least rare_word_depth x overfetch. Bounds a big store's keyword search by

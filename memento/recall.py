@@ -13,7 +13,7 @@ from typing import List, Optional, Tuple
 
 import apsw
 
-from . import connection, fts_query, rare_words, relevance, sqlfiles, time_cues, word_counts
+from . import connection, rare_words, relevance, sqlfiles, time_cues
 from .ranking import RankingSettings, RecallRequest
 from .split_scan import SplitScan
 from .strict_json import text_of
@@ -59,30 +59,11 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
         if request.mode != "keyword":
             request = replace(request, partitioned=bool(conn.execute(sqlfiles.query("vector_partitioned")).get))
         request = replace(request, hidden=hidden, any_hidden=any_hidden, idf_total=idf_total,
-                          idf_unseen=idf_unseen, rows=rows,
-                          match=keyword_match(conn, request, settings.common_word_share))
+                          idf_unseen=idf_unseen, rows=rows)
         params = request.params(settings)
         led = rare_words.top(conn, params, request.query, settings.common_word_rows, settings.rare_word_depth, split)
         request = replace(request, top=json.dumps(led) if led is not None else split.top(conn, params))
         return conn.execute(statement, request.params(settings)).fetchall()
-
-
-def keyword_match(conn: apsw.Connection, request: RecallRequest, share: float) -> Optional[str]:
-    """The request's MATCH expression without its common words: a word held by more than `share` of
-    the memories is left out when the query has a rarer word that some memory holds (a query of
-    common words only keeps them all). Each word is counted up to the threshold, once per query."""
-    if request.match is None or request.mode == "vector" or share >= 1.0:
-        return request.match
-    words = fts_query.keywords(request.query)
-    if len(words) < 2:
-        return request.match
-    total = word_counts.row_count(conn)
-    threshold = int(share * total)
-    counts = word_counts.read(conn, words, cap=threshold + 1)
-    kept = [w for w in words if counts[w] <= threshold]
-    if len(kept) == len(words) or not any(counts[w] for w in kept):
-        return request.match
-    return fts_query.expression(kept)
 
 
 def names_in(query: str, longest: int = 3) -> str:

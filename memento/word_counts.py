@@ -3,10 +3,10 @@
     word_counts.row_count(conn)                                   # memories in the keyword index (bm25's N)
     word_counts.read(conn, ["caroline", "adoption"], cap=2_001)   # {"caroline": 2001, "adoption": 37}
 
-Used by recall's common-word rule (recall.py: a query word held by more than common_word_share of
-the memories is left out of the keyword search when a rarer word of the query is in the store) and
-by relevance (relevance.py: the query's words' idf, and which of them no memory holds). Words are
-FTS5 words as fts_query.keywords gives them. Each is read from the index's own vocabulary (an
+Used by relevance (relevance.py: the query's words' idf, and which of them no memory holds) and by
+the rare-word search (rare_words.py: a query word held by more than common_word_rows memories is
+scored, not searched, when rarer words are searched). Words are FTS5 words as fts_query.keywords
+gives them. Each is read from the index's own vocabulary (an
 fts5vocab table of the connection) as the token FTS5 makes of it; where that cannot be done (an
 apsw without fts5_tokenizer) it is quoted and its MATCH rows are counted, stopping at `cap`. The
 SQL is in sql/queries/word_counts.sql.

@@ -1,12 +1,10 @@
-"""Per-word document counts (memento/word_counts.py) and the common-word rule of recall
-(RankingSettings.common_word_share): real minimal-tier stores, counts checked against a count in
-Python over the stored texts."""
+"""Per-word document counts (memento/word_counts.py), which relevance and the rare-word search
+(memento/rare_words.py) read: real minimal-tier stores, counts checked against a count in Python
+over the stored texts."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -123,34 +121,3 @@ def test_words_are_quoted_never_syntax(mem):
 
 def test_empty_store_counts_nothing(mem):
     assert counts(mem, ["tea"]) == ({"tea": 0}, 0)
-
-
-@pytest.fixture
-def tea_store(mem):
-    # "tea" in 20 of 24 memories; "jasmine" and "oolong" in one each.
-    mem.remember_many([f"tea number {i}" for i in range(20)]
-                      + ["jasmine tea, the best", "oolong is a tea too", "plain water", "sparkling water"], dedup=False)
-    return mem
-
-
-def test_common_word_left_out_when_a_rarer_word_remains(tea_store):
-    mem = tea_store
-    exact = [h.id for h in mem.recall("jasmine tea", k=5, mode="keyword")]
-    mem.ranking = replace(mem.ranking, common_word_share=0.5)
-    pruned = [h.id for h in mem.recall("jasmine tea", k=5, mode="keyword")]
-    only_rare = [h.id for h in mem.recall("jasmine", k=5, mode="keyword")]
-    assert pruned == only_rare
-    assert exact[0] == pruned[0] and len(exact) == 5  # "tea" still found the others before
-
-
-def test_common_words_alone_are_kept(tea_store):
-    mem = tea_store
-    mem.ranking = replace(mem.ranking, common_word_share=0.5)
-    assert len(mem.recall("tea number", k=10, mode="keyword")) == 10
-    # the rarer word matches nothing: the common one stays
-    assert len(mem.recall("tea unheardof", k=10, mode="keyword")) == 10
-
-
-def test_default_searches_every_word(tea_store):
-    assert tea_store.ranking.common_word_share >= 1.0
-    assert len(tea_store.recall("jasmine tea", k=10, mode="keyword")) == 10

@@ -1,6 +1,6 @@
 -- How many memories hold each word of a query (memento/word_counts.py), and how many the keyword
--- index holds in all: the inputs of the common-word rule (memento/ranking.py: common_word_share)
--- and of anything else that weighs a query's words by their rarity.
+-- index holds in all: the inputs of relevance (memento/relevance.py) and of the rare-word search
+-- (memento/rare_words.py), which weigh a query's words by their rarity.
 
 -- name: vocabulary_create
 -- The keyword index's own per-word document counts (FTS5's fts5vocab, "row" kind: one row per
