@@ -9,7 +9,7 @@ the best matches are, nearly always, memories that hold a rarer word of the ques
 So when some of the question's words are common (held by more than
 RankingSettings.common_word_rows memories; memento/word_counts.py counts them from the index's own
 vocabulary), only the memories holding one of its rarer words are searched, in two FTS5 searches
-(recall_parts.sql, best_matches_between; each split over two connections in a big store by
+(recall_parts.sql, best_matches_between; in a big store, one on each of two connections at once:
 memento/split_scan.py):
   alone:  the rare words, OR-joined;
   both:   (the rare words) AND (the common words), which FTS5 scores with every word, once each.
@@ -53,8 +53,9 @@ def top(conn: apsw.Connection, params: Dict[str, Any], query: str, common_word_r
     alone = fts_query.expression(searched)
     both = f"({alone}) AND ({fts_query.expression(left_out)})"
     best: Dict[int, float] = {}
-    for match in (alone, both):
-        for id_, bm25 in split.best(conn, {**params, "match": match, "top": None}):
+    searches = ({**params, "match": alone, "top": None}, {**params, "match": both, "top": None})
+    for found in split.best_of_two(conn, *searches):
+        for id_, bm25 in found:
             best[id_] = min(bm25, best.get(id_, bm25))  # bm25 is negative: lower is better
     ranked = sorted(best.items(), key=lambda row: (row[1], -row[0]))[:params["overfetch"]]
     return [[id_, bm25] for id_, bm25 in ranked]

@@ -7,7 +7,8 @@ matches of the store are the best of the best of each half of the ids: a second 
 a worker thread, searches the upper half while this one searches the lower half (SQLite runs
 both at once: apsw releases the GIL while SQLite works). The merged list goes to the recall
 statement as :top (recall_parts.sql), which then skips its own search; everything else, fusion
-included, happens in that statement.
+included, happens in that statement. A search led by rare words (memento/rare_words.py) is two
+searches instead: they run one on each connection (best_of_two).
 
 Used only where it pays: at least SPLIT_FROM memories (below, handing work to a thread costs
 more than it saves) and more than one CPU. Each half runs in its own read transaction, so a write
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import apsw
 
@@ -46,26 +47,42 @@ class SplitScan:
         best = self._split(conn, params)
         return None if best is None else json.dumps(best)
 
-    def best(self, conn: apsw.Connection, params: Dict[str, Any]) -> List[list]:
-        """The best params["overfetch"] matches of params["match"] ([id, bm25], best first): split
-        over two connections where that pays, else searched on `conn` alone."""
-        best = self._split(conn, params)
-        return best if best is not None else _search(conn, params, params["low_id"], params["high_id"])
+    def best_of_two(self, conn: apsw.Connection, first: Dict[str, Any],
+                    second: Dict[str, Any]) -> Tuple[List[list], List[list]]:
+        """The best matches ([id, bm25], best first) of two searches (memento/rare_words.py): at once,
+        one on each connection, where a split scan would pay; else one after the other on `conn`.
+        Two whole searches rather than each split in halves: each half of a search counts its
+        words' holders for bm25's idf again (a walk of their lists), and these are the words the
+        halves would share."""
+        worker = self._worker_for(conn)
+        if worker is None:
+            return (_search(conn, first, first["low_id"], first["high_id"]),
+                    _search(conn, second, second["low_id"], second["high_id"]))
+        pool, worker_conn = worker
+        other = pool.submit(_search, worker_conn, first, first["low_id"], first["high_id"])
+        mine = _search(conn, second, second["low_id"], second["high_id"])
+        return other.result(), mine
 
-    def _split(self, conn: apsw.Connection, params: Dict[str, Any]) -> Optional[List[list]]:
-        """The best matches, searched in two halves at once; None where splitting does not pay (small
-        store, one CPU) or cannot be done (a forked process, no worker connection)."""
+    def _worker_for(self, conn: apsw.Connection):
+        """(pool, worker connection) where a second connection pays (a store of SPLIT_FROM memories
+        or more, two CPUs or more); None where it does not, or cannot be had (a forked process, a
+        worker connection that cannot be opened)."""
         if _usable_cpus() < 2:
             return None
         if os.getpid() != self._pid:  # a forked child: the worker thread and its connection stayed behind
             return None
-        largest = conn.execute(sqlfiles.query("largest_memory_id")).get or 0
-        if largest < SPLIT_FROM:
+        if (conn.execute(sqlfiles.query("largest_memory_id")).get or 0) < SPLIT_FROM:
             return None
-        worker = self._start()
+        return self._start()
+
+    def _split(self, conn: apsw.Connection, params: Dict[str, Any]) -> Optional[List[list]]:
+        """The best matches, searched in two halves at once; None where splitting does not pay (small
+        store, one CPU) or cannot be done (a forked process, no worker connection)."""
+        worker = self._worker_for(conn)
         if worker is None:
             return None
         pool, worker_conn = worker
+        largest = conn.execute(sqlfiles.query("largest_memory_id")).get or 0
         middle = largest // 2  # the halves cover every id, also ids <= 0 typed in the sqlite3 shell
         upper = pool.submit(_search, worker_conn, params, middle + 1, params["high_id"])
         lower = _search(conn, params, params["low_id"], middle)

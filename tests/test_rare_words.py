@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import memento
-from memento import connection, fts_query, rare_words, word_counts
+from memento import connection, fts_query, rare_words, split_scan, word_counts
 from memento.ranking import RankingSettings, RecallRequest
 
 VOCABULARY = ["tea", "teas", "kiwi", "note", "pear", "rain", "Émile", "running", "ran", "x"]
@@ -67,11 +67,13 @@ def test_searched_words_are_the_rare_ones_then_the_rarest_until_deep_enough(held
         assert min(held[w] for w in left_out) >= max(held[w] for w in searched)
 
 
-@pytest.fixture
-def kiwi_store(store_path):
+@pytest.fixture(params=[False, True], ids=["one connection", "two connections"])
+def kiwi_store(store_path, monkeypatch, request):
     """1,000 memories: "kiwi" in 250 long ones (tagged t0-t4), "note" in 350 and "pear" in 360 (common
     above 300), and one short memory holding only the two common words. No threads: the order is
-    bm25's alone, not lifted by neighbours."""
+    bm25's alone, not lifted by neighbours. With two connections the two searches run at once
+    (split_scan.best_of_two), as in a store of SPLIT_FROM memories."""
+    monkeypatch.setattr(split_scan, "SPLIT_FROM", 0 if request.param else 10 ** 12)
     rng = random.Random(7)
     filler = [f"w{i}" for i in range(400)]
     items = [{"text": "kiwi " + " ".join(rng.choice(filler) for _ in range(rng.randint(8, 30))), "tags": [f"t{i % 5}"]}
