@@ -5,6 +5,8 @@ for building stores and the native RSS reference) and prints JSON to stdout; pro
   pi_measure.py install-size VENV SPEC         pip install SPEC into the fresh VENV: site-packages delta
   pi_measure.py bench PATH TIER                cold start, peak RSS, `memento mcp`, warm recall on the store at PATH
   pi_measure.py summarize OUT_DIR RESULT.json  emulated figures + Pi Zero 2 W estimates -> pi-lane.json
+  pi_measure.py scale-recall PATH TIER QUESTIONS.json   warm keyword recall on a big store of real text
+                                               (bench/scale.py's), with and without the rare-word search
 
 Only the standard library, memento and bench/corpus.py are imported, so it runs in a venv that holds
 nothing but memento's wheel. Every time is wall time of the emulated process: see summarize() for how
@@ -364,6 +366,34 @@ def summarize(out_dir: str, result: str) -> dict:
     return doc
 
 
+def scale_recall(path: str, tier: str, questions_file: str, warm: int = 10) -> dict:
+    """Warm recall (wall ms) of the questions (a JSON list, e.g. bench/scale.py's dev questions) on a
+    big store of real text, the default search and the whole search (common_word_rows=0, every query
+    word searched: memento/rare_words.py) question by question in turn, so both see the same load."""
+    from dataclasses import replace
+
+    import memento
+    questions = json.loads(Path(questions_file).read_text(encoding="utf-8"))
+    times: dict = {"default": [], "whole": []}
+    with memento.open(path, tier=tier) as mem:
+        settings = {"default": mem.ranking, "whole": replace(mem.ranking, common_word_rows=0)}
+        for i, q in enumerate(questions):
+            for name, ranking in settings.items():
+                mem.ranking = ranking
+                started = time.perf_counter()
+                mem.recall(q, k=10)
+                if i >= warm:
+                    times[name].append((time.perf_counter() - started) * 1000)
+        rows = mem.count()
+    factor = sum(WARM_FACTORS) / 2
+    out = {"memories": rows, "tier": tier, "questions": len(questions) - warm}
+    for name, samples in times.items():
+        p = pct(samples)
+        out[name] = {**p, "p50_ms_pi_estimate": round(p["p50_ms"] * factor, 2),
+                     "p95_ms_pi_estimate": round(p["p95_ms"] * factor, 2)}
+    return out
+
+
 def main(argv) -> None:
     cmd, *args = argv
     if cmd == "build-store":
@@ -380,6 +410,8 @@ def main(argv) -> None:
                                         check=True, capture_output=True, text=True).stdout)
     elif cmd == "summarize":
         res = summarize(*args)
+    elif cmd == "scale-recall":
+        res = scale_recall(*args)
     else:
         raise SystemExit(__doc__)
     print(json.dumps(res, indent=2))
