@@ -413,7 +413,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                     help="extra keyword argument for recall(), VALUE parsed as JSON; repeatable")
     ap.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
                     help="a RankingSettings field (memento/ranking.py) for this run, VALUE parsed as JSON; "
-                         "repeatable (e.g. common_word_rows=0: every query word searched)")
+                         "repeatable (e.g. common_word_share=1.0: every query word searched)")
     args = ap.parse_args(argv)
     if not args.data.is_file():
         ap.error(f"no LoCoMo data file at {args.data} (how to make locomo-dev.json: docs/benchmarks.md)")

@@ -368,7 +368,7 @@ def summarize(out_dir: str, result: str) -> dict:
 
 def scale_recall(path: str, tier: str, questions_file: str, warm: int = 10) -> dict:
     """Warm recall (wall ms) of the questions (a JSON list, e.g. bench/scale.py's dev questions) on a
-    big store of real text, the default search and the whole search (common_word_rows=0, every query
+    big store of real text, the default search and the whole search (common_word_share=1.0, every query
     word searched: memento/rare_words.py) question by question in turn, so both see the same load."""
     from dataclasses import replace
 
@@ -376,7 +376,7 @@ def scale_recall(path: str, tier: str, questions_file: str, warm: int = 10) -> d
     questions = json.loads(Path(questions_file).read_text(encoding="utf-8"))
     times: dict = {"default": [], "whole": []}
     with memento.open(path, tier=tier) as mem:
-        settings = {"default": mem.ranking, "whole": replace(mem.ranking, common_word_rows=0)}
+        settings = {"default": mem.ranking, "whole": replace(mem.ranking, common_word_share=1.0)}
         for i, q in enumerate(questions):
             for name, ranking in settings.items():
                 mem.ranking = ranking

@@ -2,8 +2,8 @@
 a store per conversation, one memory per turn, k = 10): R@10 per category for
 
   - the keyword side led by the question's rare words (memento/rare_words.py: a word held by more
-    than RankingSettings.common_word_rows memories is scored, not searched; 0 = every word searched),
-    and
+    than RankingSettings.common_word_share of the memories is scored, not searched; 1.0 = every word
+    searched), and
   - the vector side with the vectors partitioned into cells (memento/vectors/partitions.py) and only
     the probe_cells nearest cells read. A dev store holds ~600 turns, far below the 20,000 vectors at
     which `memento optimize` partitions a store, so the cells are made on purpose here (~2 x sqrt(N) = 48 cells
@@ -40,26 +40,24 @@ import memento  # noqa: E402
 from bench import locomo  # noqa: E402
 from bench.common import merge_rows, write_result  # noqa: E402
 
-# memento/rare_words.py: 0 = every word searched (exact), the first line to compare with. A dev store
-# holds ~600 turns: there a word is common from SMALL_ROWS holders (a conversation's own topic words).
-ROWS = (0, 20_000, 5_000, 1_000)
-SMALL_ROWS = (0, 100, 30)
+# memento/rare_words.py: 1.0 = every word searched (exact), the first line to compare with.
+SHARES = (1.0, 0.2, 0.05, 0.02, 0.01)
 PROBES = (16, 4)
 
 
-def configs(tier: str) -> List[Tuple[str, str, Dict[str, object], bool]]:
+def configs(tier: str, shares: Sequence[float] = SHARES) -> List[Tuple[str, str, Dict[str, object], bool]]:
     """(label, mode, settings, partitioned)."""
     out: List[Tuple[str, str, Dict[str, object], bool]] = []
     if tier == "minimal":
-        return [(f"keyword common_word_rows={r}", "keyword", {"common_word_rows": r}, False) for r in SMALL_ROWS]
+        return [(f"keyword common_word_share={s}", "keyword", {"common_word_share": s}, False) for s in shares]
     for mode in ("hybrid", "vector"):
-        out.append((f"{mode} one cell", mode, {"common_word_rows": 0} if mode == "hybrid" else {}, False))
+        out.append((f"{mode} one cell", mode, {"common_word_share": 1.0} if mode == "hybrid" else {}, False))
         out += [(f"{mode} cells, probe_cells={p}", mode, {"probe_cells": p}, True) for p in PROBES]
-    return out + [(f"hybrid common_word_rows={r}", "hybrid", {"common_word_rows": r}, False) for r in SMALL_ROWS[1:]]
+    return out + [(f"hybrid common_word_share={s}", "hybrid", {"common_word_share": s}, False) for s in shares[1:]]
 
 
-def run(convs: Sequence[locomo.Conversation], tier: str) -> List[dict]:
-    todo = configs(tier)
+def run(convs: Sequence[locomo.Conversation], tier: str, shares: Sequence[float] = SHARES) -> List[dict]:
+    todo = configs(tier, shares)
     runs = {label: locomo.Run(label) for label, *_ in todo}
     for conv in convs:
         with tempfile.TemporaryDirectory(prefix="scale-quality-") as tmp, \
@@ -103,11 +101,11 @@ def distractor_items(convs: Sequence[locomo.Conversation], own: locomo.Conversat
     return out
 
 
-def run_distractors(convs: Sequence[locomo.Conversation], n: int, rows: Sequence[int] = ROWS,
+def run_distractors(convs: Sequence[locomo.Conversation], n: int, shares: Sequence[float] = SHARES,
                     depth: Optional[int] = None) -> List[dict]:
     deeper = {} if depth is None else {"rare_word_depth": depth}
-    todo = [(f"keyword common_word_rows={r}" + (f", rare_word_depth={depth}" if depth and r else "") + f", {n:,} memories",
-             {"common_word_rows": r, **deeper}) for r in rows]
+    todo = [(f"keyword common_word_share={s}" + (f", rare_word_depth={depth}" if depth and s < 1 else "")
+             + f", {n:,} memories", {"common_word_share": s, **deeper}) for s in shares]
     runs = {label: locomo.Run(label) for label, _ in todo}
     for conv in convs:
         with tempfile.TemporaryDirectory(prefix="scale-quality-") as tmp, \
@@ -138,12 +136,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--tier", default="minimal", choices=("minimal", "full", "light", "tiny"))
     ap.add_argument("--distractors", type=int, metavar="N", help="minimal keyword in stores of N memories "
                     "(each conversation among the others' turns copied)")
-    ap.add_argument("--rows", default=",".join(map(str, ROWS)),
-                    help="with --distractors: the common_word_rows values to compare (0 = exact, first)")
+    ap.add_argument("--shares", default=",".join(map(str, SHARES)),
+                    help="the common_word_share values to compare (1.0 = every word searched, first)")
     ap.add_argument("--depth", type=int, help="with --distractors: RankingSettings.rare_word_depth")
     args = ap.parse_args(argv)
     convs, sha = locomo.load(args.data)
-    rows = run_distractors(convs, args.distractors, [int(r) for r in args.rows.split(",")], args.depth) if args.distractors else run(convs, args.tier)
+    shares = [float(s) for s in args.shares.split(",")]
+    rows = run_distractors(convs, args.distractors, shares, args.depth) if args.distractors else run(convs, args.tier, shares)
     write_result("scale_quality", {"data": args.data.name, "sha256": sha, "k": 10,
                                    "rows": merge_rows("scale_quality", rows, ("tier", "config"))})
     return 0

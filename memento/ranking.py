@@ -85,12 +85,11 @@ class RankingSettings:
     # Each side contributes max(k, candidates) candidates (their thread neighbours join them): R@10
     # is flat from 20 to 50, and 20 costs less time.
     candidates: int = 20
-    # A query word held by more than common_word_rows memories is not searched (only scored, in the
-    # memories holding a rarer word of the query: memento/rare_words.py), as long as the searched
-    # words' holders number at least rare_word_depth x overfetch. Bounds a big store's keyword search by
-    # its rare words' holders, not the store's size; a store below common_word_rows memories is
-    # searched whole. 0: off. (bench/scale_quality.py for quality, bench/scale.py for speed.)
-    common_word_rows: int = 5_000
+    # A query word held by more than common_word_share of the memories is not searched, only scored
+    # in the memories holding a rarer word of the query (memento/rare_words.py), as long as the
+    # searched words' holders number at least rare_word_depth x overfetch. 1.0: every word searched.
+    # bench/scale_quality.py (the dev set among other conversations' turns) and bench/scale.py.
+    common_word_share: float = 0.02
     rare_word_depth: int = 5
     # Keyword search reads overfetch_factor x candidates matches, then drops expired and superseded
     # ones; only when fewer than `candidates` are left (over half of the best matches hidden) does

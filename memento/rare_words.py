@@ -7,8 +7,8 @@ memories (p50) and the search took ~100 ms. bm25 weighs such a word little (its 
 the best matches are, nearly always, memories that hold a rarer word of the question too.
 
 So when some of the question's words are common (held by more than
-RankingSettings.common_word_rows memories; memento/word_counts.py counts them from the index's own
-vocabulary), only the memories holding one of its rarer words are searched, in two FTS5 searches
+RankingSettings.common_word_share of the memories, 2%; memento/word_counts.py counts them from the
+index's own vocabulary), only the memories holding one of its rarer words are searched, in two FTS5 searches
 (recall_parts.sql, best_matches_between; in a big store, one on each of two connections at once:
 memento/split_scan.py):
   alone:  the rare words, OR-joined;
@@ -36,17 +36,18 @@ from . import fts_query, word_counts
 from .split_scan import SplitScan
 
 
-def top(conn: apsw.Connection, params: Dict[str, Any], query: str, common_word_rows: int, depth_factor: int,
+def top(conn: apsw.Connection, params: Dict[str, Any], query: str, common_word_share: float, depth_factor: int,
         split: SplitScan) -> Optional[List[list]]:
     """The best params["overfetch"] keyword matches ([id, bm25], best first) found through the
     question's rare words, for the recall statement's :top; None when no word of the question is
-    left out (or the rule is off: common_word_rows <= 0), and the statement searches as before."""
-    if common_word_rows <= 0 or params["match"] is None or params["w_keyword"] <= 0:
+    left out (or the rule is off: common_word_share >= 1), and the statement searches as before."""
+    if common_word_share >= 1.0 or params["match"] is None or params["w_keyword"] <= 0:
         return None
     words = fts_query.keywords(query)
     rows = word_counts.row_count(conn)
     held_by = word_counts.read(conn, words, cap=rows // 2 + 1)  # as relevance counts them: kept, not read again
-    searched = searched_words(words, held_by, common_word_rows, depth_factor * params["overfetch"])
+    common_from = max(0, int(common_word_share * rows))  # more holders than this: a common word
+    searched = searched_words(words, held_by, common_from, depth_factor * params["overfetch"])
     left_out = [w for w in words if held_by[w] > 0 and w not in searched]
     if not left_out:
         return None

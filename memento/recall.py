@@ -61,7 +61,7 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
         request = replace(request, hidden=hidden, any_hidden=any_hidden, idf_total=idf_total,
                           idf_unseen=idf_unseen, rows=rows)
         params = request.params(settings)
-        led = rare_words.top(conn, params, request.query, settings.common_word_rows, settings.rare_word_depth, split)
+        led = rare_words.top(conn, params, request.query, settings.common_word_share, settings.rare_word_depth, split)
         request = replace(request, top=json.dumps(led) if led is not None else split.top(conn, params))
         return conn.execute(statement, request.params(settings)).fetchall()
 

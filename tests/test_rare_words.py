@@ -1,5 +1,5 @@
 """The keyword search led by a question's rare words (memento/rare_words.py): real minimal-tier
-stores, results checked against the whole search (RankingSettings.common_word_rows = 0)."""
+stores, results checked against the whole search (RankingSettings.common_word_share = 1)."""
 from __future__ import annotations
 
 import random
@@ -21,9 +21,9 @@ VOCABULARY = ["tea", "teas", "kiwi", "note", "pear", "rain", "Émile", "running"
                           st.lists(st.sampled_from(VOCABULARY), max_size=2),
                           st.sampled_from([None, "a", "b"])), min_size=10, max_size=60),
        st.lists(st.sampled_from(VOCABULARY), min_size=2, max_size=5),
-       st.integers(0, 8), st.integers(1, 2))
+       st.sampled_from([0.0, 0.05, 0.1, 0.2, 0.5, 1.0]), st.integers(1, 2))
 def test_the_list_is_the_whole_searchs_best_among_memories_holding_a_searched_word(
-        tmp_path_factory, memories, query_words, common_rows, depth_factor):
+        tmp_path_factory, memories, query_words, share, depth_factor):
     # Texts, tags and thread neighbours (the context column, weighted apart), stemmed and diacritic
     # words, repeats: the two searches' better score is the whole search's, and the list is its
     # best among the memories holding a searched word.
@@ -35,17 +35,18 @@ def test_the_list_is_the_whole_searchs_best_among_memories_holding_a_searched_wo
             replace(RankingSettings(), candidates=3, overfetch_factor=2))
         conn = mem._conn
         with connection.read_transaction(conn):
-            led = rare_words.top(conn, params, query, common_rows, depth_factor, mem._split_scan)
+            led = rare_words.top(conn, params, query, share, depth_factor, mem._split_scan)
             words = fts_query.keywords(query)
-            held = word_counts.read(conn, words, cap=word_counts.row_count(conn) // 2 + 1)
-            searched = rare_words.searched_words(words, held, common_rows, depth_factor * params["overfetch"])
+            rows = word_counts.row_count(conn)
+            held = word_counts.read(conn, words, cap=rows // 2 + 1)
+            searched = rare_words.searched_words(words, held, int(share * rows), depth_factor * params["overfetch"])
             whole = conn.execute(
                 "SELECT rowid, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS s FROM memories_fts"
                 " WHERE memories_fts MATCH :match AND rowid IN"
                 " (SELECT rowid FROM memories_fts WHERE memories_fts MATCH :searched)"
                 " ORDER BY s, rowid DESC LIMIT :overfetch",
                 {**params, "searched": fts_query.expression(searched or ["absent"])}).fetchall()
-    if common_rows == 0 or len(searched) == sum(1 for w in words if held[w] > 0):
+    if share >= 1.0 or len(searched) == sum(1 for w in words if held[w] > 0):
         assert led is None  # nothing left out: the statement searches every word itself
         return
     assert [i for i, _ in led] == [i for i, _ in whole]
@@ -88,9 +89,9 @@ def kiwi_store(store_path, monkeypatch, request):
 
 
 def recall_both(mem, query, **kw):
-    mem.ranking = replace(mem.ranking, common_word_rows=0)
+    mem.ranking = replace(mem.ranking, common_word_share=1.0)
     whole = mem.recall(query, k=10, mode="keyword", min_score=0, **kw)
-    mem.ranking = replace(mem.ranking, common_word_rows=300)
+    mem.ranking = replace(mem.ranking, common_word_share=0.3)
     led = mem.recall(query, k=10, mode="keyword", min_score=0, **kw)
     return whole, led
 
