@@ -43,6 +43,12 @@ AXES = {  # (speaker, time): the keyword statement's scores run 0..1 with few ti
     "pocket": ((0.0, 0.05, 0.1, 0.2, 0.3, 0.5), (0.0, 0.25, 0.5, 1.0)),
 }
 MAX_ADVERSARIAL_LOSS = 0.01
+# A change ships when its LOCO R@10 (categories 1-4) gains this much over the shipped settings' and no
+# category loses more than MAX_CATEGORY_LOSS (bench/locomo_thread.py's rule).
+MIN_GAIN = 0.004
+MAX_CATEGORY_LOSS = 0.005
+# The fields that make "boosts off" (each 0 there): the tier's pair, and any other given on the command line.
+BOOSTS = ("w_speaker", "w_time", "keyword_w_speaker", "keyword_w_time", "xk_speaker", "xk_time")
 
 
 def build(memento, convs, tier: str, tmp: str) -> list:
@@ -54,28 +60,38 @@ def build(memento, convs, tier: str, tmp: str) -> list:
     return stores
 
 
-def r10(stores, settings) -> list:
-    """Per conversation: (R@10 of each question in categories 1-4, of each adversarial question)."""
+def r10(stores, settings, vectors=None) -> list:
+    """Per conversation: (R@10 of each question in categories 1-4, of each adversarial question,
+    (category, R@10) of each question). vectors: the questions' embeddings (vector tiers), computed
+    once instead of at every grid point."""
     out = []
     for conv, mem, dia in stores:
         mem.ranking = settings
-        scored, adversarial = [], []
+        scored, adversarial, every = [], [], []
         for q in conv.questions:
-            r = locomo.score(q.gold, [dia[h.id] for h in mem.recall(q.text, k=locomo.K, min_score=0)])["R@10"]
+            extra = {"vector": vectors[q.text]} if vectors else {}
+            r = locomo.score(q.gold, [dia[h.id] for h in mem.recall(q.text, k=locomo.K, min_score=0, **extra)])["R@10"]
             (scored if q.category in locomo.OVERALL else adversarial).append(r)
-        out.append((scored, adversarial))
+            every.append((q.category, r))
+        out.append((scored, adversarial, every))
     return out
+
+
+def by_category(per_conv, which, category: int) -> float:
+    return statistics.fmean([r for i in which for c, r in per_conv[i][2] if c == category])
 
 
 def pooled(per_conv, which, part: int) -> float:
     return statistics.fmean([v for i in which for v in per_conv[i][part]])
 
 
-def choose(grid: dict, which, axes) -> tuple:
+def choose(grid: dict, which, axes, off=None) -> tuple:
     """The allowed point with the best smoothed R@10: its own averaged with its grid neighbours one
-    step along each axis (bench/locomo_sweep.py's rule), so a plateau wins over a lone peak."""
-    off = grid[(0.0, 0.0)]
+    step along each axis (bench/locomo_sweep.py's rule), so a plateau wins over a lone peak. off: the
+    boosts-off answers the adversarial constraint compares with (default: the grid's all-zero point)."""
+    off = off if off is not None else grid[tuple(0.0 for _ in axes)]
     allowed = [p for p in grid if pooled(off, which, 1) - pooled(grid[p], which, 1) <= MAX_ADVERSARIAL_LOSS]
+    allowed = allowed or [min(grid)]  # no point passes (a grid without its boosts-off point): the smallest
 
     def smoothed(p: tuple) -> float:
         near = [p]
@@ -83,7 +99,17 @@ def choose(grid: dict, which, axes) -> tuple:
             i = values.index(p[a])
             near += [p[:a] + (values[j],) + p[a + 1:] for j in (i - 1, i + 1) if 0 <= j < len(values)]
         return statistics.fmean(pooled(grid[q], which, 0) for q in near)
-    return max(allowed, key=lambda p: (round(smoothed(p), 4), -p[0], -p[1]))
+    return max(allowed, key=lambda p: (round(smoothed(p), 4), *(-v for v in p)))
+
+
+def parse_axis(text: str) -> tuple:
+    name, _, values = text.partition("=")
+    return name, tuple(int(v) if v.isdigit() else float(v) for v in values.split(","))
+
+
+def parse_set(text: str) -> tuple:
+    name, _, value = text.partition("=")
+    return name, (int(value) if value.lstrip("-").isdigit() else float(value))
 
 
 def main() -> int:
@@ -91,37 +117,79 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=os.environ.get("MEMENTO_LOCOMO_DATA"),
                     help="the LoCoMo dev file (or $MEMENTO_LOCOMO_DATA); see docs/benchmarks.md")
     ap.add_argument("--tier", default="minimal", choices=("minimal", "pocket", "tiny", "light", "full"))
+    ap.add_argument("--axis", action="append", type=parse_axis, default=[], metavar="SETTING=V1,V2,...",
+                    help="a grid axis over a RankingSettings field (repeat; default: the tier's speaker x time)")
+    ap.add_argument("--set", action="append", type=parse_set, default=[], metavar="SETTING=V",
+                    help="a RankingSettings field fixed for every point, boosts-off included (repeat)")
+    ap.add_argument("--label", help="written to bench/results/locomo_boosts_<tier>_<label>.json")
     args = ap.parse_args()
     if args.data is None:
         ap.error("--data PATH is required (or set MEMENTO_LOCOMO_DATA)")
     import memento
     convs, sha256 = locomo.load(Path(args.data))
-    names = ("keyword_w_speaker", "keyword_w_time") if args.tier == "minimal" else ("w_speaker", "w_time")
-    speaker_axis, time_axis = AXES[args.tier if args.tier in ("minimal", "pocket") else "hybrid"]
+    if args.axis:
+        names = tuple(n for n, _ in args.axis)
+        axes = tuple(v for _, v in args.axis)
+    else:
+        names = ("keyword_w_speaker", "keyword_w_time") if args.tier == "minimal" else ("w_speaker", "w_time")
+        axes = AXES[args.tier if args.tier in ("minimal", "pocket") else "hybrid"]
+    fixed = dict(args.set)
+    vectors = None
+    if args.tier in ("tiny", "light", "full"):
+        from bench.locomo_thread import vectors_for
+        vectors = vectors_for(args.tier, convs)
     with tempfile.TemporaryDirectory(prefix=f"locomo-boosts-{args.tier}-") as tmp:
         stores = build(memento, convs, args.tier, tmp)
-        base = stores[0][1].ranking
-        grid = {p: r10(stores, replace(base, **dict(zip(names, p)))) for p in itertools.product(speaker_axis, time_axis)}
+        shipped_settings = stores[0][1].ranking
+        base = replace(shipped_settings, **fixed)
+        boosts = [n for n in BOOSTS if n in fixed or n in names or (args.tier == "minimal") == n.startswith("keyword_")]
+        off_settings = replace(base, **{n: 0.0 for n in BOOSTS if n in boosts})
+        grid = {}
+        for p in itertools.product(*axes):
+            grid[p] = r10(stores, replace(base, **dict(zip(names, p))), vectors)
+            print(" ".join(f"{n}={v}" for n, v in zip(names, p)),
+                  f"R@10 {pooled(grid[p], range(len(convs)), 0):.4f} adv {pooled(grid[p], range(len(convs)), 1):.4f}",
+                  flush=True)
+        off = r10(stores, off_settings, vectors)
+        shipped = r10(stores, shipped_settings, vectors)
         for _, mem, _ in stores:
             mem.close()
     every = range(len(convs))
-    axes = (speaker_axis, time_axis)
-    chosen = choose(grid, every, axes)
-    folds = [(convs[i].conv_id, choose(grid, [j for j in every if j != i], axes)) for i in every]
+    chosen = choose(grid, every, axes, off)
+    folds = [(convs[i].conv_id, choose(grid, [j for j in every if j != i], axes, off)) for i in every]
+
+    def loco(part: int) -> float:
+        return statistics.fmean([v for i, (_, p) in enumerate(folds) for v in grid[p][i][part]])
+
+    def loco_category(c: int) -> float:
+        return statistics.fmean([r for i, (_, p) in enumerate(folds) for cat, r in grid[p][i][2] if cat == c])
+
+    per_category = {name: {"shipped": round(by_category(shipped, every, c), 4), "off": round(by_category(off, every, c), 4),
+                           "dev": round(by_category(grid[chosen], every, c), 4), "loco": round(loco_category(c), 4)}
+                    for c, name in locomo.CATEGORIES.items()}
+    gain = loco(0) - pooled(shipped, every, 0)
+    worst = min(v["loco"] - v["shipped"] for c, v in zip(locomo.CATEGORIES, per_category.values()) if c in locomo.OVERALL)
     result = {
         "tier": args.tier, "data_sha256": sha256, "rule": f"max smoothed R@10 (categories 1-4) with adversarial R@10 at most "
-        f"{MAX_ADVERSARIAL_LOSS} below boosts off", "chosen": dict(zip(names, chosen)),
+        f"{MAX_ADVERSARIAL_LOSS} below boosts off", "fixed": fixed, "axes": dict(zip(names, axes)),
+        "chosen": dict(zip(names, chosen)),
         "dev_R@10": round(pooled(grid[chosen], every, 0), 4), "dev_adversarial_R@10": round(pooled(grid[chosen], every, 1), 4),
-        "off_R@10": round(pooled(grid[(0.0, 0.0)], every, 0), 4),
-        "off_adversarial_R@10": round(pooled(grid[(0.0, 0.0)], every, 1), 4),
-        "loco_R@10": round(statistics.fmean([v for i, (_, p) in enumerate(folds) for v in grid[p][i][0]]), 4),
-        "loco_adversarial_R@10": round(statistics.fmean([v for i, (_, p) in enumerate(folds) for v in grid[p][i][1]]), 4),
+        "off": {n: getattr(off_settings, n) for n in boosts},
+        "off_R@10": round(pooled(off, every, 0), 4), "off_adversarial_R@10": round(pooled(off, every, 1), 4),
+        "shipped_R@10": round(pooled(shipped, every, 0), 4), "shipped_adversarial_R@10": round(pooled(shipped, every, 1), 4),
+        "loco_R@10": round(loco(0), 4), "loco_adversarial_R@10": round(loco(1), 4),
+        "loco_gain_over_shipped_dev": round(gain, 4), "worst_category_change_loco_vs_shipped": round(worst, 4),
+        "ships": gain >= MIN_GAIN and worst >= -MAX_CATEGORY_LOSS
+                 and pooled(off, every, 1) - loco(1) <= MAX_ADVERSARIAL_LOSS,
+        "per_category": per_category,
         "loco_picks": [{"held_out": c, **dict(zip(names, p))} for c, p in folds],
-        "grid": {f"{names[0]}={p[0]} {names[1]}={p[1]}": {"R@10": round(pooled(v, every, 0), 4),
-                                                          "adversarial_R@10": round(pooled(v, every, 1), 4)}
-                 for p, v in grid.items()},
+        "grid": {" ".join(f"{n}={v}" for n, v in zip(names, p)): {
+            "R@10": round(pooled(v, every, 0), 4), "adversarial_R@10": round(pooled(v, every, 1), 4),
+            "per_category": {name: round(by_category(v, every, c), 4) for c, name in locomo.CATEGORIES.items()}}
+            for p, v in grid.items()},
     }
-    out = REPO / "bench" / "results" / f"locomo_boosts_{args.tier}.json"
+    suffix = f"_{args.label}" if args.label else ""
+    out = REPO / "bench" / "results" / f"locomo_boosts_{args.tier}{suffix}.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "grid"}, indent=1))
     print(f"wrote {out.relative_to(REPO)}")
