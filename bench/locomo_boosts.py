@@ -48,7 +48,7 @@ MAX_ADVERSARIAL_LOSS = 0.01
 MIN_GAIN = 0.004
 MAX_CATEGORY_LOSS = 0.005
 # The fields that make "boosts off" (each 0 there): the tier's pair, and any other given on the command line.
-BOOSTS = ("w_speaker", "w_time", "keyword_w_speaker", "keyword_w_time", "xk_speaker", "xk_time")
+BOOSTS = ("w_speaker", "w_time", "keyword_w_speaker", "keyword_w_time")
 
 
 def build(memento, convs, tier: str, tmp: str) -> list:

@@ -45,8 +45,7 @@ candidate_links AS MATERIALIZED (
 -- "+rowid": FTS5 walks the query's matches once and scores only pool members; a plain
 -- "rowid IN" would run one FTS5 query per member (measured at 10k memories: 6.3 ms vs 0.26 ms).
 pool_bm25 AS MATERIALIZED (
-  SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25,
-         CASE WHEN :x_own THEN bm25(memories_fts, :text_weight, :tag_weight, 0.0) END AS own_bm25
+  SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25
   FROM memories_fts
   WHERE :w_keyword > 0 AND :match IS NOT NULL
     AND memories_fts MATCH :match AND +rowid IN pool_ids
@@ -65,34 +64,20 @@ scored AS MATERIALIZED (
   SELECT id, fused, CASE WHEN thread IS NULL OR :w_thread <= 0 THEN 0.0
                          ELSE :w_thread * max(max(fused, 0.0)) OVER (PARTITION BY thread) END AS lift
   FROM (SELECT id, thread, CASE WHEN base >= 0 THEN base * factor ELSE base / factor END AS fused
-  FROM (SELECT id, thread,
-               keyword_part * (1.0 + CASE WHEN :xk_time > 0 AND timed THEN :xk_time ELSE 0.0 END)
-             + CASE WHEN :xk_speaker > 0 AND named THEN :xk_speaker * own_part ELSE 0.0 END
-             + CASE WHEN :x_gate = 4 AND named THEN :w_speaker * max(0.0, cosine_part - cos_mean) ELSE 0.0 END
-             + cosine_part AS base,
-               (1.0 + CASE WHEN :w_speaker > 0 AND named THEN :w_speaker * CASE :x_gate
-                             WHEN 0 THEN 1.0
-                             WHEN 1 THEN keyword_part > 0
-                             WHEN 2 THEN min(1.0, own_part / :w_keyword)
-                             WHEN 3 THEN cos_rank >= 0.5 ELSE 0.0 END ELSE 0.0 END
-                    + CASE WHEN :w_time > 0 AND timed THEN :w_time ELSE 0.0 END) AS factor
-  FROM (SELECT *, CASE WHEN :x_gate = 3 THEN percent_rank() OVER (ORDER BY cosine_part) END AS cos_rank,
-                  CASE WHEN :x_gate = 4 THEN avg(cosine_part) OVER () END AS cos_mean FROM (
+  FROM (
     SELECT p.id, m.thread,
-           :w_keyword * coalesce(b.bm25 / (SELECT min(bm25) FROM keyword), 0.0) AS keyword_part,
-           :w_keyword * coalesce(CASE WHEN :x_own THEN b.own_bm25 ELSE b.bm25 END / (SELECT min(bm25) FROM keyword), 0.0) AS own_part,
-           :w_vector * CASE WHEN :w_vector > 0 AND m.embedded_with = :model THEN 1.0 - coalesce(
+           :w_keyword * coalesce(b.bm25 / (SELECT min(bm25) FROM keyword), 0.0)
+         + :w_vector * CASE WHEN :w_vector > 0 AND m.embedded_with = :model THEN 1.0 - coalesce(
                (SELECT vec_distance_cosine(a.value00, :qvec) FROM memories_vec_auxiliary AS a WHERE a.rowid = p.id),
-               1.0) ELSE 0.0 END AS cosine_part,
-           (:w_speaker > 0 OR :xk_speaker > 0) AND m.speaker IS NOT NULL
-             AND memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names)) AS named,
-           (:w_time > 0 OR :xk_time > 0) AND :asks_when = 1 AND m.time_cue = 1 AS timed
+               1.0) ELSE 0.0 END AS base,
+-- include: boost_factor
+           AS factor
     FROM pool_ids AS p
     CROSS JOIN memories AS m ON m.id = p.id
     LEFT JOIN pool_bm25 AS b ON b.id = p.id
     WHERE (:filtering = 0 OR p.id IN filtered)
       AND (m.expires_at IS NULL OR m.expires_at > :now)
-      AND (:include_superseded OR m.superseded_by IS NULL)))))
+      AND (:include_superseded OR m.superseded_by IS NULL)))
 ),
 -- include: smoothed_final
 -- The vector side's best cosine similarity, for relevance's gate (recall_parts.sql, part hits);

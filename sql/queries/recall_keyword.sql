@@ -24,11 +24,6 @@ candidate_links AS MATERIALIZED (
   SELECT m.id, :w_keyword * keyword.bm25 / (SELECT min(bm25) FROM keyword) *
 -- include: boost_factor
          AS fused,
-         CASE WHEN :x_lend_on THEN :w_keyword * keyword.bm25 / (SELECT min(bm25) FROM keyword) *
-           (1.0 + CASE WHEN m.speaker IS NOT NULL
-                          AND memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
-                     THEN :x_lend_speaker ELSE 0.0 END
-              + CASE WHEN :w_time > 0 AND :asks_when = 1 AND m.time_cue = 1 THEN :w_time ELSE 0.0 END) END AS lend,
 -- include: thread_links
   FROM keyword CROSS JOIN memories AS m ON m.id = keyword.id
 ),
@@ -48,7 +43,7 @@ smoothed AS (
   FROM (SELECT id, max(own) AS fused, max(lent) AS lent
         FROM (SELECT CASE side.n WHEN 0 THEN c.id WHEN 1 THEN c.prev_id ELSE c.next_id END AS id,
                      CASE side.n WHEN 0 THEN c.fused END AS own,
-                     CASE side.n WHEN 0 THEN NULL ELSE coalesce(c.lend, c.fused) END AS lent
+                     CASE side.n WHEN 0 THEN NULL ELSE c.fused END AS lent
               FROM candidate_links AS c CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2) AS side)
         WHERE id IS NOT NULL
         GROUP BY id) AS s
