@@ -85,21 +85,51 @@ def pooled(per_conv, which, part: int) -> float:
     return statistics.fmean([v for i in which for v in per_conv[i][part]])
 
 
-def choose(grid: dict, which, axes, off=None) -> tuple:
+def choose(grid: dict, which, axes, off=None, smooth_constraint: bool = False) -> tuple:
     """The allowed point with the best smoothed R@10: its own averaged with its grid neighbours one
     step along each axis (bench/locomo_sweep.py's rule), so a plateau wins over a lone peak. off: the
-    boosts-off answers the adversarial constraint compares with (default: the grid's all-zero point)."""
+    boosts-off answers the adversarial constraint compares with (default: the grid's all-zero point).
+    smooth_constraint: the constraint reads the point's smoothed adversarial R@10 too, so a point next
+    to a cliff (a neighbour far below) is not allowed."""
     off = off if off is not None else grid[tuple(0.0 for _ in axes)]
-    allowed = [p for p in grid if pooled(off, which, 1) - pooled(grid[p], which, 1) <= MAX_ADVERSARIAL_LOSS]
-    allowed = allowed or [min(grid)]  # no point passes (a grid without its boosts-off point): the smallest
 
-    def smoothed(p: tuple) -> float:
+    def smoothed(p: tuple, part: int) -> float:
         near = [p]
         for a, values in enumerate(axes):
             i = values.index(p[a])
             near += [p[:a] + (values[j],) + p[a + 1:] for j in (i - 1, i + 1) if 0 <= j < len(values)]
-        return statistics.fmean(pooled(grid[q], which, 0) for q in near)
-    return max(allowed, key=lambda p: (round(smoothed(p), 4), *(-v for v in p)))
+        return statistics.fmean(pooled(grid[q], which, part) for q in near)
+
+    def adversarial(p: tuple) -> float:
+        return smoothed(p, 1) if smooth_constraint else pooled(grid[p], which, 1)
+    allowed = [p for p in grid if pooled(off, which, 1) - adversarial(p) <= MAX_ADVERSARIAL_LOSS]
+    allowed = allowed or [min(grid)]  # no point passes (a grid without its boosts-off point): the smallest
+    return max(allowed, key=lambda p: (round(smoothed(p, 0), 4), *(-v for v in p)))
+
+
+def measure(memento, convs, args, names, axes, fixed) -> tuple:
+    """Every grid point's answers, boosts off's and the shipped settings'."""
+    vectors = None
+    if args.tier in ("tiny", "light", "full"):
+        from bench.locomo_thread import vectors_for
+        vectors = vectors_for(args.tier, convs)
+    with tempfile.TemporaryDirectory(prefix=f"locomo-boosts-{args.tier}-") as tmp:
+        stores = build(memento, convs, args.tier, tmp)
+        shipped_settings = stores[0][1].ranking
+        base = replace(shipped_settings, **fixed)
+        boosts = [n for n in BOOSTS if n in fixed or n in names or (args.tier == "minimal") == n.startswith("keyword_")]
+        off_settings = replace(base, **{n: 0.0 for n in boosts})
+        grid = {}
+        for p in itertools.product(*axes):
+            grid[p] = r10(stores, replace(base, **dict(zip(names, p))), vectors)
+            print(" ".join(f"{n}={v}" for n, v in zip(names, p)),
+                  f"R@10 {pooled(grid[p], range(len(convs)), 0):.4f} adv {pooled(grid[p], range(len(convs)), 1):.4f}",
+                  flush=True)
+        off = r10(stores, off_settings, vectors)
+        shipped = r10(stores, shipped_settings, vectors)
+        for _, mem, _ in stores:
+            mem.close()
+    return grid, off, shipped, boosts, {n: getattr(off_settings, n) for n in boosts}
 
 
 def parse_axis(text: str) -> tuple:
@@ -122,6 +152,10 @@ def main() -> int:
     ap.add_argument("--set", action="append", type=parse_set, default=[], metavar="SETTING=V",
                     help="a RankingSettings field fixed for every point, boosts-off included (repeat)")
     ap.add_argument("--label", help="written to bench/results/locomo_boosts_<tier>_<label>.json")
+    ap.add_argument("--smooth-constraint", action="store_true",
+                    help="the adversarial constraint reads the smoothed adversarial R@10 (point and grid neighbours)")
+    ap.add_argument("--answers", type=Path, help="each point's answers: read from this file when it exists "
+                    "(same axes and settings), else measured and written there (to re-run the choice only)")
     args = ap.parse_args()
     if args.data is None:
         ap.error("--data PATH is required (or set MEMENTO_LOCOMO_DATA)")
@@ -134,29 +168,21 @@ def main() -> int:
         names = ("keyword_w_speaker", "keyword_w_time") if args.tier == "minimal" else ("w_speaker", "w_time")
         axes = AXES[args.tier if args.tier in ("minimal", "pocket") else "hybrid"]
     fixed = dict(args.set)
-    vectors = None
-    if args.tier in ("tiny", "light", "full"):
-        from bench.locomo_thread import vectors_for
-        vectors = vectors_for(args.tier, convs)
-    with tempfile.TemporaryDirectory(prefix=f"locomo-boosts-{args.tier}-") as tmp:
-        stores = build(memento, convs, args.tier, tmp)
-        shipped_settings = stores[0][1].ranking
-        base = replace(shipped_settings, **fixed)
-        boosts = [n for n in BOOSTS if n in fixed or n in names or (args.tier == "minimal") == n.startswith("keyword_")]
-        off_settings = replace(base, **{n: 0.0 for n in BOOSTS if n in boosts})
-        grid = {}
-        for p in itertools.product(*axes):
-            grid[p] = r10(stores, replace(base, **dict(zip(names, p))), vectors)
-            print(" ".join(f"{n}={v}" for n, v in zip(names, p)),
-                  f"R@10 {pooled(grid[p], range(len(convs)), 0):.4f} adv {pooled(grid[p], range(len(convs)), 1):.4f}",
-                  flush=True)
-        off = r10(stores, off_settings, vectors)
-        shipped = r10(stores, shipped_settings, vectors)
-        for _, mem, _ in stores:
-            mem.close()
+    key = {"tier": args.tier, "names": names, "axes": axes, "fixed": fixed}
+    if args.answers and args.answers.exists() and json.loads(args.answers.read_text())["key"] == json.loads(json.dumps(key)):
+        saved = json.loads(args.answers.read_text())
+        grid = {tuple(p): v for p, v in saved["grid"]}
+        off, shipped, boosts = saved["off"], saved["shipped"], saved["boosts"]
+        off_values = saved["off_values"]
+    else:
+        grid, off, shipped, boosts, off_values = measure(memento, convs, args, names, axes, fixed)
+        if args.answers:
+            args.answers.write_text(json.dumps({"key": key, "grid": [[list(p), v] for p, v in grid.items()], "off": off,
+                                                "shipped": shipped, "boosts": boosts, "off_values": off_values}))
     every = range(len(convs))
-    chosen = choose(grid, every, axes, off)
-    folds = [(convs[i].conv_id, choose(grid, [j for j in every if j != i], axes, off)) for i in every]
+    sc = args.smooth_constraint
+    chosen = choose(grid, every, axes, off, sc)
+    folds = [(convs[i].conv_id, choose(grid, [j for j in every if j != i], axes, off, sc)) for i in every]
 
     def loco(part: int) -> float:
         return statistics.fmean([v for i, (_, p) in enumerate(folds) for v in grid[p][i][part]])
@@ -174,7 +200,8 @@ def main() -> int:
         f"{MAX_ADVERSARIAL_LOSS} below boosts off", "fixed": fixed, "axes": dict(zip(names, axes)),
         "chosen": dict(zip(names, chosen)),
         "dev_R@10": round(pooled(grid[chosen], every, 0), 4), "dev_adversarial_R@10": round(pooled(grid[chosen], every, 1), 4),
-        "off": {n: getattr(off_settings, n) for n in boosts},
+        "constraint": "smoothed adversarial R@10" if sc else "the point's adversarial R@10",
+        "off": off_values,
         "off_R@10": round(pooled(off, every, 0), 4), "off_adversarial_R@10": round(pooled(off, every, 1), 4),
         "shipped_R@10": round(pooled(shipped, every, 0), 4), "shipped_adversarial_R@10": round(pooled(shipped, every, 1), 4),
         "loco_R@10": round(loco(0), 4), "loco_adversarial_R@10": round(loco(1), 4),
@@ -185,7 +212,8 @@ def main() -> int:
         "loco_picks": [{"held_out": c, **dict(zip(names, p))} for c, p in folds],
         "grid": {" ".join(f"{n}={v}" for n, v in zip(names, p)): {
             "R@10": round(pooled(v, every, 0), 4), "adversarial_R@10": round(pooled(v, every, 1), 4),
-            "per_category": {name: round(by_category(v, every, c), 4) for c, name in locomo.CATEGORIES.items()}}
+            "per_category": {name: round(by_category(v, every, c), 4) for c, name in locomo.CATEGORIES.items()},
+            "per_conversation": [[round(pooled(v, [i], 0), 4), round(pooled(v, [i], 1), 4)] for i in every]}
             for p, v in grid.items()},
     }
     suffix = f"_{args.label}" if args.label else ""

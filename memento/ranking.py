@@ -120,6 +120,7 @@ class RankingSettings:
     # among the ranked memories of its thread (0 without a thread): a question about a conversation
     # finds the turns of the conversation that answers it best. 0 = off.
     w_thread: float = 0.0
+    x_gate: int = 0
     # A pinned memory's score is multiplied by 1 + pin_boost (sign-aware, see above): it ranks above
     # unpinned memories that score up to 25% more before the boost. 0 = pins do not rank.
     pin_boost: float = 0.25

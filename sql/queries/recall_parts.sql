@@ -104,6 +104,9 @@ keyword AS MATERIALIZED (
 -- gives exactly 1 and reads nothing.
          (1.0 + CASE WHEN :w_speaker > 0 AND m.speaker IS NOT NULL
                           AND memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
+                          AND (:x_gate = 0 OR (SELECT memento_fold(b.speaker) IN (SELECT value FROM json_each(:query_names))
+                                               FROM keyword AS k CROSS JOIN memories AS b ON b.id = k.id
+                                               ORDER BY k.bm25, k.id DESC LIMIT 1))
                      THEN :w_speaker ELSE 0.0 END
               + CASE WHEN :w_time > 0 AND :asks_when = 1 AND m.time_cue = 1 THEN :w_time ELSE 0.0 END)
 
