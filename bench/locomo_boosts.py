@@ -3,6 +3,8 @@
     python bench/locomo_boosts.py --data PATH/locomo-dev.json --tier minimal
     python bench/locomo_boosts.py --data PATH/locomo-dev.json --tier full
     python bench/locomo_boosts.py --data PATH/locomo-dev.json --tier pocket   # the whole-score share
+    python bench/locomo_boosts.py --data PATH/locomo-dev.json --tier full --set w_time=0.5 \
+        --axis w_thread=0,0.4,0.8,1.2,1.6 --axis w_speaker=0,0.2,0.5,0.8,1.2,1.6 --label gated
 
 The data (--data, or $MEMENTO_LOCOMO_DATA) and where it comes from: docs/benchmarks.md. One store
 per conversation (turns with their speaker, sessions as threads, as bench/locomo.py stores them);
@@ -15,7 +17,11 @@ boosts-off point. A boost that names a speaker can bury the right memory under t
 weak matches when the question names the wrong person; the constraint keeps that cost small, on a
 category the protocol does not pool. Ties go to the smaller weights. Leave-one-conversation-out:
 the point is chosen on four conversations (constraint included) and scored on the fifth.
-Writes bench/results/locomo_boosts_<tier>.json.
+--axis (repeatable) sweeps any RankingSettings fields, --set fixes others for every point (boosts
+off included); boosts off and the tier's shipped settings are measured in the same run, and the result
+says whether the choice ships: LOCO R@10 at least MIN_GAIN above the shipped settings', no category
+more than MAX_CATEGORY_LOSS below theirs, LOCO adversarial R@10 within the constraint.
+Writes bench/results/locomo_boosts_<tier>[_<label>].json.
 """
 from __future__ import annotations
 
