@@ -11,7 +11,7 @@ the formula lives:
                     sides plus their thread neighbours, each scored on BOTH sides exactly in the
                     hybrid statement; in the keyword statement a neighbour outside the keyword
                     candidates counts its own keyword part as 0, see recall_keyword.sql)
-                    + w_thread * max(0, best fused of a ranked memory of its thread)   (hybrid; off)
+                    + w_thread * max(0, best fused of a ranked memory of its thread)   (hybrid)
     factor        = 1 + pin_boost                               for a pinned memory (never decays)
                     0.5 ** (max(0, age in days) / half_life)    otherwise, when a half-life is set
                     1                                           otherwise
@@ -108,8 +108,10 @@ class RankingSettings:
     # (a question naming a person asks what that person said; the name, in about half the turns,
     # weighs almost nothing in bm25) and by + w_time more when the question asks when and the memory
     # names a time (memento/time_cues.py). keyword_* in the keyword statement, the others in the hybrid
-    # one, whose cosine part lifts every turn of the named speaker alike and so needs a far smaller
-    # factor. Chosen with bench/locomo_boosts.py: the best R@10 whose cost on questions naming the
+    # one, whose cosine part lifts every turn of the named speaker alike: there the speaker factor
+    # applies only when the query's best keyword match was said by a person it names
+    # (recall_hybrid.sql, speaker_gate), else a question naming the wrong person buries the right
+    # memory. Chosen with bench/locomo_boosts.py: the best R@10 whose cost on questions naming the
     # wrong person (LoCoMo's adversarial category) stays under 0.01 (docs/ranking-weights.md).
     w_speaker: float = 0.1
     w_time: float = 0.5
@@ -118,7 +120,8 @@ class RankingSettings:
     # Thread channel (hybrid statement only; the keyword statement, whose dev conversations disagreed
     # on it, and the pocket one have none): a memory's score gains w_thread x the best fused score
     # among the ranked memories of its thread (0 without a thread): a question about a conversation
-    # finds the turns of the conversation that answers it best. 0 = off.
+    # finds the turns of the conversation that answers it best. 0 = off; on for every model, chosen
+    # with its gated speaker factor (alone it gained too little).
     w_thread: float = 0.0
     # A pinned memory's score is multiplied by 1 + pin_boost (sign-aware, see above): it ranks above
     # unpinned memories that score up to 25% more before the boost. 0 = pins do not rank.
@@ -155,15 +158,16 @@ class RankingSettings:
 DEFAULT = RankingSettings()
 # all-MiniLM-L6-v2 (full, and its int8 form in tiny) spreads similarities less than
 # paraphrase-MiniLM-L3-v2 (light): its cosine needs twice the weight; light's plateau lies at a
-# slightly larger neighbour share (docs/ranking-weights.md).
+# slightly larger neighbour share (docs/ranking-weights.md). Each model's speaker factor and thread
+# channel were chosen together, with the speaker gate (bench/results/locomo_boosts_<tier>_gated.json).
 # The hybrid statement's relevance is fitted per model (bench/results/locomo_relevance_<tier>.json):
 # the gate leans on the best cosine, whose spread differs from model to model.
 _BY_MODEL = {
-    "all-MiniLM-L6-v2": replace(DEFAULT, w_vector=2.0, relevance=Relevance(
+    "all-MiniLM-L6-v2": replace(DEFAULT, w_vector=2.0, w_speaker=1.2, w_thread=0.8, relevance=Relevance(
         bias=-3.298, coverage=1.366, unseen=-1.742, cosine=11.428, hit_bias=-8.749, share=8.031, floor=0.025)),
-    "all-MiniLM-L6-v2-int8": replace(DEFAULT, w_vector=2.0, relevance=Relevance(
+    "all-MiniLM-L6-v2-int8": replace(DEFAULT, w_vector=2.0, w_speaker=1.2, w_thread=0.8, relevance=Relevance(
         bias=-3.388, coverage=1.407, unseen=-1.82, cosine=11.628, hit_bias=-8.777, share=8.047, floor=0.025)),
-    "paraphrase-MiniLM-L3-v2": replace(DEFAULT, gamma=0.4, relevance=Relevance(
+    "paraphrase-MiniLM-L3-v2": replace(DEFAULT, gamma=0.4, w_speaker=1.6, w_thread=0.8, relevance=Relevance(
         bias=-2.997, coverage=1.29, unseen=-1.711, cosine=10.681, hit_bias=-8.331, share=7.546, floor=0.02))}
 
 

@@ -4,6 +4,7 @@ near-duplicates by cosine, decay and pins in the hybrid statement, and "features
 statement from before the issue."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -89,6 +90,7 @@ def test_decay_and_pins_in_the_hybrid_statement(vmem):
 
 
 def test_features_off_gives_the_hybrid_ranking_from_before(vmem):
+    vmem.ranking = dataclasses.replace(vmem.ranking, w_thread=0.0)   # the L6 models' thread channel is on
     texts = ["Caroline went to the LGBTQ support group", "Melanie painted a sunrise over the lake",
              "Caroline is researching adoption agencies", "Melanie signed up for a pottery class",
              "the support group met on Tuesday", "a lake house in the mountains"]

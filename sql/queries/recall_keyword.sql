@@ -18,6 +18,8 @@
 WITH
 -- include: recall_filters
 -- include: keyword_candidates
+-- The speaker boost applies whatever the best match (boost_factor in recall_parts.sql).
+speaker_gate AS (SELECT 1 AS open),
 -- Each candidate with its fused score, bm25 relative to the best match (1 = best), and its
 -- previous and next memory in its thread (NULL without a thread, or when smoothing is off).
 candidate_links AS MATERIALIZED (

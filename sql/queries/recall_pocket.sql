@@ -30,6 +30,8 @@ candidate_links AS MATERIALIZED (
   FROM keyword CROSS JOIN memories AS m ON m.id = keyword.id
 ),
 -- include: pool_ids
+-- The speaker boost applies whatever the best match (boost_factor in recall_parts.sql; POCKET's is 0).
+speaker_gate AS (SELECT 1 AS open),
 -- The length of the query's vector (0: no known word, then no cosine).
 query_norm AS MATERIALIZED (
   SELECT CASE WHEN :w_vector > 0 THEN sqrt(memento_dot(:qvec, :qvec)) ELSE 0.0 END AS norm
