@@ -89,7 +89,7 @@ class RankingSettings:
     # in the memories holding a rarer word of the query (memento/rare_words.py), as long as the
     # searched words' holders number at least rare_word_depth x overfetch. 1.0: every word searched.
     # bench/scale_quality.py (the dev set among other conversations' turns) and bench/scale.py.
-    common_word_share: float = 0.02
+    common_word_share: float = 0.05
     rare_word_depth: int = 5
     # Keyword search reads overfetch_factor x candidates matches, then drops expired and superseded
     # ones; only when fewer than `candidates` are left (over half of the best matches hidden) does

@@ -7,7 +7,7 @@ memories (p50) and the search took ~100 ms. bm25 weighs such a word little (its 
 the best matches are, nearly always, memories that hold a rarer word of the question too.
 
 So when some of the question's words are common (held by more than
-RankingSettings.common_word_share of the memories, 2%; memento/word_counts.py counts them from the
+RankingSettings.common_word_share of the memories, 5%; memento/word_counts.py counts them from the
 index's own vocabulary), only the memories holding one of its rarer words are searched, in two FTS5 searches
 (recall_parts.sql, best_matches_between; in a big store, one on each of two connections at once:
 memento/split_scan.py):
