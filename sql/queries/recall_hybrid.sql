@@ -44,11 +44,12 @@ candidate_links AS MATERIALIZED (
 -- The speaker boost's gate: open when the best keyword match was said by a person the question names
 -- (or has no speaker, or nothing matches). A question naming the wrong person (LoCoMo's adversarial
 -- category) usually matches best what the other person said; lifting every turn of the named one
--- then buries that match under turns that share only its cosine (docs/ranking-weights.md).
+-- then buries that match under turns that share only its cosine (docs/ranking-weights.md). Closed
+-- in mode="vector" (:w_keyword = 0), which has no keyword match to check that against.
 speaker_gate AS MATERIALIZED (
   SELECT coalesce((SELECT memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
                    FROM keyword CROSS JOIN memories AS m ON m.id = keyword.id
-                   ORDER BY keyword.bm25, keyword.id DESC LIMIT 1), 1) AS open
+                   ORDER BY keyword.bm25, keyword.id DESC LIMIT 1), :w_keyword > 0) AS open
 ),
 -- The exact bm25 of every pool member that matches (vector candidates and neighbours too).
 -- "+rowid": FTS5 walks the query's matches once and scores only pool members; a plain
