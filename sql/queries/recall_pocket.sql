@@ -22,10 +22,18 @@
 WITH
 -- include: recall_filters
 -- include: keyword_candidates
--- Each candidate's previous and next memory in its thread (NULL without a thread, or when
--- smoothing is off).
+-- Each candidate's keyword part, computed here once (its speaker is folded once, not once for
+-- each use of the fused score below): bm25 relative to the best match (0..1) times the keyword
+-- statement's boosts (:keyword_w_speaker, :keyword_w_time); and its previous and next memory in its
+-- thread (NULL without a thread, or when smoothing is off).
 candidate_links AS MATERIALIZED (
   SELECT m.id,
+         :w_keyword * (keyword.bm25 / (SELECT min(bm25) FROM keyword))
+         * (1.0 + CASE WHEN :keyword_w_speaker > 0 AND m.speaker IS NOT NULL
+                            AND memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
+                       THEN :keyword_w_speaker ELSE 0.0 END
+                + CASE WHEN :keyword_w_time > 0 AND :asks_when = 1 AND m.time_cue = 1
+                       THEN :keyword_w_time ELSE 0.0 END) AS keyword_part,
 -- include: thread_links
   FROM keyword CROSS JOIN memories AS m ON m.id = keyword.id
 ),
@@ -52,20 +60,15 @@ pool AS MATERIALIZED (
 -- recall_hybrid.sql (bench/results/locomo_boosts_pocket.json).
 scored AS MATERIALIZED (
   SELECT id, CASE WHEN base >= 0 THEN base * factor ELSE base / factor END AS fused, 0.0 AS lift
-  FROM (SELECT id, keyword_part * keyword_factor + cosine_part AS base, factor FROM (
+  FROM (SELECT id, keyword_part + cosine_part AS base, factor FROM (
     SELECT p.id,
-           :w_keyword * coalesce(k.bm25 / (SELECT min(bm25) FROM keyword), 0.0) AS keyword_part,
+           coalesce(c.keyword_part, 0.0) AS keyword_part,
            :w_vector * coalesce(p.cosine, 0.0) AS cosine_part,
-           (1.0 + CASE WHEN :keyword_w_speaker > 0 AND m.speaker IS NOT NULL
-                            AND memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
-                       THEN :keyword_w_speaker ELSE 0.0 END
-                + CASE WHEN :keyword_w_time > 0 AND :asks_when = 1 AND m.time_cue = 1
-                       THEN :keyword_w_time ELSE 0.0 END) AS keyword_factor,
 -- include: boost_factor
            AS factor
     FROM pool AS p
     CROSS JOIN memories AS m ON m.id = p.id
-    LEFT JOIN keyword AS k ON k.id = p.id
+    LEFT JOIN candidate_links AS c ON c.id = p.id
     WHERE (:filtering = 0 OR p.id IN filtered)
       AND (m.expires_at IS NULL OR m.expires_at > :now)
       AND (:include_superseded OR m.superseded_by IS NULL)))
