@@ -6,6 +6,8 @@ import json
 
 import apsw
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import memento
 from memento import tiers
@@ -63,6 +65,31 @@ def test_a_text_of_unknown_tokens_gets_the_zero_vector_which_matches_nothing():
         cat = table.vector("the cat")
         assert dot(cat, kitten) / (pocket_table.norm(cat) * pocket_table.norm(kitten)) > \
             dot(cat, tea) / (pocket_table.norm(cat) * pocket_table.norm(tea))
+    finally:
+        table.close()
+
+
+_INT8 = st.one_of(st.sampled_from([-128, 127, 0, -1, 1]), st.integers(-128, 127))
+
+
+def _int8(values) -> bytes:
+    return bytes(v & 0xFF for v in values)
+
+
+def test_kept_token_rows_change_no_vector(monkeypatch):
+    """With a row cache of 3 (rows read, kept and dropped text after text), every vector is the one a
+    fresh table reads."""
+    texts = ["green tea in the morning", "the cat and the kitten", "tea, cats and mornings", "green kitten?"]
+    fresh = []
+    for text in texts:
+        table = pocket_table.StaticTable()
+        fresh.append(table.vector(text))
+        table.close()
+    monkeypatch.setattr(pocket_table, "ROW_CACHE", 3)
+    table = pocket_table.StaticTable()
+    try:
+        assert [table.vector(t) for t in texts + texts] == fresh + fresh
+        assert len(table._row_cache) <= 3
     finally:
         table.close()
 

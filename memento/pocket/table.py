@@ -42,6 +42,7 @@ SHA256 = "f5a1416674053800be33f12b8f9bec83d2b8f3b96dd66a7f87bba7f3c3a3f989"
 CONTENT_SHA256 = "d4a7e08a00402fc8c5021194ddf7b19c32048b754c7c64810973bf328f22dd0d"
 MAX_TOKENS = 512    # a text's first 512 tokens make its vector (a long text costs no more than that)
 PAGE_CACHE_KIB = 256
+ROW_CACHE = 2048    # token rows kept (~0.5 MB at d=128): the words of queries and memories repeat
 
 
 def file_hash(path: Path) -> str:
@@ -101,6 +102,7 @@ class StaticTable:
             raise ModelIntegrityError(f"{path}: table format {self.meta.get('format')!r}, this memento reads "
                                       f"{FORMAT}; reinstall memento-openclaw")
         self.dim = int(self.meta["dim"])
+        self._row_cache: Dict[int, Tuple[float, bytes]] = {}
         self.id = f"static-minilm-l6-d{self.dim}-{self.meta['content_sha256'][:8]}"
         unk = self._lookup([self.meta["unk_token"]])
         self.tokenizer = WordPiece(self._lookup, unk[self.meta["unk_token"]],
@@ -113,8 +115,21 @@ class StaticTable:
         return dict(self._conn.execute(sqlfiles.query("pocket_pieces"), {"pieces": json.dumps(pieces)}))
 
     def _rows(self, ids: Iterable[int]) -> Dict[int, Tuple[float, bytes]]:
-        return {i: (scale, vec) for i, scale, vec in self._conn.execute(
-            sqlfiles.query("pocket_rows"), {"ids": json.dumps(sorted(set(ids)))})}
+        """The rows of these token ids (those that exist), in id order; recent ones are kept (a text's
+        common words repeat across texts), the others read in one query."""
+        wanted = sorted(set(ids))
+        cache = self._row_cache
+        missing = [i for i in wanted if i not in cache]
+        if not missing:
+            return {i: cache[i] for i in wanted}
+        read = {i: (scale, vec) for i, scale, vec in self._conn.execute(
+            sqlfiles.query("pocket_rows"), {"ids": json.dumps(missing)})}
+        rows = {i: cache[i] if i in cache else read[i] for i in wanted if i in cache or i in read}
+        for i, row in read.items():
+            if len(cache) >= ROW_CACHE:
+                del cache[next(iter(cache))]              # the oldest read
+            cache[i] = row
+        return rows
 
     def vector(self, text: str) -> bytes:
         """The text's static vector: int8, dim bytes, the mean of its token rows scaled to |x| <= 127.
