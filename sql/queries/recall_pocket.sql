@@ -2,9 +2,9 @@
 -- every candidate and its thread neighbours re-scored with the cosine of their static vectors, fused
 -- and smoothed, in one statement. No vector search over the whole store: the static vectors
 -- (memories_pocket, int8; memento/pocket/) re-rank what the keywords and the threads found.
--- memento_dot(a, b), the dot product of two int8 vectors, is a scalar function in pure Python
--- (memento/pocket/table.py), registered on the connection when the store opens in the pocket tier:
--- the tier loads no extension. Each vector's length is stored beside it (memories_pocket.norm).
+-- memento_dot(a, b), the dot product of two int8 vectors, and the aggregate memento_dots (the query's
+-- with many) are functions in pure Python (memento/pocket/table.py), registered on the connection when
+-- the store opens in the pocket tier: the tier loads no extension. Each vector's length is stored beside it (memories_pocket.norm).
 --
 -- Parameters: those of recall_keyword.sql (filters, hidden memories, the split scan, recency, pins,
 -- boosts), and
@@ -44,11 +44,22 @@ speaker_gate AS (SELECT 1 AS open),
 query_norm AS MATERIALIZED (
   SELECT CASE WHEN :w_vector > 0 THEN sqrt(memento_dot(:qvec, :qvec)) ELSE 0.0 END AS norm
 ),
--- Each pool member's cosine with the query (NULL without a static vector), computed once: inside
--- scored, SQLite would evaluate the call once for each use of the fused score (two to three times).
+-- Each pool member's cosine with the query (NULL without a static vector of the query's length),
+-- computed once (inside scored, SQLite would evaluate it once for each use of the fused score).
+-- memento_dots, an aggregate, takes every pool member's vector and returns their dot products with
+-- the query as a JSON array: one computation per recall, not one Python call per member. The
+-- json_group_array beside it lists the members in the same order, and member i's product is item i.
+-- (Reading pool_ids once more, to join the products back, would cross SQLite's limit on nested
+-- expansions.)
 pool AS MATERIALIZED (
-  SELECT p.id, CASE WHEN v.norm > 0 AND q.norm > 0 THEN memento_dot(v.vec, :qvec) / (v.norm * q.norm) END AS cosine
-  FROM pool_ids AS p CROSS JOIN query_norm AS q LEFT JOIN memories_pocket AS v ON v.id = p.id
+  SELECT i.value AS id,
+         CASE WHEN v.norm > 0 AND q.norm > 0 AND typeof(v.vec) = 'blob' AND length(v.vec) = length(:qvec)
+              THEN (agg.dots ->> i.key) / (v.norm * q.norm) END AS cosine
+  FROM (SELECT json_group_array(p.id) AS ids, memento_dots(:qvec, m.vec) AS dots
+        FROM pool_ids AS p LEFT JOIN memories_pocket AS m ON m.id = p.id) AS agg
+  CROSS JOIN json_each(agg.ids) AS i
+  CROSS JOIN query_norm AS q
+  LEFT JOIN memories_pocket AS v ON v.id = i.value
 ),
 -- Fused score of every pool member that passes the filters and is not hidden (candidates passed
 -- both already; neighbours are checked here): the keyword part relative to the best match (0..1)
