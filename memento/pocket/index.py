@@ -31,6 +31,7 @@ class PocketIndex:
     dim = None                  # no caller vectors: a static vector is always this tier's own
     statement = STATEMENT       # the recall statement of mode "hybrid" (memento/recall.py)
     counts_hidden = False       # the statement needs only whether any memory is hidden, not how many
+    reads_partitions = False    # no vector search: whether the store has centroids does not matter
 
     def __init__(self, conn: apsw.Connection, path: Path, table: table_file.StaticTable):
         self._conn = conn
