@@ -6,10 +6,10 @@ store twice: in the pocket tier (modes hybrid and keyword) and in the minimal ti
 statement as pocket's keyword mode). The modes run interleaved per question, so a slow spell on a
 shared host hits them alike; each time is the CPU time of this process (time.process_time), and the
 gap is taken question by question (hybrid minus keyword, hybrid minus minimal), median over
-questions, best of --rounds rounds.
+questions, best of --rounds rounds, each round on questions the store has not seen yet.
 
-It then splits hybrid's extra cost: the query's static vector (tokenize + token rows), and the calls
-of memento_dot (counted, and the same calls replayed alone).
+It then splits hybrid's extra cost: the query's static vector (tokenize + token rows), the pool's
+dot products (memento_dots; its inputs recorded and replayed alone), memento_fold and the rest.
 
 Only the standard library and memento are imported, so it runs in the emulated Pi lane's pocket venv:
 
@@ -73,30 +73,45 @@ def build(path: str, dev: Path, size: int) -> dict:
     return {"path": path, "count": count, "copies": copy, "build_cpu_s": round(time.process_time() - started, 1)}
 
 
-def cpu_ms(fn, *args) -> float:
+def cpu_ms(fn, *args, **kwargs) -> float:
     started = time.process_time()
-    fn(*args)
+    fn(*args, **kwargs)
     return (time.process_time() - started) * 1000
+
+
+def question_sets(dev: Path, queries: int, rounds: int):
+    """Disjoint sets of dev questions (conversations mixed): 20 to warm up, `rounds` sets of `queries`
+    for the comparison, `rounds` more for the split, and what is left (for the query vector alone).
+    Each set is new to the store's caches (words, token rows), as an agent's next question is, but
+    for the words questions share. Sets wrap around when the dev set runs out."""
+    questions = dev_questions(dev)
+    n = len(questions)
+    order = [questions[(i * 7919) % n] for i in range(n)]   # 7919 is prime: a permutation for n < 7919
+    sizes = [20] + [queries] * (2 * rounds)
+    sets, at = [], 0
+    for size in sizes:
+        sets.append([order[(at + i) % n] for i in range(size)])
+        at += size
+    rest = order[at:] if at < n else order[:queries]
+    return sets[0], sets[1:rounds + 1], sets[rounds + 1:], rest
 
 
 def measure(path: str, dev: Path, queries: int, rounds: int, profile: bool) -> dict:
     import memento
     from memento.pocket import table as table_file
-    questions = dev_questions(dev)
-    step = max(1, len(questions) // (queries + 20))
-    qs = questions[::step][:queries + 20]
-    warm, qs = qs[:20], qs[20:]
-    out: dict = {"store": path, "queries": len(qs), "rounds": rounds}
+    warm, main_sets, split_sets, rest = question_sets(dev, queries, rounds)
+    out: dict = {"store": path, "queries": queries, "rounds": rounds,
+                 "unseen_questions": 20 + 2 * rounds * queries <= len(dev_questions(dev))}
     with memento.open(path, tier="pocket") as pocket, memento.open(path, tier="minimal") as minimal:
         out["count"] = pocket.count()
         runs = {"pocket hybrid": lambda q: pocket.recall(q, k=10, mode="hybrid"),
                 "pocket keyword": lambda q: pocket.recall(q, k=10, mode="keyword"),
                 "minimal keyword": lambda q: minimal.recall(q, k=10)}
-        for q in warm + qs:
+        for q in warm:
             for run in runs.values():
                 run(q)
         best = None
-        for _ in range(rounds):
+        for qs in main_sets:
             samples: dict = {name: [] for name in runs}
             for q in qs:
                 for name, run in runs.items():
@@ -112,31 +127,32 @@ def measure(path: str, dev: Path, queries: int, rounds: int, profile: bool) -> d
 
         # The split of hybrid's extra cost.
         index = pocket._vectors
-        qvecs = [index.query_vector(q) for q in qs]
-        out["query_vector_cpu_ms"] = round(statistics.median(cpu_ms(index.query_vector, q) for q in qs), 3)
-        calls = []
+        out["split_cpu_ms"] = split(pocket, index, split_sets)
+        out["query_vector_cpu_ms"] = round(statistics.median(cpu_ms(index.query_vector, q) for q in rest), 3)
+        # memento_dots alone: each recall's pool vectors, recorded, then the aggregate replayed.
+        qs = main_sets[0]
+        pools = []
         conn = index._conn
-        dot = table_file.Dot()
 
-        def recording(a, b):
-            calls.append((a, b))
-            return dot(a, b)
-        conn.create_scalar_function("memento_dot", recording, 2, deterministic=True)
+        class Recording(table_file.Dots):
+            def final(self):
+                pools.append((self.query, list(self.vectors)))
+                return super().final()
+        conn.create_aggregate_function("memento_dots", Recording, 2)
         for q in qs:
             pocket.recall(q, k=10, mode="hybrid")
-        conn.create_scalar_function("memento_dot", table_file.Dot(), 2, deterministic=True)
-        out["dot_calls_per_query"] = round(len(calls) / len(qs), 1)
-        replay = table_file.Dot()
-        per_call = []
+        conn.create_aggregate_function("memento_dots", table_file.Dots, 2)
+        out["pool_vectors_per_query"] = round(sum(len(v) for _, v in pools) / len(pools), 1)
+        per_query = []
         for _ in range(rounds):
             started = time.process_time()
-            for a, b in calls:
-                replay(a, b)
-            per_call.append((time.process_time() - started) * 1000 / len(calls))
-        out["dot_cpu_us_per_call"] = round(min(per_call) * 1000, 2)
-        out["dot_cpu_ms_per_query"] = round(min(per_call) * len(calls) / len(qs), 3)
-        out["query_vector_bytes_distinct"] = len(set(qvecs))
-        out["split_cpu_ms"] = split(pocket, index, qs, dict(zip(qs, qvecs)), rounds)
+            for query, vectors in pools:
+                replay = table_file.Dots()
+                for v in vectors:
+                    replay.step(query, v)
+                replay.final()
+            per_query.append((time.process_time() - started) * 1000 / len(pools))
+        out["dots_cpu_ms_per_query"] = round(min(per_query), 3)
         if profile:
             import cProfile
             import io
@@ -152,35 +168,36 @@ def measure(path: str, dev: Path, queries: int, rounds: int, profile: bool) -> d
     return out
 
 
-def split(pocket, index, qs, qvecs, rounds: int) -> dict:
+def split(pocket, index, sets) -> dict:
     """Hybrid's extra cost over keyword, part by part: each variant takes one more part away (its
     results differ; only its time counts). Medians over questions of the per-question difference
-    from pocket keyword, best of `rounds`."""
+    from pocket keyword, best over the sets (one round each; plain hybrid first, while the
+    questions are new to the caches)."""
     from memento import connection
     from memento.pocket import table as table_file
     conn = index._conn
     real_vector = index.query_vector
-    variants = [("hybrid", lambda: None),
-                ("hybrid, query vector given", lambda: setattr(index, "query_vector", qvecs.__getitem__)),
-                ("... and memento_dot a constant",
-                 lambda: conn.create_scalar_function("memento_dot", lambda a, b: 1.0, 2, deterministic=True)),
-                ("... and memento_fold the identity",
-                 lambda: conn.create_scalar_function("memento_fold", lambda s: s, 1, deterministic=True))]
-    samples: dict = {name: [] for name, _ in variants}
-    samples["keyword"] = []
+
+    class Constant(table_file.Dots):   # every product 1, at the cost of the steps only
+        def final(self):
+            return "[" + ",".join("1" * len(self.vectors)) + "]"
+    names = ["hybrid", "hybrid, query vector given", "... and memento_dots constant",
+             "... and memento_fold the identity"]
     best: dict = {}
-    for _ in range(rounds):
-        for v in samples.values():
-            v.clear()
-        for q in qs:
-            samples["keyword"].append(cpu_ms(lambda: pocket.recall(q, k=10, mode="keyword")))
-        for name, setup in variants:
-            setup()
-            samples[name] = [cpu_ms(lambda: pocket.recall(q, k=10, mode="hybrid")) for q in qs]
+    for qs in sets:
+        samples = {"keyword": [cpu_ms(pocket.recall, q, k=10, mode="keyword") for q in qs]}
+        samples["hybrid"] = [cpu_ms(pocket.recall, q, k=10, mode="hybrid") for q in qs]
+        qvecs = {q: real_vector(q) for q in qs}
+        index.query_vector = qvecs.__getitem__
+        samples[names[1]] = [cpu_ms(pocket.recall, q, k=10, mode="hybrid") for q in qs]
+        conn.create_aggregate_function("memento_dots", Constant, 2)
+        samples[names[2]] = [cpu_ms(pocket.recall, q, k=10, mode="hybrid") for q in qs]
+        conn.create_scalar_function("memento_fold", lambda s: s, 1, deterministic=True)
+        samples[names[3]] = [cpu_ms(pocket.recall, q, k=10, mode="hybrid") for q in qs]
         index.query_vector = real_vector
-        conn.create_scalar_function("memento_dot", table_file.Dot(), 2, deterministic=True)
+        conn.create_aggregate_function("memento_dots", table_file.Dots, 2)
         conn.create_scalar_function("memento_fold", connection.fold_name, 1, deterministic=True)
-        for name, _ in variants:
+        for name in names:
             gap = round(statistics.median(h - k for h, k in zip(samples[name], samples["keyword"])), 3)
             best[name] = min(best.get(name, gap), gap)
     return {f"{name} - keyword": gap for name, gap in best.items()}

@@ -88,7 +88,7 @@ def test_pre_tokenize_splits_punctuation_and_whitespace():
     assert wordpiece.normalize("Ça\u00a0VA\tΣ") == "ca va σ"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.characters(max_codepoint=127)))
 def test_ascii_normalizes_and_splits_as_any_text_does(text):
     """The ASCII shortcuts (one translate, one regular expression) give what the general rules give."""
