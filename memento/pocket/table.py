@@ -44,7 +44,7 @@ SHA256 = "f5a1416674053800be33f12b8f9bec83d2b8f3b96dd66a7f87bba7f3c3a3f989"
 CONTENT_SHA256 = "d4a7e08a00402fc8c5021194ddf7b19c32048b754c7c64810973bf328f22dd0d"
 MAX_TOKENS = 512    # a text's first 512 tokens make its vector (a long text costs no more than that)
 PAGE_CACHE_KIB = 256
-ROW_CACHE = 2048    # token rows kept (~0.5 MB at d=128): the words of queries and memories repeat
+ROW_CACHE = 2048    # token rows kept (~0.6 MB at d=128): the words of queries and memories repeat
 
 
 def file_hash(path: Path) -> str:
