@@ -56,7 +56,7 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
         hidden, any_hidden = hidden_counts(conn, not keyword and vectors.counts_hidden, request.now,
                                            request.include_superseded)
         idf_total, idf_unseen, rows = relevance.query_weights(conn, request.query)
-        if request.mode != "keyword":
+        if request.mode != "keyword" and vectors.reads_partitions:
             request = replace(request, partitioned=bool(conn.execute(sqlfiles.query("vector_partitioned")).get))
         request = replace(request, hidden=hidden, any_hidden=any_hidden, idf_total=idf_total,
                           idf_unseen=idf_unseen, rows=rows)

@@ -6,6 +6,8 @@ import json
 
 import apsw
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import memento
 from memento import tiers
@@ -63,6 +65,60 @@ def test_a_text_of_unknown_tokens_gets_the_zero_vector_which_matches_nothing():
         cat = table.vector("the cat")
         assert dot(cat, kitten) / (pocket_table.norm(cat) * pocket_table.norm(kitten)) > \
             dot(cat, tea) / (pocket_table.norm(cat) * pocket_table.norm(tea))
+    finally:
+        table.close()
+
+
+_INT8 = st.one_of(st.sampled_from([-128, 127, 0, -1, 1]), st.integers(-128, 127))
+
+
+def _int8(values) -> bytes:
+    return bytes(v & 0xFF for v in values)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 300).flatmap(lambda n: st.tuples(
+    st.lists(_INT8, min_size=n, max_size=n), st.lists(st.lists(_INT8, min_size=n, max_size=n), max_size=60))))
+def test_dots_equal_the_plain_dot_products_in_one_call(vectors):
+    """memento_dots: the query's dot product with each of many vectors (one transposed big-integer
+    sum), exactly, and as the JSON array the aggregate memento_dots returns."""
+    query, many = vectors
+    b = _int8(query)
+    expected = [sum(x * y for x, y in zip(values, query)) for values in many]
+    joined = b"".join(_int8(values) for values in many)
+    assert pocket_table.dots(b, joined) == expected == [pocket_table.plain_dot(_int8(v), b) for v in many]
+    aggregate = pocket_table.Dots()
+    for values in many:
+        aggregate.step(b, _int8(values))
+    assert json.loads(aggregate.final()) == expected
+
+
+def test_the_dots_aggregate_counts_a_vector_that_does_not_fit_as_zeros():
+    def run(*rows):
+        aggregate = pocket_table.Dots()
+        for query, vec in rows:
+            aggregate.step(query, vec)
+        return aggregate.final()
+    assert json.loads(run((b"\x01\x02", b"\x03\x04"), (b"\x01\x02", b"\x01"), (b"\x01\x02", None))) == [11, 0, 0]
+    assert run((None, b"\x01")) is None and run() == "[]"
+
+
+
+
+def test_kept_token_rows_change_no_vector(monkeypatch):
+    """With a row cache of 3 (rows read, kept and dropped text after text), every vector is the one a
+    fresh table reads."""
+    texts = ["green tea in the morning", "the cat and the kitten", "tea, cats and mornings", "green kitten?"]
+    fresh = []
+    for text in texts:
+        table = pocket_table.StaticTable()
+        fresh.append(table.vector(text))
+        table.close()
+    monkeypatch.setattr(pocket_table, "ROW_CACHE", 3)
+    table = pocket_table.StaticTable()
+    try:
+        assert [table.vector(t) for t in texts + texts] == fresh + fresh
+        assert len(table._row_cache) <= 3
     finally:
         table.close()
 

@@ -88,6 +88,16 @@ def test_pre_tokenize_splits_punctuation_and_whitespace():
     assert wordpiece.normalize("Ça\u00a0VA\tΣ") == "ca va σ"
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_ascii_normalizes_and_splits_as_any_text_does(text):
+    """The ASCII shortcuts (one translate, one regular expression) give what the general rules give."""
+    cleaned = "".join(" " if c in "\t\n\r" else c for c in text if (c >= " " or c in "\t\n\r") and c != "\x7f")
+    assert wordpiece.normalize(text) == cleaned.lower()
+    assert wordpiece.pre_tokenize(wordpiece.normalize(text)) == wordpiece.pre_tokenize_any(wordpiece.normalize(text))
+    assert wordpiece.pre_tokenize(text) == wordpiece.pre_tokenize_any(text)
+
+
 def test_a_word_cache_entry_is_shared_across_texts():
     calls = []
 

@@ -31,6 +31,7 @@ class PocketIndex:
     dim = None                  # no caller vectors: a static vector is always this tier's own
     statement = STATEMENT       # the recall statement of mode "hybrid" (memento/recall.py)
     counts_hidden = False       # the statement needs only whether any memory is hidden, not how many
+    reads_partitions = False    # no vector search: whether the store has centroids does not matter
 
     def __init__(self, conn: apsw.Connection, path: Path, table: table_file.StaticTable):
         self._conn = conn
@@ -43,12 +44,13 @@ class PocketIndex:
 
     @classmethod
     def attach(cls, store: StoreFile) -> "PocketIndex":
-        """Open the shipped table, register memento_dot, and create memories_pocket when the store
+        """Open the shipped table, register memento_dot and memento_dots, and create memories_pocket when the store
         has none or has vectors of another table (then they are dropped: every memory is pending).
         A store that needs none of this is not written to."""
         conn, path = store.conn, store.path
         table = table_file.StaticTable()
         conn.create_scalar_function("memento_dot", table_file.Dot(), 2, deterministic=True)
+        conn.create_aggregate_function("memento_dots", table_file.Dots, 2)
         if _needs_setup(conn, table.id):
             if store.read_only:
                 table.close()

@@ -19,9 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 from array import array
+from itertools import repeat
 from math import sqrt
-from operator import mul
+from operator import mul, sub
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -42,6 +44,7 @@ SHA256 = "f5a1416674053800be33f12b8f9bec83d2b8f3b96dd66a7f87bba7f3c3a3f989"
 CONTENT_SHA256 = "d4a7e08a00402fc8c5021194ddf7b19c32048b754c7c64810973bf328f22dd0d"
 MAX_TOKENS = 512    # a text's first 512 tokens make its vector (a long text costs no more than that)
 PAGE_CACHE_KIB = 256
+ROW_CACHE = 2048    # token rows kept (~0.6 MB at d=128): the words of queries and memories repeat
 
 
 def file_hash(path: Path) -> str:
@@ -101,6 +104,7 @@ class StaticTable:
             raise ModelIntegrityError(f"{path}: table format {self.meta.get('format')!r}, this memento reads "
                                       f"{FORMAT}; reinstall memento-openclaw")
         self.dim = int(self.meta["dim"])
+        self._row_cache: Dict[int, Tuple[float, bytes]] = {}
         self.id = f"static-minilm-l6-d{self.dim}-{self.meta['content_sha256'][:8]}"
         unk = self._lookup([self.meta["unk_token"]])
         self.tokenizer = WordPiece(self._lookup, unk[self.meta["unk_token"]],
@@ -113,8 +117,21 @@ class StaticTable:
         return dict(self._conn.execute(sqlfiles.query("pocket_pieces"), {"pieces": json.dumps(pieces)}))
 
     def _rows(self, ids: Iterable[int]) -> Dict[int, Tuple[float, bytes]]:
-        return {i: (scale, vec) for i, scale, vec in self._conn.execute(
-            sqlfiles.query("pocket_rows"), {"ids": json.dumps(sorted(set(ids)))})}
+        """The rows of these token ids (those that exist), in id order; recent ones are kept (a text's
+        common words repeat across texts), the others read in one query."""
+        wanted = sorted(set(ids))
+        cache = self._row_cache
+        missing = [i for i in wanted if i not in cache]
+        if not missing:
+            return {i: cache[i] for i in wanted}
+        read = {i: (scale, vec) for i, scale, vec in self._conn.execute(
+            sqlfiles.query("pocket_rows"), {"ids": json.dumps(missing)})}
+        rows = {i: cache[i] if i in cache else read[i] for i in wanted if i in cache or i in read}
+        for i, row in read.items():
+            if len(cache) >= ROW_CACHE:
+                del cache[next(iter(cache))]              # the oldest read
+            cache[i] = row
+        return rows
 
     def vector(self, text: str) -> bytes:
         """The text's static vector: int8, dim bytes, the mean of its token rows scaled to |x| <= 127.
@@ -146,19 +163,72 @@ def norm(vec: bytes) -> float:
     return sqrt(sum(map(mul, v, v)))
 
 
-class Dot:
-    """memento_dot(a, b): the dot product of two int8 vectors (BLOBs of equal length); NULL when either
-    is not a BLOB or their lengths differ. The pocket recall statement calls it once per pool member
-    with the same query vector b, whose decoding is kept from the last call."""
+def plain_dot(a: bytes, b: bytes) -> int:
+    """The dot product of two int8 vectors of equal length, one multiplication per dimension (the loop
+    runs in C: sum, map)."""
+    return sum(map(mul, memoryview(a).cast("b"), memoryview(b).cast("b")))
+
+
+_BIASED = bytes(i ^ 0x80 for i in range(256))   # an int8 byte -> that value + 128, as an unsigned byte
+_BIG = repeat("big")
+
+
+def dots(query: bytes, vectors: bytes) -> List[int]:
+    """The dot products of int8 vectors (`vectors`: m of them, each len(query) bytes, one after another)
+    with the int8 vector `query`, exactly, in one go: a few operations per vector and per dimension,
+    none per value (a Python step per number is slow, and slower still on a Pi's in-order core).
+
+    Transposed, with big integers: column d (value d of every vector, biased to unsigned: u = a + 128)
+    is spread into slots of `size` bytes of one integer, vector c in slot c from the top:
+    col_d = sum over c of u[c][d] * x**(m-1-c), x = 2**(8 * size). Then sum over d of query[d] * col_d
+    holds in slot c the sum over d of query[d] * u[c][d] = a_c . query + 128 * sum(query). Each is at most
+    n * 128 * 255 from 0, so with half of a slot added to each no carry or borrow crosses a slot."""
+    n = len(query)
+    m = len(vectors) // n if n else 0
+    if m == 0:
+        return []
+    size = ((n * 255 * 128).bit_length() + 8) // 8          # bytes per slot: > 1 bit of headroom
+    half = 1 << (8 * size - 1)
+    unsigned = memoryview(vectors[:m * n].translate(_BIASED))
+    block = m * size
+    spread = bytearray(n * block)
+    for c in range(m):   # vector c's values into slot c of every column
+        spread[c * size + size - 1::block] = unsigned[c * n:(c + 1) * n]
+    q = memoryview(query).cast("b").tolist()
+    total = sum(map(mul, map(int.from_bytes, struct.unpack(f"{block}s" * n, spread), _BIG), q))
+    halves = int.from_bytes((b"\x80" + bytes(size - 1)) * m, "big")   # half of a slot in every slot
+    slots = struct.unpack(f"{size}s" * m, (total + halves).to_bytes(block, "big"))
+    return list(map(sub, map(int.from_bytes, slots, _BIG), repeat(half + 128 * sum(q))))
+
+
+class Dots:
+    """memento_dots(query, vec): an aggregate, the recall statement's dot products in one go. Each row
+    gives the query's vector and a pool member's; the result is a JSON array of their dot products, in
+    the rows' order (a json_group_array of the ids in the same SELECT lists the members in that order).
+    A vector that is not a BLOB of the query's length counts as zeros (the statement gives it no
+    cosine); NULL when the query is not a non-empty BLOB."""
 
     def __init__(self) -> None:
-        self._last: Optional[bytes] = None
-        self._q: memoryview = memoryview(b"")
+        self.query: Optional[bytes] = None
+        self.vectors: List[bytes] = []
+
+    def step(self, query, vec) -> None:
+        if self.query is None:
+            self.query = query if isinstance(query, bytes) else b""
+        self.vectors.append(vec if isinstance(vec, bytes) and len(vec) == len(self.query) else bytes(len(self.query)))
+
+    def final(self):
+        if not self.query:
+            return None if self.query is not None else "[]"
+        return "[" + ",".join(map(str, dots(self.query, b"".join(self.vectors)))) + "]"
+
+
+class Dot:
+    """memento_dot(a, b): the dot product of two int8 vectors (BLOBs of equal length); NULL when either
+    is not a BLOB or their lengths differ. The pocket recall statement calls it once, for the query
+    vector's own length (the pool's products are memento_dots')."""
 
     def __call__(self, a, b):
         if not isinstance(a, bytes) or not isinstance(b, bytes) or len(a) != len(b):
             return None
-        if b is not self._last and b != self._last:
-            self._q = memoryview(b).cast("b")
-            self._last = b
-        return sum(map(mul, memoryview(a).cast("b"), self._q))
+        return plain_dot(a, b)

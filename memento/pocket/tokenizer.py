@@ -8,13 +8,13 @@ character a word of its own) and WordPiece (greedy longest match, "##" continuat
 than max_input_chars_per_word or with an unmatched piece is one [UNK]).
 
 The vocabulary is not held in memory: `lookup(candidates)` answers which of a word's candidate pieces
-exist (one point read of the pocket table for each piece of a word); words seen recently are cached.
+exist; a text's new words are looked up together (one read of the pocket table for their first pieces,
+one more for the continuations, ...), and words seen recently are cached.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 from typing import Callable, Dict, Iterable, List
 
 Lookup = Callable[[List[str]], Dict[str, int]]   # candidate pieces -> {piece: id} of those that exist
@@ -25,6 +25,7 @@ SPECIAL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 _SPECIAL = re.compile("(" + "|".join(re.escape(s) for s in SPECIAL) + ")")
 
 WORD_CACHE = 4096   # words -> ids kept (~0.5 MB): a store's words repeat; the table is read once per word
+LOOKUP_BATCH = 64   # words whose pieces one read of the table looks up
 
 # Rust's char::is_whitespace (Unicode White_Space) beyond what clean_text has already turned into ' '.
 _WHITESPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
@@ -54,11 +55,18 @@ def _is_chinese(o: int) -> bool:
             or 0x2F800 <= o <= 0x2FA1F)
 
 
+# ASCII control characters are dropped, except tab, newline and return, which become spaces.
+_ASCII_CLEAN = {o: (" " if chr(o) in "\t\n\r" else None) for o in [*range(32), 127]}
+# In normalized ASCII text (no control characters left), the words of pre_tokenize: each ASCII
+# punctuation character alone, and every run of other characters between spaces.
+_ASCII_PUNCTUATION = "!-/:-@\\[-`{-~"
+_ASCII_WORDS = re.compile(f"[{_ASCII_PUNCTUATION}]|[^ {_ASCII_PUNCTUATION}]+")
+
+
 def normalize(text: str) -> str:
     """BertNormalizer(clean_text, handle_chinese_chars, strip_accents, lowercase)."""
     if text.isascii():   # the common case: no accents, no ideographs, no Unicode spaces
-        return "".join(" " if c in "\t\n\r\v\f" else c for c in text if c >= " " or c in "\t\n\r"
-                       ).replace("\x7f", "").lower()
+        return text.translate(_ASCII_CLEAN).lower()
     out = []
     for ch in text:
         o = ord(ch)
@@ -77,6 +85,13 @@ def normalize(text: str) -> str:
 
 def pre_tokenize(text: str) -> List[str]:
     """Words: split on whitespace, and every punctuation character stands alone."""
+    if text.isascii() and " " <= min(text, default=" ") and max(text, default=" ") < "\x7f":
+        return _ASCII_WORDS.findall(text)   # normalized ASCII: one regular expression, in C
+    return pre_tokenize_any(text)
+
+
+def pre_tokenize_any(text: str) -> List[str]:
+    """pre_tokenize for any text, a character at a time."""
     words: List[str] = []
     for chunk in text.split():
         start = 0
@@ -99,36 +114,70 @@ class WordPiece:
         self._lookup = lookup
         self.unk_id = unk_id
         self._max_chars = max_input_chars_per_word
-        self.word_ids = lru_cache(maxsize=cache_size)(self._word_ids)
+        self._cache_size = cache_size
+        self._cache: Dict[str, tuple] = {}   # word -> its ids, oldest first (dropped first when full)
 
     def ids(self, text: str) -> List[int]:
-        out: List[int] = []
         pieces = _SPECIAL.split(text) if "[" in text else [text]
-        for i, piece in enumerate(pieces):
-            if i % 2:     # a special token, matched before normalization
-                out += self._lookup([piece]).values()
-                continue
-            for word in pre_tokenize(normalize(piece)):
-                out += self.word_ids(word)
+        texts = [pre_tokenize(normalize(piece)) for piece in pieces[0::2]]
+        specials = pieces[1::2]   # special tokens, matched before normalization
+        cache = self._cache
+        self._learn([word for words in texts for word in words if word not in cache])
+        out: List[int] = []
+        for i, words in enumerate(texts):
+            for word in words:
+                ids = cache.get(word)
+                out += ids if ids is not None else self.word_ids(word)
+            if i < len(specials):
+                out += self._lookup([specials[i]]).values()
         return out
 
-    def _word_ids(self, word: str) -> tuple:
-        """Greedy longest match: the longest known prefix, then the longest known "##" continuation of
-        the rest, and so on. One read answers every candidate of a piece at once."""
-        if len(word) > self._max_chars:
-            return (self.unk_id,)
-        ids = []
-        start = 0
-        while start < len(word):
-            prefix = "##" if start else ""
-            candidates = [prefix + word[start:end] for end in range(len(word), start, -1)]
-            found = self._lookup(candidates)
-            match = next((c for c in candidates if c in found), None)
-            if match is None:
-                return (self.unk_id,)
-            ids.append(found[match])
-            start += len(match) - len(prefix)
-        return tuple(ids)
+    def word_ids(self, word: str) -> tuple:
+        """A word's ids (from the cache, else looked up and cached)."""
+        if word not in self._cache:
+            self._learn([word])
+        return self._cache[word] if word in self._cache else self._match([word])[word]
+
+    def _learn(self, words: List[str]) -> None:
+        """Look up and cache these words' ids, a batch of words per read of the table."""
+        new = list(dict.fromkeys(words))
+        for start in range(0, len(new), LOOKUP_BATCH):
+            for word, ids in self._match(new[start:start + LOOKUP_BATCH]).items():
+                if len(self._cache) >= self._cache_size:
+                    del self._cache[next(iter(self._cache))]
+                self._cache[word] = ids
+
+    def _match(self, words: List[str]) -> Dict[str, tuple]:
+        """Greedy longest match for each word: the longest known prefix, then the longest known "##"
+        continuation of the rest, and so on. One read answers every candidate piece of every word
+        still matching (a word's next piece waits for the read that found its previous one)."""
+        done: Dict[str, tuple] = {}
+        state: Dict[str, tuple] = {}            # word -> (where its next piece starts, ids so far)
+        for word in words:
+            if len(word) > self._max_chars:
+                done[word] = (self.unk_id,)
+            else:
+                state[word] = (0, ())
+        while state:
+            tries = {}
+            for word, (start, _) in state.items():
+                prefix = "##" if start else ""
+                tries[word] = [prefix + word[start:end] for end in range(len(word), start, -1)]
+            found = self._lookup(list(dict.fromkeys(c for candidates in tries.values() for c in candidates)))
+            following: Dict[str, tuple] = {}
+            for word, (start, ids) in state.items():
+                match = next((c for c in tries[word] if c in found), None)
+                if match is None:
+                    done[word] = (self.unk_id,)
+                    continue
+                ids += (found[match],)
+                start += len(match) - (2 if start else 0)
+                if start < len(word):
+                    following[word] = (start, ids)
+                else:
+                    done[word] = ids
+            state = following
+        return done
 
 
 def longest_first(pieces: Iterable[str]) -> List[str]:

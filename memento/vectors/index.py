@@ -29,6 +29,7 @@ BACKFILL_BATCH = 256
 class VectorIndex:
     statement = "recall_hybrid"   # the recall statement of modes "hybrid" and "vector" (memento/recall.py)
     counts_hidden = True          # it sizes its KNN list by how many memories are hidden
+    reads_partitions = True       # it searches one cell's list when the store has centroids (:partitioned)
 
     def __init__(self, conn: apsw.Connection, path: Path, spec: registry.ModelSpec, embedder: Embedder):
         self._conn = conn

@@ -2,9 +2,9 @@
 -- every candidate and its thread neighbours re-scored with the cosine of their static vectors, fused
 -- and smoothed, in one statement. No vector search over the whole store: the static vectors
 -- (memories_pocket, int8; memento/pocket/) re-rank what the keywords and the threads found.
--- memento_dot(a, b), the dot product of two int8 vectors, is a scalar function in pure Python
--- (memento/pocket/table.py), registered on the connection when the store opens in the pocket tier:
--- the tier loads no extension. Each vector's length is stored beside it (memories_pocket.norm).
+-- memento_dot(a, b), the dot product of two int8 vectors, and the aggregate memento_dots (the query's
+-- with many) are functions in pure Python (memento/pocket/table.py), registered on the connection when
+-- the store opens in the pocket tier: the tier loads no extension. Each vector's length is stored beside it (memories_pocket.norm).
 --
 -- Parameters: those of recall_keyword.sql (filters, hidden memories, the split scan, recency, pins,
 -- boosts), and
@@ -22,10 +22,18 @@
 WITH
 -- include: recall_filters
 -- include: keyword_candidates
--- Each candidate's previous and next memory in its thread (NULL without a thread, or when
--- smoothing is off).
+-- Each candidate's keyword part, computed here once (its speaker is folded once, not once for
+-- each use of the fused score below): bm25 relative to the best match (0..1) times the keyword
+-- statement's boosts (:keyword_w_speaker, :keyword_w_time); and its previous and next memory in its
+-- thread (NULL without a thread, or when smoothing is off).
 candidate_links AS MATERIALIZED (
   SELECT m.id,
+         :w_keyword * (keyword.bm25 / (SELECT min(bm25) FROM keyword))
+         * (1.0 + CASE WHEN :keyword_w_speaker > 0 AND m.speaker IS NOT NULL
+                            AND memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
+                       THEN :keyword_w_speaker ELSE 0.0 END
+                + CASE WHEN :keyword_w_time > 0 AND :asks_when = 1 AND m.time_cue = 1
+                       THEN :keyword_w_time ELSE 0.0 END) AS keyword_part,
 -- include: thread_links
   FROM keyword CROSS JOIN memories AS m ON m.id = keyword.id
 ),
@@ -36,11 +44,22 @@ speaker_gate AS (SELECT 1 AS open),
 query_norm AS MATERIALIZED (
   SELECT CASE WHEN :w_vector > 0 THEN sqrt(memento_dot(:qvec, :qvec)) ELSE 0.0 END AS norm
 ),
--- Each pool member's cosine with the query (NULL without a static vector), computed once: inside
--- scored, SQLite would evaluate the call once for each use of the fused score (two to three times).
+-- Each pool member's cosine with the query (NULL without a static vector of the query's length),
+-- computed once (inside scored, SQLite would evaluate it once for each use of the fused score).
+-- memento_dots, an aggregate, takes every pool member's vector and returns their dot products with
+-- the query as a JSON array: one computation per recall, not one Python call per member. The
+-- json_group_array beside it lists the members in the same order, and member i's product is item i.
+-- (Reading pool_ids once more, to join the products back, would cross SQLite's limit on nested
+-- expansions.)
 pool AS MATERIALIZED (
-  SELECT p.id, CASE WHEN v.norm > 0 AND q.norm > 0 THEN memento_dot(v.vec, :qvec) / (v.norm * q.norm) END AS cosine
-  FROM pool_ids AS p CROSS JOIN query_norm AS q LEFT JOIN memories_pocket AS v ON v.id = p.id
+  SELECT i.value AS id,
+         CASE WHEN v.norm > 0 AND q.norm > 0 AND typeof(v.vec) = 'blob' AND length(v.vec) = length(:qvec)
+              THEN (agg.dots ->> i.key) / (v.norm * q.norm) END AS cosine
+  FROM (SELECT json_group_array(p.id) AS ids, memento_dots(:qvec, m.vec) AS dots
+        FROM pool_ids AS p LEFT JOIN memories_pocket AS m ON m.id = p.id) AS agg
+  CROSS JOIN json_each(agg.ids) AS i
+  CROSS JOIN query_norm AS q
+  LEFT JOIN memories_pocket AS v ON v.id = i.value
 ),
 -- Fused score of every pool member that passes the filters and is not hidden (candidates passed
 -- both already; neighbours are checked here): the keyword part relative to the best match (0..1)
@@ -52,20 +71,15 @@ pool AS MATERIALIZED (
 -- recall_hybrid.sql (bench/results/locomo_boosts_pocket.json).
 scored AS MATERIALIZED (
   SELECT id, CASE WHEN base >= 0 THEN base * factor ELSE base / factor END AS fused, 0.0 AS lift
-  FROM (SELECT id, keyword_part * keyword_factor + cosine_part AS base, factor FROM (
+  FROM (SELECT id, keyword_part + cosine_part AS base, factor FROM (
     SELECT p.id,
-           :w_keyword * coalesce(k.bm25 / (SELECT min(bm25) FROM keyword), 0.0) AS keyword_part,
+           coalesce(c.keyword_part, 0.0) AS keyword_part,
            :w_vector * coalesce(p.cosine, 0.0) AS cosine_part,
-           (1.0 + CASE WHEN :keyword_w_speaker > 0 AND m.speaker IS NOT NULL
-                            AND memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
-                       THEN :keyword_w_speaker ELSE 0.0 END
-                + CASE WHEN :keyword_w_time > 0 AND :asks_when = 1 AND m.time_cue = 1
-                       THEN :keyword_w_time ELSE 0.0 END) AS keyword_factor,
 -- include: boost_factor
            AS factor
     FROM pool AS p
     CROSS JOIN memories AS m ON m.id = p.id
-    LEFT JOIN keyword AS k ON k.id = p.id
+    LEFT JOIN candidate_links AS c ON c.id = p.id
     WHERE (:filtering = 0 OR p.id IN filtered)
       AND (m.expires_at IS NULL OR m.expires_at > :now)
       AND (:include_superseded OR m.superseded_by IS NULL)))
