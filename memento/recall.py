@@ -62,8 +62,8 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
                           idf_unseen=idf_unseen, rows=rows)
         params = request.params(settings)
         led = rare_words.top(conn, params, request.query, settings.common_word_share, settings.rare_word_depth, split)
-        request = replace(request, top=json.dumps(led) if led is not None else split.top(conn, params))
-        return conn.execute(statement, request.params(settings)).fetchall()
+        params["top"] = json.dumps(led) if led is not None else split.top(conn, params)
+        return conn.execute(statement, params).fetchall()
 
 
 def names_in(query: str, longest: int = 3) -> str:

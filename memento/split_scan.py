@@ -58,22 +58,24 @@ class SplitScan:
         if worker is None:
             return (_search(conn, first, first["low_id"], first["high_id"]),
                     _search(conn, second, second["low_id"], second["high_id"]))
-        pool, worker_conn = worker
+        pool, worker_conn, _ = worker
         other = pool.submit(_search, worker_conn, first, first["low_id"], first["high_id"])
         mine = _search(conn, second, second["low_id"], second["high_id"])
         return other.result(), mine
 
     def _worker_for(self, conn: apsw.Connection):
-        """(pool, worker connection) where a second connection pays (a store of SPLIT_FROM memories
-        or more, two CPUs or more); None where it does not, or cannot be had (a forked process, a
-        worker connection that cannot be opened)."""
+        """(pool, worker connection, the store's largest id) where a second connection pays (a store
+        of SPLIT_FROM memories or more, two CPUs or more); None where it does not, or cannot be had (a
+        forked process, a worker connection that cannot be opened)."""
         if _usable_cpus() < 2:
             return None
         if os.getpid() != self._pid:  # a forked child: the worker thread and its connection stayed behind
             return None
-        if (conn.execute(sqlfiles.query("largest_memory_id")).get or 0) < SPLIT_FROM:
+        largest = conn.execute(sqlfiles.query("largest_memory_id")).get or 0
+        if largest < SPLIT_FROM:
             return None
-        return self._start()
+        worker = self._start()
+        return None if worker is None else (*worker, largest)
 
     def _split(self, conn: apsw.Connection, params: Dict[str, Any]) -> Optional[List[list]]:
         """The best matches, searched in two halves at once; None where splitting does not pay (small
@@ -81,8 +83,7 @@ class SplitScan:
         worker = self._worker_for(conn)
         if worker is None:
             return None
-        pool, worker_conn = worker
-        largest = conn.execute(sqlfiles.query("largest_memory_id")).get or 0
+        pool, worker_conn, largest = worker
         middle = largest // 2  # the halves cover every id, also ids <= 0 typed in the sqlite3 shell
         upper = pool.submit(_search, worker_conn, params, middle + 1, params["high_id"])
         lower = _search(conn, params, params["low_id"], middle)

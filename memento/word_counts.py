@@ -5,9 +5,9 @@
 
 Used by relevance (relevance.py: the query's words' idf, and which of them no memory holds) and by
 the rare-word search (rare_words.py: a query word held by more than common_word_share of the
-memories is scored, not searched, when rarer words are searched). Words are FTS5 words as fts_query.keywords
-gives them. Each is read from the index's own vocabulary (an
-fts5vocab table of the connection) as the token FTS5 makes of it; where that cannot be done (an
+memories is scored, not searched, when rarer words are searched). Words are FTS5 words as
+fts_query.keywords gives them. Each is read from the index's own vocabulary (an fts5vocab table of
+the connection) as the token FTS5 makes of it; where that cannot be done (an
 apsw without fts5_tokenizer) it is quoted and its MATCH rows are counted, stopping at `cap`. The
 SQL is in sql/queries/word_counts.sql.
 """

@@ -159,8 +159,7 @@ class StaticTable:
 
 def norm(vec: bytes) -> float:
     """The length of an int8 vector (memories_pocket.norm)."""
-    v = memoryview(vec).cast("b")
-    return sqrt(sum(map(mul, v, v)))
+    return sqrt(plain_dot(vec, vec))
 
 
 def plain_dot(a: bytes, b: bytes) -> int:

@@ -3,8 +3,9 @@
 -- and smoothed, in one statement. No vector search over the whole store: the static vectors
 -- (memories_pocket, int8; memento/pocket/) re-rank what the keywords and the threads found.
 -- memento_dot(a, b), the dot product of two int8 vectors, and the aggregate memento_dots (the query's
--- with many) are functions in pure Python (memento/pocket/table.py), registered on the connection when
--- the store opens in the pocket tier: the tier loads no extension. Each vector's length is stored beside it (memories_pocket.norm).
+-- with many) are functions in pure Python (memento/pocket/table.py), registered on the connection
+-- when the store opens in the pocket tier: the tier loads no extension. Each vector's length is
+-- stored beside it (memories_pocket.norm).
 --
 -- Parameters: those of recall_keyword.sql (filters, hidden memories, the split scan, recency, pins,
 -- boosts), and
