@@ -291,6 +291,19 @@ def scale_section() -> str:
                    + table(["memories", "code", *[f"{m} cpu ms" for m in modes], "keyword / raw_fts",
                             "vector / raw_vec", "recall@10 vs exact", "recall@10 distinct texts", "build s",
                             "file MiB"], rows))
+    ann = load("ann_recall")
+    if ann:
+        rows = [[f"{r['n']:,}", r["cell_list_by"] if r["partitioned"] else "sign bits, one cell", r["label"],
+                 f"{r['recall_at_10']:.4f}", f"{r['cpu']['p50_ms']:.2f} / {r['cpu']['p95_ms']:.1f}"]
+                for r in sorted(ann["rows"], key=lambda r: (r["n"], r["cell_list_by"], r["label"]))]
+        out.append("The vector side against exact KNN on distinct vectors (`bench/ann_recall.py`: each memory's "
+                   "vector is a dev turn's plus half another's, normalised, so that no two are equal as copies' "
+                   f"are; {ann['questions']} dev questions): recall@10 of the vector candidates' best 10 against "
+                   "the true 10 nearest (numpy), and CPU time of the vector side's SQL, p50 / p95 ms. A store "
+                   "without cells takes a list of `prefilter_factor` x 20 by hamming distance over the sign bits; "
+                   "a partitioned one reads the `probe_cells` cells nearest the query, `cell_prefilter_factor` x 20 "
+                   "from each, ranked by sign bits (before) or int8 vectors (now):\n\n"
+                   + table(["vectors", "each list ranked by", "setting", "recall@10 vs exact", "cpu ms"], rows))
     quality = load("scale_quality")
     if quality:
         cats = ("1", "2", "3", "4", "overall", "5")

@@ -42,7 +42,7 @@ from bench.common import merge_rows, write_result  # noqa: E402
 
 # memento/rare_words.py: 1.0 = every word searched (exact), the first line to compare with.
 SHARES = (1.0, 0.2, 0.05, 0.02, 0.01)
-PROBES = (16, 4)
+PROBES = (32, 16, 4)
 
 
 def configs(tier: str, shares: Sequence[float] = SHARES) -> List[Tuple[str, str, Dict[str, object], bool]]:

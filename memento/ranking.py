@@ -95,12 +95,15 @@ class RankingSettings:
     # ones; only when fewer than `candidates` are left (over half of the best matches hidden) does
     # it search again with every hidden memory left out inside the scan (sql/queries/recall_parts.sql).
     overfetch_factor: int = 2
-    # Vector search: hamming-KNN list = prefilter_factor x candidates, then exact cosine.
-    prefilter_factor: int = 2
-    # A partitioned store (memento/vectors/partitions.py): the cells of this many centroids nearest the
-    # query are searched, a hamming-KNN list of cell_prefilter_factor x candidates taken in each
-    # (bench/scale.py; bench/scale_quality.py for the dev set).
-    probe_cells: int = 16
+    # Vector search, a store without cells: hamming-KNN list = prefilter_factor x candidates, then
+    # exact cosine. A partitioned store (memento/vectors/partitions.py): the cells of the probe_cells
+    # centroids nearest the query, a list of cell_prefilter_factor x candidates by int8 distance in
+    # each, then exact cosine. Chosen for recall@10 against exact KNN >= 0.95 at the least cost
+    # (bench/ann_recall.py, distinct vectors: 10k 0.86 -> 0.97 for 2 -> 6; 100k 0.93 / 0.95 / 0.96 and
+    # 1M 0.96 / 0.96 / 0.97 for 16 / 24 / 32 cells); the dev set's R@10 does not move with them
+    # (bench/locomo.py --setting, bench/scale_quality.py).
+    prefilter_factor: int = 6
+    probe_cells: int = 32
     cell_prefilter_factor: float = 0.5
     # A filter passing at most this many memories is scored exactly (every filtered row's cosine).
     exact_limit: int = 2_000
@@ -240,7 +243,7 @@ class RecallRequest:
                                                              self.source))),
                 "prefilter": max(1, round(max(self.k, settings.candidates) * (
                     settings.cell_prefilter_factor if self.partitioned else settings.prefilter_factor))),
-                "probe": settings.probe_cells,
+                "probe": settings.probe_cells, "partitioned": int(self.partitioned),
                 "w_keyword": 0.0 if self.mode == "vector" else settings.w_keyword,
                 "qvec": self.qvec, "model": self.model,
                 "top": self.top, "low_id": -2 ** 63, "high_id": 2 ** 63 - 1,  # the split scan's halves

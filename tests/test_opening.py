@@ -199,6 +199,24 @@ def test_read_only_store_that_needs_an_upgrade_is_a_clear_error(store_path):
         assert sha(store_path) == before
 
 
+@pytest.mark.vector
+def test_read_only_store_whose_vector_index_needs_remaking_is_a_clear_error(store_path):
+    require_tier("full")
+    with memento.open(store_path, tier="full") as mem:
+        mem.remember("the kiwi is ripe")
+        with mem._conn:  # memories_vec as stores made before its int8 column have it
+            mem._conn.execute("DROP TABLE memories_vec")
+            mem._conn.execute("CREATE VIRTUAL TABLE memories_vec USING vec0 "
+                              "(cell integer partition key, embedding_bits bit[384], +embedding blob)")
+    before = sha(store_path)
+    with ReadOnly(store_path, store_path.parent):
+        with pytest.raises(StoreError, match="read-only.*older layout.*write access"):
+            memento.open(store_path, tier="full")
+        with memento.open(store_path, tier="minimal") as mem:  # keywords still answer
+            assert [h.text for h in mem.recall("kiwi")] == ["the kiwi is ripe"]
+        assert sha(store_path) == before
+
+
 def test_read_only_folder_without_the_store_is_a_clear_error(tmp_path):
     folder = tmp_path / "locked"
     folder.mkdir()

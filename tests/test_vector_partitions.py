@@ -55,9 +55,22 @@ def nearest_cell(mem, vector: np.ndarray) -> int:
 
 
 def vector_candidates(mem, q: np.ndarray) -> list:
+    partitioned = bool(mem._conn.execute(sqlfiles.query("vector_partitioned")).fetchone()[0])  # as recall reads it
     request = RecallRequest(query="", match=None, k=10, mode="vector", qvec=q.tobytes(), model=mem.model,
-                            now=times.now_utc(), hidden=0, any_hidden=False)
+                            now=times.now_utc(), hidden=0, any_hidden=False, partitioned=partitioned)
     return mem._conn.execute(sqlfiles.query("nearest_vectors"), request.params(mem.ranking)).fetchall()
+
+
+def int8_nearest_of_each_cell(mem, q: np.ndarray) -> dict:
+    """cell -> the id whose int8 vector (as vec0 stores it) is nearest q's int8 form by L2 (vec0's metric)."""
+    q8 = np.frombuffer(mem._conn.execute("SELECT vec_quantize_int8(?, 'unit')", (q.tobytes(),)).fetchone()[0],
+                       np.int8).astype(np.int32)
+    best: dict = {}
+    for i, cell, blob in mem._conn.execute("SELECT rowid, cell, embedding_int8 FROM memories_vec"):
+        d = int(((np.frombuffer(blob, np.int8).astype(np.int32) - q8) ** 2).sum())
+        if cell not in best or d < best[cell][0]:
+            best[cell] = (d, i)
+    return {cell: i for cell, (_, i) in best.items()}
 
 
 def test_reading_every_cell_finds_the_exact_knn(fmem):
@@ -82,6 +95,20 @@ def test_few_cells_read_still_find_the_nearest_ones(fmem):
     for q in x[:40]:  # a stored vector: its own memory is nearest, in the cell of its own centroid
         found += vector_candidates(fmem, q)[0][0] == ids[int(np.argmax(x @ q))]
     assert found == 40
+
+
+def test_a_partitioned_store_lists_each_cell_by_its_int8_vectors(fmem):
+    # One place per cell, every cell read: each candidate is the int8-nearest of its cell (sign bits,
+    # the prefilter of a store without cells, would pick other vectors in most cells).
+    x = unit_vectors(600, clusters=3)
+    fill(fmem, x)
+    cells_made = fmem._vectors.partition()
+    fmem.ranking = replace(fmem.ranking, probe_cells=1000, cell_prefilter_factor=0.05)  # a list of 1 per cell
+    for q in unit_vectors(10, seed=3, clusters=3):
+        winners = int8_nearest_of_each_cell(fmem, q)
+        got = [row[0] for row in vector_candidates(fmem, q)]
+        assert len(winners) == cells_made and len(got) == 20
+        assert set(got) <= set(winners.values())
 
 
 def test_every_write_path_keeps_vectors_in_their_nearest_cell(fmem):
@@ -190,6 +217,45 @@ def test_a_store_from_before_cells_is_made_again_on_open(store_path):
         assert set(cells(mem).values()) == {0} and sorted(cells(mem)) == sorted(ids)
         assert mem.recall("x", k=1, mode="vector", vector=x[3].tobytes())[0].id == ids[3]
         assert all(c.ok for c in mem.doctor() if c.name.startswith("vector"))
+
+
+def test_a_store_from_before_the_int8_column_is_made_again_with_its_cells(store_path, monkeypatch):
+    require_tier("full")
+    from memento.vectors import partitions
+    monkeypatch.setattr(partitions, "PARTITION_FROM", 100)
+    x = unit_vectors(150)
+    with memento.open(store_path, tier="full") as mem:
+        ids = fill(mem, x)
+        assert mem.optimize() == 24
+        before = cells(mem)
+        conn = mem._conn
+        with conn:  # the layout of stores written before the int8 column: cells and sign bits
+            conn.execute("DROP TABLE memories_vec")
+            conn.execute("CREATE VIRTUAL TABLE memories_vec USING vec0 "
+                         "(cell integer partition key, embedding_bits bit[384], +embedding blob)")
+            conn.executemany("INSERT INTO memories_vec (rowid, cell, embedding_bits, embedding) "
+                             "VALUES (?, ?, vec_quantize_binary(?), ?)",
+                             [(i, before[i], v.tobytes(), v.tobytes()) for i, v in zip(ids, x)])
+    monkeypatch.setattr(partitions, "PARTITION_FROM", 1000)  # not due any more: the cells are kept anyway
+    with memento.open(store_path, tier="full") as mem:
+        assert mem._conn.execute(sqlfiles.query("vec_layout_current")).fetchone()[0] == 1
+        assert partition_count(mem) == 24 and sorted(cells(mem)) == sorted(ids) and 0 not in cells(mem).values()
+        assert all(cells(mem)[i] == nearest_cell(mem, v) for i, v in zip(ids, x))
+        assert mem.recall("x", k=1, mode="vector", vector=x[7].tobytes())[0].id == ids[7]
+        assert all(c.ok for c in mem.doctor() if c.name.startswith("vector"))
+
+
+def test_the_index_that_finds_a_cells_chunks_is_made_again_on_open(store_path):
+    require_tier("full")
+    with memento.open(store_path, tier="full") as mem:
+        fill(mem, unit_vectors(20))
+        with mem._conn:
+            mem._conn.execute("DROP INDEX memories_vec_chunks_by_cell")  # as a shell user might
+    with memento.open(store_path, tier="full") as mem:
+        assert mem._conn.execute(sqlfiles.query("vec_chunk_index_exists")).fetchone()[0] == 1
+        plan = " ".join(str(r) for r in mem._conn.execute(
+            "EXPLAIN QUERY PLAN SELECT chunk_id FROM memories_vec_chunks WHERE partition00 = 3"))
+        assert "memories_vec_chunks_by_cell" in plan
 
 
 def test_a_partitioning_rolled_back_leaves_no_cell_behind(fmem, monkeypatch):

@@ -64,7 +64,9 @@ class VectorIndex:
         _check_model(store.meta, spec, path, tier, adopt_model)
         if _needs_setup(conn, store.meta, spec):
             if store.read_only:
-                raise StoreError(f"{path} is read-only and has no {tier!r} vectors to search: open it with "
+                what = ("its vector index in an older layout, which is made again on the first open with "
+                        "write access" if store.meta.model == spec.id else f"no {tier!r} vectors to search")
+                raise StoreError(f"{path} is read-only and has {what}: open it with "
                                  f"tier={store.meta.tier or 'minimal'!r}, or once with write access")
             with connection.translate_errors(path), connection.temp_on_disk(conn), \
                     connection.write_transaction(conn):
@@ -77,12 +79,23 @@ class VectorIndex:
                     partitions.forget(conn)
                 dim = int(spec.dim)  # the one value formatted into SQL: an int from our own registry
                 if conn.execute(sqlfiles.query("vec_table_exists")).get \
-                        and not conn.execute(sqlfiles.query("vec_cell_column_exists")).get:
-                    partitions.partition(conn, create_sql(dim))  # a store from before cells: made again
+                        and not conn.execute(sqlfiles.query("vec_layout_current")).get:
+                    # A store from before cells or the int8 column: made again, its cells kept.
+                    partitions.partition(conn, create_sql(dim),
+                                         force=conn.execute(sqlfiles.query("vector_partitions_count")).get > 0)
                 conn.execute(create_sql(dim))
                 record_meta(conn, path, model=spec.id, dim=dim)
                 _apply_queued_deletes(conn)
-        elif not store.read_only and conn.execute(sqlfiles.query("queued_vector_deletes")).get:
+        elif not store.read_only and not conn.execute(sqlfiles.query("vec_chunk_index_exists")).get:
+            # The index that finds a cell's chunks (create_vec.sql), dropped in the shell or never made
+            # (a store whose memories_vec came before it): search works without it, only slower, so
+            # it is made when nobody is writing, as queued deletes are applied below.
+            try:
+                with connection.busy_timeout(conn, 0), connection.write_transaction(conn):
+                    conn.execute(create_sql(int(spec.dim)))
+            except apsw.Error as e:  # busy, full disk...: the store still opens and searches
+                log.info("index memories_vec_chunks_by_cell not made now: %s", e)
+        if not store.read_only and conn.execute(sqlfiles.query("queued_vector_deletes")).get:
             # Deletes queued by a keyword-only visit: applied now if nobody is writing, else left for the
             # next vector-tier forget or open. Opening never waits for another process's write lock.
             try:
@@ -270,7 +283,7 @@ def _needs_setup(conn: apsw.Connection, meta: StoreMeta, spec: registry.ModelSpe
     if meta.model != spec.id or meta.dim != spec.dim:
         return True
     return not conn.execute(sqlfiles.query("vec_table_exists")).get \
-        or not conn.execute(sqlfiles.query("vec_cell_column_exists")).get
+        or not conn.execute(sqlfiles.query("vec_layout_current")).get
 
 
 def _check_float_column(conn: apsw.Connection, path: Path) -> None:

@@ -32,13 +32,21 @@ cells AS MATERIALIZED (
                   WHERE (SELECT knn_k FROM filter_size) > 0
                   ORDER BY vec_distance_cosine(centroid, :qvec) LIMIT +:probe)
 ),
--- Vector side, broad search: hamming KNN over sign bits, knn_k long (see filter_size) in each cell
--- searched (vec0 runs one KNN per value of an IN list on its partition key). In a partitioned store
--- :prefilter is the list of one cell (memento/recall.py: cell_prefilter_factor x candidates).
+-- Vector side, broad search: a KNN list knn_k long (see filter_size) in each cell searched (vec0
+-- runs one KNN per value of an IN list on its partition key). A store without cells: by hamming
+-- distance over the sign bits, every vector read. A partitioned store: by the int8 vectors' distance
+-- in each of its nearest cells, :prefilter being one cell's list (RankingSettings.cell_prefilter_factor
+-- x candidates); sign bits would need ~4x as long a list there for the same recall (create_vec.sql).
 vector_prefilter AS MATERIALIZED (
   SELECT rowid AS id
   FROM memories_vec
-  WHERE embedding_bits MATCH vec_quantize_binary(:qvec)
+  WHERE :partitioned = 0 AND embedding_bits MATCH vec_quantize_binary(:qvec)
+    AND k = (SELECT knn_k FROM filter_size)
+    AND cell IN (SELECT id FROM cells)
+  UNION ALL
+  SELECT rowid AS id
+  FROM memories_vec
+  WHERE :partitioned = 1 AND embedding_int8 MATCH vec_quantize_int8(:qvec, 'unit')
     AND k = (SELECT knn_k FROM filter_size)
     AND cell IN (SELECT id FROM cells)
 ),

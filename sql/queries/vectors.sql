@@ -7,8 +7,8 @@ DELETE FROM memories_vec WHERE rowid = :id;
 -- name: vec_insert
 -- :cell: the vector's partition, its nearest centroid (memento/vectors/partitions.py), 0 when the
 -- store has none.
-INSERT INTO memories_vec (rowid, cell, embedding_bits, embedding)
-VALUES (:id, :cell, vec_quantize_binary(:embedding), :embedding);
+INSERT INTO memories_vec (rowid, cell, embedding_bits, embedding_int8, embedding)
+VALUES (:id, :cell, vec_quantize_binary(:embedding), vec_quantize_int8(:embedding, 'unit'), :embedding);
 
 -- name: mark_embedded
 UPDATE memories SET embedded_with = :model WHERE id = :id;
@@ -63,9 +63,14 @@ SELECT count(*) FROM memories WHERE embedded_with IS NOT NULL AND embedded_with 
 -- Repair: make them pending, so backfill embeds them with the store's model.
 UPDATE memories SET embedded_with = NULL WHERE embedded_with IS NOT NULL AND embedded_with <> :model;
 
--- name: vec_cell_column_exists
--- Does memories_vec keep each vector's cell (stores made before migration 008 do not)?
-SELECT count(*) FROM pragma_table_info('memories_vec') WHERE name = 'cell';
+-- name: vec_layout_current
+-- Has memories_vec today's columns: each vector's cell (stores made before migration 008 have
+-- none) and its int8 form (added later: older stores have none)? If not, it is made again.
+SELECT count(*) = 2 FROM pragma_table_info('memories_vec') WHERE name IN ('cell', 'embedding_int8');
+
+-- name: vec_chunk_index_exists
+-- The index on vec0's chunk table that lets it find a cell's chunks (sql/vector/create_vec.sql).
+SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'memories_vec_chunks_by_cell';
 
 -- name: vec_ids
 -- Partitioning (memento/vectors/partitions.py): every stored vector's memory id (the sample's pool).
