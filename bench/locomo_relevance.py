@@ -18,7 +18,9 @@ not "does it name a stored person" (every LoCoMo question names a speaker of its
 
 Relevance = gate x hit term (sql/queries/recall_parts.sql, part hits), two logistic regressions:
   gate: own (1) vs foreign (0) questions, the four kinds weighted equally, on the query's
-        coverage, unseen share and (hybrid, pocket) best cosine (pocket: the best static cosine
+        coverage, unseen share (a month, weekday or year no memory holds, or a stored speaker's
+        name no text holds, counts in neither:
+        memento/relevance.py) and (hybrid, pocket) best cosine (pocket: the best static cosine
         among the keyword candidates and their neighbours);
   hit:  on own questions' top-10 hits, whether the hit is evidence for the question, on its share
         of the best hit's score.
@@ -30,7 +32,7 @@ tier's floor (and every hit otherwise); the floor is the highest on a grid whose
 named AND on own name-free questions is at most MAX_R10_COST against no floor. (A floor on each
 hit instead cuts the tails of good lists: calibrated, the 10th hit of a question about the store
 is evidence ~2% of the time, less than the best hit of a foreign question, so a per-hit floor
-that costs <= 0.01 R@10 empties only ~6% of foreign questions.) Leave-one-conversation-out: weights and floor
+that costs <= 0.01 R@10 empties only ~14-15% of foreign named questions.) Leave-one-conversation-out: weights and floor
 chosen on four conversations (their stores and their questions), scored on the fifth's store.
 Writes bench/results/locomo_relevance_<tier>.json; prints the Relevance(...) to put in ranking.py.
 """

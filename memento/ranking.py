@@ -61,7 +61,7 @@ class Relevance:
 
 
 # The keyword statement's (bench/results/locomo_relevance_minimal.json): every tier's mode="keyword".
-KEYWORD_RELEVANCE = Relevance(bias=2.663, coverage=2.249, unseen=-2.122, hit_bias=-7.159, share=6.392, floor=0.04)
+KEYWORD_RELEVANCE = Relevance(bias=2.856, coverage=2.508, unseen=-2.864, hit_bias=-7.159, share=6.392, floor=0.045)
 
 
 @dataclass(frozen=True)
@@ -167,11 +167,11 @@ DEFAULT = RankingSettings()
 # the gate leans on the best cosine, whose spread differs from model to model.
 _BY_MODEL = {
     "all-MiniLM-L6-v2": replace(DEFAULT, w_vector=2.0, w_speaker=1.2, w_thread=0.8, relevance=Relevance(
-        bias=-3.298, coverage=1.366, unseen=-1.742, cosine=11.428, hit_bias=-10.998, share=10.351, floor=0.03)),
+        bias=-2.834, coverage=1.595, unseen=-2.428, cosine=10.849, hit_bias=-10.998, share=10.351, floor=0.03)),
     "all-MiniLM-L6-v2-int8": replace(DEFAULT, w_vector=2.0, w_speaker=1.2, w_thread=0.8, relevance=Relevance(
-        bias=-3.388, coverage=1.407, unseen=-1.82, cosine=11.628, hit_bias=-10.868, share=10.203, floor=0.025)),
+        bias=-2.938, coverage=1.625, unseen=-2.484, cosine=11.04, hit_bias=-10.868, share=10.203, floor=0.025)),
     "paraphrase-MiniLM-L3-v2": replace(DEFAULT, gamma=0.4, w_speaker=1.6, w_thread=0.8, relevance=Relevance(
-        bias=-2.997, coverage=1.29, unseen=-1.711, cosine=10.681, hit_bias=-9.825, share=9.063, floor=0.02))}
+        bias=-2.5, coverage=1.55, unseen=-2.416, cosine=10.136, hit_bias=-9.825, share=9.063, floor=0.035))}
 
 
 # The pocket tier's cosine is of static token vectors (memento/pocket/), re-scoring keyword
@@ -184,7 +184,7 @@ _BY_MODEL = {
 # Its relevance is fitted on its own statement (bench/results/locomo_relevance_pocket.json): the gate's
 # cosine is the best static cosine among the candidates and their neighbours.
 POCKET = replace(DEFAULT, w_vector=2.0, gamma=0.3, w_speaker=0.0, w_time=0.5, relevance=Relevance(
-    bias=1.254, coverage=2.128, unseen=-2.112, cosine=1.813, hit_bias=-9.024, share=8.203, floor=0.04))
+    bias=2.243, coverage=2.458, unseen=-2.847, cosine=0.787, hit_bias=-9.024, share=8.203, floor=0.045))
 
 
 def for_model(model_id: Optional[str], tier: Optional[str] = None) -> RankingSettings:

@@ -38,6 +38,17 @@ _ASKS_WHEN = re.compile(r"""\b(?:
 )\b""", re.IGNORECASE | re.VERBOSE)
 
 
+# One word that names a date: a month, a weekday, a year. A memory's date is kept in created_at, so
+# such a word missing from every text says nothing about whether a store knows what a query asks
+# (memento/relevance.py leaves it out of the gate's word weights).
+_CALENDAR_WORD = re.compile(rf"(?:{_MONTHS}|may|(?:{_DAYS})s?|(?:1[89]|20)\d\d)")
+
+
+def names_a_date(word: str) -> bool:
+    """Is this one lower-cased word a month, a weekday or a year ("march", "mondays", "2023")?"""
+    return _CALENDAR_WORD.fullmatch(word) is not None
+
+
 def mentions_time(text: str) -> bool:
     """Does the text name a time (memories.time_cue)?"""
     return _TIME.search(text) is not None

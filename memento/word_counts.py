@@ -3,6 +3,8 @@
     word_counts.row_count(conn)                                   # memories in the keyword index (bm25's N)
     word_counts.read(conn, ["caroline", "adoption"], cap=2_001)   # {"caroline": 2001, "adoption": 37}
 
+    word_counts.speaker_words(conn)                               # frozenset({"caroline", "melanie"})
+
 Used by relevance (relevance.py: the query's words' idf, and which of them no memory holds) and by
 the rare-word search (rare_words.py: a query word held by more than common_word_share of the
 memories is scored, not searched, when rarer words are searched). Words are FTS5 words as
@@ -15,11 +17,11 @@ from __future__ import annotations
 
 import re
 import weakref
-from typing import Dict, Optional, Sequence
+from typing import Dict, FrozenSet, Optional, Sequence, Tuple
 
 import apsw
 
-from . import fts_query, sqlfiles
+from . import connection, fts_query, sqlfiles
 
 EXACT = 2 ** 62  # the cap meaning "no cap"
 MAX_KEPT = 10_000  # tokens whose counts a connection keeps between writes
@@ -45,6 +47,25 @@ def read(conn: apsw.Connection, words: Sequence[str], cap: Optional[int] = None)
                                  {"match": fts_query.quote(word), "cap": limit}).get or 0
         counts[word] = min(count, limit)
     return counts
+
+
+def speaker_words(conn: apsw.Connection) -> FrozenSet[str]:
+    """The words of every stored speaker's name, folded as recall folds names (connection.fold_name:
+    "Mary Ann" -> "mary", "ann"), read on `conn` inside the caller's read transaction. Kept per
+    connection while nothing has been written (as counts_now keeps counts): the read walks the whole
+    table (sql/queries/word_counts.sql, speaker_names)."""
+    snapshot = (conn.pragma("data_version"), conn.total_changes())
+    kept = _speakers_by_connection.get(conn)
+    if kept is not None and kept[0] == snapshot:
+        return kept[1]
+    names = frozenset(word for (speaker,) in conn.execute(sqlfiles.query("speaker_names"))
+                      if isinstance(speaker, str) for word in connection.fold_name(speaker).split())
+    _speakers_by_connection[conn] = (snapshot, names)
+    return names
+
+
+_speakers_by_connection: "weakref.WeakKeyDictionary[apsw.Connection, Tuple[tuple, FrozenSet[str]]]" = \
+    weakref.WeakKeyDictionary()
 
 
 def prepare(conn: apsw.Connection) -> None:

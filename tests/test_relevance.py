@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import memento
-from memento import InvalidInputError, relevance, word_counts
+from memento import InvalidInputError, relevance, time_cues, word_counts
 from memento.cli import main
 from memento.mcp import tools
 
@@ -165,6 +165,69 @@ def test_query_weights_split_the_idf_between_seen_and_unseen_words(mem):
     assert unseen == pytest.approx(relevance.bm25_idf(rows, 0))
     assert total == pytest.approx(relevance.bm25_idf(rows, 0) + relevance.bm25_idf(rows, miso_holders))
     assert relevance.query_weights(mem._conn, "?!") == (0.0, 0.0, rows)
+
+
+def test_a_date_word_no_memory_holds_weighs_nothing_and_one_held_weighs_as_any_word(mem):
+    """A memory's date is kept in created_at: "October 2019" missing from every text is no sign the
+    query is about something else. A month some memory does name ("March") counts as any word."""
+    fill(mem)
+    rows = len(FACTS)
+    assert relevance.query_weights(mem._conn, "Zelda in October 2019 on Wednesdays") \
+        == relevance.query_weights(mem._conn, "Zelda")
+    march = sum("March" in t for t, _ in FACTS)
+    total, unseen, _ = relevance.query_weights(mem._conn, "Zelda March")
+    assert march and unseen == pytest.approx(relevance.bm25_idf(rows, 0))
+    assert total == pytest.approx(relevance.bm25_idf(rows, 0) + relevance.bm25_idf(rows, march))
+
+
+def test_a_stored_speakers_name_no_text_holds_weighs_nothing_and_follows_writes(mem, store_path):
+    """Here every speaker's name is in memories.speaker only, never in a text: "Bob" is no sign that a
+    question is about something else. Names fold as recall folds them ("Dr. Priya  Nair" -> "dr",
+    "priya", "nair"), and the speakers read follows this connection's writes and another's."""
+    fill(mem)
+    weights = relevance.query_weights
+    assert weights(mem._conn, "Zelda Bob camping") == weights(mem._conn, "Zelda camping")
+    assert weights(mem._conn, "BOB camping") == weights(mem._conn, "camping")
+    assert weights(mem._conn, "Priya camping")[1] > 0
+    mem.remember("We moved the piano to the hall", speaker="Dr. Priya  Nair")
+    assert weights(mem._conn, "Priya camping")[1] == 0
+    assert weights(mem._conn, "nair camping")[1] == 0
+    other = memento.open(store_path, tier="minimal")
+    try:
+        other._conn.execute("UPDATE memories SET speaker = NULL WHERE speaker LIKE '%Priya%'")  # as a shell would
+    finally:
+        other.close()
+    assert weights(mem._conn, "Priya camping")[1] > 0
+
+
+def test_a_question_naming_a_speaker_only_the_speaker_column_holds_is_not_turned_away(any_mem):
+    # Counted as unseen, "Bob" would make the first question (keyword, pocket) or the second (full)
+    # look like one about a stranger: nothing would come back.
+    fill(any_mem)
+    for question, answer in (("Where did Bob go camping?", "We are planning a camping trip to the lakes"),
+                             ("What is Bob training for?", "I am training for the Berlin marathon in September")):
+        assert any_mem.best_relevance(question) >= any_mem.relevance_floor(), question
+        hits = any_mem.recall(question)
+        assert hits and hits[0].text == answer and hits[0].speaker == "Bob"
+
+
+def test_a_question_holding_a_month_or_year_no_text_holds_is_not_turned_away(any_mem):
+    # No text says "October", "August" or "2023" (a memory's date is in created_at): counted as
+    # unseen, they would make both questions look like ones about something never stored.
+    fill(any_mem)
+    for question, answer in (
+            ("What did Bob bake in October 2023?", "I baked a chocolate cake for my daughter's birthday"),
+            ("What did Alice paint in August 2023?", "I painted the kitchen a pale yellow colour")):
+        assert any_mem.best_relevance(question) >= any_mem.relevance_floor(), question
+        hits = any_mem.recall(question)
+        assert hits and hits[0].text == answer
+
+
+@pytest.mark.parametrize("word, date", [("march", True), ("may", True), ("sundays", True), ("2024", True),
+                                        ("1987", True), ("marching", False), ("12", False), ("2150", False),
+                                        ("summer", False)])
+def test_names_a_date(word, date):
+    assert time_cues.names_a_date(word) is date
 
 
 def test_the_row_count_read_from_fts5_follows_inserts_deletes_and_shell_edits(mem):

@@ -161,7 +161,9 @@ SELECT id, bm25 FROM matches;
 --           coverage: the best keyword match's bm25 as a share of the query's words' weight
 --                     (:idf_total, the sum of their idf; memento/relevance.py), on a log scale
 --                     (it separates better there; + 0.05 keeps a query that matches nothing finite),
---           unseen:   the share of that weight in words no memory holds (:idf_unseen), and
+--           unseen:   the share of that weight in words no memory holds (:idf_unseen; a month,
+--                     weekday or year no memory holds counts in neither: dates live in created_at;
+--                     nor does a stored speaker's name no text holds), and
 --           the best cosine similarity of the vector side (best_similarity; NULL = 0 without one);
 --   hit   = sigmoid(:r_hit_bias + :r_share * share), share = the hit's score / the best hit's (0..1).
 -- Both terms are fixed per query except share, which falls down the list (:r_share >= 0), so

@@ -31,3 +31,11 @@ SELECT count(*) FROM (SELECT 1 FROM memories_fts WHERE memories_fts MATCH :match
 -- (memories_fts_data row 1; memento/word_counts.py decodes it). One page read, where count(*)
 -- reads every page of an index (~5 ms at 100k memories).
 SELECT block FROM memories_fts_data WHERE id = 1;
+
+-- name: speaker_names
+-- Every speaker the store holds, for relevance (memento/relevance.py): a query word that is a
+-- stored speaker's name is no sign the query is about something else, even where no text holds it.
+-- No index holds memories.speaker, so this reads the whole table (~13 ms at 100k memories, ~130 ms
+-- at 1M); memento/word_counts.py keeps the answer per connection until the next write, and reads it
+-- only for a query with a word no memory's text holds.
+SELECT DISTINCT speaker FROM memories WHERE speaker IS NOT NULL;
