@@ -52,8 +52,8 @@ def read(conn: apsw.Connection, words: Sequence[str], cap: Optional[int] = None)
 def speaker_words(conn: apsw.Connection) -> FrozenSet[str]:
     """The words of every stored speaker's name, folded as recall folds names (connection.fold_name:
     "Mary Ann" -> "mary", "ann"), read on `conn` inside the caller's read transaction. Kept per
-    connection while nothing has been written (as counts_now keeps counts): the read walks the whole
-    table (sql/queries/word_counts.sql, speaker_names)."""
+    connection while nothing has been written (as counts_now keeps counts); the read seeks from one
+    speaker to the next in their index (sql/queries/word_counts.sql, speaker_names)."""
     snapshot = (conn.pragma("data_version"), conn.total_changes())
     kept = _speakers_by_connection.get(conn)
     if kept is not None and kept[0] == snapshot:

@@ -35,7 +35,14 @@ SELECT block FROM memories_fts_data WHERE id = 1;
 -- name: speaker_names
 -- Every speaker the store holds, for relevance (memento/relevance.py): a query word that is a
 -- stored speaker's name is no sign the query is about something else, even where no text holds it.
--- No index holds memories.speaker, so this reads the whole table (~13 ms at 100k memories, ~130 ms
--- at 1M); memento/word_counts.py keeps the answer per connection until the next write, and reads it
--- only for a query with a word no memory's text holds.
-SELECT DISTINCT speaker FROM memories WHERE speaker IS NOT NULL;
+-- A skip scan of the index memories_speaker (migration 009): each step seeks the next speaker
+-- after the last one, so the read costs a few page reads per distinct speaker, not one per memory
+-- (SQLite's DISTINCT would read every index entry). memento/word_counts.py keeps the answer per
+-- connection until the next write, and reads it only for a query with a word no memory's text holds.
+WITH RECURSIVE speakers (name) AS (
+  SELECT min(speaker) FROM memories WHERE speaker IS NOT NULL
+  UNION ALL
+  SELECT (SELECT min(speaker) FROM memories WHERE speaker > speakers.name)
+  FROM speakers WHERE speakers.name IS NOT NULL
+)
+SELECT name FROM speakers WHERE name IS NOT NULL;
