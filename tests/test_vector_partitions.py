@@ -111,6 +111,24 @@ def test_a_partitioned_store_lists_each_cell_by_its_int8_vectors(fmem):
         assert set(got) <= set(winners.values())
 
 
+def test_a_partitioned_table_keeps_chunks_about_a_cells_size(fmem):
+    # vec0 gives every cell whole chunks of its own: chunks of 1,024 for cells of ~20 would leave most
+    # of the table empty. One cell keeps vec0's 1,024.
+    from memento.vectors import partitions
+
+    def chunk_size() -> int:
+        sql = fmem._conn.execute("SELECT sql FROM sqlite_schema WHERE name = 'memories_vec'").fetchone()[0]
+        return int(sql.split("chunk_size = ")[1].split()[0].rstrip(")"))
+
+    fill(fmem, unit_vectors(400))
+    assert chunk_size() == 1024
+    made = fmem._vectors.partition()
+    assert made == 40 and chunk_size() == partitions.chunk_size_for(400, 40) == 16
+    assert partitions.chunk_size_for(100_000, 632) == 160 and partitions.chunk_size_for(10**7, 16) == 1024
+    assert fmem._conn.execute("SELECT count(*) FROM memories_vec").fetchone()[0] == 400
+    assert set(cells(fmem).values()) <= set(centroids(fmem)[0])  # every vector in a cell, chunked as it is
+
+
 def test_every_write_path_keeps_vectors_in_their_nearest_cell(fmem):
     x = unit_vectors(200)
     ids = fill(fmem, x)
@@ -270,7 +288,7 @@ def test_a_partitioning_rolled_back_leaves_no_cell_behind(fmem, monkeypatch):
     with pytest.raises(RuntimeError):
         with fmem._conn:  # a write transaction that partitions, then fails
             fmem._vectors._cells.forget()
-            partitions.partition(fmem._conn, create_sql(DIM), force=True)
+            partitions.partition(fmem._conn, lambda chunk: create_sql(DIM, chunk), force=True)
             assert fmem._vectors._cells.of(fmem._conn, [unit_vectors(1)[0].tobytes()])[0] > 0
             raise RuntimeError("the batch fails after partitioning")
     one = fmem.remember("after the rollback", vector=unit_vectors(1, seed=5)[0].tobytes())

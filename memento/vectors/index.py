@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Sequence
 
@@ -81,7 +82,7 @@ class VectorIndex:
                 if conn.execute(sqlfiles.query("vec_table_exists")).get \
                         and not conn.execute(sqlfiles.query("vec_layout_current")).get:
                     # A store from before cells or the int8 column: made again, its cells kept.
-                    partitions.partition(conn, create_sql(dim),
+                    partitions.partition(conn, partial(create_sql, dim),
                                          force=conn.execute(sqlfiles.query("vector_partitions_count")).get > 0)
                 conn.execute(create_sql(dim))
                 record_meta(conn, path, model=spec.id, dim=dim)
@@ -154,13 +155,13 @@ class VectorIndex:
         with connection.temp_on_disk(self._conn), connection.write_transaction(self._conn):
             if not partitions.due(self._conn):  # another process partitioned meanwhile
                 return None
-            return partitions.partition(self._conn, create_sql(int(self.spec.dim)))
+            return partitions.partition(self._conn, partial(create_sql, int(self.spec.dim)))
 
     def partition(self) -> int:
         """Partition the vectors anew now, however few (tests, benches); returns the number of cells."""
         self._cells.forget()
         with connection.temp_on_disk(self._conn), connection.write_transaction(self._conn):
-            return partitions.partition(self._conn, create_sql(int(self.spec.dim)), force=True)
+            return partitions.partition(self._conn, partial(create_sql, int(self.spec.dim)), force=True)
 
     def delete(self, memory_id: int) -> None:
         """After a forget (inside its transaction): the trigger queued the vector; drop it now."""
@@ -258,15 +259,16 @@ class VectorIndex:
         if outside:
             had = self._count("vector_partitions_count") > 0
             self._cells.forget()
-            cells = partitions.partition(self._conn, create_sql(int(self.spec.dim)), force=had)
+            cells = partitions.partition(self._conn, partial(create_sql, int(self.spec.dim)), force=had)
             fixes.append(Fix("vectors outside their cells", outside,
                              f"partitioned again: {cells} cells" if cells else "one cell again (not partitioned)"))
         return fixes
 
 
-def create_sql(dim: int) -> str:
-    """memories_vec's CREATE statement for vectors of `dim` numbers (an int from the registry)."""
-    return sqlfiles.script("vector", "create_vec.sql").format(dim=int(dim))
+def create_sql(dim: int, chunk_size: int = partitions.ONE_CELL_CHUNK) -> str:
+    """memories_vec's CREATE statement for vectors of `dim` numbers (an int from the registry), vec0
+    keeping `chunk_size` vectors a chunk (partitions.chunk_size_for: an int, a multiple of 8)."""
+    return sqlfiles.script("vector", "create_vec.sql").format(dim=int(dim), chunk=int(chunk_size))
 
 
 def _check_model(meta: StoreMeta, spec: registry.ModelSpec, path: Path, tier: str, adopt_model: bool) -> None:

@@ -23,7 +23,7 @@ numpy is a vector-tier dependency; the minimal path never imports this module.
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import apsw
 import numpy as np
@@ -35,6 +35,7 @@ GROWTH = 8                 # partition again when the largest memory id reaches 
 SAMPLE_PER_CELL = 32       # k-means sample: this many vectors per cell (at most every vector)
 ROUNDS = 8                 # k-means rounds
 CHUNK = 4_096              # vectors read, assigned and written at a time (a 1M store: ~30 MB of numpy)
+ONE_CELL_CHUNK = 1_024     # vec0's chunk_size (vectors a chunk holds) for a table of one cell: vec0's default
 NEXT_KEY = "vector_partition_next"        # store_meta: the largest memory id that partitions again
 VERSION_KEY = "vector_partition_version"  # store_meta: changes with every partitioning
 
@@ -116,11 +117,20 @@ def due(conn: apsw.Connection) -> bool:
     return largest >= int(meta.read_setting(conn, NEXT_KEY) or PARTITION_FROM)
 
 
-def partition(conn: apsw.Connection, create_sql: str, force: bool = False) -> int:
+def chunk_size_for(vectors: int, cells: int) -> int:
+    """vec0's chunk_size for a table of `cells` cells: about a cell's mean size (a multiple of 8, as
+    vec0 requires). vec0 gives every cell chunks of its own, each the whole chunk_size long however
+    few vectors it holds: 632 cells of ~160 vectors in chunks of 1,024 left 84% of the int8 and bit
+    chunks empty (a 100k store grew from 296 to 535 MiB). A bigger cell takes a few chunks."""
+    mean = -(-vectors // max(cells, 1))
+    return max(8, min(ONE_CELL_CHUNK, -(-mean // 8) * 8))
+
+
+def partition(conn: apsw.Connection, create_sql: Callable[[int], str], force: bool = False) -> int:
     """Partition the store's vectors anew (inside the caller's write transaction): centroids from a
-    sample, memories_vec made again with every vector in its nearest cell. Fewer than
-    PARTITION_FROM vectors (and not force): no centroids, every vector in cell 0. Returns the
-    number of cells (0: not partitioned)."""
+    sample, memories_vec made again (create_sql(chunk_size): its CREATE statement) with every vector
+    in its nearest cell. Fewer than PARTITION_FROM vectors (and not force): no centroids, every
+    vector in cell 0. Returns the number of cells (0: not partitioned)."""
     largest = conn.execute(sqlfiles.query("largest_memory_id")).get or 0
     ids = np.array([r[0] for r in conn.execute(sqlfiles.query("vec_ids"))], dtype=np.int64)
     count = len(ids)
@@ -144,7 +154,7 @@ def partition(conn: apsw.Connection, create_sql: str, force: bool = False) -> in
     try:
         conn.execute(sqlfiles.query("vector_staging_fill"))
         conn.execute(sqlfiles.query("drop_vec"))
-        conn.execute(create_sql)
+        conn.execute(create_sql(chunk_size_for(count, len(cell_ids)) if len(cell_ids) else ONE_CELL_CHUNK))
         after = -1
         while True:
             rows = conn.execute(sqlfiles.query("vector_staging_slice"), {"after": after, "n": CHUNK}).fetchall()

@@ -1,5 +1,7 @@
--- The vector index of a vector tier. {dim} is the only value ever formatted into SQL: a validated
--- integer from the model registry (memento/models.py).
+-- The vector index of a vector tier. {dim} and {chunk} are the only values ever formatted into SQL:
+-- a validated integer from the model registry (memento/models.py), and vec0's chunk_size, an integer
+-- memento/vectors/partitions.py computes (1,024 in a table of one cell; about a cell's mean size in a
+-- partitioned one: vec0 gives each cell whole chunks of its own).
 -- rowid = memories.id.
 --   cell:           the vector's partition (vector_partitions.id, migration 008; 0 = the store is not
 --                   partitioned), a vec0 partition key: vec0 keeps each cell's vectors apart, so a
@@ -19,7 +21,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS memories_vec USING vec0 (
   cell integer partition key,
   embedding_bits bit[{dim}],
   embedding_int8 int8[{dim}],
-  +embedding blob
+  +embedding blob,
+  chunk_size = {chunk}
 );
 -- vec0 finds a cell's chunks by scanning every chunk of the table (sqlite-vec 0.1.9 keeps no index
 -- on them): at 1M vectors in 2,000 cells, a search reading 16 cells took 10.2 ms with that scan, 8.6 without.
