@@ -37,7 +37,7 @@ if str(REPO) not in sys.path:
 
 import memento  # noqa: E402
 from bench import locomo, scale  # noqa: E402
-from bench.common import STORES, merge_rows, percentiles, write_result  # noqa: E402
+from bench.common import STORES, merge_rows, percentiles, reusable, write_result  # noqa: E402
 from memento import sqlfiles, times  # noqa: E402
 from memento.ranking import RecallRequest  # noqa: E402
 
@@ -69,13 +69,10 @@ def items(turns, mixed) -> Iterator[dict]:
 def build(n: int, turns, mixed, rebuild: bool) -> Path:
     """The store of n memories with the mixed vectors (built once, then reused)."""
     path = STORES / "ann" / f"{scale.TIER}-{n}.db"
-    if path.exists() and not rebuild:
-        with memento.open(path, tier=scale.TIER) as mem:
-            if mem.count() == n:
-                return path
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if rebuild:
+        path.unlink(missing_ok=True)
+    if reusable(path, scale.TIER, n):
+        return path
     started = time.perf_counter()
     with memento.open(path, tier=scale.TIER) as mem:
         stored = mem.remember_stream(items(turns, mixed), batch_size=scale.BATCH, dedup=False)

@@ -36,17 +36,25 @@ def store_path(tier: str, size: int, threads: bool = False) -> Path:
     return STORES / f"{tier}-{size}{'-threads' if threads else ''}.db"
 
 
+def reusable(path: Path, tier: str, size: int) -> bool:
+    """Does `path` hold a store of `size` memories, built earlier? If not, whatever is there is
+    removed (with its -wal and -shm) and its folder made, for a build from scratch."""
+    if path.exists():
+        with memento.open(path, tier=tier) as mem:
+            if mem.count() == size:
+                return True
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return False
+
+
 def build_store(tier: str, size: int, batch: int = 2000, threads: bool = False) -> Path:
     """A store of `size` corpus memories, built once and reused (its name says tier and size).
     threads=True: conversation turns in threads (corpus.threaded) instead of independent notes."""
     path = store_path(tier, size, threads)
-    if path.exists():
-        with memento.open(path, tier=tier) as mem:
-            if mem.count() == size:
-                return path
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if reusable(path, tier, size):
+        return path
     texts = corpus.threaded(size) if threads else corpus.texts(size)
     started = time.perf_counter()
     with memento.open(path, tier=tier) as mem:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import memento
 from bench import corpus
-from bench.common import STORES, percentiles, write_result
+from bench.common import STORES, percentiles, reusable, write_result
 
 TURNS = 100
 
@@ -30,13 +30,8 @@ def thread_of(i: int) -> str:
 
 def build(size: int) -> Path:
     path = STORES / f"minimal-{size}-sessions.db"
-    if path.exists():
-        with memento.open(path, tier="minimal") as mem:
-            if mem.count() == size:
-                return path
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if reusable(path, "minimal", size):
+        return path
     started = time.perf_counter()
     items = ({"text": text, "thread": thread_of(i), "speaker": ("user", "assistant")[i % 2],
               "created_at": f"2026-{1 + i // 20_000 % 12:02d}-01T00:00:00Z"}
