@@ -59,11 +59,23 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
         if request.mode != "keyword" and vectors.reads_partitions:
             request = replace(request, partitioned=bool(conn.execute(sqlfiles.query("vector_partitioned")).get))
         request = replace(request, hidden=hidden, any_hidden=any_hidden, idf_total=idf_total,
-                          idf_unseen=idf_unseen, rows=rows)
+                          idf_unseen=idf_unseen, rows=rows, query_dates=query_dates(conn, request, settings))
         params = request.params(settings)
         led = rare_words.top(conn, params, request.query, settings.common_word_share, settings.rare_word_depth, split)
         params["top"] = json.dumps(led) if led is not None else split.top(conn, params)
         return conn.execute(statement, params).fetchall()
+
+
+def query_dates(conn: apsw.Connection, request: RecallRequest, settings: RankingSettings) -> Optional[str]:
+    """:query_dates of a keyword recall whose question names a month or year (time_cues.date_ranges),
+    else None (nothing read). A month without its year spans the years the store's memories span."""
+    named = time_cues.dates_named(request.query) if request.mode == "keyword" and settings.keyword_w_date > 0 else []
+    if not named:
+        return None
+    first, last = conn.execute(sqlfiles.query("created_years")).fetchone()
+    if first is None:
+        return None
+    return time_cues.date_ranges(named, int(first), int(last))
 
 
 def names_in(query: str, longest: int = 3) -> str:

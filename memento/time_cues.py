@@ -7,7 +7,9 @@ patterns are general forms of dates and time words, not phrasings of any data se
 """
 from __future__ import annotations
 
+import json
 import re
+from typing import List, Optional, Tuple
 
 import apsw
 
@@ -42,6 +44,54 @@ _ASKS_WHEN = re.compile(r"""\b(?:
 # such a word missing from every text says nothing about whether a store knows what a query asks
 # (memento/relevance.py leaves it out of the gate's word weights).
 _CALENDAR_WORD = re.compile(rf"(?:{_MONTHS}|may|(?:{_DAYS})s?|(?:1[89]|20)\d\d)")
+
+
+_MONTH_NUMBER = {name: i + 1 for i, name in enumerate(
+    "january february march april may june july august september october november december".split())}
+_MONTH_NUMBER.update({name[:3]: n for name, n in list(_MONTH_NUMBER.items())})
+_MONTH_NUMBER["sept"] = 9
+_MONTH_WORD = r"(?:january|february|march|april|may|june|july|august|september|october|november|december" \
+              r"|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?)"
+_YEAR = r"(?:1[89]|20)\d\d"
+# A calendar date a question names: a month with its day or year or both ("May 23, 2023", "1 February,
+# 2023", "October 2023", "in June"), or a year alone ("in 2022"). "May" and "march" (verbs too) and
+# the abbreviations count only beside a day or a year, or after "in".
+_NAMED_DATE = re.compile(rf"""\b(?:
+    (?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?)?(?P<m1>{_MONTH_WORD})(?:\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?)?,?(?:\s+(?P<y1>{_YEAR}))?
+  | (?P<y2>{_YEAR})
+)\b""", re.IGNORECASE | re.VERBOSE)
+
+
+def dates_named(question: str) -> List[Tuple[Optional[int], Optional[int]]]:
+    """The calendar months and years the question names, each as (year, month): (2023, 5) for "May
+    23, 2023" or "May 2023", (None, 6) for "in June", (2022, None) for a year alone."""
+    named = []
+    for m in _NAMED_DATE.finditer(question):
+        if m.group("y2"):
+            named.append((int(m.group("y2")), None))
+            continue
+        word = m.group("m1").lower().rstrip(".")
+        day, year = m.group("d1") or m.group("d2"), m.group("y1")
+        whole = word in ("june", "july") or (len(word) > 4 and word != "march")
+        before = question[:m.start()].lower().split()[-1:]
+        if whole or day or year or before == ["in"]:
+            named.append((int(year) if year else None, _MONTH_NUMBER[word]))
+    return sorted(set(named), key=lambda d: (d[0] or 0, d[1] or 0))
+
+
+def date_ranges(named: List[Tuple[Optional[int], Optional[int]]], first_year: int, last_year: int) -> Optional[str]:
+    """The created_at ranges [from, to) of the dates named (dates_named), as JSON for :query_dates, or
+    None when none: a month without its year is that month in every year from first_year to
+    last_year (the store's first and last memory's). ISO-8601 strings compare in time order, so
+    "2023-05" <= created_at < "2023-06" holds exactly the memories stored in May 2023."""
+    ranges = []
+    for year, month in named:
+        for y in ([year] if year is not None else range(first_year, last_year + 1)):
+            if month is None:
+                ranges.append([f"{y:04d}", f"{y + 1:04d}"])
+            else:
+                ranges.append([f"{y:04d}-{month:02d}", f"{y + month // 12:04d}-{month % 12 + 1:02d}"])
+    return json.dumps(ranges) if ranges else None
 
 
 def names_a_date(word: str) -> bool:

@@ -11,7 +11,7 @@ import pytest
 import memento
 from memento.cli import main
 from memento.mcp import server as mcp
-from memento.time_cues import asks_when, mentions_time
+from memento.time_cues import asks_when, date_ranges, dates_named, mentions_time
 
 from .conftest import sqlite3_shell
 
@@ -115,3 +115,37 @@ def test_a_question_asking_when_lifts_a_memory_that_names_a_time(store_path):
         assert mem.recall("When did they go to the beach with the kids?")[0].id == dated.id
         mem.ranking = dataclasses.replace(mem.ranking, keyword_w_time=0.0)
         assert mem.recall("When did they go to the beach with the kids?")[0].id == plain.id
+
+
+@pytest.mark.parametrize("question, named", [
+    ("What did she do on 7 July, 2023?", [(2023, 7)]), ("What did he host in May 2023?", [(2023, 5)]),
+    ("Where did they go on December 13, 2022?", [(2022, 12)]), ("Where did she go camping in June?", [(None, 6)]),
+    ("What happened in may?", [(None, 5)]), ("How often did he run in 2021?", [(2021, None)]),
+    ("May I ask what you did?", []), ("What did she paint?", []), ("Did he march in the parade?", [])])
+def test_dates_named(question, named):
+    assert dates_named(question) == named
+
+
+def test_date_ranges_bound_created_at_by_month_or_year():
+    assert json.loads(date_ranges([(2023, 12)], 2020, 2024)) == [["2023-12", "2024-01"]]
+    assert json.loads(date_ranges([(None, 6)], 2022, 2023)) == [["2022-06", "2022-07"], ["2023-06", "2023-07"]]
+    assert json.loads(date_ranges([(2021, None)], 2020, 2024)) == [["2021", "2022"]]
+    assert date_ranges([], 2020, 2024) is None
+
+
+def test_a_question_naming_a_month_finds_what_was_stored_then(store_path):
+    """A memory stored in the month the question names is lifted, and is found even when more than
+    `candidates` memories match the question's words better (the dated search); off, it is not."""
+    with memento.open(store_path, tier="minimal") as mem:
+        mem.remember_many([{"text": f"we cooked soup and pasta together, evening {i}", "thread": f"t{i}",
+                            "created_at": f"2023-0{1 + i % 4}-1{i % 10}T10:00:00"} for i in range(40)])
+        may = mem.remember("cooked a curry", thread="may", created_at="2023-05-20T10:00:00")
+        question = "What did they cook together in May 2023?"
+        assert mem.recall(question, k=5)[0].id == may.id
+        assert mem.recall("What did they cook together in May?", k=5)[0].id == may.id
+        assert may.id not in [h.id for h in mem.recall(question, k=10, until="2023-05-01")]   # filters hold
+        mem.update(may.id, expires_at="2024-01-01T00:00:00")      # expired: the dated search leaves it out
+        assert may.id not in [h.id for h in mem.recall(question, k=10)]
+        mem.update(may.id, expires_at="2999-01-01T00:00:00")
+        mem.ranking = dataclasses.replace(mem.ranking, keyword_w_date=0.0)
+        assert may.id not in [h.id for h in mem.recall(question, k=10)]

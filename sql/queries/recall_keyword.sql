@@ -11,6 +11,8 @@
 -- :top, :low_id, :high_id: the best matches when memento/keyword_scan.py found them already (a JSON
 --   array of [id, bm25]), else NULL; the ids searched (every id) (best_matches in recall_parts.sql);
 -- :half_life_days, :as_of, :pin_boost: recency decay and the pin boost (final below).
+-- :query_dates, :keyword_w_date: the months and years the question names, as JSON [from, to) bounds
+--   on created_at (memento/recall.py query_dates; NULL: none), and their weight (dated and pool below).
 -- Weights (:text_weight, :tag_weight, :context_weight, :w_keyword, :gamma, :candidates, :overfetch) come
 -- from memento/ranking.py, which also states the formula and the dev-set numbers behind it.
 
@@ -18,16 +20,45 @@
 WITH
 -- include: recall_filters
 -- include: keyword_candidates
+-- A question that names a month or year also takes the best :candidates matches stored then
+-- (:query_dates, a JSON array of [from, to) bounds on created_at; memento/time_cues.py): the turn
+-- that answers "what did she do in May 2023?" need not be among the best matches of the store. Each
+-- range is a seek on memories_created_at; "+rowid" keeps FTS5 from looking every such id up in the
+-- index one by one (it then filters the matches). Hidden memories are dropped after the LIMIT.
+dated AS MATERIALIZED (
+  SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25
+  FROM memories_fts
+  WHERE :keyword_w_date > 0 AND :query_dates IS NOT NULL AND :w_keyword > 0 AND :match IS NOT NULL
+    AND memories_fts MATCH :match
+    AND +rowid IN (SELECT d.id FROM json_each(:query_dates) AS r CROSS JOIN memories AS d
+                   WHERE d.created_at >= r.value ->> 0 AND d.created_at < r.value ->> 1)
+    AND (:filtering = 0 OR rowid IN filtered)
+  ORDER BY bm25, rowid DESC
+  LIMIT +:candidates
+),
+pool AS MATERIALIZED (
+  SELECT id, bm25 FROM keyword
+  UNION ALL
+  SELECT id, bm25 FROM dated
+  WHERE id NOT IN (SELECT id FROM keyword)
+    AND EXISTS (SELECT 1 FROM memories AS d
+                WHERE d.id = dated.id AND (d.expires_at IS NULL OR d.expires_at > :now)
+                  AND (:include_superseded OR d.superseded_by IS NULL))
+),
 -- The speaker boost applies whatever the best match (boost_factor in recall_parts.sql).
 speaker_gate AS (SELECT 1 AS open),
 -- Each candidate with its fused score, bm25 relative to the best match (1 = best), and its
 -- previous and next memory in its thread (NULL without a thread, or when smoothing is off).
 candidate_links AS MATERIALIZED (
-  SELECT m.id, :w_keyword * keyword.bm25 / (SELECT min(bm25) FROM keyword) *
+  SELECT m.id, :w_keyword * keyword.bm25 / (SELECT min(bm25) FROM pool) *
 -- include: boost_factor
-         AS fused,
+-- x (1 + :keyword_w_date) when m was stored in a month or year the question names (:query_dates).
+         * (1.0 + CASE WHEN :query_dates IS NOT NULL
+                            AND EXISTS (SELECT 1 FROM json_each(:query_dates) AS r
+                                        WHERE m.created_at >= r.value ->> 0 AND m.created_at < r.value ->> 1)
+                       THEN :keyword_w_date ELSE 0.0 END) AS fused,
 -- include: thread_links
-  FROM keyword CROSS JOIN memories AS m ON m.id = keyword.id
+  FROM pool AS keyword CROSS JOIN memories AS m ON m.id = keyword.id
 ),
 -- Smoothing: every candidate gives its fused score to itself and lends it to its previous and
 -- next memory; each memory then gets score = own fused + :gamma * max(0, best fused lent to it).
@@ -74,3 +105,8 @@ final AS MATERIALIZED (
 best_similarity AS (SELECT NULL AS cosine)
 -- include: hits
 ;
+
+-- name: created_years
+-- The years of the store's first and last memory (two seeks on memories_created_at), or NULLs:
+-- what "in June" spans (memento/recall.py, query_dates).
+SELECT (SELECT substr(min(created_at), 1, 4) FROM memories), (SELECT substr(max(created_at), 1, 4) FROM memories);
