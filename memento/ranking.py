@@ -127,6 +127,12 @@ class RankingSettings:
     # LOCO R@10 0.7386 -> 0.7491 (temporal .8574 -> .8766, single-hop .8421 -> .8541, the others the
     # same), adversarial .8734 -> .8903.
     keyword_w_date: float = 1.0
+    # The dated search walks every match of the question's words and keeps those stored then (FTS5
+    # cannot seek by date): it runs only while the words are held by at most this many memories in
+    # all (a walk of ~1-2 ms). Beyond, in a big store, a dated question keeps the factor and the
+    # keyword side's own candidates (bench/scale.py: without this, a dated question at 1M memories
+    # walked every match the rare-word search avoids).
+    date_search_holders: int = 10_000
     # Thread channel (hybrid statement only; the keyword statement, whose dev conversations disagreed
     # on it, and the pocket one have none): a memory's score gains w_thread x the best fused score
     # among the ranked memories of its thread (0 without a thread): a question about a conversation
@@ -222,6 +228,7 @@ class RecallRequest:
     query_names: Optional[str] = None   # JSON array: the question's words and word runs, folded as names
     asks_when: bool = False             # the question asks when (memento/time_cues.py)
     query_dates: Optional[str] = None   # JSON array: [from, to) created_at bounds of the months/years it names
+    date_search: bool = False           # the dated search runs (see RankingSettings.date_search_holders)
     now: Optional[str] = None       # ISO-8601 UTC: memories with expires_at <= now are left out
     include_superseded: bool = False     # False: memories with superseded_by set are left out
     half_life_days: Optional[float] = None  # recency decay (None: none), age counted up to as_of
@@ -256,7 +263,7 @@ class RecallRequest:
                 "qvec": self.qvec, "model": self.model,
                 "top": self.top, "low_id": -2 ** 63, "high_id": 2 ** 63 - 1,  # the split scan's halves
                 "query_names": self.query_names, "asks_when": int(self.asks_when),
-                "query_dates": self.query_dates,
+                "query_dates": self.query_dates, "date_search": int(self.date_search),
                 "w_speaker": settings.keyword_w_speaker if self.mode == "keyword" else settings.w_speaker,
                 "w_time": settings.keyword_w_time if self.mode == "keyword" else settings.w_time,
                 "gamma": settings.keyword_gamma if self.mode == "keyword" else settings.gamma,

@@ -13,7 +13,7 @@ from typing import List, Optional, Tuple
 
 import apsw
 
-from . import connection, rare_words, relevance, sqlfiles, time_cues
+from . import connection, fts_query, rare_words, relevance, sqlfiles, time_cues, word_counts
 from .ranking import RankingSettings, RecallRequest
 from .split_scan import SplitScan
 from .strict_json import text_of
@@ -59,7 +59,11 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
         if request.mode != "keyword" and vectors.reads_partitions:
             request = replace(request, partitioned=bool(conn.execute(sqlfiles.query("vector_partitioned")).get))
         request = replace(request, hidden=hidden, any_hidden=any_hidden, idf_total=idf_total,
-                          idf_unseen=idf_unseen, rows=rows, query_dates=query_dates(conn, request, settings))
+                          idf_unseen=idf_unseen, rows=rows)
+        dates = query_dates(conn, request, settings)
+        if dates is not None:
+            request = replace(request, query_dates=dates,
+                              date_search=match_walk(conn, request.query) <= settings.date_search_holders)
         params = request.params(settings)
         led = rare_words.top(conn, params, request.query, settings.common_word_share, settings.rare_word_depth, split)
         params["top"] = json.dumps(led) if led is not None else split.top(conn, params)
@@ -76,6 +80,13 @@ def query_dates(conn: apsw.Connection, request: RecallRequest, settings: Ranking
     if first is None:
         return None
     return time_cues.date_ranges(named, int(first), int(last))
+
+
+def match_walk(conn: apsw.Connection, query: str) -> int:
+    """How many index entries a walk of every match of the query's words reads: its words' holders,
+    each counted up to half the store as relevance counts them (word_counts keeps the counts read)."""
+    rows = word_counts.row_count(conn)
+    return sum(word_counts.read(conn, fts_query.keywords(query), cap=rows // 2 + 1).values())
 
 
 def names_in(query: str, longest: int = 3) -> str:

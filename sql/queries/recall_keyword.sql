@@ -24,11 +24,12 @@ WITH
 -- (:query_dates, a JSON array of [from, to) bounds on created_at; memento/time_cues.py): the turn
 -- that answers "what did she do in May 2023?" need not be among the best matches of the store. Each
 -- range is a seek on memories_created_at; "+rowid" keeps FTS5 from looking every such id up in the
--- index one by one (it then filters the matches). Hidden memories are dropped after the LIMIT.
+-- index one by one (it then filters the matches), so it walks every match: :date_search says whether
+-- that walk is small (RankingSettings.date_search_holders). Hidden memories are dropped after the LIMIT.
 dated AS MATERIALIZED (
   SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25
   FROM memories_fts
-  WHERE :keyword_w_date > 0 AND :query_dates IS NOT NULL AND :w_keyword > 0 AND :match IS NOT NULL
+  WHERE :date_search = 1 AND :query_dates IS NOT NULL AND :w_keyword > 0 AND :match IS NOT NULL
     AND memories_fts MATCH :match
     AND +rowid IN (SELECT d.id FROM json_each(:query_dates) AS r CROSS JOIN memories AS d
                    WHERE d.created_at >= r.value ->> 0 AND d.created_at < r.value ->> 1)
