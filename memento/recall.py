@@ -70,16 +70,23 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
         return conn.execute(statement, params).fetchall()
 
 
+MONTH_YEARS = 50  # "in June" spans at most the 50 years up to the store's last one (or this year)
+
+
 def query_dates(conn: apsw.Connection, request: RecallRequest, settings: RankingSettings) -> Optional[str]:
     """:query_dates of a keyword recall whose question names a month or year (time_cues.date_ranges),
-    else None (nothing read). A month without its year spans the years the store's memories span."""
+    else None (nothing read). A month without its year spans the years the store's memories span, at
+    most the MONTH_YEARS up to the last one or this year, whichever is first (a store whose times a
+    shell edit set to year 1 and 9999 asks no 10,000 ranges, and still finds last June)."""
     named = time_cues.dates_named(request.query) if request.mode == "keyword" and settings.keyword_w_date > 0 else []
     if not named:
         return None
-    first, last = conn.execute(sqlfiles.query("created_years")).fetchone()
-    if first is None:
+    years = [int(y) for y in conn.execute(sqlfiles.query("created_years")).fetchone()
+             if isinstance(y, str) and y.isascii() and y.isdigit()]
+    if len(years) != 2:
         return None
-    return time_cues.date_ranges(named, int(first), int(last))
+    last = min(years[1], int(request.now[:4])) if request.now and request.now[:4].isdigit() else years[1]
+    return time_cues.date_ranges(named, max(years[0], last - MONTH_YEARS + 1), last)
 
 
 def match_walk(conn: apsw.Connection, query: str) -> int:

@@ -152,3 +152,25 @@ def test_a_question_naming_a_month_finds_what_was_stored_then(store_path):
         assert may.id not in [h.id for h in mem.recall(question, k=10)]
         mem.ranking = dataclasses.replace(lifted_only, keyword_w_date=0.0)
         assert may.id not in [h.id for h in mem.recall(question, k=10)]
+
+
+def test_a_dated_question_survives_any_time_typed_in_the_shell(store_path):
+    """created_at edited in the sqlite3 shell to text that is no time, or to years 1 and 9999: a
+    question naming a month still recalls (no crash, no 10,000 ranges)."""
+    import apsw
+
+    from memento import recall as recall_module
+    with memento.open(store_path, tier="minimal") as mem:
+        curry = mem.remember("we cooked curry", created_at="2023-06-02T10:00:00")
+        soup = mem.remember("we cooked soup", created_at="2023-05-02T10:00:00")
+        shell = apsw.Connection(str(store_path))
+        for when in ("zzzz", "0001-01-01T00:00:00", "9999-12-31T00:00:00"):
+            shell.execute("UPDATE memories SET created_at = ? WHERE id = ?", (when, soup.id))
+            hits = mem.recall("what did we cook in June?")
+            assert [h.id for h in hits][0] == curry.id and soup.id in [h.id for h in hits]
+        shell.execute("UPDATE memories SET created_at = '0001-01-01T00:00:00' WHERE id = ?", (soup.id,))
+        request = memento.ranking.RecallRequest(query="in June", match=None, k=10, mode="keyword",
+                                                now="2023-12-01T00:00:00Z")
+        dates = json.loads(recall_module.query_dates(mem._conn, request, mem.ranking))
+        assert len(dates) == recall_module.MONTH_YEARS and dates[-1] == ["2023-06", "2023-07"]
+        shell.close()

@@ -109,5 +109,8 @@ best_similarity AS (SELECT NULL AS cosine)
 
 -- name: created_years
 -- The years of the store's first and last memory (two seeks on memories_created_at), or NULLs:
--- what "in June" spans (memento/recall.py, query_dates).
-SELECT (SELECT substr(min(created_at), 1, 4) FROM memories), (SELECT substr(max(created_at), 1, 4) FROM memories);
+-- what "in June" spans (memento/recall.py, query_dates). Only times that start with a digit count
+-- ('0' <= created_at < ':', ':' being the character after '9'): a time typed in the sqlite3 shell
+-- as any other text sorts after every digit and would otherwise be the "last" one.
+SELECT (SELECT substr(min(created_at), 1, 4) FROM memories WHERE created_at >= '0' AND created_at < ':'),
+       (SELECT substr(max(created_at), 1, 4) FROM memories WHERE created_at >= '0' AND created_at < ':');
