@@ -73,7 +73,7 @@ def dates_named(question: str) -> List[Tuple[Optional[int], Optional[int]]]:
         word = m.group("m1").lower().rstrip(".")
         day, year = m.group("d1") or m.group("d2"), m.group("y1")
         whole = word in ("june", "july") or (len(word) > 4 and word != "march")
-        before = question[:m.start()].lower().split()[-1:]
+        before = question[max(0, m.start() - 16):m.start()].lower().split()[-1:]  # the word before it
         if whole or day or year or before == ["in"]:
             named.append((int(year) if year else None, _MONTH_NUMBER[word]))
     return sorted(set(named), key=lambda d: (d[0] or 0, d[1] or 0))
