@@ -63,7 +63,7 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
         dates = query_dates(conn, request, settings)
         if dates is not None:
             request = replace(request, query_dates=dates,
-                              date_search=match_walk(conn, request.query) <= settings.date_search_holders)
+                              date_search=keyword and match_walk(conn, request.query) <= settings.date_search_holders)
         params = request.params(settings)
         led = rare_words.top(conn, params, request.query, settings.common_word_share, settings.rare_word_depth, split)
         params["top"] = json.dumps(led) if led is not None else split.top(conn, params)
@@ -71,9 +71,10 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
 
 
 def query_dates(conn: apsw.Connection, request: RecallRequest, settings: RankingSettings) -> Optional[str]:
-    """:query_dates of a keyword recall whose question names a month or year (time_cues.date_ranges),
+    """:query_dates of a recall whose question names a month or year (time_cues.date_ranges),
     else None (nothing read). A month without its year spans the years the store's memories span."""
-    named = time_cues.dates_named(request.query) if request.mode == "keyword" and settings.keyword_w_date > 0 else []
+    weight = settings.keyword_w_date if request.mode == "keyword" else settings.w_date
+    named = time_cues.dates_named(request.query) if weight > 0 else []
     if not named:
         return None
     first, last = conn.execute(sqlfiles.query("created_years")).fetchone()

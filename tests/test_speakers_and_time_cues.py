@@ -13,7 +13,7 @@ from memento.cli import main
 from memento.mcp import server as mcp
 from memento.time_cues import asks_when, date_ranges, dates_named, mentions_time
 
-from .conftest import sqlite3_shell
+from .conftest import require_tier, sqlite3_shell
 
 
 def cues(path) -> dict:
@@ -152,3 +152,20 @@ def test_a_question_naming_a_month_finds_what_was_stored_then(store_path):
         assert may.id not in [h.id for h in mem.recall(question, k=10)]
         mem.ranking = dataclasses.replace(lifted_only, keyword_w_date=0.0)
         assert may.id not in [h.id for h in mem.recall(question, k=10)]
+
+
+def test_a_hybrid_question_naming_a_month_lifts_what_was_stored_then(store_path):
+    """Hybrid recall multiplies the fused score of a memory stored in the month the question names by
+    1 + w_date (recall_hybrid.sql, scored): of two memories about the same thing, the one stored then
+    ranks first; off, the better match does. mode="vector" applies it too."""
+    require_tier("full")
+    with memento.open(store_path, tier="full") as mem:
+        may = mem.remember("I cooked a curry", created_at="2023-05-20T10:00:00")
+        april = mem.remember("We cooked a curry together at home", created_at="2023-04-20T10:00:00")
+        question = "What did they cook together in May 2023?"
+        assert mem.ranking.w_date > 0
+        for mode in ("hybrid", "vector"):
+            assert mem.recall(question, mode=mode, min_score=0)[0].id == may.id, mode
+        assert mem.recall("What did they cook together?", mode="hybrid", min_score=0)[0].id == april.id
+        mem.ranking = dataclasses.replace(mem.ranking, w_date=0.0)
+        assert mem.recall(question, mode="hybrid", min_score=0)[0].id == april.id
