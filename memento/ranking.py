@@ -127,12 +127,14 @@ class RankingSettings:
     # every fold picks 1-2; dev and LOCO R@10 0.7386 -> 0.7491 (temporal .8574 -> .8766, single-hop
     # .8421 -> .8541, the others the same), adversarial .8734 -> .8903.
     keyword_w_date: float = 1.0
-    # The hybrid statement's date factor (recall_hybrid.sql, scored; the pocket statement has none): a
-    # memory stored in a month or year the question names has its fused score x (1 + w_date). 0 = off.
-    # bench/results/locomo_boosts_full_date.json (bench/locomo_boosts.py --off-at-zero): full dev and
-    # LOCO R@10 0.7754 -> 0.7872 (temporal .8766 -> .9022, single-hop .8828 -> .8947, the others and
-    # adversarial the same); R@10 is flat from 1 to 4 in every model (locomo_boosts_<tier>_date_wide.json:
-    # tiny 0.7807 -> 0.7958, light 0.7656 -> 0.7781 at 1; the rule picks 2 there, LOCO 0.7945, 0.7781).
+    # Dates in the hybrid statement (recall_hybrid.sql, dated and scored; the pocket statement has none):
+    # the keyword side also takes the best matches stored in the months or years the question names,
+    # and a memory stored then has its fused score x (1 + w_date). 0 = off.
+    # bench/results/locomo_boosts_full_date_cand_wide.json (bench/locomo_boosts.py --off-at-zero): full
+    # dev R@10 0.7754 -> 0.7960, LOCO 0.7947 (was 0.7745; folds pick 1, one 2; temporal .8766 -> .9172,
+    # single-hop .8828 -> .9027, the others and adversarial the same); tiny 0.7807 -> 0.7993 (LOCO
+    # 0.7980), light 0.7656 -> 0.7854 (rule picks 2, LOCO 0.7841). The factor alone: full LOCO 0.7872
+    # (locomo_boosts_full_date.json).
     w_date: float = 1.0
     # The dated search walks every match of the question's words and keeps those stored then (FTS5
     # cannot seek by date): it runs only while the words are held by at most this many memories in

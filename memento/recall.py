@@ -63,7 +63,7 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
         dates = query_dates(conn, request, settings)
         if dates is not None:
             request = replace(request, query_dates=dates,
-                              date_search=keyword and match_walk(conn, request.query) <= settings.date_search_holders)
+                              date_search=match_walk(conn, request.query) <= settings.date_search_holders)
         params = request.params(settings)
         led = rare_words.top(conn, params, request.query, settings.common_word_share, settings.rare_word_depth, split)
         params["top"] = json.dumps(led) if led is not None else split.top(conn, params)

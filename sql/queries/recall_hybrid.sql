@@ -16,7 +16,8 @@
 --   :filtering    1 when any of the filters is set
 --   :half_life_days, :as_of, :pin_boost   recency decay and pin boost (final)
 --   :text_weight, :tag_weight, :context_weight   bm25 column weights
---   :query_dates, :w_date   the months and years the question names (recall_keyword.sql) and their factor
+--   :query_dates, :date_search, :w_date   the months and years the question names, whether to search
+--                 them, and their factor (as in recall_keyword.sql: dated below, and scored)
 --   :w_keyword, :w_vector, :gamma, :w_thread   fusion, smoothing and the thread channel (the formula: memento/ranking.py)
 --     fused = w_keyword * bm25 / best bm25 + w_vector * cosine similarity   (either part 0 if absent)
 --     score = fused + gamma * max(0, fused of the previous memory, fused of the next memory in the thread)
@@ -30,9 +31,21 @@ WITH
 -- include: keyword_candidates
 -- Vector side: the best :candidates by exact cosine (vector_search.sql).
 -- include: vector_candidates
+-- A question naming a month or year: the best keyword matches stored then (recall_keyword.sql, dated;
+-- hidden ones are left out in scored).
+dated AS MATERIALIZED (
+  SELECT rowid AS id FROM memories_fts
+  WHERE :date_search = 1 AND :query_dates IS NOT NULL AND :w_keyword > 0 AND :match IS NOT NULL
+    AND memories_fts MATCH :match
+    AND +rowid IN (SELECT d.id FROM json_each(:query_dates) AS r CROSS JOIN memories AS d
+                   WHERE d.created_at >= r.value ->> 0 AND d.created_at < r.value ->> 1)
+    AND (:filtering = 0 OR rowid IN filtered)
+  ORDER BY bm25(memories_fts, :text_weight, :tag_weight, :context_weight), rowid DESC
+  LIMIT +:candidates
+),
 -- Both sides' candidates.
 candidates AS MATERIALIZED (
-  SELECT id FROM keyword UNION SELECT id FROM vector
+  SELECT id FROM keyword UNION SELECT id FROM vector UNION SELECT id FROM dated
 ),
 -- Each candidate's previous and next memory in its thread (NULL without a thread, or when
 -- smoothing is off).
