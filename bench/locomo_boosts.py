@@ -17,6 +17,7 @@ boosts-off point. A boost that names a speaker can bury the right memory under t
 weak matches when the question names the wrong person; the constraint keeps that cost small, on a
 category the protocol does not pool. Ties go to the smaller weights. Leave-one-conversation-out:
 the point is chosen on four conversations (constraint included) and scored on the fifth.
+--off-at-zero makes the grid's all-zero point boosts off instead (a new boost swept on top of the shipped ones).
 --axis (repeatable) sweeps any RankingSettings fields, --set fixes others for every point (boosts
 off included); boosts off and the tier's shipped settings are measured in the same run, and the result
 says whether the choice ships: LOCO R@10 at least MIN_GAIN above the shipped settings', no category
@@ -160,6 +161,9 @@ def main() -> int:
     ap.add_argument("--label", help="written to bench/results/locomo_boosts_<tier>_<label>.json")
     ap.add_argument("--smooth-constraint", action="store_true",
                     help="the adversarial constraint reads the smoothed adversarial R@10 (point and grid neighbours)")
+    ap.add_argument("--off-at-zero", action="store_true",
+                    help="boosts off is the grid's all-zero point (the other fields as shipped): for a new "
+                    "boost swept alone on top of the shipped ones, whose adversarial cost it is not")
     ap.add_argument("--answers", type=Path, help="each point's answers: read from this file when it exists "
                     "(same axes and settings), else measured and written there (to re-run the choice only)")
     args = ap.parse_args()
@@ -185,6 +189,8 @@ def main() -> int:
         if args.answers:
             args.answers.write_text(json.dumps({"key": key, "grid": [[list(p), v] for p, v in grid.items()], "off": off,
                                                 "shipped": shipped, "boosts": boosts, "off_values": off_values}))
+    if args.off_at_zero:
+        off, off_values = grid[tuple(0 for _ in axes)], dict.fromkeys(names, 0.0)
     every = range(len(convs))
     sc = args.smooth_constraint
     chosen = choose(grid, every, axes, off, sc)

@@ -120,13 +120,22 @@ class RankingSettings:
     w_time: float = 0.5
     keyword_w_speaker: float = 3.0
     keyword_w_time: float = 1.0
-    # Dates (keyword statement only): a question naming a month or a year ("in May 2023", "on 7 July,
-    # 2023", "in June") also takes the best matches stored then, and a memory stored then has its
-    # fused score multiplied by 1 + keyword_w_date (memento/time_cues.py dates_named; recall_keyword.sql,
-    # dated). 0 = off. bench/results/locomo_boosts_minimal_date.json: every fold picks 1-2; dev and
-    # LOCO R@10 0.7386 -> 0.7491 (temporal .8574 -> .8766, single-hop .8421 -> .8541, the others the
-    # same), adversarial .8734 -> .8903.
+    # Dates (keyword statement; w_date below for the hybrid one): a question naming a month or a year
+    # ("in May 2023", "on 7 July, 2023", "in June") also takes the best matches stored then, and a
+    # memory stored then has its fused score multiplied by 1 + keyword_w_date (memento/time_cues.py
+    # dates_named; recall_keyword.sql, dated). 0 = off. bench/results/locomo_boosts_minimal_date.json:
+    # every fold picks 1-2; dev and LOCO R@10 0.7386 -> 0.7491 (temporal .8574 -> .8766, single-hop
+    # .8421 -> .8541, the others the same), adversarial .8734 -> .8903.
     keyword_w_date: float = 1.0
+    # Dates in the hybrid statement (recall_hybrid.sql, dated and scored; the pocket statement has none):
+    # the keyword side also takes the best matches stored in the months or years the question names,
+    # and a memory stored then has its fused score x (1 + w_date). 0 = off.
+    # bench/results/locomo_boosts_full_date_cand_wide.json (bench/locomo_boosts.py --off-at-zero): full
+    # dev R@10 0.7754 -> 0.7960, LOCO 0.7947 (was 0.7745; folds pick 1, one 2; temporal .8766 -> .9172,
+    # single-hop .8828 -> .9027, the others and adversarial the same); tiny 0.7807 -> 0.7993 (LOCO
+    # 0.7980), light 0.7656 -> 0.7854 (rule picks 2, LOCO 0.7841). The factor alone: full LOCO 0.7872
+    # (locomo_boosts_full_date.json).
+    w_date: float = 1.0
     # The dated search walks every match of the question's words and keeps those stored then (FTS5
     # cannot seek by date): it runs only while the words are held by at most this many memories in
     # all (a walk of ~1-2 ms). Beyond, in a big store, a dated question keeps the factor and the
@@ -196,7 +205,7 @@ _BY_MODEL = {
 # (bench/results/locomo_boosts_pocket.json; docs/ranking-weights.md).
 # Its relevance is fitted on its own statement (bench/results/locomo_relevance_pocket.json): the gate's
 # cosine is the best static cosine among the candidates and their neighbours.
-POCKET = replace(DEFAULT, w_vector=2.0, gamma=0.3, w_speaker=0.0, w_time=0.5, relevance=Relevance(
+POCKET = replace(DEFAULT, w_vector=2.0, gamma=0.3, w_speaker=0.0, w_time=0.5, w_date=0.0, relevance=Relevance(
     bias=2.243, coverage=2.458, unseen=-2.847, cosine=0.787, hit_bias=-9.024, share=8.203, floor=0.045))
 
 

@@ -74,11 +74,12 @@ MONTH_YEARS = 50  # "in June" spans at most the 50 years up to the store's last 
 
 
 def query_dates(conn: apsw.Connection, request: RecallRequest, settings: RankingSettings) -> Optional[str]:
-    """:query_dates of a keyword recall whose question names a month or year (time_cues.date_ranges),
-    else None (nothing read). A month without its year spans the years the store's memories span, at
-    most the MONTH_YEARS up to the last one or this year, whichever is first (a store whose times a
-    shell edit set to year 1 and 9999 asks no 10,000 ranges, and still finds last June)."""
-    named = time_cues.dates_named(request.query) if request.mode == "keyword" and settings.keyword_w_date > 0 else []
+    """:query_dates of a recall whose question names a month or year (time_cues.date_ranges), else
+    None (nothing read). A month without its year spans the years the store's memories span, at most
+    the MONTH_YEARS up to the last one or this year, whichever is first (a store whose times a shell
+    edit set to year 1 and 9999 asks no 10,000 ranges, and still finds last June)."""
+    weight = settings.keyword_w_date if request.mode == "keyword" else settings.w_date
+    named = time_cues.dates_named(request.query) if weight > 0 else []
     if not named:
         return None
     years = [int(y) for y in conn.execute(sqlfiles.query("created_years")).fetchone()

@@ -13,7 +13,7 @@ from memento.cli import main
 from memento.mcp import server as mcp
 from memento.time_cues import asks_when, date_ranges, dates_named, mentions_time
 
-from .conftest import sqlite3_shell
+from .conftest import require_tier, sqlite3_shell
 
 
 def cues(path) -> dict:
@@ -174,3 +174,38 @@ def test_a_dated_question_survives_any_time_typed_in_the_shell(store_path):
         dates = json.loads(recall_module.query_dates(mem._conn, request, mem.ranking))
         assert len(dates) == recall_module.MONTH_YEARS and dates[-1] == ["2023-06", "2023-07"]
         shell.close()
+
+
+def test_a_hybrid_question_naming_a_month_lifts_what_was_stored_then(store_path):
+    """Hybrid recall multiplies the fused score of a memory stored in the month the question names by
+    1 + w_date (recall_hybrid.sql, scored): of two memories about the same thing, the one stored then
+    ranks first; off, the better match does. mode="vector" applies it too."""
+    require_tier("full")
+    with memento.open(store_path, tier="full") as mem:
+        may = mem.remember("I cooked a curry", created_at="2023-05-20T10:00:00")
+        april = mem.remember("We cooked a curry together at home", created_at="2023-04-20T10:00:00")
+        question = "What did they cook together in May 2023?"
+        assert mem.ranking.w_date > 0
+        for mode in ("hybrid", "vector"):
+            assert mem.recall(question, mode=mode, min_score=0)[0].id == may.id, mode
+        assert mem.recall("What did they cook together?", mode="hybrid", min_score=0)[0].id == april.id
+        mem.ranking = dataclasses.replace(mem.ranking, w_date=0.0)
+        assert mem.recall(question, mode="hybrid", min_score=0)[0].id == april.id
+
+
+def test_a_hybrid_question_naming_a_month_also_searches_what_was_stored_then(store_path):
+    """The hybrid statement's keyword side also takes the best matches stored in the month named
+    (dated, as in recall_keyword.sql): found among more than `candidates` better matches on both
+    sides; without the dated search (a store too big to walk) it is not."""
+    require_tier("full")
+    with memento.open(store_path, tier="full") as mem:
+        mem.remember_many([{"text": f"we cooked a curry together, evening {i}", "thread": f"t{i}",
+                            "created_at": f"2023-0{1 + i % 4}-1{i % 10}T10:00:00"} for i in range(40)])
+        may = mem.remember("we cooked a curry together that long evening, it took hours and hours", thread="may",
+                           created_at="2023-05-20T10:00:00")
+        question = "What did they cook together in May 2023?"
+        assert may.id in [h.id for h in mem.recall(question, k=10, min_score=0)]
+        assert may.id not in [h.id for h in mem.recall(question, k=10, min_score=0, until="2023-05-01")]
+        assert may.id in [h.id for h in mem.recall(question, k=10, min_score=0, thread="may")]
+        mem.ranking = dataclasses.replace(mem.ranking, date_search_holders=0)
+        assert may.id not in [h.id for h in mem.recall(question, k=10, min_score=0)]

@@ -16,6 +16,8 @@
 --   :filtering    1 when any of the filters is set
 --   :half_life_days, :as_of, :pin_boost   recency decay and pin boost (final)
 --   :text_weight, :tag_weight, :context_weight   bm25 column weights
+--   :query_dates, :date_search, :w_date   the months and years the question names, whether to search
+--                 them, and their factor (as in recall_keyword.sql: dated below, and scored)
 --   :w_keyword, :w_vector, :gamma, :w_thread   fusion, smoothing and the thread channel (the formula: memento/ranking.py)
 --     fused = w_keyword * bm25 / best bm25 + w_vector * cosine similarity   (either part 0 if absent)
 --     score = fused + gamma * max(0, fused of the previous memory, fused of the next memory in the thread)
@@ -29,9 +31,21 @@ WITH
 -- include: keyword_candidates
 -- Vector side: the best :candidates by exact cosine (vector_search.sql).
 -- include: vector_candidates
+-- A question naming a month or year: the best keyword matches stored then (recall_keyword.sql, dated;
+-- hidden ones are left out in scored).
+dated AS MATERIALIZED (
+  SELECT rowid AS id FROM memories_fts
+  WHERE :date_search = 1 AND :query_dates IS NOT NULL AND :w_keyword > 0 AND :match IS NOT NULL
+    AND memories_fts MATCH :match
+    AND +rowid IN (SELECT d.id FROM json_each(:query_dates) AS r CROSS JOIN memories AS d
+                   WHERE d.created_at >= r.value ->> 0 AND d.created_at < r.value ->> 1)
+    AND (:filtering = 0 OR rowid IN filtered)
+  ORDER BY bm25(memories_fts, :text_weight, :tag_weight, :context_weight), rowid DESC
+  LIMIT +:candidates
+),
 -- Both sides' candidates.
 candidates AS MATERIALIZED (
-  SELECT id FROM keyword UNION SELECT id FROM vector
+  SELECT id FROM keyword UNION SELECT id FROM vector UNION SELECT id FROM dated
 ),
 -- Each candidate's previous and next memory in its thread (NULL without a thread, or when
 -- smoothing is off).
@@ -81,7 +95,11 @@ scored AS MATERIALIZED (
                (SELECT vec_distance_cosine(a.value00, :qvec) FROM memories_vec_auxiliary AS a WHERE a.rowid = p.id),
                1.0) ELSE 0.0 END AS base,
 -- include: boost_factor
-           AS factor
+-- x (1 + :w_date) when m was stored in a month or year the question names (:query_dates).
+         * (1.0 + CASE WHEN :query_dates IS NOT NULL
+                            AND EXISTS (SELECT 1 FROM json_each(:query_dates) AS r
+                                        WHERE m.created_at >= r.value ->> 0 AND m.created_at < r.value ->> 1)
+                       THEN :w_date ELSE 0.0 END) AS factor
     FROM pool_ids AS p
     CROSS JOIN memories AS m ON m.id = p.id
     LEFT JOIN pool_bm25 AS b ON b.id = p.id
