@@ -191,9 +191,9 @@ _BY_MODEL = {
     "all-MiniLM-L6-v2": replace(DEFAULT, w_vector=2.0, w_speaker=1.2, w_thread=0.8, relevance=Relevance(
         bias=-2.84, coverage=1.594, unseen=-2.431, cosine=10.857, hit_bias=-11.097, share=10.518, floor=0.03)),
     "all-MiniLM-L6-v2-int8": replace(DEFAULT, w_vector=2.0, w_speaker=1.2, w_thread=0.8, relevance=Relevance(
-        bias=-2.938, coverage=1.625, unseen=-2.484, cosine=11.04, hit_bias=-10.868, share=10.203, floor=0.025)),
+        bias=-2.945, coverage=1.628, unseen=-2.482, cosine=11.052, hit_bias=-10.908, share=10.307, floor=0.02)),
     "paraphrase-MiniLM-L3-v2": replace(DEFAULT, gamma=0.4, w_speaker=1.6, w_thread=0.8, relevance=Relevance(
-        bias=-2.5, coverage=1.55, unseen=-2.416, cosine=10.136, hit_bias=-9.825, share=9.063, floor=0.035))}
+        bias=-2.518, coverage=1.55, unseen=-2.416, cosine=10.169, hit_bias=-9.914, share=9.215, floor=0.025))}
 
 
 # The pocket tier's cosine is of static token vectors (memento/pocket/), re-scoring keyword
