@@ -275,6 +275,7 @@ class RecallRequest:
                 "query_dates": self.query_dates, "date_search": int(self.date_search),
                 "w_speaker": settings.keyword_w_speaker if self.mode == "keyword" else settings.w_speaker,
                 "w_time": settings.keyword_w_time if self.mode == "keyword" else settings.w_time,
+                "w_date": settings.keyword_w_date if self.mode == "keyword" else settings.w_date,
                 "gamma": settings.keyword_gamma if self.mode == "keyword" else settings.gamma,
                 **relevance.params(), "idf_total": self.idf_total, "idf_unseen": self.idf_unseen,
                 "min_score": self.min_score, "floor": settings.floor_for(self.mode, self.rows)}

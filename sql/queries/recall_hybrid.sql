@@ -31,18 +31,9 @@ WITH
 -- include: keyword_candidates
 -- Vector side: the best :candidates by exact cosine (vector_search.sql).
 -- include: vector_candidates
--- A question naming a month or year: the best keyword matches stored then (recall_keyword.sql, dated;
--- hidden ones are left out in scored).
-dated AS MATERIALIZED (
-  SELECT rowid AS id FROM memories_fts
-  WHERE :date_search = 1 AND :query_dates IS NOT NULL AND :w_keyword > 0 AND :match IS NOT NULL
-    AND memories_fts MATCH :match
-    AND +rowid IN (SELECT d.id FROM json_each(:query_dates) AS r CROSS JOIN memories AS d
-                   WHERE d.created_at >= r.value ->> 0 AND d.created_at < r.value ->> 1)
-    AND (:filtering = 0 OR rowid IN filtered)
-  ORDER BY bm25(memories_fts, :text_weight, :tag_weight, :context_weight), rowid DESC
-  LIMIT +:candidates
-),
+-- A question naming a month or year: the best keyword matches stored then (hidden ones are left out
+-- in scored).
+-- include: dated_matches
 -- Both sides' candidates.
 candidates AS MATERIALIZED (
   SELECT id FROM keyword UNION SELECT id FROM vector UNION SELECT id FROM dated
@@ -95,11 +86,8 @@ scored AS MATERIALIZED (
                (SELECT vec_distance_cosine(a.value00, :qvec) FROM memories_vec_auxiliary AS a WHERE a.rowid = p.id),
                1.0) ELSE 0.0 END AS base,
 -- include: boost_factor
--- x (1 + :w_date) when m was stored in a month or year the question names (:query_dates).
-         * (1.0 + CASE WHEN :query_dates IS NOT NULL
-                            AND EXISTS (SELECT 1 FROM json_each(:query_dates) AS r
-                                        WHERE m.created_at >= r.value ->> 0 AND m.created_at < r.value ->> 1)
-                       THEN :w_date ELSE 0.0 END) AS factor
+-- include: date_factor
+           AS factor
     FROM pool_ids AS p
     CROSS JOIN memories AS m ON m.id = p.id
     LEFT JOIN pool_bm25 AS b ON b.id = p.id

@@ -11,8 +11,9 @@
 -- :top, :low_id, :high_id: the best matches when memento/keyword_scan.py found them already (a JSON
 --   array of [id, bm25]), else NULL; the ids searched (every id) (best_matches in recall_parts.sql);
 -- :half_life_days, :as_of, :pin_boost: recency decay and the pin boost (final below).
--- :query_dates, :keyword_w_date: the months and years the question names, as JSON [from, to) bounds
---   on created_at (memento/recall.py query_dates; NULL: none), and their weight (dated and pool below).
+-- :query_dates, :date_search, :w_date: the months and years the question names, as JSON [from, to)
+--   bounds on created_at (memento/recall.py query_dates; NULL: none), whether to search them, and
+--   their factor, keyword_w_date here (dated_matches and date_factor in recall_parts.sql; pool below).
 -- Weights (:text_weight, :tag_weight, :context_weight, :w_keyword, :gamma, :candidates, :overfetch) come
 -- from memento/ranking.py, which also states the formula and the dev-set numbers behind it.
 
@@ -20,23 +21,7 @@
 WITH
 -- include: recall_filters
 -- include: keyword_candidates
--- A question that names a month or year also takes the best :candidates matches stored then
--- (:query_dates, a JSON array of [from, to) bounds on created_at; memento/time_cues.py): the turn
--- that answers "what did she do in May 2023?" need not be among the best matches of the store. Each
--- range is a seek on memories_created_at; "+rowid" keeps FTS5 from looking every such id up in the
--- index one by one (it then filters the matches), so it walks every match: :date_search says whether
--- that walk is small (RankingSettings.date_search_holders). Hidden memories are dropped after the LIMIT.
-dated AS MATERIALIZED (
-  SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25
-  FROM memories_fts
-  WHERE :date_search = 1 AND :query_dates IS NOT NULL AND :w_keyword > 0 AND :match IS NOT NULL
-    AND memories_fts MATCH :match
-    AND +rowid IN (SELECT d.id FROM json_each(:query_dates) AS r CROSS JOIN memories AS d
-                   WHERE d.created_at >= r.value ->> 0 AND d.created_at < r.value ->> 1)
-    AND (:filtering = 0 OR rowid IN filtered)
-  ORDER BY bm25, rowid DESC
-  LIMIT +:candidates
-),
+-- include: dated_matches
 pool AS MATERIALIZED (
   SELECT id, bm25 FROM keyword
   UNION ALL
@@ -53,11 +38,8 @@ speaker_gate AS (SELECT 1 AS open),
 candidate_links AS MATERIALIZED (
   SELECT m.id, :w_keyword * keyword.bm25 / (SELECT min(bm25) FROM pool) *
 -- include: boost_factor
--- x (1 + :keyword_w_date) when m was stored in a month or year the question names (:query_dates).
-         * (1.0 + CASE WHEN :query_dates IS NOT NULL
-                            AND EXISTS (SELECT 1 FROM json_each(:query_dates) AS r
-                                        WHERE m.created_at >= r.value ->> 0 AND m.created_at < r.value ->> 1)
-                       THEN :keyword_w_date ELSE 0.0 END) AS fused,
+-- include: date_factor
+         AS fused,
 -- include: thread_links
   FROM pool AS keyword CROSS JOIN memories AS m ON m.id = keyword.id
 ),

@@ -109,6 +109,34 @@ keyword AS MATERIALIZED (
                      THEN :w_speaker ELSE 0.0 END
               + CASE WHEN :w_time > 0 AND :asks_when = 1 AND m.time_cue = 1 THEN :w_time ELSE 0.0 END)
 
+-- part: date_factor
+-- x (1 + :w_date) when m was stored in a month or year the question names (:query_dates, JSON
+-- [from, to) bounds on created_at: memento/recall.py query_dates; NULL: none). :w_date is the
+-- statement's own weight (keyword_w_date or w_date: memento/ranking.py).
+         * (1.0 + CASE WHEN :query_dates IS NOT NULL
+                            AND EXISTS (SELECT 1 FROM json_each(:query_dates) AS r
+                                        WHERE m.created_at >= r.value ->> 0 AND m.created_at < r.value ->> 1)
+                       THEN :w_date ELSE 0.0 END)
+
+-- part: dated_matches
+-- A question that names a month or year also takes the best :candidates matches stored then: the
+-- turn that answers "what did she do in May 2023?" need not be among the best matches of the store.
+-- Each range is a seek on memories_created_at; "+rowid" keeps FTS5 from looking every such id up in
+-- the index one by one (it then filters the matches), so it walks every match: :date_search says
+-- whether that walk is small (RankingSettings.date_search_holders). Hidden memories are left out
+-- by the statement after the LIMIT.
+dated AS MATERIALIZED (
+  SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25
+  FROM memories_fts
+  WHERE :date_search = 1 AND :query_dates IS NOT NULL AND :w_keyword > 0 AND :match IS NOT NULL
+    AND memories_fts MATCH :match
+    AND +rowid IN (SELECT d.id FROM json_each(:query_dates) AS r CROSS JOIN memories AS d
+                   WHERE d.created_at >= r.value ->> 0 AND d.created_at < r.value ->> 1)
+    AND (:filtering = 0 OR rowid IN filtered)
+  ORDER BY bm25, rowid DESC
+  LIMIT +:candidates
+),
+
 -- part: thread_links
 -- Columns prev_id and next_id of memory m (in a candidates' CTE): its previous and next memory in
 -- its thread by (created_at, id), NULL without a thread, or when smoothing is off (:gamma = 0).
