@@ -123,11 +123,12 @@ class RankingSettings:
     # Dates (keyword statement; w_date below for the hybrid one): a question naming a month or a year
     # ("in May 2023", "on 7 July, 2023", "in June") also takes the best matches stored then, and a
     # memory stored then has its fused score multiplied by 1 + keyword_w_date (memento/time_cues.py
-    # dates_named; recall_keyword.sql, dated). 0 = off. bench/results/locomo_boosts_minimal_date.json:
-    # every fold picks 1-2; dev and LOCO R@10 0.7386 -> 0.7491 (temporal .8574 -> .8766, single-hop
-    # .8421 -> .8541, the others the same), adversarial .8734 -> .8903.
+    # dates_named; recall_parts.sql, dated_matches and date_factor). 0 = off.
+    # bench/results/locomo_boosts_minimal_date.json: every fold picks 1-2; dev and LOCO R@10 0.7386 ->
+    # 0.7491 (temporal .8574 -> .8766, single-hop .8421 -> .8541, the others the same), adversarial
+    # .8734 -> .8903.
     keyword_w_date: float = 1.0
-    # Dates in the hybrid statement (recall_hybrid.sql, dated and scored; the pocket statement has none):
+    # Dates in the hybrid statement (the same parts of recall_parts.sql; the pocket statement has none):
     # the keyword side also takes the best matches stored in the months or years the question names,
     # and a memory stored then has its fused score x (1 + w_date). 0 = off.
     # bench/results/locomo_boosts_full_date_cand_wide.json (bench/locomo_boosts.py --off-at-zero): full
