@@ -137,6 +137,20 @@ dated AS MATERIALIZED (
   LIMIT +:candidates
 ),
 
+-- part: speaker_gate
+-- The speaker boost's gate (boost_factor above; the hybrid and pocket statements): open when the best
+-- keyword match was said by a person the question names (or has no speaker, or nothing matches). A
+-- question naming the wrong person (LoCoMo's adversarial category) usually matches best what the
+-- other person said; lifting every turn of the named one then buries that match under turns that
+-- share only its cosine (docs/ranking-weights.md). Closed in mode="vector" (:w_keyword = 0), which
+-- has no keyword match to check that against. (The keyword statement has no cosine: its gate is
+-- always open.)
+speaker_gate AS MATERIALIZED (
+  SELECT coalesce((SELECT memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
+                   FROM keyword CROSS JOIN memories AS m ON m.id = keyword.id
+                   ORDER BY keyword.bm25, keyword.id DESC LIMIT 1), :w_keyword > 0) AS open
+),
+
 -- part: thread_links
 -- Columns prev_id and next_id of memory m (in a candidates' CTE): its previous and next memory in
 -- its thread by (created_at, id), NULL without a thread, or when smoothing is off (:gamma = 0).
