@@ -128,7 +128,7 @@ class RankingSettings:
     # 0.7491 (temporal .8574 -> .8766, single-hop .8421 -> .8541, the others the same), adversarial
     # .8734 -> .8903.
     keyword_w_date: float = 1.0
-    # Dates in the hybrid statement (the same parts of recall_parts.sql; the pocket statement has none):
+    # Dates in the hybrid and pocket statements (the same parts of recall_parts.sql):
     # the keyword side also takes the best matches stored in the months or years the question names,
     # and a memory stored then has its fused score x (1 + w_date). 0 = off.
     # bench/results/locomo_boosts_full_date_cand_wide.json (bench/locomo_boosts.py --off-at-zero): full
@@ -144,7 +144,8 @@ class RankingSettings:
     # walked every match the rare-word search avoids).
     date_search_holders: int = 10_000
     # Thread channel (hybrid statement only; the keyword statement, whose dev conversations disagreed
-    # on it, and the pocket one have none): a memory's score gains w_thread x the best fused score
+    # on it, and the pocket one have none: pocket's LOCO fell 0.7606 -> 0.7579 with it,
+    # bench/results/locomo_boosts_pocket_date_thread.json): a memory's score gains w_thread x the best fused score
     # among the ranked memories of its thread (0 without a thread): a question about a conversation
     # finds the turns of the conversation that answers it best. 0 = off; on for every model, chosen
     # with its gated speaker factor (alone it gained too little).
@@ -201,13 +202,17 @@ _BY_MODEL = {
 # candidates and their neighbours (recall_pocket.sql). Its keyword part carries the keyword
 # statement's boosts (keyword_w_*); gamma x w_vector were chosen on the same dev set with them
 # (bench/results/locomo_sweep_pocket.json, locomo_boosts_pocket_keyword_part.json), then the boost
-# factor on the whole score, w_speaker / w_time, by bench/locomo_boosts.py's rule: no speaker share
-# passes it (0.05 costs questions naming the wrong person 0.013 R@10), a time share of 0.5 does
-# (bench/results/locomo_boosts_pocket.json; docs/ranking-weights.md).
+# factor on the whole score, w_speaker / w_time, by bench/locomo_boosts.py's rule: a time share of
+# 0.5 passes it (bench/results/locomo_boosts_pocket.json; docs/ranking-weights.md). Ungated, no
+# speaker share did (0.05 cost questions naming the wrong person 0.013 R@10); with the hybrid
+# statement's speaker gate, 0.2 does (locomo_boosts_pocket_date_gated.json: dev and LOCO 0.7619 ->
+# 0.7639, adversarial -0.004). The dates as in the hybrid statement, w_date 1
+# (locomo_boosts_pocket_date.json: dev 0.7483 -> 0.7619, LOCO 0.7606; folds pick 1, one 2;
+# temporal .8686 -> .8900, single-hop .8385 -> .8553, adversarial .8080 -> .8291).
 # Its relevance is fitted on its own statement (bench/results/locomo_relevance_pocket.json): the gate's
 # cosine is the best static cosine among the candidates and their neighbours.
-POCKET = replace(DEFAULT, w_vector=2.0, gamma=0.3, w_speaker=0.0, w_time=0.5, w_date=0.0, relevance=Relevance(
-    bias=2.243, coverage=2.458, unseen=-2.847, cosine=0.787, hit_bias=-9.024, share=8.203, floor=0.045))
+POCKET = replace(DEFAULT, w_vector=2.0, gamma=0.3, w_speaker=0.2, w_time=0.5, w_date=1.0, relevance=Relevance(
+    bias=2.219, coverage=2.456, unseen=-2.846, cosine=0.818, hit_bias=-9.029, share=8.27, floor=0.04))
 
 
 def for_model(model_id: Optional[str], tier: Optional[str] = None) -> RankingSettings:

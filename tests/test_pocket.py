@@ -167,6 +167,54 @@ def test_the_keyword_boosts_lift_the_keyword_part_and_the_boost_factor_the_whole
     assert off[dated.id] < part[dated.id] < 2 * off[dated.id] and part[plain.id] == pytest.approx(off[plain.id])
 
 
+def test_a_pocket_question_naming_a_month_lifts_and_searches_what_was_stored_then(pmem):
+    """The pocket statement reads the dates a question names as the hybrid one does (recall_parts.sql,
+    dated_matches and date_factor): the score of a memory stored in the month named is x (1 + w_date),
+    another's is untouched; and it is found among more than `candidates` better matches, unless the
+    dated search is off (a store too big to walk), the filters leave it out, or it has expired."""
+    import dataclasses
+    may = pmem.remember("I cooked a curry", created_at="2023-05-20T10:00:00")
+    april = pmem.remember("We cooked a curry together at home", created_at="2023-04-20T10:00:00")
+    question = "What did they cook together in May 2023?"
+    assert pmem.ranking.w_date > 0
+    on = {h.id: h.score for h in pmem.recall(question, min_score=0)}
+    pmem.ranking = dataclasses.replace(pmem.ranking, w_date=0.0)
+    off = {h.id: h.score for h in pmem.recall(question, min_score=0)}
+    assert on[may.id] == pytest.approx((1 + memento.ranking.POCKET.w_date) * off[may.id])
+    assert on[april.id] == pytest.approx(off[april.id]) and off[april.id] > off[may.id]
+    pmem.ranking = memento.ranking.POCKET
+    pmem.remember_many([{"text": f"we cooked a curry together at home, evening {i}", "thread": f"t{i}",
+                         "created_at": f"2023-0{1 + i % 4}-1{i % 10}T10:00:00"} for i in range(40)])
+    long_may = pmem.remember("we cooked a curry together that long evening, it took hours and hours",
+                             created_at="2023-05-21T10:00:00")
+    assert long_may.id in [h.id for h in pmem.recall(question, k=10, min_score=0)]
+    assert long_may.id not in [h.id for h in pmem.recall(question, k=10, min_score=0, until="2023-05-01")]
+    pmem.ranking = dataclasses.replace(pmem.ranking, date_search_holders=0)
+    assert long_may.id not in [h.id for h in pmem.recall(question, k=10, min_score=0)]
+    pmem.ranking = memento.ranking.POCKET
+    pmem.update(long_may.id, expires_at="2024-01-01T00:00:00")
+    assert long_may.id not in [h.id for h in pmem.recall(question, k=10, min_score=0)]
+
+
+def test_the_pocket_speaker_factor_needs_the_best_keyword_match_said_by_the_person_named(pmem):
+    """Its whole-score speaker factor is gated as in the hybrid statement (recall_parts.sql,
+    speaker_gate): the named person's memories are x (1 + w_speaker) only when the best keyword match
+    is theirs; a question naming the wrong person leaves every score as it was."""
+    import dataclasses
+    bob = pmem.remember("I went camping by the lake in the mountains", speaker="Bob")
+    ann = pmem.remember("The lake was cold when we went camping", speaker="Ann")
+
+    def scores(question, w_speaker):
+        pmem.ranking = dataclasses.replace(memento.ranking.POCKET, keyword_w_speaker=0.0, w_speaker=w_speaker)
+        return {h.id: h.score for h in pmem.recall(question, min_score=0)}
+    assert memento.ranking.POCKET.w_speaker > 0
+    named_right = "Where did Bob go camping in the mountains by the lake?"   # best match: Bob's
+    on, off = scores(named_right, 0.2), scores(named_right, 0.0)
+    assert on[bob.id] == pytest.approx(1.2 * off[bob.id]) and on[ann.id] == pytest.approx(off[ann.id])
+    named_wrong = "Where did Ann go camping in the mountains by the lake?"    # best match: Bob's, not Ann's
+    assert scores(named_wrong, 0.2) == pytest.approx(scores(named_wrong, 0.0))
+
+
 def test_pocket_has_no_vector_mode_and_takes_no_caller_vector(pmem):
     pmem.remember("Alice loves green tea")
     assert pmem.dim is None and pmem.model == pocket_table.StaticTable().id

@@ -46,16 +46,7 @@ candidate_links AS MATERIALIZED (
   FROM candidates CROSS JOIN memories AS m ON m.id = candidates.id
 ),
 -- include: pool_ids
--- The speaker boost's gate: open when the best keyword match was said by a person the question names
--- (or has no speaker, or nothing matches). A question naming the wrong person (LoCoMo's adversarial
--- category) usually matches best what the other person said; lifting every turn of the named one
--- then buries that match under turns that share only its cosine (docs/ranking-weights.md). Closed
--- in mode="vector" (:w_keyword = 0), which has no keyword match to check that against.
-speaker_gate AS MATERIALIZED (
-  SELECT coalesce((SELECT memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
-                   FROM keyword CROSS JOIN memories AS m ON m.id = keyword.id
-                   ORDER BY keyword.bm25, keyword.id DESC LIMIT 1), :w_keyword > 0) AS open
-),
+-- include: speaker_gate
 -- The exact bm25 of every pool member that matches (vector candidates and neighbours too).
 -- "+rowid": FTS5 walks the query's matches once and scores only pool members; a plain
 -- "rowid IN" would run one FTS5 query per member (measured at 10k memories: 6.3 ms vs 0.26 ms).

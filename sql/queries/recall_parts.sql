@@ -102,10 +102,10 @@ keyword AS MATERIALIZED (
 -- addition: a memory lifted must match the question by itself too, so a question that names the
 -- wrong person does not bury the right memory under that person's weak matches. A weight of 0
 -- gives exactly 1 and reads nothing. The speaker term also needs the statement's speaker_gate CTE
--- to be open (always in the keyword and pocket statements; see recall_hybrid.sql).
-         (1.0 + CASE WHEN :w_speaker > 0 AND m.speaker IS NOT NULL
+-- to be open (always in the keyword statement; part speaker_gate below), tested before any speaker
+-- is folded (a Python call per pool member).
+         (1.0 + CASE WHEN :w_speaker > 0 AND m.speaker IS NOT NULL AND (SELECT open FROM speaker_gate)
                           AND memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
-                          AND (SELECT open FROM speaker_gate)
                      THEN :w_speaker ELSE 0.0 END
               + CASE WHEN :w_time > 0 AND :asks_when = 1 AND m.time_cue = 1 THEN :w_time ELSE 0.0 END)
 
@@ -135,6 +135,20 @@ dated AS MATERIALIZED (
     AND (:filtering = 0 OR rowid IN filtered)
   ORDER BY bm25, rowid DESC
   LIMIT +:candidates
+),
+
+-- part: speaker_gate
+-- The speaker boost's gate (boost_factor above; the hybrid and pocket statements): open when the best
+-- keyword match was said by a person the question names (or has no speaker, or nothing matches). A
+-- question naming the wrong person (LoCoMo's adversarial category) usually matches best what the
+-- other person said; lifting every turn of the named one then buries that match under turns that
+-- share only its cosine (docs/ranking-weights.md). Closed in mode="vector" (:w_keyword = 0), which
+-- has no keyword match to check that against. (The keyword statement has no cosine: its gate is
+-- always open.)
+speaker_gate AS MATERIALIZED (
+  SELECT coalesce((SELECT memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
+                   FROM keyword CROSS JOIN memories AS m ON m.id = keyword.id
+                   ORDER BY keyword.bm25, keyword.id DESC LIMIT 1), :w_keyword > 0) AS open
 ),
 
 -- part: thread_links

@@ -23,24 +23,34 @@
 WITH
 -- include: recall_filters
 -- include: keyword_candidates
+-- A question naming a month or year: the best keyword matches stored then (recall_parts.sql; hidden
+-- ones are left out in scored, as in recall_hybrid.sql).
+-- include: dated_matches
+-- Each candidate once, with the best keyword match's bm25 (best). keyword is read once: each read of a
+-- CTE expands everything below it again, and SQLite caps those expansions.
+candidates AS MATERIALIZED (
+  SELECT id, bm25, min(CASE WHEN from_keyword THEN bm25 END) OVER () AS best
+  FROM (SELECT id, min(bm25) AS bm25, max(from_keyword) AS from_keyword
+        FROM (SELECT id, bm25, 1 AS from_keyword FROM keyword UNION ALL SELECT id, bm25, 0 FROM dated)
+        GROUP BY id)
+),
 -- Each candidate's keyword part, computed here once (its speaker is folded once, not once for
 -- each use of the fused score below): bm25 relative to the best match (0..1) times the keyword
 -- statement's boosts (:keyword_w_speaker, :keyword_w_time); and its previous and next memory in its
 -- thread (NULL without a thread, or when smoothing is off).
 candidate_links AS MATERIALIZED (
   SELECT m.id,
-         :w_keyword * (keyword.bm25 / (SELECT min(bm25) FROM keyword))
+         :w_keyword * (c.bm25 / c.best)
          * (1.0 + CASE WHEN :keyword_w_speaker > 0 AND m.speaker IS NOT NULL
                             AND memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
                        THEN :keyword_w_speaker ELSE 0.0 END
                 + CASE WHEN :keyword_w_time > 0 AND :asks_when = 1 AND m.time_cue = 1
                        THEN :keyword_w_time ELSE 0.0 END) AS keyword_part,
 -- include: thread_links
-  FROM keyword CROSS JOIN memories AS m ON m.id = keyword.id
+  FROM candidates AS c CROSS JOIN memories AS m ON m.id = c.id
 ),
 -- include: pool_ids
--- The speaker boost applies whatever the best match (boost_factor in recall_parts.sql; POCKET's is 0).
-speaker_gate AS (SELECT 1 AS open),
+-- include: speaker_gate
 -- The length of the query's vector (0: no known word, then no cosine).
 query_norm AS MATERIALIZED (
   SELECT CASE WHEN :w_vector > 0 THEN sqrt(memento_dot(:qvec, :qvec)) ELSE 0.0 END AS norm
@@ -77,6 +87,7 @@ scored AS MATERIALIZED (
            coalesce(c.keyword_part, 0.0) AS keyword_part,
            :w_vector * coalesce(p.cosine, 0.0) AS cosine_part,
 -- include: boost_factor
+-- include: date_factor
            AS factor
     FROM pool AS p
     CROSS JOIN memories AS m ON m.id = p.id
