@@ -31,9 +31,36 @@ on a plateau rather than a peak; docs/ranking-weights.md holds the grids.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+import math
+from dataclasses import asdict, dataclass, fields, replace
 from functools import cached_property
 from typing import Any, Dict, Optional
+
+from .errors import InvalidInputError
+
+# The largest count a setting may hold: counts become LIMITs and products of LIMITs in SQL, which
+# must stay inside SQLite's 64-bit integers; far beyond any useful value.
+_MAX_COUNT = 2**31 - 1
+
+
+def _check_fields(value: Any, floors: Dict[str, float], highs: Dict[str, float],
+                  positive: tuple = ()) -> None:
+    """Every number of a settings value is a real number (no bool, NaN or infinity: each reaches SQL
+    as a named parameter), at least its floor (default: any), at most its high, above 0 if positive;
+    an int field is a count up to _MAX_COUNT. Raises InvalidInputError naming the field."""
+    for f in fields(value):
+        v, name = getattr(value, f.name), f"{type(value).__name__}.{f.name}"
+        if f.type in ("float", "int"):
+            count = f.type == "int"
+            if isinstance(v, bool) or not isinstance(v, int if count else (int, float)) or not math.isfinite(v):
+                raise InvalidInputError(f"{name} must be a finite {'integer' if count else 'number'}, got {v!r}")
+            low, high = floors.get(f.name, -math.inf), highs.get(f.name, _MAX_COUNT if count else math.inf)
+            if v < low or v > high or (f.name in positive and v <= 0):
+                bound = "above 0" if f.name in positive else f"at least {low:g}"
+                raise InvalidInputError(f"{name} must be {bound}" + (f" and at most {high}" if high < math.inf else "")
+                                        + f", got {v!r}")
+        elif f.type == "Relevance" and not isinstance(v, Relevance):
+            raise InvalidInputError(f"{name} must be a Relevance, got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -54,6 +81,10 @@ class Relevance:
     # relevant is stored"), every hit otherwise; 0: always every hit. The highest floor whose R@10
     # cost stays within 0.01 on dev questions with AND without names.
     floor: float = 0.0
+
+    def __post_init__(self) -> None:
+        # share >= 0: relevance then falls down the list, as it must (the hit's share falls).
+        _check_fields(self, {"share": 0.0, "floor": 0.0}, {"floor": 1.0})
 
     def params(self) -> Dict[str, float]:
         return {"r_bias": self.bias, "r_coverage": self.coverage, "r_unseen": self.unseen,
@@ -160,6 +191,14 @@ class RankingSettings:
     # Below this many memories recall applies no floor (relevance is still reported): the gate
     # was fitted on conversations of 400-700 turns, and idf means little in a handful of memories.
     floor_from: int = 50
+
+    def __post_init__(self) -> None:
+        # Weights and counts are never negative (a negative weight would invert what the statement
+        # means, e.g. bury the memories a question names); the list sizes need at least one, and
+        # common_word_share is a share of the store.
+        _check_fields(self, dict.fromkeys((f.name for f in fields(self)), 0.0), {"common_word_share": 1.0},
+                      positive=("candidates", "rare_word_depth", "overfetch_factor", "prefilter_factor",
+                                "probe_cells", "cell_prefilter_factor", "common_word_share"))
 
     def params(self) -> Dict[str, Any]:
         return self._params

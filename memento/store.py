@@ -27,7 +27,6 @@ from . import (
     insert,
     meta,
     opening,
-    ranking,
     split_scan,
     sqlfiles,
     superseding,
@@ -42,6 +41,7 @@ from .duplicates import DuplicateGroup
 from .errors import InvalidInputError, MemoryNotFoundError, StoreError
 from .health import Check, Fix
 from .insert import Item
+from .ranking import RankingSettings, RecallRequest, for_model  # Memento.ranking is the property
 from .recall import MODES
 from .values import Hit, Memory, Stats
 
@@ -136,11 +136,22 @@ class Memento:
         self._closed = False
         # A big store's keyword search runs on two connections at once (memento/split_scan.py).
         self._split_scan = split_scan.SplitScan(split_scan.reader(path, opening.connect, identity))
-        # Every ranking weight (memento/ranking.py); replace it whole to tune recall (bench/locomo.py --sweep).
-        self.ranking: ranking.RankingSettings = ranking.for_model(self.model, self.tier)
+        self.ranking = for_model(self.model, self.tier)
         # The keyword index's vocabulary view now, not at the first recall: creating a temp table
         # expires every statement compiled before it.
         word_counts.prepare(conn)
+
+    @property
+    def ranking(self) -> RankingSettings:
+        """Every ranking weight (memento/ranking.py); replace it whole to tune recall
+        (dataclasses.replace; bench/locomo.py --sweep). Each value is checked when it is made."""
+        return self._ranking
+
+    @ranking.setter
+    def ranking(self, settings: RankingSettings) -> None:
+        if not isinstance(settings, RankingSettings):
+            raise InvalidInputError(f"ranking must be a memento.ranking.RankingSettings, got {type(settings).__name__}")
+        self._ranking = settings
 
     @property
     def tier(self) -> str:
@@ -502,7 +513,7 @@ class Memento:
                         until: validate.Timestamp, mode: Optional[str], vector: Optional[Sequence[float]],
                         thread: Optional[str], include_superseded: bool, half_life_days: Optional[float],
                         as_of: validate.Timestamp, source: Optional[str],
-                        min_score: Optional[float]) -> ranking.RecallRequest:
+                        min_score: Optional[float]) -> RecallRequest:
         """recall's arguments, checked, as a request for memento/recall.py."""
         query = validate.query(query)
         k = validate.k(k)
@@ -516,7 +527,7 @@ class Memento:
             qvec = validate.vector(vector, self.dim, "query vector")
         now = times.now_utc()
         include_superseded = validate.flag(include_superseded, "include_superseded")
-        return ranking.RecallRequest(query=query, match=fts_query.build(query), k=k, mode=mode,
+        return RecallRequest(query=query, match=fts_query.build(query), k=k, mode=mode,
                                      tags=_tag_filter(tags), since=since, until=until,
                                      thread=validate.thread(thread), source=validate.source(source),
                                      qvec=qvec, now=now,

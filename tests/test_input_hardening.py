@@ -229,3 +229,30 @@ def test_counts_beyond_sqlite_integers_are_clear_errors(mem):
         with pytest.raises(InvalidInputError, match="page_size"):
             list(mem.iter(page_size=huge))
     assert [m.text for m in mem.newest(2**63 - 1)] == ["x"]
+
+
+@pytest.mark.parametrize("field, value", [
+    ("gamma", float("nan")), ("w_vector", float("inf")), ("w_speaker", -0.5), ("pin_boost", "1"),
+    ("candidates", 0), ("candidates", 2.5), ("candidates", True), ("probe_cells", -1),
+    ("exact_limit", 2**63), ("common_word_share", 0.0), ("common_word_share", 1.5),
+    ("cell_prefilter_factor", 0.0), ("relevance", None)])
+def test_a_ranking_setting_out_of_range_is_refused_when_made_and_recall_is_unchanged(mem, field, value):
+    """Each RankingSettings field reaches SQL as a named parameter: a NaN, a negative weight or a
+    count of 0 is refused by name when the value is made (dataclasses.replace), and the store's
+    settings stay as they were; so is a floor outside 0..1, a negative share, or a store's ranking
+    set to anything but a RankingSettings."""
+    import dataclasses
+
+    from memento import ranking
+    kept = mem.remember("Alice drinks green tea")
+    before = mem.ranking
+    with pytest.raises(InvalidInputError, match=field):
+        mem.ranking = dataclasses.replace(mem.ranking, **{field: value})
+    assert mem.ranking is before and [h.id for h in mem.recall("green tea", min_score=0)] == [kept.id]
+    for bad in ({"floor": 1.5}, {"floor": -0.1}, {"share": -1.0}, {"bias": float("nan")}):
+        with pytest.raises(InvalidInputError, match=next(iter(bad))):
+            dataclasses.replace(before.relevance, **bad)
+    with pytest.raises(InvalidInputError, match="RankingSettings"):
+        mem.ranking = {"gamma": 0.3}
+    assert mem.ranking is before
+    ranking.RankingSettings(candidates=1, common_word_share=1.0, w_vector=0.0, exact_limit=0)   # the edges pass
