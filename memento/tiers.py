@@ -4,8 +4,9 @@ Resolution: explicit tier= > $MEMENTO_TIER > the tier recorded in the store > ha
 Tiers, lightest first: minimal (keywords), pocket (keywords re-scored by static token vectors, pure
 Python), then the vector tiers tiny, light, full (a MiniLM model through onnxruntime, sqlite-vec).
 The pocket tier is opt-in: asked for (tier="pocket", $MEMENTO_TIER) or recorded in the store by an
-earlier explicit visit; detection never picks it and nothing falls back to it, because it does not
-yet beat the minimal tier by the margin its issue set (docs/tiers.md).
+earlier explicit visit; detection never picks it and nothing falls back to it: [pocket] and [minimal]
+install the same files, so detection cannot tell who asked for keywords only, and its gain over
+minimal is at its issue's margin while its recall costs more (docs/tiers.md).
 An explicit tier that is not installed is an error naming the pip command; a detected or recorded
 one falls back to the best installed tier, and the reason says so.
 """
