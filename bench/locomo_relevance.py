@@ -29,11 +29,14 @@ them), so what is fitted here is what the statement computes.
 
 The floor: recall(min_score=None) returns nothing when its best hit's relevance is below the
 tier's floor (and every hit otherwise); the floor is the highest on a grid whose R@10 cost on own
-named AND on own name-free questions is at most MAX_R10_COST against no floor. (A floor on each
-hit instead cuts the tails of good lists: calibrated, the 10th hit of a question about the store
-is evidence ~2% of the time, less than the best hit of a foreign question, so a per-hit floor
-that costs <= 0.01 R@10 empties only ~14-15% of foreign named questions.) Leave-one-conversation-out: weights and floor
-chosen on four conversations (their stores and their questions), scored on the fifth's store.
+named AND on own name-free questions is at most a budget (--max-cost; MAX_R10_COST by default)
+against no floor. (A floor on each hit instead cuts the tails of good lists: calibrated, the 10th
+hit of a question about the store is evidence ~2% of the time, less than the best hit of a foreign
+question, so a per-hit floor that costs <= 0.01 R@10 empties only ~14-15% of foreign named
+questions.) Leave-one-conversation-out: weights and floor chosen on four conversations (their
+stores and their questions), scored on the fifth's store. The target is a cost of at most
+MAX_R10_COST there too; a fold's floor spends its whole budget on its four conversations and the
+fifth tends to cost a little more, so a tier may need a smaller budget to meet it.
 Writes bench/results/locomo_relevance_<tier>.json; prints the Relevance(...) to put in ranking.py.
 """
 from __future__ import annotations
@@ -56,7 +59,7 @@ if str(REPO) not in sys.path:
 
 from bench import locomo  # noqa: E402
 
-MAX_R10_COST = 0.01
+MAX_R10_COST = 0.01  # the floor's R@10 cost the issue allows (issue 25), held out as on dev
 FLOORS = tuple(round(0.005 * i, 3) for i in range(0, 101))
 KINDS = ("own_named", "own_free", "foreign_named", "foreign_free")
 L2 = 1e-3  # a little ridge: the fits are well determined, this only keeps Newton steps finite
@@ -222,11 +225,11 @@ def effect(asked: Sequence[Asked], weights: Dict[str, float], floor: float) -> D
     return out
 
 
-def choose_floor(asked: Sequence[Asked], weights: Dict[str, float]) -> float:
+def choose_floor(asked: Sequence[Asked], weights: Dict[str, float], max_cost: float) -> float:
     best = 0.0
     for floor in FLOORS:
         e = effect(asked, weights, floor)
-        if all(e[f"{k}_R@10"] - e[f"{k}_R@10_floor"] <= MAX_R10_COST for k in ("own_named", "own_free")):
+        if all(e[f"{k}_R@10"] - e[f"{k}_R@10_floor"] <= max_cost for k in ("own_named", "own_free")):
             best = floor
     return best
 
@@ -280,6 +283,9 @@ def main() -> int:
     ap.add_argument("--tier", default="minimal", choices=("minimal", "pocket", "tiny", "light", "full"))
     ap.add_argument("--asked", type=Path, help="keep what was asked in this JSON file and reuse it when it exists "
                                                "(to refit without asking again)")
+    ap.add_argument("--max-cost", type=float, default=MAX_R10_COST,
+                    help="the floor's R@10 budget on own named and own name-free questions, on dev and in each "
+                         f"fold (default {MAX_R10_COST})")
     args = ap.parse_args()
     if args.data is None:
         ap.error("--data PATH is required (or set MEMENTO_LOCOMO_DATA)")
@@ -296,13 +302,13 @@ def main() -> int:
             args.asked.write_text(json.dumps([a.__dict__ for a in asked]))
     every = range(len(convs))
     weights = fit(asked, hybrid)
-    floor = choose_floor(asked, weights)
+    floor = choose_floor(asked, weights, args.max_cost)
     folds, held = [], []
     for i in every:
         train = [a for a in asked if a.store != i and a.origin != i]
         test = [a for a in asked if a.store == i]
         w = fit(train, hybrid)
-        f = choose_floor(train, w)
+        f = choose_floor(train, w, args.max_cost)
         folds.append({"held_out": convs[i].conv_id, "floor": f, **rounded(w)})
         held += [(a, w, f) for a in test]
 
@@ -320,7 +326,7 @@ def main() -> int:
     result = {
         "tier": args.tier, "statement": {"minimal": "keyword", "pocket": "pocket"}.get(args.tier, "hybrid"), "data_sha256": sha256,
         "rule": f"gate: own vs foreign questions, 4 kinds weighted equally; hit: evidence among own top-10; "
-                f"floor: highest with R@10 cost <= {MAX_R10_COST} on own named and own name-free questions",
+                f"floor: highest with R@10 cost <= {args.max_cost} on own named and own name-free questions",
         "questions": {k: sum(a.kind == k for a in asked) for k in KINDS},
         "weights": rounded(weights), "floor": floor,
         "dev": rounded(effect(asked, weights, floor)),
