@@ -8,15 +8,16 @@
 -- stored beside it (memories_pocket.norm).
 --
 -- Parameters: those of recall_keyword.sql (filters, hidden memories, the split scan, recency, pins,
--- boosts), and
+-- boosts, the dates a question names: :query_dates, :date_search, with :w_date the hybrid one's), and
 --   :qvec       the query's static vector (int8 BLOB)
 --   :w_keyword, :w_vector, :gamma   fusion and smoothing (memento/ranking.py):
 --     fused = (w_keyword * bm25 / best bm25 * keyword factor + w_vector * cosine of the static vectors)
---             * boost factor
+--             * boost factor * date factor
 --             (the keyword part is 0 for a neighbour outside the candidates, as in recall_keyword.sql;
 --             the cosine part is 0 without a static vector: a memory the backfill has not reached)
 --     keyword factor: the keyword statement's boosts (:keyword_w_speaker, :keyword_w_time) on the
---             keyword part; boost factor: recall_parts.sql's (:w_speaker, :w_time) on the whole
+--             keyword part; boost factor: recall_parts.sql's (:w_speaker, gated by speaker_gate as in
+--             recall_hybrid.sql, and :w_time) on the whole; date factor: recall_parts.sql's (:w_date)
 --     score = fused + gamma * max(0, fused of the previous memory, fused of the next memory)
 
 -- name: recall_pocket
