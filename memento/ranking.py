@@ -215,6 +215,10 @@ class RankingSettings:
         """The relevance weights and floor of recall in this mode."""
         return self.keyword_relevance if mode == "keyword" else self.relevance
 
+    def date_weight_for(self, mode: str) -> float:
+        """The date factor's weight of recall in this mode (0: the question's dates are not read)."""
+        return self.keyword_w_date if mode == "keyword" else self.w_date
+
     def floor_for(self, mode: str, rows: int) -> float:
         """recall's relevance floor in this mode for a store of `rows` memories. mode="vector" has
         none: it reads no keyword evidence, which the hybrid gate was fitted with. Nor has a store of
@@ -326,7 +330,7 @@ class RecallRequest:
                 "query_dates": self.query_dates, "date_search": int(self.date_search),
                 "w_speaker": settings.keyword_w_speaker if self.mode == "keyword" else settings.w_speaker,
                 "w_time": settings.keyword_w_time if self.mode == "keyword" else settings.w_time,
-                "w_date": settings.keyword_w_date if self.mode == "keyword" else settings.w_date,
+                "w_date": settings.date_weight_for(self.mode),
                 "gamma": settings.keyword_gamma if self.mode == "keyword" else settings.gamma,
                 **relevance.params(), "idf_total": self.idf_total, "idf_unseen": self.idf_unseen,
                 "min_score": self.min_score, "floor": settings.floor_for(self.mode, self.rows)}

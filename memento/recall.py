@@ -78,8 +78,7 @@ def query_dates(conn: apsw.Connection, request: RecallRequest, settings: Ranking
     None (nothing read). A month without its year spans the years the store's memories span, at most
     the MONTH_YEARS up to the last one or this year, whichever is first (a store whose times a shell
     edit set to year 1 and 9999 asks no 10,000 ranges, and still finds last June)."""
-    weight = settings.keyword_w_date if request.mode == "keyword" else settings.w_date
-    named = time_cues.dates_named(request.query) if weight > 0 else []
+    named = time_cues.dates_named(request.query) if settings.date_weight_for(request.mode) > 0 else []
     if not named:
         return None
     years = [int(y) for y in conn.execute(sqlfiles.query("created_years")).fetchone()
