@@ -28,7 +28,7 @@ their lists, ~20 ns a holder), and both searches score every memory holding a ra
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
 import apsw
 
@@ -36,11 +36,18 @@ from . import fts_query, word_counts
 from .split_scan import SplitScan
 
 
+class Led(NamedTuple):
+    """A keyword search led by the question's rare words."""
+    best: List[list]   # the best matches of the whole search among their holders ([id, bm25], best first)
+    searched: str      # the FTS5 expression of the words searched (the rare ones)
+
+
 def top(conn: apsw.Connection, params: Dict[str, Any], query: str, common_word_share: float, depth_factor: int,
-        split: SplitScan) -> Optional[List[list]]:
-    """The best params["overfetch"] keyword matches ([id, bm25], best first) found through the
-    question's rare words, for the recall statement's :top; None when no word of the question is
-    left out (or the rule is off: common_word_share >= 1), and the statement searches as before."""
+        split: SplitScan) -> Optional[Led]:
+    """The best params["overfetch"] keyword matches found through the question's rare words, for
+    the recall statement's :top, and those words (:pool_match of the hybrid statement); None when
+    no word of the question is left out (or the rule is off: common_word_share >= 1), and the
+    statement searches as before."""
     if common_word_share >= 1.0 or params["match"] is None or params["w_keyword"] <= 0:
         return None
     words = fts_query.keywords(query)
@@ -59,7 +66,7 @@ def top(conn: apsw.Connection, params: Dict[str, Any], query: str, common_word_s
         for id_, bm25 in found:
             best[id_] = min(bm25, best.get(id_, bm25))  # bm25 is negative: lower is better
     ranked = sorted(best.items(), key=lambda row: (row[1], -row[0]))[:params["overfetch"]]
-    return [[id_, bm25] for id_, bm25 in ranked]
+    return Led([[id_, bm25] for id_, bm25 in ranked], alone)
 
 
 def searched_words(words: Sequence[str], held_by: Dict[str, int], common_word_rows: int, depth: int) -> List[str]:

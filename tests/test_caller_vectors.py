@@ -100,3 +100,14 @@ def test_bad_vectors_are_refused_and_nothing_is_written(vmem, bad, message):
 def test_keyword_only_recall_refuses_a_query_vector(vmem, model_vectors):
     with pytest.raises(memento.InvalidInputError, match="mode 'hybrid' or 'vector'"):
         vmem.recall("kitten", vector=model_vectors[PETS], mode="keyword")
+
+
+def test_the_question_embedded_beside_the_keyword_search_is_the_models_vector(vmem, model_vectors):
+    # A hybrid recall embeds the question in a thread while the keyword side searches
+    # (memento/recall.py, query_vector): its hits are those of the same recall given that vector.
+    question = "Did someone get a new pet from the shelter?"
+    own = [(h.id, h.score) for h in vmem.recall(question, k=5, mode="hybrid", min_score=0)]
+    given = [(h.id, h.score) for h in vmem.recall(question, k=5, mode="hybrid", min_score=0,
+                                                  vector=vmem._vectors.embed([question])[0])]
+    assert len(own) == 5 and [i for i, _ in own] == [i for i, _ in given]
+    assert [s for _, s in own] == pytest.approx([s for _, s in given], rel=1e-5, abs=1e-6)  # onnxruntime's float noise

@@ -31,6 +31,8 @@ class VectorIndex:
     statement = "recall_hybrid"   # the recall statement of modes "hybrid" and "vector" (memento/recall.py)
     counts_hidden = True          # it sizes its KNN list by how many memories are hidden
     reads_partitions = True       # it searches one cell's list when the store has centroids (:partitioned)
+    embeds_aside = True           # the model releases the GIL: the question is embedded in a thread
+                                  # while the keyword side searches (memento/recall.py)
 
     def __init__(self, conn: apsw.Connection, path: Path, spec: registry.ModelSpec, embedder: Embedder):
         self._conn = conn

@@ -1,9 +1,11 @@
 -- Hybrid recall: keyword (FTS5 bm25) and vector (cosine) candidates, each scored on BOTH sides
--- exactly, fused, then smoothed over thread neighbours, in one statement.
+-- (pool_bm25 below says how exactly), fused, then smoothed over thread neighbours, in one statement.
 -- Used by vector tiers for mode="hybrid" and mode="vector" (:w_keyword = 0).
 --
 -- Parameters
 --   :match        safe FTS5 expression from memento/fts_query.py (or NULL: no searchable word)
+--   :pool_match   the words the pool's other members are scored by (pool_bm25 below): :match, or
+--                 the question's rare words when they led the keyword search (memento/recall.py)
 --   :qvec         the query's float32 vector (L2-normalized, as stored)
 --   :model        the store's model id: only vectors made by it are trusted
 --   :k            results wanted;  :candidates  how many each side contributes
@@ -47,14 +49,22 @@ candidate_links AS MATERIALIZED (
 ),
 -- include: pool_ids
 -- include: speaker_gate
--- The exact bm25 of every pool member that matches (vector candidates and neighbours too).
--- "+rowid": FTS5 walks the query's matches once and scores only pool members; a plain
--- "rowid IN" would run one FTS5 query per member (measured at 10k memories: 6.3 ms vs 0.26 ms).
+-- The bm25 of every pool member that matches. Known already, exactly, for the best matches a
+-- split or rare-word search found (:top); the other members (vector candidates, neighbours, dated
+-- matches) are scored by a walk of :pool_match's matches that scores only them. :pool_match is
+-- :match, unless the keyword search was led by the question's rare words (memento/rare_words.py):
+-- then it is those words alone, so a member outside :top is scored by them only. Walking the common words too would cost what the store's size costs (FTS5
+-- counts a word's holders for its idf): at 1M memories 33 ms, against 3.4 ms for the rare words.
+-- "+rowid": FTS5 walks the matches once and scores only pool members; a plain "rowid IN" would run
+-- one FTS5 query per member (measured at 10k memories: 6.3 ms vs 0.26 ms).
 pool_bm25 AS MATERIALIZED (
+  SELECT t.value ->> 0 AS id, t.value ->> 1 AS bm25 FROM json_each(:top) AS t  -- pool members or not: joined below
+  UNION ALL
   SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25
   FROM memories_fts
-  WHERE :w_keyword > 0 AND :match IS NOT NULL
-    AND memories_fts MATCH :match AND +rowid IN pool_ids
+  WHERE :w_keyword > 0 AND :pool_match IS NOT NULL
+    AND memories_fts MATCH :pool_match AND +rowid IN pool_ids
+    AND +rowid NOT IN (SELECT t.value ->> 0 FROM json_each(:top) AS t)
 ),
 -- Fused score of every pool member that passes the filters and is not hidden:
 -- keyword part = bm25 relative to the best match (1 = best, 0 = no match); vector part = cosine
