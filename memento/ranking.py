@@ -119,11 +119,15 @@ class RankingSettings:
     # Each side contributes max(k, candidates) candidates (their thread neighbours join them): R@10
     # is flat from 20 to 50, and 20 costs less time.
     candidates: int = 20
-    # A query word held by more than common_word_share of the memories is not searched, only scored
-    # in the memories holding a rarer word of the query (memento/rare_words.py), as long as the
-    # searched words' holders number at least rare_word_depth x overfetch. 1.0: every word searched.
+    # A query word held by more than common_word_share of the memories, or by more than
+    # common_word_holders whatever the store's size, is not searched, only scored in the memories
+    # holding a rarer word of the query (memento/rare_words.py), as long as the searched words'
+    # holders number at least rare_word_depth x overfetch. common_word_share 1.0: every word searched.
+    # The share changes nothing up to 100k memories; the holders bound the search's work by the query
+    # in a bigger store (at 1M memories 20,000 is 2%: keyword p50 45 -> 31 ms wall).
     # bench/scale_quality.py (the dev set among other conversations' turns) and bench/scale.py.
     common_word_share: float = 0.05
+    common_word_holders: int = 20_000
     rare_word_depth: int = 5
     # Keyword search reads overfetch_factor x candidates matches, then drops expired and superseded
     # ones; only when fewer than `candidates` are left (over half of the best matches hidden) does
@@ -200,8 +204,8 @@ class RankingSettings:
         # means, e.g. bury the memories a question names); the list sizes need at least one, and
         # common_word_share is a share of the store.
         _check_fields(self, dict.fromkeys((f.name for f in fields(self)), 0.0), {"common_word_share": 1.0},
-                      positive=("candidates", "rare_word_depth", "overfetch_factor", "prefilter_factor",
-                                "probe_cells", "cell_prefilter_factor", "common_word_share"))
+                      positive=("candidates", "rare_word_depth", "common_word_holders", "overfetch_factor",
+                                "prefilter_factor", "probe_cells", "cell_prefilter_factor", "common_word_share"))
 
     def params(self) -> Dict[str, Any]:
         return self._params

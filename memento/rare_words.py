@@ -7,8 +7,9 @@ memories (p50) and the search took ~100 ms. bm25 weighs such a word little (its 
 the best matches are, nearly always, memories that hold a rarer word of the question too.
 
 So when some of the question's words are common (held by more than
-RankingSettings.common_word_share of the memories, 5%; memento/word_counts.py counts them from the
-index's own vocabulary), only the memories holding one of its rarer words are searched, in two FTS5 searches
+RankingSettings.common_word_share of the memories, 5%, or by more than common_word_holders, 20,000,
+whatever the store's size; memento/word_counts.py counts them from the index's own vocabulary),
+only the memories holding one of its rarer words are searched, in two FTS5 searches
 (recall_parts.sql, best_matches_between; in a big store, one on each of two connections at once:
 memento/split_scan.py):
   alone:  the rare words, OR-joined;
@@ -24,7 +25,8 @@ What it misses, by design: memories holding only common words of the question. b
 measures what that costs (the dev set's conversations among other conversations' turns). A question
 with no common word is searched as before; one with only common words searches its rarest ones.
 What it still costs: `both` makes FTS5 count the common words' holders for their idf (a walk of
-their lists, ~20 ns a holder), and both searches score every memory holding a rare word.
+their lists, ~20 ns a holder: this part still grows with the store), and both searches score every
+memory holding a rare word (~0.5 us each: at most common_word_holders a word).
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 import apsw
 
 from . import fts_query, word_counts
+from .ranking import RankingSettings
 from .split_scan import SplitScan
 
 
@@ -42,19 +45,19 @@ class Led(NamedTuple):
     searched: str      # the FTS5 expression of the words searched (the rare ones)
 
 
-def top(conn: apsw.Connection, params: Dict[str, Any], query: str, common_word_share: float, depth_factor: int,
+def top(conn: apsw.Connection, params: Dict[str, Any], query: str, settings: RankingSettings,
         split: SplitScan) -> Optional[Led]:
     """The best params["overfetch"] keyword matches found through the question's rare words, for
     the recall statement's :top, and those words (:pool_match of the hybrid statement); None when
     no word of the question is left out (or the rule is off: common_word_share >= 1), and the
     statement searches as before."""
-    if common_word_share >= 1.0 or params["match"] is None or params["w_keyword"] <= 0:
+    if settings.common_word_share >= 1.0 or params["match"] is None or params["w_keyword"] <= 0:
         return None
     words = fts_query.keywords(query)
     rows = word_counts.row_count(conn)
     held_by = word_counts.read(conn, words, cap=rows // 2 + 1)  # as relevance counts them: kept, not read again
-    common_from = max(0, int(common_word_share * rows))  # more holders than this: a common word
-    searched = searched_words(words, held_by, common_from, depth_factor * params["overfetch"])
+    common_from = common_holders(rows, settings)
+    searched = searched_words(words, held_by, common_from, settings.rare_word_depth * params["overfetch"])
     left_out = [w for w in words if held_by[w] > 0 and w not in searched]
     if not left_out:
         return None
@@ -67,6 +70,13 @@ def top(conn: apsw.Connection, params: Dict[str, Any], query: str, common_word_s
             best[id_] = min(bm25, best.get(id_, bm25))  # bm25 is negative: lower is better
     ranked = sorted(best.items(), key=lambda row: (row[1], -row[0]))[:params["overfetch"]]
     return Led([[id_, bm25] for id_, bm25 in ranked], alone)
+
+
+def common_holders(rows: int, settings: RankingSettings) -> int:
+    """A word held by more memories than this is common: a share of the store's `rows`, at most
+    settings.common_word_holders (the rare words' holders, which both searches score, are then
+    bounded by the question, not by the store's size)."""
+    return max(0, min(int(settings.common_word_share * rows), settings.common_word_holders))
 
 
 def searched_words(words: Sequence[str], held_by: Dict[str, int], common_word_rows: int, depth: int) -> List[str]:

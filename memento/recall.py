@@ -67,7 +67,7 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
             request = replace(request, query_dates=dates,
                               date_search=match_walk(conn, request.query) <= settings.date_search_holders)
         params = request.params(settings)
-        led = rare_words.top(conn, params, request.query, settings.common_word_share, settings.rare_word_depth, split)
+        led = rare_words.top(conn, params, request.query, settings, split)
         if led is not None:
             params.update(top=json.dumps(led.best), pool_match=led.searched)
         else:

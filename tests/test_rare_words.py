@@ -21,9 +21,9 @@ VOCABULARY = ["tea", "teas", "kiwi", "note", "pear", "rain", "Émile", "running"
                           st.lists(st.sampled_from(VOCABULARY), max_size=2),
                           st.sampled_from([None, "a", "b"])), min_size=10, max_size=60),
        st.lists(st.sampled_from(VOCABULARY), min_size=2, max_size=5),
-       st.sampled_from([0.0, 0.05, 0.1, 0.2, 0.5, 1.0]), st.integers(1, 2))
+       st.sampled_from([1e-9, 0.05, 0.1, 0.2, 0.5, 1.0]), st.integers(1, 2), st.sampled_from([1, 4, 20_000]))
 def test_the_list_is_the_whole_searchs_best_among_memories_holding_a_searched_word(
-        tmp_path_factory, memories, query_words, share, depth_factor):
+        tmp_path_factory, memories, query_words, share, depth_factor, holders):
     # Texts, tags and thread neighbours (the context column, weighted apart), stemmed and diacritic
     # words, repeats: the two searches' better score is the whole search's, and the list is its
     # best among the memories holding a searched word.
@@ -35,11 +35,14 @@ def test_the_list_is_the_whole_searchs_best_among_memories_holding_a_searched_wo
             replace(RankingSettings(), candidates=3, overfetch_factor=2))
         conn = mem._conn
         with connection.read_transaction(conn):
-            led = rare_words.top(conn, params, query, share, depth_factor, mem._split_scan)
+            chosen = replace(RankingSettings(), common_word_share=share, rare_word_depth=depth_factor,
+                             common_word_holders=holders)
+            led = rare_words.top(conn, params, query, chosen, mem._split_scan)
             words = fts_query.keywords(query)
             rows = word_counts.row_count(conn)
             held = word_counts.read(conn, words, cap=rows // 2 + 1)
-            searched = rare_words.searched_words(words, held, int(share * rows), depth_factor * params["overfetch"])
+            searched = rare_words.searched_words(words, held, rare_words.common_holders(rows, chosen),
+                                                 depth_factor * params["overfetch"])
             whole = conn.execute(
                 "SELECT rowid, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS s FROM memories_fts"
                 " WHERE memories_fts MATCH :match AND rowid IN"
@@ -67,6 +70,15 @@ def test_searched_words_are_the_rare_ones_then_the_rarest_until_deep_enough(held
         assert min(held[w] for w in left_out) > common_rows
         assert sum(held[w] for w in searched) >= depth
         assert min(held[w] for w in left_out) >= max(held[w] for w in searched)
+
+
+@pytest.mark.parametrize("rows, share, holders, common", [
+    (1_000, 0.05, 20_000, 50), (100_000, 0.05, 20_000, 5_000), (400_000, 0.05, 20_000, 20_000),
+    (1_000_000, 0.05, 20_000, 20_000), (10 ** 9, 0.05, 20_000, 20_000), (1_000_000, 0.01, 20_000, 10_000),
+    (0, 0.05, 20_000, 0)])
+def test_a_word_is_common_above_a_share_of_the_store_and_above_a_bound_whatever_its_size(rows, share, holders, common):
+    settings = replace(RankingSettings(), common_word_share=share, common_word_holders=holders)
+    assert rare_words.common_holders(rows, settings) == common
 
 
 @pytest.fixture(params=[False, True], ids=["one connection", "two connections"])
