@@ -332,6 +332,7 @@ class RecallRequest:
                 "qvec": self.qvec, "model": self.model,
                 "top": self.top, "low_id": -2 ** 63, "high_id": 2 ** 63 - 1,  # the split scan's halves
                 "pool_match": self.match,  # the rare words when they lead the search (memento/recall.py)
+                "vector_top": None,  # the vector side's candidates when found beside the keyword search
                 "query_names": self.query_names, "asks_when": int(self.asks_when),
                 "query_dates": self.query_dates, "date_search": int(self.date_search),
                 "w_speaker": settings.keyword_w_speaker if self.mode == "keyword" else settings.w_speaker,

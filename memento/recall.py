@@ -67,14 +67,29 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
             request = replace(request, query_dates=dates,
                               date_search=match_walk(conn, request.query) <= settings.date_search_holders)
         params = request.params(settings)
+        vector_side = None
+        if qvec is not None and vectors.nearest_statement is not None:
+            vector_side = split.beside(conn, lambda worker, asked=dict(params), qvec=qvec: nearest(
+                worker, vectors.nearest_statement, asked, qvec))
         led = rare_words.top(conn, params, request.query, settings, split)
         if led is not None:
             params.update(top=json.dumps(led.best), pool_match=led.searched)
         else:
             params["top"] = split.top(conn, params)
-        if qvec is not None:
+        if vector_side is not None:
+            params["qvec"], params["vector_top"] = vector_side()
+        elif qvec is not None:
             params["qvec"] = qvec()
         return conn.execute(statement, params).fetchall()
+
+
+def nearest(conn: apsw.Connection, statement: str, params: Dict[str, Any],
+            qvec: Callable[[], bytes]) -> Tuple[bytes, str]:
+    """(the query's vector, the vector side's candidates as :vector_top), found on `conn` (the split
+    scan's vector worker) while the recall's own connection searches the keyword side."""
+    vector = qvec()
+    found = conn.execute(sqlfiles.query(statement), {**params, "qvec": vector}).fetchall()
+    return vector, json.dumps([[id_, distance] for id_, distance in found])
 
 
 def query_vector(vectors, request: RecallRequest) -> Callable[[], bytes]:

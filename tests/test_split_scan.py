@@ -36,8 +36,8 @@ def _split(monkeypatch, on: bool) -> None:
     monkeypatch.setattr(split_scan, "SPLIT_FROM", 0 if on else 10 ** 12)
 
 
-def _split_threads() -> int:
-    return sum(t.name.startswith("memento-keyword-scan") for t in threading.enumerate())
+def _split_threads(name: str = "memento-keyword-scan") -> int:
+    return sum(t.name.startswith(name) for t in threading.enumerate())
 
 
 QUERIES = ["what does rosa drink in the morning?", "who borrowed the keys", "tea", "berlin lisbon moved",
@@ -70,7 +70,9 @@ def test_split_scan_ranks_exactly_like_one_search_in_hybrid(store_path, monkeypa
         one = _recall_all(mem, QUERIES, k=10) + _recall_all(mem, QUERIES, k=5, tags=["home"])
         _split(monkeypatch, True)
         split = _recall_all(mem, QUERIES, k=10) + _recall_all(mem, QUERIES, k=5, tags=["home"])
+        assert _split_threads("memento-vector-search") == 1  # the vector side ran beside the keyword side
     assert split == one and sum(map(len, one)) > len(QUERIES)
+    assert _split_threads("memento-vector-search") == 0  # close() stopped it
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -33,6 +33,7 @@ class PocketIndex:
     counts_hidden = False       # the statement needs only whether any memory is hidden, not how many
     reads_partitions = False    # no vector search: whether the store has centroids does not matter
     embeds_aside = False        # pure Python (holds the GIL) and ~0.1 ms: a thread would cost more
+    nearest_statement = None    # no vector search to run beside the keyword search
 
     def __init__(self, conn: apsw.Connection, path: Path, table: table_file.StaticTable):
         self._conn = conn

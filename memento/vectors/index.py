@@ -31,6 +31,8 @@ class VectorIndex:
     statement = "recall_hybrid"   # the recall statement of modes "hybrid" and "vector" (memento/recall.py)
     counts_hidden = True          # it sizes its KNN list by how many memories are hidden
     reads_partitions = True       # it searches one cell's list when the store has centroids (:partitioned)
+    nearest_statement = "nearest_vectors"  # its vector side alone, run beside the keyword search in
+                                  # a big store (memento/split_scan.py)
     embeds_aside = True           # the model releases the GIL: the question is embedded in a thread
                                   # while the keyword side searches (memento/recall.py)
 

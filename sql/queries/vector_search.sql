@@ -11,7 +11,7 @@
 -- doubled hybrid recall time. With nothing hidden the size is what it was before.
 filter_size AS MATERIALIZED (
   SELECT n, CASE
-      WHEN :w_vector <= 0 THEN 0
+      WHEN :w_vector <= 0 OR :vector_top IS NOT NULL THEN 0
       WHEN n IS NULL AND :hidden = 0 THEN :prefilter
       WHEN n <= :exact_limit THEN 0
       WHEN :hidden = 0 THEN min(4096, :prefilter * (SELECT count(*) FROM memories) / max(n, 1))
@@ -54,29 +54,35 @@ vector_prefilter AS MATERIALIZED (
 -- post-filtered would silently drop matches.
 vector_exact AS MATERIALIZED (
   SELECT id FROM filtered
-  WHERE :w_vector > 0 AND :filtering = 1  -- no filter: skipped at once
+  WHERE :w_vector > 0 AND :filtering = 1 AND :vector_top IS NULL  -- no filter: skipped at once
     AND (SELECT n FROM filter_size) <= :exact_limit
 ),
--- The best :candidates by exact cosine distance; a vector made before the text changed (or by
--- another model) is ignored: its memory's embedded_with no longer names :model. Float vectors
+-- The best :candidates by exact cosine distance, unless :vector_top holds them already (a JSON
+-- array of [id, distance]: in a big store memento/split_scan.py finds them on a connection of its
+-- own with nearest_vectors below, while the keyword side searches; the statement then scores every
+-- one in its own snapshot). A vector made before the text changed (or by another model) is ignored: its memory's embedded_with no longer names :model. Float vectors
 -- are read by rowid from memories_vec_auxiliary, the plain table where vec0 keeps its auxiliary
 -- column (~1 us a read; through vec0 itself a rowid read costs ~50 us, and even vec0's KNN
 -- handing them over costs ~4 us each). The layout is checked when the store is opened (vectors.py).
 vector AS MATERIALIZED (
-  SELECT c.id, vec_distance_cosine(a.value00, :qvec) AS distance
-  FROM (SELECT id FROM vector_prefilter UNION ALL SELECT id FROM vector_exact) AS c
-  CROSS JOIN memories_vec_auxiliary AS a ON a.rowid = c.id
-  JOIN memories AS m ON m.id = c.id AND m.embedded_with = +:model  -- '+': see recall_parts.sql
-  WHERE (:filtering = 0 OR c.id IN filtered)
-    AND (m.expires_at IS NULL OR m.expires_at > :now)
-    AND (:include_superseded OR m.superseded_by IS NULL)
-  ORDER BY distance, c.id DESC
-  LIMIT +:candidates
+  SELECT t.value ->> 0 AS id, t.value ->> 1 AS distance FROM json_each(:vector_top) AS t
+  UNION ALL
+  SELECT * FROM (
+    SELECT c.id, vec_distance_cosine(a.value00, :qvec) AS distance
+    FROM (SELECT id FROM vector_prefilter UNION ALL SELECT id FROM vector_exact) AS c
+    CROSS JOIN memories_vec_auxiliary AS a ON a.rowid = c.id
+    JOIN memories AS m ON m.id = c.id AND m.embedded_with = +:model  -- '+': see recall_parts.sql
+    WHERE (:filtering = 0 OR c.id IN filtered)
+      AND (m.expires_at IS NULL OR m.expires_at > :now)
+      AND (:include_superseded OR m.superseded_by IS NULL)
+    ORDER BY distance, c.id DESC
+    LIMIT +:candidates)
 ),
 
 -- name: nearest_vectors
 -- The vector side's candidates alone (:candidates of them, with their exact cosine distance), as
--- recall_hybrid.sql finds them: bench/scale.py compares them with an exact KNN.
+-- recall_hybrid.sql finds them (:vector_top NULL): memento/split_scan.py runs it beside the keyword
+-- search in a big store, bench/scale.py compares them with an exact KNN.
 WITH
 -- include: recall_filters
 -- include: vector_candidates
