@@ -67,8 +67,8 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
             request = replace(request, query_dates=dates,
                               date_search=match_walk(conn, request.query) <= settings.date_search_holders)
         params = request.params(settings)
-        vector_side = None
-        if qvec is not None and vectors.nearest_statement is not None:
+        vector_side = None  # mode "vector" has no keyword side to search meanwhile
+        if qvec is not None and request.mode == "hybrid" and vectors.nearest_statement is not None:
             vector_side = split.beside(conn, lambda worker, asked=dict(params), qvec=qvec: nearest(
                 worker, vectors.nearest_statement, asked, qvec))
         led = rare_words.top(conn, params, request.query, settings, split)
