@@ -124,7 +124,7 @@ class RankingSettings:
     # holding a rarer word of the query (memento/rare_words.py), as long as the searched words'
     # holders number at least rare_word_depth x overfetch. common_word_share 1.0: every word searched.
     # The share changes nothing up to 100k memories; the holders bound the search's work by the query
-    # in a bigger store (at 1M memories 20,000 is 2%: keyword p50 45 -> 31 ms wall).
+    # in a bigger store (at 1M memories 20,000 is 2%: keyword p50 42.6 -> 28.5-32.9 ms wall).
     # bench/scale_quality.py (the dev set among other conversations' turns) and bench/scale.py.
     common_word_share: float = 0.05
     common_word_holders: int = 20_000
