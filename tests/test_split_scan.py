@@ -238,3 +238,38 @@ with memento.open({str(store_path)!r}, tier="minimal") as mem:
     finally:
         churn.wait(timeout=60)
     assert short == []
+
+
+@pytest.mark.vector
+def test_a_vector_search_beside_that_cannot_open_its_connection_leaves_it_to_the_statement(tmp_path, monkeypatch):
+    require_tier("full")
+    folder = tmp_path / "store"
+    folder.mkdir()
+    with memento.open(folder / "memento.db", tier="full") as mem:
+        mem.remember_many(_turns(120), dedup=False)
+        _split(monkeypatch, False)
+        one = _recall_all(mem, QUERIES, mode="hybrid")
+        folder.rename(tmp_path / "moved")  # this connection keeps its open file; a new one finds nothing
+        _split(monkeypatch, True)
+        assert _recall_all(mem, QUERIES, mode="hybrid") == one
+        assert _split_threads("memento-vector-search") == 0
+
+
+@pytest.mark.vector
+def test_a_vector_search_beside_never_reads_a_store_renamed_into_its_place(tmp_path, monkeypatch):
+    # As the keyword worker: its connection is opened later, by path, and checks the file it finds.
+    require_tier("full")
+    _split(monkeypatch, True)
+    path, other = tmp_path / "memento.db", tmp_path / "other.db"
+    with memento.open(path, tier="full") as mem:
+        kept = mem.remember_many([f"kiwi orchard note {i}" for i in range(30)])
+        with memento.open(other, tier="full") as newer:
+            newer.remember_many([f"a zebra from the other store {i}" for i in range(30)])
+            newer._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()  # all in its main file, as restored
+        for companion in (f"{path}-wal", f"{path}-shm"):   # as `restore --force` clears the way
+            os.unlink(companion)
+        os.replace(other, path)
+        hits = mem.recall("zebra from the other store", k=10, mode="hybrid", min_score=0)
+        assert _split_threads("memento-vector-search") == 0  # the file it found is another: not opened
+        assert hits and {h.id for h in hits} <= {m.id for m in kept}
+        assert all(h.text.startswith("kiwi orchard") for h in hits)
