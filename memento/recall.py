@@ -46,7 +46,7 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
     """The recall statement's rows for the request (Hit.from_row's columns, then relevance's inputs:
     bench/locomo_relevance.py fits relevance on them). Counting hidden memories, the query's word
     weights, this connection's half of a split scan and the statement read one snapshot, so what
-    they see of the store agrees."""
+    they see of the store agrees (the split scan's other searches read their own: split_scan.py)."""
     qvec = None
     if request.mode != "keyword":
         request = replace(request, model=vectors.model_id)

@@ -38,7 +38,8 @@ SPLIT_FROM = 30_000  # memories (by largest id); at 10k one search is ~0.5 ms an
 
 
 class SplitScan:
-    """Finds the best keyword matches (the `top` list of recall_parts.sql) with two connections."""
+    """Finds the best keyword matches (the `top` list of recall_parts.sql) with two connections, and
+    runs the vector side's search beside them on a third (beside)."""
 
     def __init__(self, connect: Callable[[], apsw.Connection]):
         self._keyword = _Worker(connect, "memento-keyword-scan")
