@@ -9,9 +9,10 @@ a store per conversation, one memory per turn, k = 10): R@10 per category for
     which `memento optimize` partitions a store, so the cells are made on purpose here (~2 x sqrt(N) = 48 cells
     of ~12 vectors: reading 16 of them reads a third of the store, 4 a twelfth).
 
---distractors N asks the same of big stores (minimal tier, keyword): each conversation's turns once,
-in their threads, among the other conversations' turns copied into new threads up to N memories,
-and only the conversation's own turns count as found. The copies hold other people and other
+--distractors N asks the same of big stores (minimal tier: keyword; --tier full: hybrid, every text
+embedded once and written with its vector): each conversation's turns once, in their threads, among
+the other conversations' turns copied into new threads up to N memories, and only the
+conversation's own turns count as found. The copies hold other people and other
 topics, so a common word's share of the store is what it would be in a big store of many
 conversations, not in one conversation's ~600 turns (where a word of one topic is "common").
 
@@ -22,6 +23,7 @@ one (no word left out, one cell), the one to compare with (within 0.005 per cate
     python bench/scale_quality.py --data locomo-dev.json --tier minimal
     python bench/scale_quality.py --data locomo-dev.json --tier full
     python bench/scale_quality.py --data locomo-dev.json --distractors 100000
+    python bench/scale_quality.py --data locomo-dev.json --tier full --distractors 10000 --shares 1.0,0.05
 """
 from __future__ import annotations
 
@@ -101,31 +103,43 @@ def distractor_items(convs: Sequence[locomo.Conversation], own: locomo.Conversat
     return out
 
 
+def with_vectors(items: List[dict], vecs: Dict[str, bytes]) -> List[dict]:
+    """Each item with its text's vector, written through the caller-vector path (no vecs: as they are)."""
+    return [{**item, "vector": vecs[item["text"]]} for item in items] if vecs else items
+
+
 def run_distractors(convs: Sequence[locomo.Conversation], n: int, shares: Sequence[float] = SHARES,
-                    depth: Optional[int] = None) -> List[dict]:
+                    depth: Optional[int] = None, tier: str = "minimal") -> List[dict]:
     deeper = {} if depth is None else {"rare_word_depth": depth}
-    todo = [(f"keyword common_word_share={s}" + (f", rare_word_depth={depth}" if depth and s < 1 else "")
+    mode = "keyword" if tier == "minimal" else "hybrid"
+    todo = [(f"{mode} common_word_share={s}" + (f", rare_word_depth={depth}" if depth and s < 1 else "")
              + f", {n:,} memories", {"common_word_share": s, **deeper}) for s in shares]
     runs = {label: locomo.Run(label) for label, _ in todo}
+    vecs: Dict[str, bytes] = {}  # vector tiers: each unique text (turns, questions) embedded once
     for conv in convs:
         with tempfile.TemporaryDirectory(prefix="scale-quality-") as tmp, \
-                memento.open(Path(tmp) / "m.db", tier="minimal") as mem:
-            mem.remember_stream(iter(distractor_items(convs, conv, n)), dedup=False)
-            made = mem.remember_many(locomo.memento_items(conv), dedup=False)
+                memento.open(Path(tmp) / "m.db", tier=tier) as mem:
+            if mode == "hybrid" and not vecs:
+                texts = list(dict.fromkeys([t.text for c in convs for t in c.turns]
+                                           + [q.text for c in convs for q in c.questions]))
+                vecs = dict(zip(texts, mem._vectors.embed(texts)))
+            mem.remember_stream(iter(with_vectors(distractor_items(convs, conv, n), vecs)), dedup=False)
+            made = mem.remember_many(with_vectors(locomo.memento_items(conv), vecs), dedup=False)
             dia = {m.id: t.dia_id for m, t in zip(made, conv.turns)}
             base = mem.ranking
             for label, setting in todo:
                 mem.ranking = replace(base, **setting)
-                locomo.ask_all(runs[label], conv, lambda q, dia=dia: [  # D0: no session, never gold
-                    dia.get(h.id, f"D0:{h.id}") for h in mem.recall(q, k=10, mode="keyword", min_score=0)])
+                locomo.ask_all(runs[label], conv, lambda q, dia=dia, vecs=vecs: [  # D0: no session, never gold
+                    dia.get(h.id, f"D0:{h.id}")
+                    for h in mem.recall(q, k=10, mode=mode, vector=vecs.get(q), min_score=0)])
             print(f"  {conv.conv_id}: {mem.count():,} memories", file=sys.stderr)
     rows = []
     for label, run_ in runs.items():
         lines = locomo.aggregate(run_)
-        rows.append({"tier": "minimal", "config": label,
+        rows.append({"tier": tier, "config": label,
                      "R@10": {c: round(line["R@10"], 4) for c, line in lines.items()},
                      "query_ms_p50": locomo.speed(run_)["query_ms_p50"]})
-        print(f"minimal {label:<52} " + "  ".join(f"{c}:{line['R@10']:.4f}" for c, line in lines.items())
+        print(f"{tier} {label:<52} " + "  ".join(f"{c}:{line['R@10']:.4f}" for c, line in lines.items())
               + f"  p50 {rows[-1]['query_ms_p50']} ms")
     return rows
 
@@ -134,15 +148,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--tier", default="minimal", choices=("minimal", "full", "light", "tiny"))
-    ap.add_argument("--distractors", type=int, metavar="N", help="minimal keyword in stores of N memories "
-                    "(each conversation among the others' turns copied)")
+    ap.add_argument("--distractors", type=int, metavar="N", help="keyword (minimal) or hybrid (full) in stores "
+                    "of N memories (each conversation among the others' turns copied)")
     ap.add_argument("--shares", default=",".join(map(str, SHARES)),
                     help="the common_word_share values to compare (1.0 = every word searched, first)")
     ap.add_argument("--depth", type=int, help="with --distractors: RankingSettings.rare_word_depth")
     args = ap.parse_args(argv)
     convs, sha = locomo.load(args.data)
     shares = [float(s) for s in args.shares.split(",")]
-    rows = run_distractors(convs, args.distractors, shares, args.depth) if args.distractors else run(convs, args.tier, shares)
+    rows = (run_distractors(convs, args.distractors, shares, args.depth, args.tier) if args.distractors
+            else run(convs, args.tier, shares))
     write_result("scale_quality", {"data": args.data.name, "sha256": sha, "k": 10,
                                    "rows": merge_rows("scale_quality", rows, ("tier", "config"))})
     return 0
