@@ -128,6 +128,14 @@ class RankingSettings:
     # bench/scale_quality.py (the dev set among other conversations' turns) and bench/scale.py.
     common_word_share: float = 0.05
     common_word_holders: int = 20_000
+    # The hybrid statement scores its pool's other members (vector candidates, neighbours) on the
+    # keyword side with a walk of every match of the question (recall_hybrid.sql, pool_bm25), exact,
+    # while the question's words are held by at most pool_walk_holders memories (a walk of ~80 ns a
+    # holder: ~8 ms); beyond that, when the rare words led the search, by those words alone (at 1M
+    # memories the walk took 33 ms, the rare words' 3.4 ms). Scoring by the rare words alone at every
+    # size changed R@10 among other conversations' turns by +0.003 (10k) and -0.003 (100k), one
+    # category by -0.010 and -0.023 (bench/scale_quality.py --tier full --distractors N).
+    pool_walk_holders: int = 100_000
     rare_word_depth: int = 5
     # Keyword search reads overfetch_factor x candidates matches, then drops expired and superseded
     # ones; only when fewer than `candidates` are left (over half of the best matches hidden) does
@@ -204,8 +212,9 @@ class RankingSettings:
         # means, e.g. bury the memories a question names); the list sizes need at least one, and
         # common_word_share is a share of the store.
         _check_fields(self, dict.fromkeys((f.name for f in fields(self)), 0.0), {"common_word_share": 1.0},
-                      positive=("candidates", "rare_word_depth", "common_word_holders", "overfetch_factor",
-                                "prefilter_factor", "probe_cells", "cell_prefilter_factor", "common_word_share"))
+                      positive=("candidates", "rare_word_depth", "common_word_holders", "pool_walk_holders",
+                                "overfetch_factor", "prefilter_factor", "probe_cells", "cell_prefilter_factor",
+                                "common_word_share"))
 
     def params(self) -> Dict[str, Any]:
         return self._params

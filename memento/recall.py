@@ -73,7 +73,9 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
                 worker, vectors.nearest_statement, asked, qvec))
         led = rare_words.top(conn, params, request.query, settings, split)
         if led is not None:
-            params.update(top=json.dumps(led.best), pool_match=led.searched)
+            params["top"] = json.dumps(led.best)
+            if not keyword and match_walk(conn, request.query) > settings.pool_walk_holders:
+                params["pool_match"] = led.searched  # the hybrid statement's pool_bm25: rare words only
         else:
             params["top"] = split.top(conn, params)
         if vector_side is not None:

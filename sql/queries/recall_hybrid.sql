@@ -5,7 +5,7 @@
 -- Parameters
 --   :match        safe FTS5 expression from memento/fts_query.py (or NULL: no searchable word)
 --   :pool_match   the words the pool's other members are scored by (pool_bm25 below): :match, or
---                 the question's rare words when they led the keyword search (memento/recall.py)
+--                 the question's rare words in a big store when they led the keyword search (memento/recall.py)
 --   :qvec         the query's float32 vector (L2-normalized, as stored)
 --   :model        the store's model id: only vectors made by it are trusted
 --   :k            results wanted;  :candidates  how many each side contributes
@@ -52,9 +52,11 @@ candidate_links AS MATERIALIZED (
 -- The bm25 of every pool member that matches. Known already, exactly, for the best matches a
 -- split or rare-word search found (:top); the other members (vector candidates, neighbours, dated
 -- matches) are scored by a walk of :pool_match's matches that scores only them. :pool_match is
--- :match, unless the keyword search was led by the question's rare words (memento/rare_words.py):
--- then it is those words alone, so a member outside :top is scored by them only. Walking the common words too would cost what the store's size costs (FTS5
--- counts a word's holders for its idf): at 1M memories 33 ms, against 3.4 ms for the rare words.
+-- :match, unless the keyword search was led by the question's rare words (memento/rare_words.py)
+-- and the question's words are held by more than RankingSettings.pool_walk_holders memories: then
+-- it is those rare words alone, so a member outside :top is scored by them only. Walking the common
+-- words too costs what the store's size costs (FTS5 counts a word's holders for its idf): at 1M
+-- memories 33 ms, against 3.4 ms for the rare words.
 -- "+rowid": FTS5 walks the matches once and scores only pool members; a plain "rowid IN" would run
 -- one FTS5 query per member (measured at 10k memories: 6.3 ms vs 0.26 ms).
 pool_bm25 AS MATERIALIZED (
