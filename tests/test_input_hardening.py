@@ -235,7 +235,8 @@ def test_counts_beyond_sqlite_integers_are_clear_errors(mem):
     ("gamma", float("nan")), ("w_vector", float("inf")), ("w_speaker", -0.5), ("pin_boost", "1"),
     ("candidates", 0), ("candidates", 2.5), ("candidates", True), ("probe_cells", -1),
     ("exact_limit", 2**63), ("common_word_share", 0.0), ("common_word_share", 1.5),
-    ("cell_prefilter_factor", 0.0), ("relevance", None)])
+    ("cell_prefilter_factor", 0.0), ("relevance", None), ("common_word_holders", 0),
+    ("common_word_holders", 2**63), ("pool_walk_holders", -1), ("pool_walk_holders", float("nan"))])
 def test_a_ranking_setting_out_of_range_is_refused_when_made_and_recall_is_unchanged(mem, field, value):
     """Each RankingSettings field reaches SQL as a named parameter: a NaN, a negative weight or a
     count of 0 is refused by name when the value is made (dataclasses.replace), and the store's
