@@ -9,9 +9,10 @@ the formula lives:
     smoothed      = fused + gamma * max(0, fused of the previous memory, fused of the next memory)
                     (previous/next in the memory's thread; ranked over the candidates of both
                     sides plus their thread neighbours, each scored on BOTH sides in the
-                    hybrid statement (by the rare words alone when they led the search:
-                    recall_hybrid.sql); in the keyword statement a neighbour outside the keyword
-                    candidates counts its own keyword part as 0, see recall_keyword.sql)
+                    hybrid statement (past pool_walk_holders, by the rare words alone when they
+                    led the search: recall_hybrid.sql); in the keyword statement a neighbour
+                    outside the keyword candidates counts its own keyword part as 0, see
+                    recall_keyword.sql)
                     + w_thread * max(0, best fused of a ranked memory of its thread)   (hybrid)
     factor        = 1 + pin_boost                               for a pinned memory (never decays)
                     0.5 ** (max(0, age in days) / half_life)    otherwise, when a half-life is set
@@ -340,7 +341,7 @@ class RecallRequest:
                 "w_keyword": 0.0 if self.mode == "vector" else settings.w_keyword,
                 "qvec": self.qvec, "model": self.model,
                 "top": self.top, "low_id": -2 ** 63, "high_id": 2 ** 63 - 1,  # the split scan's halves
-                "pool_match": self.match,  # the rare words when they lead the search (memento/recall.py)
+                "pool_match": self.match,  # or the rare words past pool_walk_holders (memento/recall.py)
                 "vector_top": None,  # the vector side's candidates when found beside the keyword search
                 "query_names": self.query_names, "asks_when": int(self.asks_when),
                 "query_dates": self.query_dates, "date_search": int(self.date_search),

@@ -5,7 +5,8 @@
 -- Parameters
 --   :match        safe FTS5 expression from memento/fts_query.py (or NULL: no searchable word)
 --   :pool_match   the words the pool's other members are scored by (pool_bm25 below): :match, or
---                 the question's rare words in a big store when they led the keyword search (memento/recall.py)
+--                 the question's rare words in a big store when they led the keyword search
+--                 (memento/recall.py)
 --   :qvec         the query's float32 vector (L2-normalized, as stored)
 --   :model        the store's model id: only vectors made by it are trusted
 --   :k            results wanted;  :candidates  how many each side contributes

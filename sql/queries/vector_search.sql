@@ -60,10 +60,11 @@ vector_exact AS MATERIALIZED (
 -- The best :candidates by exact cosine distance, unless :vector_top holds them already (a JSON
 -- array of [id, distance]: in a big store memento/split_scan.py finds them on a connection of its
 -- own with nearest_vectors below, while the keyword side searches; the statement then scores every
--- one in its own snapshot). A vector made before the text changed (or by another model) is ignored: its memory's embedded_with no longer names :model. Float vectors
--- are read by rowid from memories_vec_auxiliary, the plain table where vec0 keeps its auxiliary
--- column (~1 us a read; through vec0 itself a rowid read costs ~50 us, and even vec0's KNN
--- handing them over costs ~4 us each). The layout is checked when the store is opened (vectors.py).
+-- one in its own snapshot). A vector made before the text changed (or by another model) is
+-- ignored: its memory's embedded_with no longer names :model. Float vectors are read by rowid from
+-- memories_vec_auxiliary, the plain table where vec0 keeps its auxiliary column (~1 us a read;
+-- through vec0 itself a rowid read costs ~50 us, and even vec0's KNN handing them over costs ~4 us
+-- each). The layout is checked when the store is opened (vectors.py).
 vector AS MATERIALIZED (
   SELECT t.value ->> 0 AS id, t.value ->> 1 AS distance FROM json_each(:vector_top) AS t
   UNION ALL
