@@ -20,14 +20,16 @@ import apsw
 
 from . import sqlfiles, validate
 from .errors import InvalidInputError
+from .strict_json import text_of
 
 REKEY_BATCH = 1_000
 
 
 def normalise(text: str) -> str:
     """What makes two texts the same memory: Unicode NFC, whitespace runs as one space, no
-    leading/trailing whitespace. Case and punctuation still count ("Tea" is not "tea")."""
-    return " ".join(unicodedata.normalize("NFC", text).split())
+    leading/trailing whitespace. Case and punctuation still count ("Tea" is not "tea"). A stored
+    text is read as text whatever the row holds (text_of: a BLOB typed in the sqlite3 shell)."""
+    return " ".join(unicodedata.normalize("NFC", text_of(text)).split())
 
 
 def text_key(text: str, normalised: Optional[str] = None) -> int:

@@ -55,6 +55,16 @@ def test_the_library_reads_a_blob_as_text_and_an_infinite_number_as_infinity(odd
         assert [m.id for m in mem.iter()] == [1, 2]
 
 
+def test_remembering_after_a_blob_text_keys_it_as_text(odd_store):
+    # The shell's edit cleared memory 1's duplicate key; the next remember keys it again and must
+    # read the BLOB as the text it shows (it raised TypeError, and every later remember with it).
+    with memento.open(odd_store, tier="minimal") as mem:
+        added = mem.remember("a new kiwi memory")
+        again = mem.remember("a blob kiwi note \u00e9")  # the BLOB's text: a duplicate of memory 1
+        assert again.id == 1 and added.id == 3
+        assert {h.id for h in mem.recall("kiwi")} == {1, 2, 3}
+
+
 def test_export_is_strict_json_and_imports_back_exactly(odd_store, tmp_path, capsys):
     assert main(["export", "--db", str(odd_store), "--tier", "minimal"]) == 0
     lines = capsys.readouterr().out.splitlines()
