@@ -9,8 +9,8 @@ the formula lives:
     smoothed      = fused + gamma * max(0, fused of the previous memory, fused of the next memory)
                     (previous/next in the memory's thread; ranked over the candidates of both
                     sides plus their thread neighbours, each scored on BOTH sides in the
-                    hybrid statement (past pool_walk_holders, by the rare words alone when they
-                    led the search: recall_hybrid.sql); in the keyword statement a neighbour
+                    hybrid statement (exactly: recall_hybrid.sql, memento/bm25.py); in the
+                    keyword statement a neighbour
                     outside the keyword candidates counts its own keyword part as 0, see
                     recall_keyword.sql)
                     + w_thread * max(0, best fused of a ranked memory of its thread)   (hybrid)
@@ -130,13 +130,11 @@ class RankingSettings:
     common_word_share: float = 0.05
     common_word_holders: int = 20_000
     # The hybrid statement scores its pool's other members (vector candidates, neighbours) on the
-    # keyword side with a walk of every match of the question (recall_hybrid.sql, pool_bm25), exact,
-    # while the question's words are held by at most pool_walk_holders memories (a walk of ~80 ns a
-    # holder: ~8 ms); beyond that, when the rare words led the search, by those words alone (at 1M
-    # memories the walk took 33 ms, the rare words' 3.4 ms). Scoring by the rare words alone at every
-    # size changed R@10 among other conversations' turns by +0.003 (10k) and -0.003 (100k), one
-    # category by -0.010 and -0.023 (bench/scale_quality.py --tier full --distractors N).
-    pool_walk_holders: int = 100_000
+    # keyword side exactly, by a walk of every match of the question (recall_hybrid.sql, pool_bm25)
+    # while the question's words are held by at most pool_walk_holders memories, else by
+    # memento_bm25 from each member's own columns (memento/bm25.py: the same scores, ~15 us a member
+    # at any size; the walk costs ~80 ns a holder, 5-8 ms at 100k memories). A speed choice only.
+    pool_walk_holders: int = 10_000
     rare_word_depth: int = 5
     # Keyword search reads overfetch_factor x candidates matches, then drops expired and superseded
     # ones; only when fewer than `candidates` are left (over half of the best matches hidden) does
@@ -341,7 +339,7 @@ class RecallRequest:
                 "w_keyword": 0.0 if self.mode == "vector" else settings.w_keyword,
                 "qvec": self.qvec, "model": self.model,
                 "top": self.top, "low_id": -2 ** 63, "high_id": 2 ** 63 - 1,  # the split scan's halves
-                "pool_match": self.match,  # or the rare words past pool_walk_holders (memento/recall.py)
+                "pool_terms": None,  # past pool_walk_holders, memento_bm25's question (memento/recall.py)
                 "vector_top": None,  # the vector side's candidates when found beside the keyword search
                 "query_names": self.query_names, "asks_when": int(self.asks_when),
                 "query_dates": self.query_dates, "date_search": int(self.date_search),

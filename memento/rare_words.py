@@ -30,27 +30,21 @@ memory holding a rare word (~0.5 us each: at most common_word_holders a word).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import apsw
 
 from . import fts_query, word_counts
 from .ranking import RankingSettings
-from .split_scan import SplitScan
-
-
-class Led(NamedTuple):
-    """A keyword search led by the question's rare words."""
-    best: List[list]   # the best matches of the whole search among their holders ([id, bm25], best first)
-    searched: str      # the FTS5 expression of the words searched (the rare ones)
+from .split_scan import Shared, SplitScan
 
 
 def top(conn: apsw.Connection, params: Dict[str, Any], query: str, settings: RankingSettings,
-        split: SplitScan) -> Optional[Led]:
-    """The best params["overfetch"] keyword matches found through the question's rare words, for
-    the recall statement's :top, and those words (:pool_match of the hybrid statement); None when
-    no word of the question is left out (or the rule is off: common_word_share >= 1), and the
-    statement searches as before."""
+        split: SplitScan, shared: Optional[Shared] = None) -> Optional[List[list]]:
+    """The best params["overfetch"] keyword matches ([id, bm25], best first) found through the
+    question's rare words, for the recall statement's :top; None when no word of the question is
+    left out (or the rule is off: common_word_share >= 1), and the statement searches as before.
+    shared: the hybrid recall's offer of the vector worker's help (split_scan.Shared)."""
     if settings.common_word_share >= 1.0 or params["match"] is None or params["w_keyword"] <= 0:
         return None
     words = fts_query.keywords(query)
@@ -65,11 +59,11 @@ def top(conn: apsw.Connection, params: Dict[str, Any], query: str, settings: Ran
     both = f"({alone}) AND ({fts_query.expression(left_out)})"
     best: Dict[int, float] = {}
     searches = ({**params, "match": alone, "top": None}, {**params, "match": both, "top": None})
-    for found in split.best_of_two(conn, *searches):
+    for found in split.best_of_two(conn, *searches, shared):
         for id_, bm25 in found:
             best[id_] = min(bm25, best.get(id_, bm25))  # bm25 is negative: lower is better
     ranked = sorted(best.items(), key=lambda row: (row[1], -row[0]))[:params["overfetch"]]
-    return Led([[id_, bm25] for id_, bm25 in ranked], alone)
+    return [[id_, bm25] for id_, bm25 in ranked]
 
 
 def common_holders(rows: int, settings: RankingSettings) -> int:

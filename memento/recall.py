@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import apsw
 
-from . import connection, fts_query, rare_words, relevance, sqlfiles, time_cues, word_counts
+from . import bm25, connection, fts_query, rare_words, relevance, split_scan, sqlfiles, time_cues, word_counts
 from .ranking import RankingSettings, RecallRequest
 from .split_scan import SplitScan
 from .strict_json import text_of
@@ -67,17 +67,17 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
             request = replace(request, query_dates=dates,
                               date_search=match_walk(conn, request.query) <= settings.date_search_holders)
         params = request.params(settings)
-        vector_side = None  # mode "vector" has no keyword side to search meanwhile
+        vector_side = shared = None  # mode "vector" has no keyword side to search meanwhile
         if qvec is not None and request.mode == "hybrid" and vectors.nearest_statement is not None:
+            shared = split_scan.Shared()  # the vector worker then helps with the keyword searches
             vector_side = split.beside(conn, lambda worker, asked=dict(params), qvec=qvec: nearest(
-                worker, vectors.nearest_statement, asked, qvec))
-        led = rare_words.top(conn, params, request.query, settings, split)
-        if led is not None:
-            params["top"] = json.dumps(led.best)
-            if not keyword and match_walk(conn, request.query) > settings.pool_walk_holders:
-                params["pool_match"] = led.searched  # the hybrid statement's pool_bm25: rare words only
-        else:
-            params["top"] = split.top(conn, params)
+                worker, vectors.nearest_statement, asked, qvec), shared)
+            shared = shared if vector_side is not None else None
+        best = rare_words.top(conn, params, request.query, settings, split, shared)
+        params["top"] = json.dumps(best) if best is not None else split.top(conn, params, shared)
+        if (not keyword and params["match"] is not None
+                and match_walk(conn, request.query) > settings.pool_walk_holders):
+            params["pool_terms"] = bm25.query_terms(conn, request.query)  # pool_bm25 without a walk
         if vector_side is not None:
             params["qvec"], params["vector_top"] = vector_side()
         elif qvec is not None:

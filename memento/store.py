@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optio
 import apsw
 
 from . import (
+    bm25,
     connection,
     duplicates,
     files,
@@ -140,6 +141,7 @@ class Memento:
         # The keyword index's vocabulary view now, not at the first recall: creating a temp table
         # expires every statement compiled before it.
         word_counts.prepare(conn)
+        bm25.register(conn)  # after prepare: it takes the index's tokenizer that prepare made
 
     @property
     def ranking(self) -> RankingSettings:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from typing import Dict, FrozenSet, Optional, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import apsw
 
@@ -82,16 +82,16 @@ class _Tokens:
     _by_connection: "weakref.WeakKeyDictionary[apsw.Connection, _Tokens]" = weakref.WeakKeyDictionary()
 
     def __init__(self, conn: apsw.Connection):
-        self._tokenize = None
+        self.tokenize = None
         self._snapshot: Optional[tuple] = None
         self._counts: Dict[str, int] = {}
         names = _tokenizer_names(conn.execute(sqlfiles.query("fts_tokenizer")).get or "")
         if names and hasattr(conn, "fts5_tokenizer"):
             try:
-                self._tokenize = conn.fts5_tokenizer(names[0], names[1:])
+                self.tokenize = conn.fts5_tokenizer(names[0], names[1:])
                 conn.execute(sqlfiles.query("vocabulary_create"))
             except apsw.Error:
-                self._tokenize = None  # counted through MATCH instead
+                self.tokenize = None  # counted through MATCH instead
 
     @classmethod
     def of(cls, conn: apsw.Connection) -> "_Tokens":
@@ -114,14 +114,14 @@ class _Tokens:
         """The temp vocabulary table again if it is gone: changing temp_store (connection.temp_on_disk,
         around a migration, repair or partitioning) deletes a connection's temp tables. A no-op
         statement while it exists."""
-        if self._tokenize is not None:
+        if self.tokenize is not None:
             conn.execute(sqlfiles.query("vocabulary_create"))
 
     def token(self, word: str) -> Optional[str]:
         """The one token FTS5 makes of `word` for a query, or None (no tokenizer, or not one token)."""
-        if self._tokenize is None:
+        if self.tokenize is None:
             return None
-        made = self._tokenize(word.encode("utf-8"), apsw.FTS5_TOKENIZE_QUERY, None, include_offsets=False)
+        made = self.tokenize(word.encode("utf-8"), apsw.FTS5_TOKENIZE_QUERY, None, include_offsets=False)
         return made[0][0] if len(made) == 1 and len(made[0]) == 1 else None
 
 
@@ -134,18 +134,37 @@ def _tokenizer_names(create_sql: str) -> list:
 
 def row_count(conn: apsw.Connection) -> int:
     """bm25's N: the first varint of FTS5's averages record, 0 for an index never written."""
+    return index_totals(conn)[0]
+
+
+def index_totals(conn: apsw.Connection) -> Tuple[int, int]:
+    """(rows, tokens): bm25's N and the tokens of every row in all columns, as FTS5's averages record
+    holds them (a varint of rows, then one of tokens per column); (0, 0) for an index never written."""
     block = conn.execute(sqlfiles.query("fts_indexed_rows")).get
-    return _varint(block) if block else 0
+    values = _varints(block) if block else []
+    return (values[0], sum(values[1:])) if values else (0, 0)
 
 
-def _varint(data: bytes) -> int:
-    """SQLite's varint (FTS5 writes its averages record with it): 7 bits a byte, high bit = more,
+def tokenizer(conn: apsw.Connection) -> Optional[Callable[..., list]]:
+    """The keyword index's own tokenizer (apsw's fts5_tokenizer with the index's arguments), or None
+    where apsw cannot give it."""
+    return _Tokens.of(conn).tokenize
+
+
+def _varints(data: bytes) -> List[int]:
+    """SQLite's varints (FTS5 writes its averages record with them): 7 bits a byte, high bit = more,
     the ninth byte whole."""
-    value = 0
-    for i, byte in enumerate(data[:9]):
-        if i == 8:
-            return (value << 8) | byte
-        value = (value << 7) | (byte & 0x7F)
-        if byte < 0x80:
-            return value
-    return value
+    values: List[int] = []
+    at = 0
+    while at < len(data):
+        value = 0
+        for i, byte in enumerate(data[at:at + 9]):
+            if i == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if byte < 0x80:
+                break
+        at += i + 1
+        values.append(value)
+    return values

@@ -257,7 +257,7 @@ def test_varint_decodes_what_sqlite_encodes(n):
     else:
         head, last = n >> 8, n & 0xFF
         data = bytes([((head >> (7 * (7 - i))) & 0x7F) | 0x80 for i in range(8)] + [last])
-    assert word_counts._varint(data + b"\x05\x07") == n
+    assert word_counts._varints(data + b"\x05\x07") == [n, 5, 7]  # the values that follow it too
 
 
 # -- doors -------------------------------------------------------------------------------------------

@@ -273,3 +273,67 @@ def test_a_vector_search_beside_never_reads_a_store_renamed_into_its_place(tmp_p
         assert _split_threads("memento-vector-search") == 0  # the file it found is another: not opened
         assert hits and {h.id for h in hits} <= {m.id for m in kept}
         assert all(h.text.startswith("kiwi orchard") for h in hits)
+
+
+def _shared_searches(mem, queries):
+    from memento import fts_query
+    from memento.ranking import RankingSettings, RecallRequest
+    return [(RecallRequest(query=q, match=fts_query.build(q), k=5, mode="keyword").params(RankingSettings()),
+             -2 ** 63, 2 ** 63 - 1) for q in queries]
+
+
+def _helped(monkeypatch, conn, helper_conn, searches):
+    """split_scan.Shared().run(searches) on `conn` in this thread while a second thread helps on
+    helper_conn once this one is inside its first search (so the helper takes the second):
+    (results, who ran what)."""
+    shared = split_scan.Shared()
+    ran, inside, taken = [], threading.Event(), threading.Event()
+    search = split_scan._search
+
+    def recorded(conn, params, low, high):
+        mine = threading.current_thread() is threading.main_thread()
+        ran.append(("recall" if mine else "helper", params["match"]))
+        if mine and not inside.is_set():
+            inside.set()
+            assert taken.wait(10)   # the helper has taken the other search
+        else:
+            taken.set()
+        return search(conn, params, low, high)
+    monkeypatch.setattr(split_scan, "_search", recorded)
+    helper = threading.Thread(target=lambda: (inside.wait(10), shared.help(helper_conn)))
+    helper.start()
+    try:
+        return shared.run(conn, searches), ran
+    finally:
+        helper.join(10)
+
+
+def test_shared_keyword_searches_run_once_each_on_the_thread_that_took_them(store_path, monkeypatch):
+    # A hybrid recall's keyword searches are shared by the recall's thread and the vector worker
+    # (split_scan.Shared): each runs once, on the connection of the thread that took it, and the
+    # results come back in the order asked, as one thread would find them.
+    with memento.open(store_path, tier="minimal") as mem:
+        mem.remember_many(_turns(300), dedup=False)
+        searches = _shared_searches(mem, ["rosa tea morning", "keys borrowed lent"])
+        alone = [split_scan._search(mem._conn, *s) for s in searches]
+        helper_conn = split_scan.reader(store_path, memento.opening.connect)()
+        try:
+            found, ran = _helped(monkeypatch, mem._conn, helper_conn, searches)
+        finally:
+            helper_conn.close()
+    assert found == alone and all(alone)
+    assert sorted(ran) == [("helper", searches[1][0]["match"]), ("recall", searches[0][0]["match"])]
+
+
+def test_a_search_the_helper_took_raises_its_error_in_the_recalls_thread(store_path, monkeypatch):
+    import apsw
+    with memento.open(store_path, tier="minimal") as mem:
+        mem.remember_many(_turns(50), dedup=False)
+        good, bad = _shared_searches(mem, ["rosa tea", "keys"])
+        bad = ({**bad[0], "match": '"unterminated'}, bad[1], bad[2])  # an FTS5 syntax error
+        helper_conn = split_scan.reader(store_path, memento.opening.connect)()
+        try:
+            with pytest.raises(apsw.SQLError):
+                _helped(monkeypatch, mem._conn, helper_conn, [good, bad])
+        finally:
+            helper_conn.close()

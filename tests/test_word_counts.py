@@ -69,7 +69,7 @@ def test_stemmed_words_share_their_count(mem):
 def test_without_the_tokenizer_counts_come_from_match_up_to_the_cap(mem, monkeypatch):
     """An apsw without fts5_tokenizer: each word's MATCH rows are counted, stopping at the cap."""
     mem.remember_many(["Caroline runs daily", "she was running", "Carolines run"], dedup=False)
-    monkeypatch.setattr(word_counts._Tokens.of(mem._conn), "_tokenize", None)
+    monkeypatch.setattr(word_counts._Tokens.of(mem._conn), "tokenize", None)
     assert counts(mem, ["run", "caroline", "absent"])[0] == {"run": 3, "caroline": 2, "absent": 0}
     assert counts(mem, ["run", "caroline"], cap=2)[0] == {"run": 2, "caroline": 2}
 

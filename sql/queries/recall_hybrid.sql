@@ -1,12 +1,11 @@
 -- Hybrid recall: keyword (FTS5 bm25) and vector (cosine) candidates, each scored on BOTH sides
--- (pool_bm25 below says how exactly), fused, then smoothed over thread neighbours, in one statement.
+-- (pool_bm25 below), fused, then smoothed over thread neighbours, in one statement.
 -- Used by vector tiers for mode="hybrid" and mode="vector" (:w_keyword = 0).
 --
 -- Parameters
 --   :match        safe FTS5 expression from memento/fts_query.py (or NULL: no searchable word)
---   :pool_match   the words the pool's other members are scored by (pool_bm25 below): :match, or
---                 the question's rare words in a big store when they led the keyword search
---                 (memento/recall.py)
+--   :pool_terms   NULL, or in a big store what memento_bm25 needs to score the pool's other members
+--                 (pool_bm25 below; memento/bm25.py)
 --   :qvec         the query's float32 vector (L2-normalized, as stored)
 --   :model        the store's model id: only vectors made by it are trusted
 --   :k            results wanted;  :candidates  how many each side contributes
@@ -50,54 +49,61 @@ candidate_links AS MATERIALIZED (
 ),
 -- include: pool_ids
 -- include: speaker_gate
--- The bm25 of every pool member that matches. Known already, exactly, for the best matches a
--- split or rare-word search found (:top); the other members (vector candidates, neighbours, dated
--- matches) are scored by a walk of :pool_match's matches that scores only them. :pool_match is
--- :match, unless the keyword search was led by the question's rare words (memento/rare_words.py)
--- and the question's words are held by more than RankingSettings.pool_walk_holders memories: then
--- it is those rare words alone, so a member outside :top is scored by them only. Walking the common
--- words too costs what the store's size costs (FTS5 counts a word's holders for its idf): at 1M
--- memories 33 ms, against 3.4 ms for the rare words.
--- "+rowid": FTS5 walks the matches once and scores only pool members; a plain "rowid IN" would run
--- one FTS5 query per member (measured at 10k memories: 6.3 ms vs 0.26 ms).
+-- The keyword side's bm25 of every pool member, exactly as the whole keyword search scores it (NULL:
+-- it holds none of the words). Known already for the best matches a split or rare-word search found
+-- (:top). The other members (vector candidates, neighbours, dated matches), in a small store: a walk
+-- of the question's matches that scores only them, here ("+rowid": FTS5 walks the matches once; a
+-- plain "rowid IN" would run one FTS5 query per member, measured at 10k memories: 6.3 ms vs 0.26 ms).
+-- A walk costs what the store's size costs (FTS5 counts each word's holders again for its idf: at
+-- 100k memories 5-8 ms, at 1M 33+ ms), so where the question's words are held by more than
+-- RankingSettings.pool_walk_holders memories, :pool_terms is set, this walk is skipped, and
+-- pool_parts scores each member with memento_bm25 from its own indexed columns
+-- (memories_fts_source; memento/bm25.py): the same double as bm25(), ~15 us a member at any size.
 pool_bm25 AS MATERIALIZED (
-  SELECT t.value ->> 0 AS id, t.value ->> 1 AS bm25 FROM json_each(:top) AS t  -- pool members or not: joined below
+-- (:top's members, in the pool or not: joined below)
+  SELECT t.value ->> 0 AS id, t.value ->> 1 AS bm25 FROM json_each(:top) AS t
   UNION ALL
   SELECT rowid AS id, bm25(memories_fts, :text_weight, :tag_weight, :context_weight) AS bm25
   FROM memories_fts
-  WHERE :w_keyword > 0 AND :pool_match IS NOT NULL
-    AND memories_fts MATCH :pool_match AND +rowid IN pool_ids
+  WHERE :w_keyword > 0 AND :match IS NOT NULL AND :pool_terms IS NULL
+    AND memories_fts MATCH :match AND +rowid IN pool_ids
     AND +rowid NOT IN (SELECT t.value ->> 0 FROM json_each(:top) AS t)
 ),
--- Fused score of every pool member that passes the filters and is not hidden:
+-- Each pool member that passes the filters and is not hidden, its parts computed once (scored
+-- uses them three times; memento_bm25 and the cosine are not computed again for each use):
 -- keyword part = bm25 relative to the best match (1 = best, 0 = no match); vector part = cosine
 -- similarity (fixed bounds -1..1, never divided by the best one, so the score is monotonic in
 -- similarity whatever the query; 0 without a trusted vector, i.e. one made by :model for the
 -- memory's current text), its float vector read from memories_vec_auxiliary as in vector above
--- (reading it again costs less than looking it up in vector's list).
--- The boost factor (recall_parts.sql) lifts a positive score and shrinks a negative one toward 0.
--- lift, the thread channel: :w_thread x the thread's score, the best positive fused score among its
--- members that are ranked here (0 without a thread); smoothed_final adds it to the memory's score. A
--- window over the pool, no stored thread row: a thread of any length costs what its ranked members do.
+-- (reading it again costs less than looking it up in vector's list); factor: recall_parts.sql's.
+pool_parts AS MATERIALIZED (
+  SELECT p.id, m.thread,
+         :w_keyword * coalesce(coalesce(b.bm25, memento_bm25(:pool_terms, CAST(s.text AS BLOB),
+           CAST(s.tags AS BLOB), CAST(s.context AS BLOB), :text_weight, :tag_weight, :context_weight))
+           / (SELECT min(bm25) FROM keyword), 0.0)
+       + :w_vector * CASE WHEN :w_vector > 0 AND m.embedded_with = :model THEN 1.0 - coalesce(
+             (SELECT vec_distance_cosine(a.value00, :qvec) FROM memories_vec_auxiliary AS a WHERE a.rowid = p.id),
+             1.0) ELSE 0.0 END AS base,
+-- include: boost_factor
+-- include: date_factor
+         AS factor
+  FROM pool_ids AS p
+  CROSS JOIN memories AS m ON m.id = p.id
+  LEFT JOIN pool_bm25 AS b ON b.id = p.id
+  LEFT JOIN memories_fts_source AS s ON s.id = p.id AND :pool_terms IS NOT NULL
+  WHERE (:filtering = 0 OR p.id IN filtered)
+    AND (m.expires_at IS NULL OR m.expires_at > :now)
+    AND (:include_superseded OR m.superseded_by IS NULL)
+),
+-- Fused score: the boost factor (recall_parts.sql) lifts a positive score and shrinks a negative one
+-- toward 0. lift, the thread channel: :w_thread x the thread's score, the best positive fused score
+-- among its members that are ranked here (0 without a thread); smoothed_final adds it to the
+-- memory's score. A window over the pool, no stored thread row: a thread of any length costs what
+-- its ranked members do.
 scored AS MATERIALIZED (
   SELECT id, fused, CASE WHEN thread IS NULL OR :w_thread <= 0 THEN 0.0
                          ELSE :w_thread * max(max(fused, 0.0)) OVER (PARTITION BY thread) END AS lift
-  FROM (SELECT id, thread, CASE WHEN base >= 0 THEN base * factor ELSE base / factor END AS fused
-  FROM (
-    SELECT p.id, m.thread,
-           :w_keyword * coalesce(b.bm25 / (SELECT min(bm25) FROM keyword), 0.0)
-         + :w_vector * CASE WHEN :w_vector > 0 AND m.embedded_with = :model THEN 1.0 - coalesce(
-               (SELECT vec_distance_cosine(a.value00, :qvec) FROM memories_vec_auxiliary AS a WHERE a.rowid = p.id),
-               1.0) ELSE 0.0 END AS base,
--- include: boost_factor
--- include: date_factor
-           AS factor
-    FROM pool_ids AS p
-    CROSS JOIN memories AS m ON m.id = p.id
-    LEFT JOIN pool_bm25 AS b ON b.id = p.id
-    WHERE (:filtering = 0 OR p.id IN filtered)
-      AND (m.expires_at IS NULL OR m.expires_at > :now)
-      AND (:include_superseded OR m.superseded_by IS NULL)))
+  FROM (SELECT id, thread, CASE WHEN base >= 0 THEN base * factor ELSE base / factor END AS fused FROM pool_parts)
 ),
 -- include: smoothed_final
 -- The vector side's best cosine similarity, for relevance's gate (recall_parts.sql, part hits);

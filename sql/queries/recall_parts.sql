@@ -41,7 +41,8 @@ filtered AS (
 -- memories); elsewhere each candidate's own row is checked.
 hidden AS MATERIALIZED (
   SELECT id FROM memories WHERE expires_at <= :now
-  UNION ALL  -- not UNION: its merge scans memories in id order instead of using the indexes
+-- (UNION ALL, not UNION: UNION's merge scans memories in id order instead of using the indexes)
+  UNION ALL
   SELECT id FROM memories WHERE :include_superseded = 0 AND superseded_by IS NOT NULL
 ),
 

@@ -54,7 +54,8 @@ vector_prefilter AS MATERIALIZED (
 -- post-filtered would silently drop matches.
 vector_exact AS MATERIALIZED (
   SELECT id FROM filtered
-  WHERE :w_vector > 0 AND :filtering = 1 AND :vector_top IS NULL  -- no filter: skipped at once
+-- (no filter: skipped at once)
+  WHERE :w_vector > 0 AND :filtering = 1 AND :vector_top IS NULL
     AND (SELECT n FROM filter_size) <= :exact_limit
 ),
 -- The best :candidates by exact cosine distance, unless :vector_top holds them already (a JSON
@@ -72,7 +73,8 @@ vector AS MATERIALIZED (
     SELECT c.id, vec_distance_cosine(a.value00, :qvec) AS distance
     FROM (SELECT id FROM vector_prefilter UNION ALL SELECT id FROM vector_exact) AS c
     CROSS JOIN memories_vec_auxiliary AS a ON a.rowid = c.id
-    JOIN memories AS m ON m.id = c.id AND m.embedded_with = +:model  -- '+': see recall_parts.sql
+-- ('+:model': see recall_parts.sql)
+    JOIN memories AS m ON m.id = c.id AND m.embedded_with = +:model
     WHERE (:filtering = 0 OR c.id IN filtered)
       AND (m.expires_at IS NULL OR m.expires_at > :now)
       AND (:include_superseded OR m.superseded_by IS NULL)

@@ -1,0 +1,127 @@
+"""memento_bm25 (memento/bm25.py): a memory's bm25 computed from its own columns must be FTS5's
+bm25() exactly (the same double), on real stores through the real tokenizer; and the hybrid
+statement ranks the same whether its pool is scored by a walk of the matches or by memento_bm25."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import memento
+from memento import bm25, connection, fts_query, word_counts
+
+# Stemmed forms ("running", "ran"), a diacritic, a repeated word, and words the tokenizer splits
+# where the query's word split does not ("e-mail" as two tokens in a text, "don't").
+VOCABULARY = ["tea", "teas", "kiwi", "note", "running", "run", "ran", "Émile", "emile", "e-mail",
+              "mail", "don't", "x", "x", "café", "2023"]
+WEIGHTS = st.sampled_from([(1.0, 0.5, 0.5), (1.0, 0.0, 0.0), (0.3, 0.7, 0.1), (2.5, 1.0, 0.25)])
+
+
+def fts5_bm25(conn, match, weights):
+    return dict(conn.execute("SELECT rowid, bm25(memories_fts, ?, ?, ?) FROM memories_fts WHERE memories_fts MATCH ?",
+                             (*weights, match)).fetchall())
+
+
+def ours(conn, terms, weights):
+    return dict(conn.execute(
+        "SELECT id, memento_bm25(?, CAST(text AS BLOB), CAST(tags AS BLOB), CAST(context AS BLOB), ?, ?, ?) "
+        "FROM memories_fts_source", (terms, *weights)).fetchall())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.lists(st.sampled_from(VOCABULARY), min_size=1, max_size=14),
+                          st.lists(st.sampled_from(["tea", "kiwi", "run"]), max_size=2),
+                          st.sampled_from([None, "a", "b"])), min_size=1, max_size=40),
+       st.lists(st.sampled_from(VOCABULARY), min_size=1, max_size=6), WEIGHTS)
+def test_memento_bm25_is_fts5s_bm25_exactly(tmp_path_factory, memories, query_words, weights):
+    # Texts, tags and thread neighbours (the context column), repeats and stems: every memory FTS5
+    # matches scores the same double, every other one NULL.
+    query = " ".join(query_words)
+    with memento.open(tmp_path_factory.mktemp("bm25") / "m.db", tier="minimal") as mem:
+        mem.remember_many([{"text": " ".join(words), "tags": tags, "thread": thread}
+                           for words, tags, thread in memories], dedup=False)
+        conn = mem._conn
+        with connection.read_transaction(conn):
+            terms = bm25.query_terms(conn, query)
+            assert terms is not None
+            expected = fts5_bm25(conn, fts_query.build(query), weights)
+            got = ours(conn, terms, weights)
+        assert {id_: score for id_, score in got.items() if score is not None} == expected
+        assert all(score is None for id_, score in got.items() if id_ not in expected)
+
+
+def test_hidden_and_shell_typed_columns_score_as_the_index_holds_them(mem):
+    # A superseded memory is not its successor's context (the view), a BLOB typed in the shell is
+    # tokenized as the bytes FTS5 indexed, and a forgotten memory leaves the counts: still exact.
+    a = mem.remember("kiwi tea note", thread="t")
+    b = mem.remember("kiwi again", thread="t")
+    mem.remember("tea only", thread="t")
+    mem.remember("the newer kiwi tea note", supersedes=a.id)
+    conn = mem._conn
+    conn.execute("UPDATE memories SET text = CAST('kiwi kiwi blob' AS BLOB) WHERE id = ?", (b.id,))
+    mem.forget(mem.remember("kiwi to forget").id)  # (rekeys the BLOB's text as text: test_store_content)
+    with connection.read_transaction(conn):
+        for query in ("kiwi", "tea note", "kiwi blob tea"):
+            weights = (1.0, 0.5, 0.5)
+            expected = fts5_bm25(conn, fts_query.build(query), weights)
+            got = ours(conn, bm25.query_terms(conn, query), weights)
+            assert expected and {i: s for i, s in got.items() if s is not None} == expected
+
+
+def test_no_terms_where_nothing_can_be_scored(mem):
+    conn = mem._conn
+    with connection.read_transaction(conn):
+        assert bm25.query_terms(conn, "kiwi") is None  # an empty index: no N, no average length
+    mem.remember("kiwi")
+    with connection.read_transaction(conn):
+        assert bm25.query_terms(conn, "?! ...") is None  # no keyword
+        assert bm25.query_terms(conn, "kiwi") is not None
+    # the function itself: NULL for a question it cannot read, never an error inside a statement
+    assert conn.execute("SELECT memento_bm25(NULL, x'6b697769', NULL, NULL, 1, 1, 1)").get is None
+
+
+def test_without_apsws_tokenizer_the_statement_walks_instead(mem, monkeypatch):
+    # An apsw without fts5_tokenizer: no terms, so the hybrid statement keeps its exact walk.
+    mem.remember("kiwi tea")
+    monkeypatch.setattr(word_counts._Tokens.of(mem._conn), "tokenize", None)
+    with connection.read_transaction(mem._conn):
+        assert bm25.query_terms(mem._conn, "kiwi") is None
+
+
+def test_phrase_occurrences():
+    tokens = ["e", "mail", "x", "e", "mail", "e"]
+    assert bm25._occurrences(tokens, ("e", "mail")) == 2
+    assert bm25._occurrences(tokens, ("e",)) == 3
+    assert bm25._occurrences(tokens, ("mail", "e")) == 1
+    assert bm25._occurrences(tokens, ()) == 0
+    assert bm25.idf(10, 10) == 1e-6 and bm25.idf(10, 1) > 1.0
+
+
+@pytest.mark.vector
+def test_the_hybrid_pool_scores_the_same_walked_or_computed(vmem):
+    # X is the nearest vector and holds only the common "coffee": it is outside the keyword list,
+    # so the hybrid statement scores it on the keyword side itself, by a walk of the question's
+    # matches (pool_walk_holders above the holders) or by memento_bm25 (below): the same scores,
+    # led by the rare word or not, and the whole question counts ("coffee" lifts X).
+    dim = vmem.dim
+
+    def unit(i):
+        return [1.0 if j == i else 0.0 for j in range(dim)]
+    vmem.remember_many([{"text": f"zebra coffee {i}", "vector": unit(1), "thread": f"t{i % 3}"} for i in range(8)]
+                       + [{"text": f"coffee filler {i}", "vector": unit(2)} for i in range(12)]
+                       + [{"text": f"plain words {i}", "vector": unit(3)} for i in range(40)], dedup=False)
+    x = vmem.remember("coffee morning", vector=unit(0))
+    base = replace(vmem.ranking, candidates=3, overfetch_factor=2, rare_word_depth=1)
+    scores = {}
+    for share in (0.05, 1.0):
+        for walk in (1, 10 ** 6):
+            vmem.ranking = replace(base, common_word_share=share, pool_walk_holders=walk)
+            scores[share, walk] = [(h.id, h.score) for h in vmem.recall("zebra coffee", k=20, mode="hybrid",
+                                                                         vector=unit(0), min_score=0)]
+    assert x.id in dict(scores[1.0, 10 ** 6])
+    assert dict(scores[1.0, 10 ** 6])[x.id] > base.w_vector * 1.01  # cosine 1, and "coffee" counts
+    for ranked in scores.values():
+        assert [i for i, _ in ranked] == [i for i, _ in scores[1.0, 10 ** 6]]
+        assert [s for _, s in ranked] == pytest.approx([s for _, s in scores[1.0, 10 ** 6]], rel=1e-12)
