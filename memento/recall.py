@@ -53,7 +53,8 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
         qvec = query_vector(vectors, request)
     request = replace(request, query_names=names_in(request.query), asks_when=time_cues.asks_when(request.query))
     keyword = request.mode == "keyword"
-    statement = sqlfiles.query("recall_keyword" if keyword else vectors.statement)
+    statement_name = "recall_keyword" if keyword else vectors.statement
+    statement = sqlfiles.query(statement_name)
     with connection.read_transaction(conn):
         hidden, any_hidden = hidden_counts(conn, not keyword and vectors.counts_hidden, request.now,
                                            request.include_superseded)
@@ -75,9 +76,11 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
             shared = shared if vector_side is not None else None
         best = rare_words.top(conn, params, request.query, settings, split, shared)
         params["top"] = json.dumps(best) if best is not None else split.top(conn, params, shared)
-        if (not keyword and params["match"] is not None
+        # The hybrid statement's pool (pocket's scores no neighbour by keywords): memento_bm25 past
+        # pool_walk_holders, not a walk of every match (recall_hybrid.sql, pool_bm25)
+        if (statement_name == "recall_hybrid" and params["match"] is not None and params["w_keyword"] > 0
                 and match_walk(conn, request.query) > settings.pool_walk_holders):
-            params["pool_terms"] = bm25.query_terms(conn, request.query)  # pool_bm25 without a walk
+            params["pool_terms"] = bm25.query_terms(conn, request.query)
         if vector_side is not None:
             params["qvec"], params["vector_top"] = vector_side()
         elif qvec is not None:
