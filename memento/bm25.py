@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import apsw
 
@@ -103,11 +103,18 @@ class Bm25:
         return -1.0 * score
 
 
-def _occurrences(tokens: Sequence[str], phrase: Tuple[str, ...]) -> int:
-    """How often `phrase` (its tokens in a row) occurs in `tokens`; a phrase of no token never does."""
+def _occurrences(tokens: List[str], phrase: Tuple[str, ...]) -> int:
+    """How often `phrase` (its tokens in a row) occurs in `tokens`, overlaps counted as FTS5 counts
+    them; a phrase of no token never does. The search for its first token runs in C (list.index)."""
     if len(phrase) == 1:
         return tokens.count(phrase[0])
     if not phrase:
         return 0
-    n = len(phrase)
-    return sum(1 for at in range(len(tokens) - n + 1) if tuple(tokens[at:at + n]) == phrase)
+    n, found, at = len(phrase), 0, -1
+    while True:
+        try:
+            at = tokens.index(phrase[0], at + 1, len(tokens) - n + 1)
+        except ValueError:
+            return found
+        if tuple(tokens[at:at + n]) == phrase:
+            found += 1

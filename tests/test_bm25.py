@@ -90,12 +90,29 @@ def test_without_apsws_tokenizer_the_statement_walks_instead(mem, monkeypatch):
         assert bm25.query_terms(mem._conn, "kiwi") is None
 
 
+def test_a_phrase_of_several_tokens_scores_as_fts5_scores_it(mem):
+    # A keyword FTS5 splits in several tokens is a phrase: its hits are where the tokens stand in a
+    # row, overlaps counted ("a a" twice in "a a a b"), and its idf counts the rows holding it.
+    import json
+    mem.remember_many(["a a a b x", "a b a x", "b b", "a a", "x y z w"], dedup=False)
+    conn = mem._conn
+    with connection.read_transaction(conn):
+        expected = fts5_bm25(conn, '"a a"', (1.0, 0.5, 0.5))
+        rows, tokens = word_counts.index_totals(conn)
+        terms = json.dumps({"phrases": [["a", "a"]], "idf": [bm25.idf(rows, len(expected))],
+                            "avgdl": float(tokens) / float(rows)})
+        got = ours(conn, terms, (1.0, 0.5, 0.5))
+    assert set(expected) == {1, 4} and {i: s for i, s in got.items() if s is not None} == expected
+
+
 def test_phrase_occurrences():
     tokens = ["e", "mail", "x", "e", "mail", "e"]
     assert bm25._occurrences(tokens, ("e", "mail")) == 2
     assert bm25._occurrences(tokens, ("e",)) == 3
     assert bm25._occurrences(tokens, ("mail", "e")) == 1
     assert bm25._occurrences(tokens, ()) == 0
+    assert bm25._occurrences(["a", "a", "a"], ("a", "a")) == 2   # overlapping, as FTS5's positions
+    assert bm25._occurrences(["a"], ("a", "a")) == 0
     assert bm25.idf(10, 10) == 1e-6 and bm25.idf(10, 1) > 1.0
 
 
