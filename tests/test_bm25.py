@@ -142,3 +142,40 @@ def test_the_hybrid_pool_scores_the_same_walked_or_computed(vmem):
     for ranked in scores.values():
         assert [i for i, _ in ranked] == [i for i, _ in scores[1.0, 10 ** 6]]
         assert [s for _, s in ranked] == pytest.approx([s for _, s in scores[1.0, 10 ** 6]], rel=1e-12)
+
+
+HYBRID_WORDS = ["zebra", "coffee", "tea", "morning", "rosa", "keys", "lisbon", "running", "ran"]
+
+
+@pytest.mark.vector
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.lists(st.sampled_from(HYBRID_WORDS), min_size=1, max_size=8),
+                          st.sampled_from([None, "a", "b"]), st.integers(0, 5)), min_size=3, max_size=40),
+       st.lists(st.sampled_from(HYBRID_WORDS), min_size=1, max_size=4), st.integers(0, 5),
+       st.sampled_from([0.05, 1.0]))
+def test_hybrid_recall_is_the_same_walked_or_computed(tmp_path_factory, vector_tier, memories, query_words,
+                                                      query_axis, share):
+    # Any store, any question: the pool scored by memento_bm25 (pool_walk_holders 1) ranks and
+    # scores exactly as the walk of the matches (pool_walk_holders at its most).
+    with memento.open(tmp_path_factory.mktemp("hybrid") / "m.db", tier=vector_tier) as mem:
+        dim = mem.dim
+
+        def unit(i):
+            return [1.0 if j == i else 0.0 for j in range(dim)]
+        mem.remember_many([{"text": " ".join(words), "thread": thread, "vector": unit(axis)}
+                           for words, thread, axis in memories], dedup=False)
+        got, calls = {}, []
+        computed = bm25.Bm25.__call__
+        for walk in (1, 2 ** 31 - 1):
+            mem.ranking = replace(mem.ranking, pool_walk_holders=walk, common_word_share=share)
+            bm25.Bm25.__call__ = lambda self, terms, *rest, walk=walk: (
+                (terms is not None and calls.append(walk)) or computed(self, terms, *rest))
+            try:
+                got[walk] = [(h.id, h.score) for h in mem.recall(" ".join(query_words), k=10, mode="hybrid",
+                                                                  vector=unit(query_axis), min_score=0)]
+            finally:
+                bm25.Bm25.__call__ = computed
+    assert got[1] and set(calls) <= {1}  # with the walk memento_bm25 is never asked
+    # (the test above holds a pool member that only memento_bm25 can score; here whatever comes)
+    assert [i for i, _ in got[1]] == [i for i, _ in got[2 ** 31 - 1]]
+    assert [s for _, s in got[1]] == pytest.approx([s for _, s in got[2 ** 31 - 1]], rel=1e-12)
