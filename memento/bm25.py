@@ -57,8 +57,10 @@ def query_terms(conn: apsw.Connection, query: str) -> Optional[str]:
 
 
 def idf(rows: int, holders: int) -> float:
-    """bm25's idf of a phrase held by `holders` of `rows` rows (at least 1e-6, as FTS5 floors it)."""
-    value = math.log((rows - holders + 0.5) / (holders + 0.5))
+    """bm25's idf of a phrase held by `holders` of `rows` rows, as fts5_aux.c computes it: a value
+    that is not above 0 becomes 1e-6 (so does a count above the rows, which FTS5 never reads)."""
+    ratio = (rows - holders + 0.5) / (holders + 0.5)
+    value = math.log(ratio) if ratio > 0 else 0.0
     return value if value > 0.0 else 1e-6
 
 

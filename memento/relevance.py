@@ -21,12 +21,11 @@ in a store whose texts say "Bob". (The speakers are read only for a query with a
 """
 from __future__ import annotations
 
-import math
 from typing import Tuple
 
 import apsw
 
-from . import connection, fts_query, time_cues, word_counts
+from . import bm25, connection, fts_query, time_cues, word_counts
 
 
 def query_weights(conn: apsw.Connection, query: str) -> Tuple[float, float, int]:
@@ -47,14 +46,8 @@ def query_weights(conn: apsw.Connection, query: str) -> Tuple[float, float, int]
     for word in words:
         if held_by[word] == 0 and (time_cues.names_a_date(word) or connection.fold_name(word) in speakers):
             continue  # the memories' dates are in created_at, their speakers in speaker: see above
-        idf = bm25_idf(rows, held_by[word])
+        idf = bm25.idf(rows, held_by[word])
         total += idf
         if held_by[word] == 0:
             unseen += idf
     return total, unseen, rows
-
-
-def bm25_idf(rows: int, held_by: int) -> float:
-    """FTS5's idf of a word held by `held_by` of `rows` rows (fts5_aux.c: never below 1e-6)."""
-    ratio = (rows - held_by + 0.5) / (held_by + 0.5)
-    return max(1e-6, math.log(ratio)) if ratio > 0 else 1e-6

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import memento
-from memento import InvalidInputError, relevance, time_cues, word_counts
+from memento import InvalidInputError, bm25, relevance, time_cues, word_counts
 from memento.cli import main
 from memento.mcp import tools
 
@@ -162,8 +162,8 @@ def test_query_weights_split_the_idf_between_seen_and_unseen_words(mem):
     miso_holders = sum("Miso" in t for t, _ in FACTS)
     total, unseen, counted = relevance.query_weights(mem._conn, "Zelda Miso")
     assert counted == rows
-    assert unseen == pytest.approx(relevance.bm25_idf(rows, 0))
-    assert total == pytest.approx(relevance.bm25_idf(rows, 0) + relevance.bm25_idf(rows, miso_holders))
+    assert unseen == pytest.approx(bm25.idf(rows, 0))
+    assert total == pytest.approx(bm25.idf(rows, 0) + bm25.idf(rows, miso_holders))
     assert relevance.query_weights(mem._conn, "?!") == (0.0, 0.0, rows)
 
 
@@ -176,8 +176,8 @@ def test_a_date_word_no_memory_holds_weighs_nothing_and_one_held_weighs_as_any_w
         == relevance.query_weights(mem._conn, "Zelda")
     march = sum("March" in t for t, _ in FACTS)
     total, unseen, _ = relevance.query_weights(mem._conn, "Zelda March")
-    assert march and unseen == pytest.approx(relevance.bm25_idf(rows, 0))
-    assert total == pytest.approx(relevance.bm25_idf(rows, 0) + relevance.bm25_idf(rows, march))
+    assert march and unseen == pytest.approx(bm25.idf(rows, 0))
+    assert total == pytest.approx(bm25.idf(rows, 0) + bm25.idf(rows, march))
 
 
 def test_a_stored_speakers_name_no_text_holds_weighs_nothing_and_follows_writes(mem, store_path):
