@@ -10,9 +10,8 @@ the formula lives:
                     (previous/next in the memory's thread; ranked over the candidates of both
                     sides plus their thread neighbours, each scored on BOTH sides in the
                     hybrid statement (exactly: recall_hybrid.sql, memento/bm25.py); in the
-                    keyword statement a neighbour
-                    outside the keyword candidates counts its own keyword part as 0, see
-                    recall_keyword.sql)
+                    keyword statement a neighbour outside the keyword candidates counts its own
+                    keyword part as 0, see recall_keyword.sql)
                     + w_thread * max(0, best fused of a ranked memory of its thread)   (hybrid)
     factor        = 1 + pin_boost                               for a pinned memory (never decays)
                     0.5 ** (max(0, age in days) / half_life)    otherwise, when a half-life is set
