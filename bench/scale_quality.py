@@ -54,7 +54,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -106,30 +106,25 @@ def run(convs: Sequence[locomo.Conversation], tier: str, shares: Sequence[float]
                     locomo.ask_all(runs[label], conv,
                                    lambda q, mode=mode, dia=dia, qvec=qvec: [
                                        dia[h.id] for h in mem.recall(q, k=10, mode=mode, vector=qvec.get(q), min_score=0)])
-    rows = []
-    for label, run_ in runs.items():
-        lines = locomo.aggregate(run_)
-        rows.append({"tier": tier, "config": label,
-                     "R@10": {c: round(line["R@10"], 4) for c, line in lines.items()},
-                     "query_ms_p50": locomo.speed(run_)["query_ms_p50"]})
-        print(f"{tier:>8} {label:<36} " + "  ".join(f"{c}:{line['R@10']:.4f}" for c, line in lines.items()))
-    return rows
+    return result_rows(runs.values(), tier)
 
 
-def distractor_items(convs: Sequence[locomo.Conversation], own: locomo.Conversation, n: int) -> List[dict]:
+def copied(convs: Sequence[locomo.Conversation], n: int) -> Iterator[dict]:
+    """n memories: the turns of convs copied into new threads (copy_0, copy_1, ...), metadata dropped."""
+    items = [item for c in convs for item in locomo.memento_items(c)]
+    for i in range(n):
+        item = items[i % len(items)]
+        yield {**item, "thread": f"{item['thread']}/copy_{i // len(items)}", "metadata": {}}
+
+
+def distractor_items(convs: Sequence[locomo.Conversation], own: locomo.Conversation, n: int) -> Iterator[dict]:
     """The other conversations' turns copied into new threads until n memories with own's turns."""
-    others = [item for c in convs if c.conv_id != own.conv_id for item in locomo.memento_items(c)]
-    out: List[dict] = []
-    while len(out) < n - len(own.turns):
-        copy = len(out) // len(others)
-        for item in others[:n - len(own.turns) - len(out)]:
-            out.append({**item, "thread": f"{item['thread']}/copy_{copy}", "metadata": {}})
-    return out
+    return copied([c for c in convs if c.conv_id != own.conv_id], n - len(own.turns))
 
 
-def with_vectors(items: List[dict], vecs: Dict[str, bytes]) -> List[dict]:
+def with_vectors(items: Iterable[dict], vecs: Dict[str, bytes]) -> Iterator[dict]:
     """Each item with its text's vector, written through the caller-vector path (no vecs: as they are)."""
-    return [{**item, "vector": vecs[item["text"]]} for item in items] if vecs else items
+    return ({**item, "vector": vecs[item["text"]]} for item in items) if vecs else iter(items)
 
 
 def run_distractors(convs: Sequence[locomo.Conversation], n: int, shares: Sequence[float] = SHARES,
@@ -139,15 +134,11 @@ def run_distractors(convs: Sequence[locomo.Conversation], n: int, shares: Sequen
     todo = [(f"{mode} common_word_share={s}" + (f", rare_word_depth={depth}" if depth and s < 1 else "")
              + f", {n:,} memories", {"common_word_share": s, **deeper}) for s in shares]
     runs = {label: locomo.Run(label) for label, _ in todo}
-    vecs: Dict[str, bytes] = {}  # vector tiers: each unique text (turns, questions) embedded once
+    vecs = embedded(convs, tier) if mode == "hybrid" else {}  # each unique text embedded once
     for conv in convs:
         with tempfile.TemporaryDirectory(prefix="scale-quality-") as tmp, \
                 memento.open(Path(tmp) / "m.db", tier=tier) as mem:
-            if mode == "hybrid" and not vecs:
-                texts = list(dict.fromkeys([t.text for c in convs for t in c.turns]
-                                           + [q.text for c in convs for q in c.questions]))
-                vecs = dict(zip(texts, mem._vectors.embed(texts)))
-            mem.remember_stream(iter(with_vectors(distractor_items(convs, conv, n), vecs)), dedup=False)
+            mem.remember_stream(with_vectors(distractor_items(convs, conv, n), vecs), dedup=False)
             made = mem.remember_many(with_vectors(locomo.memento_items(conv), vecs), dedup=False)
             dia = {m.id: t.dia_id for m, t in zip(made, conv.turns)}
             base = mem.ranking
@@ -157,15 +148,7 @@ def run_distractors(convs: Sequence[locomo.Conversation], n: int, shares: Sequen
                     dia.get(h.id, f"D0:{h.id}")
                     for h in mem.recall(q, k=10, mode=mode, vector=vecs.get(q), min_score=0)])
             print(f"  {conv.conv_id}: {mem.count():,} memories", file=sys.stderr)
-    rows = []
-    for label, run_ in runs.items():
-        lines = locomo.aggregate(run_)
-        rows.append({"tier": tier, "config": label,
-                     "R@10": {c: round(line["R@10"], 4) for c, line in lines.items()},
-                     "query_ms_p50": locomo.speed(run_)["query_ms_p50"]})
-        print(f"{tier} {label:<52} " + "  ".join(f"{c}:{line['R@10']:.4f}" for c, line in lines.items())
-              + f"  p50 {rows[-1]['query_ms_p50']} ms")
-    return rows
+    return result_rows(runs.values(), tier)
 
 
 # --shared-distractors: the exact keyword side, the shipped settings, the shipped ones with the pool walked exactly.
@@ -180,14 +163,6 @@ def halves(convs: Sequence[locomo.Conversation]) -> Tuple[List[locomo.Conversati
     """The conversations in file order, split in two (the first one the bigger when their number is odd)."""
     cut = (len(convs) + 1) // 2
     return list(convs[:cut]), list(convs[cut:])
-
-
-def copied(convs: Sequence[locomo.Conversation], n: int, vecs: Dict[str, bytes]) -> Iterator[dict]:
-    """n memories: the turns of convs copied into new threads (copy_0, copy_1, ...), with their vectors."""
-    items = [item for c in convs for item in locomo.memento_items(c)]
-    for i in range(n):
-        copy, item = divmod(i, len(items))[0], items[i % len(items)]
-        yield {**item, "thread": f"{item['thread']}/copy_{copy}", "metadata": {}, "vector": vecs[item["text"]]}
 
 
 def embedded(convs: Sequence[locomo.Conversation], tier: str) -> Dict[str, bytes]:
@@ -220,7 +195,7 @@ def base_store(path: Path, others: Sequence[locomo.Conversation], n: int, vecs: 
     path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with memento.open(path, tier=tier) as mem:
-        stored = mem.remember_stream(copied(others, n, vecs), batch_size=5_000, dedup=False)
+        stored = mem.remember_stream(with_vectors(copied(others, n), vecs), batch_size=5_000, dedup=False)
         written = time.perf_counter()
         cells = mem.optimize()
     checkpointed(path)
@@ -259,8 +234,7 @@ def run_shared(convs: Sequence[locomo.Conversation], n: int, tier: str = "full",
             shutil.copyfile(path, scratch)
             try:
                 with memento.open(scratch, tier=tier) as mem:
-                    made = mem.remember_many([{**item, "vector": vecs[item["text"]]}
-                                              for item in locomo.memento_items(conv)], dedup=False)
+                    made = mem.remember_many(with_vectors(locomo.memento_items(conv), vecs), dedup=False)
                     dia = {m.id: t.dia_id for m, t in zip(made, conv.turns)}
                     base = mem.ranking
                     for label, setting in SHARED:
@@ -273,20 +247,21 @@ def run_shared(convs: Sequence[locomo.Conversation], n: int, tier: str = "full",
                 for end in ("", "-wal", "-shm"):
                     Path(f"{scratch}{end}").unlink(missing_ok=True)
         print(f"  after {', '.join(c.conv_id for c in own)}:", file=sys.stderr)
-        rows = shared_rows(runs, tier)
+        rows = result_rows(runs.values(), tier)
         if answers:
             locomo.dump_answers(answers, list(runs.values()))
     return rows
 
 
-def shared_rows(runs: Dict[str, locomo.Run], tier: str) -> List[dict]:
+def result_rows(runs: Iterable[locomo.Run], tier: str) -> List[dict]:
+    """Each configuration's R@10 per category and query p50 (scale_quality.json's rows), printed."""
     rows = []
-    for run_ in runs.values():
+    for run_ in runs:
         lines = locomo.aggregate(run_)
         rows.append({"tier": tier, "config": run_.label,
                      "R@10": {c: round(line["R@10"], 4) for c, line in lines.items()},
                      "query_ms_p50": locomo.speed(run_)["query_ms_p50"]})
-        print(f"{tier} {run_.label:<110} " + "  ".join(f"{c}:{line['R@10']:.4f}" for c, line in lines.items())
+        print(f"{tier} {run_.label:<52} " + "  ".join(f"{c}:{line['R@10']:.4f}" for c, line in lines.items())
               + f"  p50 {rows[-1]['query_ms_p50']} ms", flush=True)
     return rows
 
