@@ -103,6 +103,27 @@ def test_the_dots_aggregate_counts_a_vector_that_does_not_fit_as_zeros():
     assert run((None, b"\x01")) is None and run() == "[]"
 
 
+@settings(max_examples=150, deadline=None)
+@example((4, [b"\x80" * 4, b"\x7f" * 4], [1e-9, 1e9]))
+@example((3, [b"\x05\xfb\x00", b"\xfb\x05\x00"], [2.0, 2.0]))     # the rows cancel: the zero vector
+@example((128, [b"\x80" * 128] * 512, [3.5] * 512))                 # MAX_TOKENS rows at the extreme
+@given(st.integers(1, 200).flatmap(lambda n: st.integers(1, 40).flatmap(lambda t: st.tuples(
+    st.just(n), st.lists(st.binary(min_size=n, max_size=n), min_size=t, max_size=t),
+    st.lists(st.floats(1e-6, 1e6), min_size=t, max_size=t)))))
+def test_a_texts_vector_is_its_rows_weighted_sum_rounded_to_int8(case):
+    """weighted_mean (big-integer sums, no step per dimension) against the exact rational sum of the
+    float weights: each component is 127 x sum / peak rounded, to within the weights' 24 bits."""
+    from fractions import Fraction
+    dim, rows, weights = case
+    got = _signed(pocket_table.weighted_mean(dim, weights, rows))
+    exact = [sum(Fraction(w) * v for w, v in zip(weights, column)) for column in zip(*map(_signed, rows))]
+    peak = max(map(abs, exact))
+    if peak == 0:
+        assert got == [0] * dim
+        return
+    assert max(map(abs, got)) == 127
+    for g, e in zip(got, exact):
+        assert abs(g - 127 * e / peak) <= Fraction(1, 2) + Fraction(1, 10**5)
 
 
 def test_kept_token_rows_change_no_vector(monkeypatch):
