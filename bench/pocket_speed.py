@@ -9,13 +9,13 @@ gap is taken question by question (hybrid minus keyword, hybrid minus minimal), 
 questions, best of --rounds rounds, each round on questions the store has not seen yet.
 
 It then splits hybrid's extra cost: the query's static vector (tokenize + token rows), the pool's
-dot products (memento_dots; its inputs recorded and replayed alone), memento_fold and the rest.
+cosines (memento_cosines; its inputs recorded and replayed alone), memento_fold and the rest.
 
 Only the standard library and memento are imported, so it runs in the emulated Pi lane's pocket venv:
 
   pocket_speed.py build PATH DEV_JSON [--size 10000]      (natively: the store)
   pocket_speed.py measure PATH DEV_JSON [--queries 150] [--rounds 3] [--profile] [--gap-only]
-                                                         (--gap-only: no split, e.g. for code without memento_dots)
+                                                         (--gap-only: no split, e.g. for code without memento_cosines)
   pocket_speed.py pi-estimate RESULT.json                  (emulated figures -> Pi estimates, pi_measure's factors)
 
 Under qemu-user (bench/pi.sh's run-arm64.sh), process_time is the emulating process's CPU time; the
@@ -132,30 +132,32 @@ def measure(path: str, dev: Path, queries: int, rounds: int, profile: bool, gap_
         index = pocket._vectors
         out["split_cpu_ms"] = split(pocket, index, split_sets)
         out["query_vector_cpu_ms"] = round(statistics.median(cpu_ms(index.query_vector, q) for q in rest), 3)
-        # memento_dots alone: each recall's pool vectors, recorded, then the aggregate replayed.
+        # memento_cosines alone: each recall's pool rows, recorded, then the aggregate replayed.
         qs = main_sets[0]
         pools = []
         conn = index._conn
 
-        class Recording(table_file.Dots):
-            def final(self):
-                pools.append((self.query, list(self.vectors)))
-                return super().final()
-        conn.create_aggregate_function("memento_dots", Recording, 2)
+        class Recording(table_file.Cosines):
+            def step(self, *row):
+                rows.append(row)
+                super().step(*row)
         for q in qs:
+            rows: list = []
+            conn.create_aggregate_function("memento_cosines", Recording, 4)
             pocket.recall(q, k=10, mode="hybrid")
-        conn.create_aggregate_function("memento_dots", table_file.Dots, 2)
-        out["pool_vectors_per_query"] = round(sum(len(v) for _, v in pools) / len(pools), 1)
+            pools.append(rows)
+        conn.create_aggregate_function("memento_cosines", table_file.Cosines, 4)
+        out["pool_vectors_per_query"] = round(sum(map(len, pools)) / len(pools), 1)
         per_query = []
         for _ in range(rounds):
             started = time.process_time()
-            for query, vectors in pools:
-                replay = table_file.Dots()
-                for v in vectors:
-                    replay.step(query, v)
+            for pool in pools:
+                replay = table_file.Cosines()
+                for row in pool:
+                    replay.step(*row)
                 replay.final()
             per_query.append((time.process_time() - started) * 1000 / len(pools))
-        out["dots_cpu_ms_per_query"] = round(min(per_query), 3)
+        out["cosines_cpu_ms_per_query"] = round(min(per_query), 3)
         if profile:
             import cProfile
             import io
@@ -181,10 +183,10 @@ def split(pocket, index, sets) -> dict:
     conn = index._conn
     real_vector = index.query_vector
 
-    class Constant(table_file.Dots):   # every product 1, at the cost of the steps only
+    class Constant(table_file.Cosines):   # every cosine 0.5, at the cost of the steps only
         def final(self):
-            return "[" + ",".join("1" * len(self.vectors)) + "]"
-    names = ["hybrid", "hybrid, query vector given", "... and memento_dots constant",
+            return json.dumps(dict.fromkeys(map(str, self.ids), 0.5))
+    names = ["hybrid", "hybrid, query vector given", "... and memento_cosines constant",
              "... and memento_fold the identity"]
     best: dict = {}
     for qs in sets:
@@ -193,12 +195,12 @@ def split(pocket, index, sets) -> dict:
         qvecs = {q: real_vector(q) for q in qs}
         index.query_vector = qvecs.__getitem__
         samples[names[1]] = [cpu_ms(pocket.recall, q, k=10, mode="hybrid") for q in qs]
-        conn.create_aggregate_function("memento_dots", Constant, 2)
+        conn.create_aggregate_function("memento_cosines", Constant, 4)
         samples[names[2]] = [cpu_ms(pocket.recall, q, k=10, mode="hybrid") for q in qs]
         conn.create_scalar_function("memento_fold", lambda s: s, 1, deterministic=True)
         samples[names[3]] = [cpu_ms(pocket.recall, q, k=10, mode="hybrid") for q in qs]
         index.query_vector = real_vector
-        conn.create_aggregate_function("memento_dots", table_file.Dots, 2)
+        conn.create_aggregate_function("memento_cosines", table_file.Cosines, 4)
         conn.create_scalar_function("memento_fold", connection.fold_name, 1, deterministic=True)
         for name in names:
             gap = round(statistics.median(h - k for h, k in zip(samples[name], samples["keyword"])), 3)

@@ -302,6 +302,8 @@ class RecallRequest:
     top: Optional[str] = None       # the split scan's best keyword matches (split_scan.py); None: the
                                     # statement searches itself
     query_names: Optional[str] = None   # JSON array: the question's words and word runs, folded as names
+    speakers: Optional[str] = None      # JSON array: the stored speakers named so (None: not listed, too
+                                        # many; the statement folds each memory's speaker itself)
     asks_when: bool = False             # the question asks when (memento/time_cues.py)
     query_dates: Optional[str] = None   # JSON array: [from, to) created_at bounds of the months/years it names
     date_search: bool = False           # the dated search runs (see RankingSettings.date_search_holders)
@@ -340,7 +342,7 @@ class RecallRequest:
                 "top": self.top, "low_id": -2 ** 63, "high_id": 2 ** 63 - 1,  # the split scan's halves
                 "pool_terms": None,  # past pool_walk_holders, memento_bm25's question (memento/recall.py)
                 "vector_top": None,  # the vector side's candidates when found beside the keyword search
-                "query_names": self.query_names, "asks_when": int(self.asks_when),
+                "query_names": self.query_names, "speakers": self.speakers, "asks_when": int(self.asks_when),
                 "query_dates": self.query_dates, "date_search": int(self.date_search),
                 "w_speaker": settings.keyword_w_speaker if self.mode == "keyword" else settings.w_speaker,
                 "w_time": settings.keyword_w_time if self.mode == "keyword" else settings.w_time,

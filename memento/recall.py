@@ -51,7 +51,9 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
     if request.mode != "keyword":
         request = replace(request, model=vectors.model_id)
         qvec = query_vector(vectors, request)
-    request = replace(request, query_names=names_in(request.query), asks_when=time_cues.asks_when(request.query))
+    names = names_in(request.query)
+    request = replace(request, query_names=json.dumps(names, ensure_ascii=False),
+                      asks_when=time_cues.asks_when(request.query))
     keyword = request.mode == "keyword"
     statement_name = "recall_keyword" if keyword else vectors.statement
     statement = sqlfiles.query(statement_name)
@@ -61,8 +63,10 @@ def rows(conn: apsw.Connection, request: RecallRequest, settings: RankingSetting
         idf_total, idf_unseen, rows = relevance.query_weights(conn, request.query)
         if request.mode != "keyword" and vectors.reads_partitions:
             request = replace(request, partitioned=bool(conn.execute(sqlfiles.query("vector_partitioned")).get))
+        speakers = word_counts.speakers_named(conn, names)
         request = replace(request, hidden=hidden, any_hidden=any_hidden, idf_total=idf_total,
-                          idf_unseen=idf_unseen, rows=rows)
+                          idf_unseen=idf_unseen, rows=rows,
+                          speakers=None if speakers is None else json.dumps(speakers, ensure_ascii=False))
         dates = query_dates(conn, request, settings)
         if dates is not None:
             request = replace(request, query_dates=dates,
@@ -153,12 +157,12 @@ def match_walk(conn: apsw.Connection, query: str) -> int:
     return sum(word_counts.read(conn, fts_query.keywords(query), cap=rows // 2 + 1).values())
 
 
-def names_in(query: str, longest: int = 3) -> str:
-    """The question's words and runs of up to `longest` words, folded as speakers are folded (JSON
-    for :query_names): a speaker named "Mary Ann" matches a question that says "mary ann"."""
+def names_in(query: str, longest: int = 3) -> List[str]:
+    """The question's words and runs of up to `longest` words, folded as speakers are folded (:query_names,
+    and what word_counts.speakers_named looks up): a speaker named "Mary Ann" matches a question that
+    says "mary ann"."""
     words = connection.fold_name(query).split()
-    runs = {" ".join(words[i:i + n]) for n in range(1, longest + 1) for i in range(len(words) - n + 1)}
-    return json.dumps(sorted(runs), ensure_ascii=False)
+    return sorted({" ".join(words[i:i + n]) for n in range(1, longest + 1) for i in range(len(words) - n + 1)})
 
 
 def with_context(conn: apsw.Connection, hit: Hit, n: int, now: str, include_superseded: bool) -> Hit:

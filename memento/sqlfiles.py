@@ -55,15 +55,17 @@ def blocks_of(files: Dict[str, str]) -> Dict[str, str]:
     return {name: _without_comment_lines(_expand(body, parts, (name,))) for name, body in blocks.items()}
 
 
-# A line holding only a comment. The files explain every CTE; SQLite needs none of it, and apsw
-# caches a statement only up to 16 KiB of text (Connection.cache_stats()["max_cacheable_bytes"]): a
-# longer one is compiled again at every run (~2 ms a hybrid recall). No SQL here has a string
-# literal running over a line break, so a line starting with "--" is always a comment.
+# A line holding only a comment, and the indentation of every line. The files explain every CTE and
+# are indented to be read; SQLite needs neither, and apsw caches a statement only up to 16 KiB of
+# text (Connection.cache_stats()["max_cacheable_bytes"]): a longer one is compiled again at every
+# run (~2 ms a hybrid recall). No SQL here has a string literal running over a line break, so a line
+# starting with "--" is always a comment and a line's leading blanks are never inside a literal.
 _COMMENT_LINE = re.compile(r"^[ \t]*--[^\n]*(?:\n|$)", re.MULTILINE)
+_INDENT = re.compile(r"^[ \t]+", re.MULTILINE)
 
 
 def _without_comment_lines(sql: str) -> str:
-    return _COMMENT_LINE.sub("", sql)
+    return _INDENT.sub("", _COMMENT_LINE.sub("", sql))
 
 
 def _expand(body: str, parts: Dict[str, str], users: tuple) -> str:

@@ -3,10 +3,11 @@
 Resolution: explicit tier= > $MEMENTO_TIER > the tier recorded in the store > hardware detection.
 Tiers, lightest first: minimal (keywords), pocket (keywords re-scored by static token vectors, pure
 Python), then the vector tiers tiny, light, full (a MiniLM model through onnxruntime, sqlite-vec).
-The pocket tier is opt-in: asked for (tier="pocket", $MEMENTO_TIER) or recorded in the store by an
-earlier explicit visit; detection never picks it and nothing falls back to it: [pocket] and [minimal]
-install the same files, so detection cannot tell who asked for keywords only, and its gain over
-minimal is at its issue's margin while its recall costs more (docs/tiers.md).
+Detection gives a board too small for a model runtime the pocket tier (its table ships inside the
+package: it is installed unless that file was removed, and then such a board gets minimal), and a
+machine that wants a vector tier none of whose extras is installed falls back to pocket too. minimal,
+the keyword-only tier, is what a store recorded in a vector tier falls back to (a visit that may not
+add a pocket side to another tier's store), and what `tier="minimal"` or $MEMENTO_TIER asks for.
 An explicit tier that is not installed is an error naming the pip command; a detected or recorded
 one falls back to the best installed tier, and the reason says so.
 """
@@ -21,8 +22,8 @@ from .errors import TierUnavailableError
 TIERS = ("minimal", "pocket", "tiny", "light", "full")
 ALIASES = {"fast": "full"}  # other names a user may give a tier (the README calls full "fast")
 VECTOR_TIERS = ("tiny", "light", "full")
-POCKET = "pocket"   # ships inside the package: installed unless its table file was removed; opt-in
-FALLBACK_ORDER = ("full", "light", "tiny", "minimal")  # from the detected tier, next lighter first (not pocket)
+POCKET = "pocket"   # ships inside the package: installed unless its table file was removed
+FALLBACK_ORDER = ("full", "light", "tiny", "pocket", "minimal")  # from the detected tier, next lighter first
 ARM_MACHINES = ("arm64", "aarch64", "armv7l")
 NO_ONNXRUNTIME = ("armv7l",)   # 32-bit ARM: PyPI has no onnxruntime wheel, so no vector tier installs
 GIB = 1024 ** 3
@@ -111,8 +112,9 @@ def _read_limit(path: str) -> Optional[int]:
 
 
 def detect_hardware_tier(hardware: Optional[Hardware] = None) -> str:
-    """The rule we were given: 32-bit ARM (no onnxruntime), RAM < 1 GiB or (ARM and <= 2 CPUs) ->
-    minimal; RAM < 4 GiB -> light; else full. Never pocket: that tier is opt-in."""
+    """The rule we were given: 32-bit ARM (no onnxruntime), RAM < 1 GiB or (ARM and <= 2 CPUs) -> a
+    tier with no model runtime: pocket (minimal where its table is missing, resolve() below); RAM < 4
+    GiB -> light; else full."""
     return _detect(hardware or read_hardware())[0]
 
 
@@ -120,11 +122,11 @@ def _detect(hw: Hardware) -> Tuple[str, str]:
     ram = f"{hw.ram_bytes / GIB:.1f} GiB RAM ({hw.ram_source})"
     is_arm = hw.machine.lower() in ARM_MACHINES
     if hw.machine.lower() in NO_ONNXRUNTIME:
-        return "minimal", f"{hw.machine}: no onnxruntime for 32-bit ARM"
+        return POCKET, f"{hw.machine}: no onnxruntime for 32-bit ARM"
     if hw.ram_bytes < GIB:
-        return "minimal", f"{ram} < 1 GiB"
+        return POCKET, f"{ram} < 1 GiB"
     if is_arm and hw.cpu_count <= 2:
-        return "minimal", f"ARM ({hw.machine}) with {hw.cpu_count} CPUs <= 2"
+        return POCKET, f"ARM ({hw.machine}) with {hw.cpu_count} CPUs <= 2"
     if hw.ram_bytes < 4 * GIB:
         return "light", f"{ram} < 4 GiB"
     return "full", f"{ram} >= 4 GiB, {hw.cpu_count} CPUs, {hw.machine}"

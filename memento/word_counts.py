@@ -4,6 +4,7 @@
     word_counts.read(conn, ["caroline", "adoption"], cap=2_001)   # {"caroline": 2001, "adoption": 37}
 
     word_counts.speaker_words(conn)                               # frozenset({"caroline", "melanie"})
+    word_counts.speakers_named(conn, ["caroline", "bob"])          # ["Caroline"]
 
 Used by relevance (relevance.py: the query's words' idf, and which of them no memory holds) and by
 the rare-word search (rare_words.py: a query word held by more than common_word_share of the
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import apsw
 
@@ -51,21 +52,51 @@ def read(conn: apsw.Connection, words: Sequence[str], cap: Optional[int] = None)
 
 def speaker_words(conn: apsw.Connection) -> FrozenSet[str]:
     """The words of every stored speaker's name, folded as recall folds names (connection.fold_name:
-    "Mary Ann" -> "mary", "ann"), read on `conn` inside the caller's read transaction. Kept per
-    connection while nothing has been written (as counts_now keeps counts); the read seeks from one
-    speaker to the next in their index (sql/queries/word_counts.sql, speaker_names)."""
+    "Mary Ann" -> "mary", "ann"), read on `conn` inside the caller's read transaction."""
+    return frozenset(word for name in _speakers(conn, complete=True).by_name for word in name.split())
+
+
+def speakers_named(conn: apsw.Connection, names: Iterable[str]) -> Optional[List[str]]:
+    """The stored speakers (as stored) whose folded name is one of `names` (folded names, e.g. a
+    question's words and word runs), read on `conn` inside the caller's read transaction; None when
+    the store has more than SPEAKERS_LISTED distinct speakers (the recall statement then folds each
+    memory's speaker itself: one Python call per memory it scores)."""
+    by_name = _speakers(conn, complete=False).by_name
+    if by_name is None:
+        return None
+    return sorted(speaker for name in set(names) for speaker in by_name.get(name, ()))
+
+
+SPEAKERS_LISTED = 1_000   # distinct speakers a recall reads (a few page reads each) to name them in SQL
+
+
+class _Speakers(NamedTuple):
+    snapshot: tuple
+    by_name: Optional[Dict[str, Tuple[str, ...]]]   # folded name -> the speakers that fold to it;
+                                                    # None: more than SPEAKERS_LISTED (not all read)
+
+
+def _speakers(conn: apsw.Connection, complete: bool) -> _Speakers:
+    """The store's speakers by folded name, kept per connection while nothing has been written (as
+    counts_now keeps counts). The read seeks from one speaker to the next in their index
+    (sql/queries/word_counts.sql, speaker_names) and stops past SPEAKERS_LISTED unless `complete`."""
     snapshot = (conn.pragma("data_version"), conn.total_changes())
     kept = _speakers_by_connection.get(conn)
-    if kept is not None and kept[0] == snapshot:
-        return kept[1]
-    names = frozenset(word for (speaker,) in conn.execute(sqlfiles.query("speaker_names"))
-                      if isinstance(speaker, str) for word in connection.fold_name(speaker).split())
-    _speakers_by_connection[conn] = (snapshot, names)
-    return names
+    if kept is not None and kept.snapshot == snapshot and (kept.by_name is not None or not complete):
+        return kept
+    by_name: Optional[Dict[str, List[str]]] = {}
+    for n, (speaker,) in enumerate(conn.execute(sqlfiles.query("speaker_names"))):
+        if n == SPEAKERS_LISTED and not complete:
+            by_name = None
+            break
+        if isinstance(speaker, str):
+            by_name.setdefault(connection.fold_name(speaker), []).append(speaker)
+    kept = _Speakers(snapshot, None if by_name is None else {k: tuple(v) for k, v in by_name.items()})
+    _speakers_by_connection[conn] = kept
+    return kept
 
 
-_speakers_by_connection: "weakref.WeakKeyDictionary[apsw.Connection, Tuple[tuple, FrozenSet[str]]]" = \
-    weakref.WeakKeyDictionary()
+_speakers_by_connection: "weakref.WeakKeyDictionary[apsw.Connection, _Speakers]" = weakref.WeakKeyDictionary()
 
 
 def prepare(conn: apsw.Connection) -> None:

@@ -59,12 +59,10 @@ def test_a_text_of_unknown_tokens_gets_the_zero_vector_which_matches_nothing():
         assert table.vector("\U0001F600\U0001F601") == bytes(table.dim)   # [UNK] only
         tea, kitten = table.vector("green tea"), table.vector("a small kitten")
         assert len(tea) == table.dim and any(tea)
-        dot = pocket_table.Dot()
-        assert dot(tea, tea) == pocket_table.norm(tea) ** 2 or abs(dot(tea, tea) - pocket_table.norm(tea) ** 2) < 1e-6
-        assert dot(tea, tea[:-1]) is None and dot(None, tea) is None and dot("text", tea) is None
         cat = table.vector("the cat")
-        assert dot(cat, kitten) / (pocket_table.norm(cat) * pocket_table.norm(kitten)) > \
-            dot(cat, tea) / (pocket_table.norm(cat) * pocket_table.norm(tea))
+        near = cosines(cat, [(1, kitten), (2, tea), (3, bytes(table.dim))])
+        assert near[1] > near[2] and near[3] is None     # the zero vector has no cosine
+        assert set(cosines(bytes(table.dim), [(1, tea)]).values()) == {None}
     finally:
         table.close()
 
@@ -82,25 +80,33 @@ def _signed(vec: bytes) -> list:
 @given(st.integers(1, 300).flatmap(lambda n: st.tuples(
     st.binary(min_size=n, max_size=n), st.lists(st.binary(min_size=n, max_size=n), max_size=60))))
 def test_dots_equal_the_plain_dot_products_in_one_call(vectors):
-    """memento_dots: the query's dot product with each of many vectors (one transposed big-integer
-    sum), exactly, and as the JSON array the aggregate memento_dots returns."""
+    """dots: the query's dot product with each of many vectors (one transposed big-integer sum),
+    exactly; and the aggregate memento_cosines divides each by the two lengths."""
     query, many = vectors
     expected = [sum(x * y for x, y in zip(_signed(v), _signed(query))) for v in many]
     assert pocket_table.dots(query, b"".join(many)) == expected == [pocket_table.plain_dot(v, query) for v in many]
-    aggregate = pocket_table.Dots()
-    for v in many:
-        aggregate.step(query, v)
-    assert json.loads(aggregate.final()) == expected
+    norms = [sum(x * x for x in _signed(v)) ** 0.5 for v in many]
+    query_norm = sum(x * x for x in _signed(query)) ** 0.5
+    got = cosines(query, list(enumerate(many)))
+    assert got == {i: (d / (n * query_norm) if n and query_norm else None)
+                   for i, (d, n) in enumerate(zip(expected, norms))}
 
 
-def test_the_dots_aggregate_counts_a_vector_that_does_not_fit_as_zeros():
-    def run(*rows):
-        aggregate = pocket_table.Dots()
-        for query, vec in rows:
-            aggregate.step(query, vec)
-        return aggregate.final()
-    assert json.loads(run((b"\x01\x02", b"\x03\x04"), (b"\x01\x02", b"\x01"), (b"\x01\x02", None))) == [11, 0, 0]
-    assert run((None, b"\x01")) is None and run() == "[]"
+def cosines(query, members, norms=None):
+    """What the aggregate memento_cosines returns for these (id, vector) members, as a dict."""
+    aggregate = pocket_table.Cosines()
+    for i, (id_, vec) in enumerate(members):
+        aggregate.step(query, id_, vec, pocket_table.norm(vec) if norms is None and isinstance(vec, bytes)
+                       else (norms or {}).get(i))
+    return {int(k): v for k, v in json.loads(aggregate.final()).items()}
+
+
+def test_the_cosines_aggregate_gives_none_where_a_vector_or_its_length_does_not_fit():
+    q = b"\x01\x02"
+    got = cosines(q, [(1, b"\x03\x04"), (2, b"\x01"), (3, None), (4, b"\x03\x04"), (5, b"\x03\x04")],
+                  norms={0: 5.0, 1: 1.0, 2: 1.0, 3: "5", 4: 0.0})
+    assert got == {1: 11 / (5.0 * 5 ** 0.5), 2: None, 3: None, 4: None, 5: None}
+    assert cosines(None, [(1, b"\x01")]) == {1: None} and cosines(q, []) == {}
 
 
 @settings(max_examples=150, deadline=None)
@@ -304,13 +310,14 @@ def test_doctor_checks_and_repair_fixes_the_pocket_side(pmem, store_path):
 
 # -- tiers and doors ---------------------------------------------------------------------------
 
-def test_the_pocket_tier_is_installed_with_the_package_but_only_used_when_asked_for():
+def test_the_pocket_tier_is_installed_with_the_package_and_detected_on_a_small_board():
+    """In every env (the table ships in the wheel): a Pi Zero 2 W gets pocket; keywords only when asked."""
     assert tiers.missing_packages("pocket") == ()
     small = tiers.Hardware(512 * 1024 ** 2, 4, "aarch64", "test")
     choice = tiers.resolve(None, stored=None, hardware=small, env={})
-    assert (choice.tier, choice.fallback) == ("minimal", False)
-    choice = tiers.resolve(None, stored=None, hardware=small, env={"MEMENTO_TIER": "pocket"})
-    assert (choice.tier, choice.source) == ("pocket", "MEMENTO_TIER")
+    assert (choice.tier, choice.source, choice.fallback) == ("pocket", "detected", False)
+    choice = tiers.resolve(None, stored=None, hardware=small, env={"MEMENTO_TIER": "minimal"})
+    assert (choice.tier, choice.source) == ("minimal", "MEMENTO_TIER")
 
 
 def test_cli_and_mcp_use_the_pocket_tier(store_path, capsys):

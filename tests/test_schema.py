@@ -151,7 +151,7 @@ def test_sql_parts_are_included_where_statements_name_them():
     for name in ("recall_keyword", "recall_hybrid"):
         text = sqlfiles.query(name)
         assert "-- include:" not in text and "top_visible AS MATERIALIZED" in text and "filtered AS (" in text
-        assert "memories_fts MATCH :match\n  AND rowid BETWEEN :low_id AND :high_id" in text  # best_matches, via top
+        assert "memories_fts MATCH :match\nAND rowid BETWEEN :low_id AND :high_id" in text  # best_matches, via top
 
 
 def test_a_v5_store_upgrades_with_its_keyword_index_rebuilt(store_path):

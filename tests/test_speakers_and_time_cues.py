@@ -107,6 +107,44 @@ def test_a_question_naming_a_speaker_lifts_what_that_speaker_said(store_path):
         assert off[0] == mine[0].id   # without the boost bm25 alone prefers Caroline's (shorter)
 
 
+@pytest.mark.parametrize("listed", [True, False])
+def test_the_speaker_boost_matches_folded_names_whether_the_speakers_are_listed_or_folded_per_row(
+        store_path, monkeypatch, listed):
+    """A question names a speaker as recall folds names (case, accents, punctuation): the statement
+    gets the stored speakers so named (word_counts.speakers_named), or, when there are too many to
+    list (None), folds each memory's speaker itself; both rank alike. A speaker the sqlite3 shell
+    adds after a recall is named by the next one (the list is read again after any write)."""
+    import apsw
+
+    from memento import word_counts
+    if not listed:
+        monkeypatch.setattr(word_counts, "speakers_named", lambda conn, names: None)
+    with memento.open(store_path, tier="minimal") as mem:
+        mine = mem.remember_many([
+            {"text": "I started pottery classes last month", "speaker": "Caroline", "thread": "chat"},
+            {"text": "I started pottery classes too, it is relaxing", "speaker": "Émile Zola-Brun",
+             "thread": "chat"},
+            {"text": "Pottery classes are on Tuesdays, it is relaxing", "speaker": "Caroline", "thread": "b"}])
+        assert mem.recall("What did émile zola brun say about pottery classes?")[0].id == mine[1].id
+        assert mem.recall("What did CAROLINE say about pottery classes?")[0].id == mine[0].id
+        shell = apsw.Connection(str(store_path))
+        shell.execute("UPDATE memories SET speaker = 'MELANIE' WHERE id = ?", (mine[2].id,))
+        shell.close()
+        assert mem.recall("What did melanie say about pottery classes?")[0].id == mine[2].id
+
+
+def test_speakers_are_listed_up_to_a_cap_and_as_stored(store_path, monkeypatch):
+    from memento import word_counts
+    monkeypatch.setattr(word_counts, "SPEAKERS_LISTED", 2)
+    with memento.open(store_path, tier="minimal") as mem:
+        mem.remember_many([{"text": f"hello {s}", "speaker": s} for s in ("Émile Zola-Brun", "EMILE ZOLA BRUN", "Bo")])
+    with memento.open(store_path, tier="minimal") as mem, mem._conn:
+        assert word_counts.speakers_named(mem._conn, ["émile zola brun"]) is None        # 3 speakers > 2
+        assert word_counts.speaker_words(mem._conn) == {"émile", "emile", "zola", "brun", "bo"}   # reads all
+        assert word_counts.speakers_named(mem._conn, ["émile zola brun", "zola"]) == ["Émile Zola-Brun"]
+        assert word_counts.speakers_named(mem._conn, ["emile zola brun", "bo"]) == ["Bo", "EMILE ZOLA BRUN"]
+
+
 def test_a_question_asking_when_lifts_a_memory_that_names_a_time(store_path):
     with memento.open(store_path, tier="minimal") as mem:
         plain = mem.remember("We went to the beach with the kids")

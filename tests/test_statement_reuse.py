@@ -101,4 +101,4 @@ def test_recall_statements_fit_the_statement_cache(name):
 def test_comment_lines_are_left_out_and_the_rest_kept():
     blocks = sqlfiles.blocks_of({"a.sql": "-- name: one\n-- why this is so\nSELECT 1 AS a,  -- kept: after code\n"
                                           "    -- an indented comment line\n  '--not a comment' AS b;"})
-    assert blocks == {"one": "SELECT 1 AS a,  -- kept: after code\n  '--not a comment' AS b;"}
+    assert blocks == {"one": "SELECT 1 AS a,  -- kept: after code\n'--not a comment' AS b;"}

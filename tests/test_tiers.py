@@ -12,11 +12,11 @@ def hw(ram_gib: float, cpus: int = 4, machine: str = "x86_64") -> Hardware:
 
 
 @pytest.mark.parametrize("hardware, expected", [
-    (hw(0.5, 4, "aarch64"), "minimal"),     # Pi Zero 2 W: 512 MB (pocket is opt-in: never detected)
-    (hw(0.9, 8, "x86_64"), "minimal"),      # RAM < 1 GiB wins whatever the CPU
-    (hw(8, 2, "armv7l"), "minimal"),        # ARM with <= 2 CPUs
-    (hw(8, 2, "arm64"), "minimal"),
-    (hw(8, 4, "armv7l"), "minimal"),        # any 32-bit ARM: no onnxruntime wheel there
+    (hw(0.5, 4, "aarch64"), "pocket"),      # Pi Zero 2 W: 512 MB, no room for a model runtime
+    (hw(0.9, 8, "x86_64"), "pocket"),       # RAM < 1 GiB wins whatever the CPU
+    (hw(8, 2, "armv7l"), "pocket"),         # ARM with <= 2 CPUs
+    (hw(8, 2, "arm64"), "pocket"),
+    (hw(8, 4, "armv7l"), "pocket"),         # any 32-bit ARM: no onnxruntime wheel there
     (hw(2, 4, "aarch64"), "light"),         # Pi 4 2 GB
     (hw(3.9, 2, "x86_64"), "light"),        # small VM: 2 CPUs is fine off ARM
     (hw(4, 4, "aarch64"), "full"),          # Pi 5 / 4 GB
@@ -63,7 +63,7 @@ def test_resolution_order():
     choice = tiers.resolve(None, stored="minimal", hardware=hw(64), env={})
     assert (choice.tier, choice.source) == ("minimal", "store")
     choice = tiers.resolve(None, stored=None, hardware=small, env={})
-    assert (choice.tier, choice.source, choice.fallback) == ("minimal", "detected", False)
+    assert (choice.tier, choice.source, choice.fallback) == ("pocket", "detected", False)
 
 
 def test_unknown_tier_is_a_clear_error():
@@ -82,41 +82,44 @@ def test_missing_tier_explicit_errors_detected_falls_back(monkeypatch):
     assert choice.tier == "minimal" and choice.source == "store"
 
 
-def test_the_pocket_tier_is_opt_in_though_installed(monkeypatch):
-    """The pocket table ships in the base package, but a machine without a vector extra (a plain
-    [minimal] laptop) and a small board both get minimal unless pocket is asked for or recorded."""
+def test_detection_gives_pocket_where_no_model_runs_and_minimal_without_its_table(monkeypatch):
+    """The pocket table ships in the base package: a small board gets pocket, and so does a machine
+    that wants a vector tier none of whose extras is installed; a store recorded in a vector tier falls
+    back to keyword-only; without the table, minimal."""
     vector_missing = lambda t: ("fastembed",) if t in tiers.VECTOR_TIERS else ()  # noqa: E731
     monkeypatch.setattr(tiers, "missing_packages", vector_missing)
     assert tiers.missing_packages("pocket") == ()
     choice = tiers.resolve(None, hardware=hw(64), env={})
-    assert (choice.tier, choice.wanted, choice.fallback) == ("minimal", "full", True)
+    assert (choice.tier, choice.wanted, choice.fallback) == ("pocket", "full", True)
     for small in (hw(0.5, 4, "aarch64"), hw(8, 4, "armv7l")):
         choice = tiers.resolve(None, hardware=small, env={})
-        assert (choice.tier, choice.source, choice.fallback) == ("minimal", "detected", False)
+        assert (choice.tier, choice.source, choice.fallback) == ("pocket", "detected", False)
     choice = tiers.resolve(None, stored="full", hardware=hw(64), env={})
     assert choice.tier == "minimal"              # a recorded vector tier: keyword-only, as before
-    assert tiers.resolve("pocket", hardware=hw(0.5), env={}).tier == "pocket"
-    assert tiers.resolve(None, hardware=hw(0.5), env={"MEMENTO_TIER": "pocket"}).tier == "pocket"
-    choice = tiers.resolve(None, stored="pocket", hardware=hw(0.5), env={})
-    assert (choice.tier, choice.source) == ("pocket", "store")   # an earlier opt-in, kept
+    choice = tiers.resolve(None, stored="minimal", hardware=hw(0.5), env={})
+    assert (choice.tier, choice.source) == ("minimal", "store")  # a store made keyword-only stays so
+    assert tiers.resolve(None, hardware=hw(0.5), env={"MEMENTO_TIER": "minimal"}).tier == "minimal"
     monkeypatch.setattr(tiers, "missing_packages", lambda t: ("table",) if t != "minimal" else ())
-    choice = tiers.resolve(None, stored="pocket", hardware=hw(0.5), env={})
-    assert (choice.tier, choice.wanted, choice.fallback) == ("minimal", "pocket", True)
+    for stored, hardware in ((None, hw(0.5)), ("pocket", hw(0.5)), (None, hw(64))):
+        choice = tiers.resolve(None, stored=stored, hardware=hardware, env={})
+        assert choice.tier == "minimal" and choice.fallback and "not installed" in choice.reason
 
 
-def test_a_store_opened_without_a_tier_on_a_small_board_is_minimal_until_pocket_is_asked_for(
-        store_path, monkeypatch):
+def test_a_new_store_on_a_small_board_is_pocket_and_a_keyword_only_one_stays_so(store_path, tmp_path, monkeypatch):
     import memento
     monkeypatch.setattr(tiers, "read_hardware", lambda: hw(0.5, 4, "aarch64"))   # a Pi Zero 2 W
     monkeypatch.delenv("MEMENTO_TIER", raising=False)
     with memento.open(store_path) as mem:
-        assert mem.tier == "minimal" and not mem.tier_choice.fallback
+        assert (mem.tier, mem.tier_choice.source, mem.tier_choice.fallback) == ("pocket", "detected", False)
         mem.remember("Rosa drinks mate in the morning")
-    with memento.open(store_path, tier="pocket") as mem:   # the opt-in is recorded in the store
-        assert mem.tier == "pocket"
     with memento.open(store_path) as mem:
         assert mem.tier == "pocket" and mem.tier_choice.source == "store"
-        assert mem.recall("mate")[0].text == "Rosa drinks mate in the morning"
+        assert mem.recall("what does Rosa drink?")[0].text == "Rosa drinks mate in the morning"
+    older = tmp_path / "older" / "memento.db"
+    with memento.open(older, tier="minimal") as mem:   # made keyword-only (say, by an earlier memento)
+        mem.remember("Rosa drinks mate in the morning")
+    with memento.open(older) as mem:
+        assert mem.tier == "minimal" and mem.tier_choice.source == "store"
 
 
 def test_fallback_tier_is_not_recorded(store_path, monkeypatch):

@@ -46,13 +46,12 @@ class PocketIndex:
 
     @classmethod
     def attach(cls, store: StoreFile) -> "PocketIndex":
-        """Open the shipped table, register memento_dot and memento_dots, and create memories_pocket when the store
+        """Open the shipped table, register memento_cosines, and create memories_pocket when the store
         has none or has vectors of another table (then they are dropped: every memory is pending).
         A store that needs none of this is not written to."""
         conn, path = store.conn, store.path
         table = table_file.StaticTable()
-        conn.create_scalar_function("memento_dot", table_file.Dot(), 2, deterministic=True)
-        conn.create_aggregate_function("memento_dots", table_file.Dots, 2)
+        conn.create_aggregate_function("memento_cosines", table_file.Cosines, 4)
         if _needs_setup(conn, table.id):
             if store.read_only:
                 table.close()

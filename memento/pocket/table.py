@@ -234,34 +234,34 @@ def dots(query: bytes, vectors: bytes) -> List[int]:
     return list(map(sub, map(int.from_bytes, slots, _BIG), repeat(half + 128 * sum(q))))
 
 
-class Dots:
-    """memento_dots(query, vec): an aggregate, the recall statement's dot products in one go. Each row
-    gives the query's vector and a pool member's; the result is a JSON array of their dot products, in
-    the rows' order (a json_group_array of the ids in the same SELECT lists the members in that order).
-    A vector that is not a BLOB of the query's length counts as zeros (the statement gives it no
-    cosine); NULL when the query is not a non-empty BLOB."""
+class Cosines:
+    """memento_cosines(query, id, vec, norm): an aggregate, the recall statement's cosines in one go.
+    Each row gives the query's vector and a pool member's id, vector and length (memories_pocket.norm);
+    the result is a JSON object from each id to the cosine of its vector with the query's, or null
+    where there is none: a vector that is not a BLOB of the query's length or has no positive length,
+    or a query that is not a non-empty BLOB or is the zero vector. The dot products are one
+    computation (dots above), not one Python call per member."""
 
     def __init__(self) -> None:
         self.query: Optional[bytes] = None
+        self.ids: List[int] = []
         self.vectors: List[bytes] = []
+        self.norms: List[float] = []
 
-    def step(self, query, vec) -> None:
+    def step(self, query, id_, vec, norm) -> None:
         if self.query is None:
             self.query = query if isinstance(query, bytes) else b""
-        self.vectors.append(vec if isinstance(vec, bytes) and len(vec) == len(self.query) else bytes(len(self.query)))
+        fits = (isinstance(vec, bytes) and len(vec) == len(self.query) and isinstance(norm, (int, float))
+                and norm > 0)
+        self.ids.append(id_)
+        self.vectors.append(vec if fits else bytes(len(self.query)))
+        self.norms.append(norm if fits else 0.0)
 
-    def final(self):
-        if not self.query:
-            return None if self.query is not None else "[]"
-        return "[" + ",".join(map(str, dots(self.query, b"".join(self.vectors)))) + "]"
-
-
-class Dot:
-    """memento_dot(a, b): the dot product of two int8 vectors (BLOBs of equal length); NULL when either
-    is not a BLOB or their lengths differ. The pocket recall statement calls it once, for the query
-    vector's own length (the pool's products are memento_dots')."""
-
-    def __call__(self, a, b):
-        if not isinstance(a, bytes) or not isinstance(b, bytes) or len(a) != len(b):
-            return None
-        return plain_dot(a, b)
+    def final(self) -> str:
+        query = self.query or b""
+        query_norm = sqrt(plain_dot(query, query))
+        if query_norm == 0.0:
+            return json.dumps({str(i): None for i in self.ids})
+        products = dots(query, b"".join(self.vectors))
+        return json.dumps({str(i): d / (n * query_norm) if n else None
+                           for i, d, n in zip(self.ids, products, self.norms)})

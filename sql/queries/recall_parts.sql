@@ -98,17 +98,27 @@ keyword AS MATERIALIZED (
 -- part: boost_factor
 -- What a question says beyond its words (weights in memento/ranking.py), as a factor of memory m's
 -- fused score: 1 + :w_speaker when it names m's speaker (:query_names: the question's words and word
--- runs, folded as memento_fold folds a name: case-insensitive, whole names), + :w_time when it asks
--- when (:asks_when) and m's text names a time (time_cue, memento/time_cues.py). A factor, not an
--- addition: a memory lifted must match the question by itself too, so a question that names the
--- wrong person does not bury the right memory under that person's weak matches. A weight of 0
--- gives exactly 1 and reads nothing. The speaker term also needs the statement's speaker_gate CTE
--- to be open (always in the keyword statement; part speaker_gate below), tested before any speaker
--- is folded (a Python call per pool member).
+-- runs, folded as memento_fold folds a name: case-insensitive, whole names; part speaker_named), +
+-- :w_time when it asks when (:asks_when) and m's text names a time (time_cue, memento/time_cues.py).
+-- A factor, not an addition: a memory lifted must match the question by itself too, so a question
+-- that names the wrong person does not bury the right memory under that person's weak matches. A
+-- weight of 0 gives exactly 1 and reads nothing. The speaker term also needs the statement's
+-- speaker_gate CTE to be open (always in the keyword statement; part speaker_gate below).
          (1.0 + CASE WHEN :w_speaker > 0 AND m.speaker IS NOT NULL AND (SELECT open FROM speaker_gate)
-                          AND memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
+                          AND
+-- include: speaker_named
                      THEN :w_speaker ELSE 0.0 END
               + CASE WHEN :w_time > 0 AND :asks_when = 1 AND m.time_cue = 1 THEN :w_time ELSE 0.0 END)
+
+-- part: speaker_named
+-- Whether memory m's speaker is one the question names: one of :speakers, the stored speakers whose
+-- folded name is among the question's words and runs (:query_names; memento/word_counts.py,
+-- speakers_named, reads them once per recall), or, when the store has too many speakers to list
+-- (:speakers NULL), m's speaker folded here (memento_fold: a Python call per memory scored). NULL
+-- (no) for a memory without a speaker.
+                          CASE WHEN :speakers IS NULL
+                               THEN memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
+                               ELSE m.speaker IN (SELECT value FROM json_each(:speakers)) END
 
 -- part: date_factor
 -- x (1 + :w_date) when m was stored in a month or year the question names (:query_dates, JSON
@@ -147,7 +157,8 @@ dated AS MATERIALIZED (
 -- has no keyword match to check that against. (The keyword statement has no cosine: its gate is
 -- always open.)
 speaker_gate AS MATERIALIZED (
-  SELECT coalesce((SELECT memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
+  SELECT coalesce((SELECT
+-- include: speaker_named
                    FROM keyword CROSS JOIN memories AS m ON m.id = keyword.id
                    ORDER BY keyword.bm25, keyword.id DESC LIMIT 1), :w_keyword > 0) AS open
 ),

@@ -2,10 +2,10 @@
 -- every candidate and its thread neighbours re-scored with the cosine of their static vectors, fused
 -- and smoothed, in one statement. No vector search over the whole store: the static vectors
 -- (memories_pocket, int8; memento/pocket/) re-rank what the keywords and the threads found.
--- memento_dot(a, b), the dot product of two int8 vectors, and the aggregate memento_dots (the query's
--- with many) are functions in pure Python (memento/pocket/table.py), registered on the connection
--- when the store opens in the pocket tier: the tier loads no extension. Each vector's length is
--- stored beside it (memories_pocket.norm).
+-- memento_cosines, an aggregate (the query's cosine with many int8 vectors at once), is a function in
+-- pure Python (memento/pocket/table.py), registered on the connection when the store opens in the
+-- pocket tier: the tier loads no extension. Each vector's length is stored beside it
+-- (memories_pocket.norm).
 --
 -- Parameters: those of recall_keyword.sql (filters, hidden memories, the split scan, recency, pins,
 -- boosts, the dates a question names: :query_dates, :date_search, with :w_date the hybrid one's), and
@@ -42,8 +42,8 @@ candidates AS MATERIALIZED (
 candidate_links AS MATERIALIZED (
   SELECT m.id,
          :w_keyword * (c.bm25 / c.best)
-         * (1.0 + CASE WHEN :keyword_w_speaker > 0 AND m.speaker IS NOT NULL
-                            AND memento_fold(m.speaker) IN (SELECT value FROM json_each(:query_names))
+         * (1.0 + CASE WHEN :keyword_w_speaker > 0 AND m.speaker IS NOT NULL AND
+-- include: speaker_named
                        THEN :keyword_w_speaker ELSE 0.0 END
                 + CASE WHEN :keyword_w_time > 0 AND :asks_when = 1 AND m.time_cue = 1
                        THEN :keyword_w_time ELSE 0.0 END) AS keyword_part,
@@ -52,26 +52,16 @@ candidate_links AS MATERIALIZED (
 ),
 -- include: pool_ids
 -- include: speaker_gate
--- The length of the query's vector (0: no known word, then no cosine).
-query_norm AS MATERIALIZED (
-  SELECT CASE WHEN :w_vector > 0 THEN sqrt(memento_dot(:qvec, :qvec)) ELSE 0.0 END AS norm
-),
 -- Each pool member's cosine with the query (NULL without a static vector of the query's length),
 -- computed once (inside scored, SQLite would evaluate it once for each use of the fused score).
--- memento_dots, an aggregate, takes every pool member's vector and returns their dot products with
--- the query as a JSON array: one computation per recall, not one Python call per member. The
--- json_group_array beside it lists the members in the same order, and member i's product is item i.
--- (Reading pool_ids once more, to join the products back, would cross SQLite's limit on nested
--- expansions.)
+-- memento_cosines, an aggregate, takes every pool member's id, vector and length and returns a JSON
+-- object from id to cosine: one computation per recall, not one Python call per member, and its
+-- object's keys join the cosines back to the members (reading pool_ids once more would cross
+-- SQLite's limit on nested expansions).
 pool AS MATERIALIZED (
-  SELECT i.value AS id,
-         CASE WHEN v.norm > 0 AND q.norm > 0 AND typeof(v.vec) = 'blob' AND length(v.vec) = length(:qvec)
-              THEN (agg.dots ->> i.key) / (v.norm * q.norm) END AS cosine
-  FROM (SELECT json_group_array(p.id) AS ids, memento_dots(:qvec, m.vec) AS dots
-        FROM pool_ids AS p LEFT JOIN memories_pocket AS m ON m.id = p.id) AS agg
-  CROSS JOIN json_each(agg.ids) AS i
-  CROSS JOIN query_norm AS q
-  LEFT JOIN memories_pocket AS v ON v.id = i.value
+  SELECT CAST(c.key AS INTEGER) AS id, c.value AS cosine
+  FROM json_each((SELECT memento_cosines(CASE WHEN :w_vector > 0 THEN :qvec END, p.id, m.vec, m.norm)
+                  FROM pool_ids AS p LEFT JOIN memories_pocket AS m ON m.id = p.id)) AS c
 ),
 -- Fused score of every pool member that passes the filters and is not hidden (candidates passed
 -- both already; neighbours are checked here): the keyword part relative to the best match (0..1)
