@@ -9,8 +9,8 @@
 #
 # Env: ARM64=DIR                       required: the emulated aarch64 userland's scripts, DIR/make-rootfs.sh
 #                                      and DIR/run-arm64.sh (what they must do: docs/development.md)
-#      PI_TIERS=minimal                tiers to measure; "minimal pocket" adds the pocket tier (opt-in:
-#                                      detection never picks it), under the same 100 MB cap; "minimal light
+#      PI_TIERS="pocket minimal"       tiers to measure (pocket: what a Pi Zero 2 W is detected as;
+#                                      minimal: keyword-only), under the same 100 MB cap; "pocket minimal light
 #                                      tiny" adds the vector tiers (their extras go into the host venv too;
 #                                      much longer under qemu)
 #      PI_VECTOR_MEM_LIMIT=            memory cap for light/tiny (default none: onnxruntime under qemu
@@ -33,7 +33,7 @@ export ROOTFS=${ROOTFS:-/var/tmp/memento-arm64-rootfs}
 STAGE=${PI_STAGE:-/var/tmp/memento-pi-lane}   # mounted at /work inside: outside the repo others edit
 CI_MODE=${MEMENTO_PI_LANE:-0}
 # The minimal tier by default: what a Pi Zero 2 W runs, and what the host venv below installs unasked.
-TIERS=${PI_TIERS:-minimal}
+TIERS=${PI_TIERS:-pocket minimal}
 N=${PI_STORE_SIZE:-10000}
 RESULT=${PI_RESULT:-$REPO/bench/results/pi-lane.json}
 [ "$(id -u)" = 0 ] || { echo "pi.sh: must run as root (chroot, mounts, cgroups)" >&2; exit 1; }

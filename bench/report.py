@@ -207,7 +207,7 @@ def perf_section() -> str:
                    "tests and figures under a 100 MB cgroup cap, the tests one pytest process per test file (and per "
                    "test that starts a second interpreter): under qemu each process carries its own translated-code "
                    "cache, so one pytest for the whole suite would need ~118 MB emulated (58 MB natively). A Zero 2 W "
-                   "(512 MB) is detected as `minimal`; `pocket` is opt-in (`--tier pocket`); the vector tiers are for "
+                   "(512 MB) is detected as `pocket` (`minimal`: keyword-only, `--tier minimal`); the vector tiers are for "
                    "larger boards and run uncapped here:\n\n"
                    + table(["tier (mode)", "installed MB", "peak RSS MB (emulated)", "cold start s (emulated)",
                             "cold start s (Pi est.)", "warm p50 ms (emulated)", "warm p50 ms (Pi est.)",
