@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from bench.common import REPO, build_store, write_result
+from bench.common import REPO, build_store, load_result, write_result
 
 PROBE = """
 import memento
@@ -47,6 +47,9 @@ def main() -> None:
         print(f"{tier:>8}: median {statistics.median(times) * 1000:.0f} ms "
               f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}); "
               f"{over * 1000:+.0f} ms over bare python, ratio {statistics.median(times) / statistics.median(bare):.2f}x")
+    # Tiers not measured in this run keep their earlier figures (each with its own over-bare time).
+    kept = (load_result("cold_start") or {}).get("tiers", {})
+    results["tiers"] = {**{t: v for t, v in kept.items() if t not in results["tiers"]}, **results["tiers"]}
     write_result("cold_start", results)
 
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -79,14 +79,20 @@ def write_result(name: str, payload: Dict[str, object]) -> Path:
     return out
 
 
+def load_result(name: str) -> Optional[dict]:
+    """bench/results/<name>.json as an earlier run wrote it, or None."""
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
 def merge_rows(name: str, rows: List[dict], key: tuple) -> List[dict]:
     """Rows of this run, plus the rows of earlier runs of bench/results/<name>.json that this run did
     not measure again (e.g. a separate 100k run is kept when the quick set re-measures 1k and 10k)."""
-    path = RESULTS / f"{name}.json"
-    if not path.exists():
+    earlier = load_result(name)
+    if earlier is None:
         return rows
     fresh = {tuple(r[k] for k in key) for r in rows}
     # A row written before a key existed (e.g. "threads") counts as that key's False.
-    kept = [r for r in json.loads(path.read_text(encoding="utf-8")).get("rows", [])
+    kept = [r for r in earlier.get("rows", [])
             if tuple(r.get(k, False) for k in key) not in fresh]
     return sorted(kept + rows, key=lambda r: tuple(str(r.get(k)) for k in key))

@@ -9,7 +9,7 @@ import tempfile
 import venv
 from pathlib import Path
 
-from bench.common import REPO, write_result
+from bench.common import REPO, merge_rows, write_result
 
 
 def tree_bytes(path: Path) -> int:
@@ -48,7 +48,7 @@ def main() -> None:
             row = measure(wheel, extra, work)
             rows.append(row)
             print(f"[{extra}] adds {row['added_mb']} MB: " + ", ".join(f"{t['name']} {t['mb']}" for t in row["top"]))
-    write_result("install_size", {"rows": rows})
+    write_result("install_size", {"rows": merge_rows("install_size", rows, ("extra",))})
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from bench.common import REPO, build_store, write_result
+from bench.common import REPO, build_store, merge_rows, write_result
 
 PROBE = """
 import json, sys
@@ -38,7 +38,7 @@ def main() -> None:
         rows.append(row)
         print(f"{tier:>8}: peak RSS {row['peak_mb']:.0f} MB during 100 recalls on {args.size:,} memories "
               f"(after import: {row['after_import_mb']:.0f} MB)")
-    write_result("peak_rss", {"rows": rows})
+    write_result("peak_rss", {"rows": merge_rows("peak_rss", rows, ("tier", "size"))})
 
 
 if __name__ == "__main__":

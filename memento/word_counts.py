@@ -53,7 +53,14 @@ def read(conn: apsw.Connection, words: Sequence[str], cap: Optional[int] = None)
 def speaker_words(conn: apsw.Connection) -> FrozenSet[str]:
     """The words of every stored speaker's name, folded as recall folds names (connection.fold_name:
     "Mary Ann" -> "mary", "ann"), read on `conn` inside the caller's read transaction."""
-    return frozenset(word for name in _speakers(conn, complete=True).by_name for word in name.split())
+    return _speakers(conn, complete=True).words
+
+
+def listed_speaker_words(conn: apsw.Connection) -> Optional[FrozenSet[str]]:
+    """speaker_words, or None when the store has more than SPEAKERS_LISTED distinct speakers (a read
+    whose cost after each write stays bounded, for what every recall asks)."""
+    kept = _speakers(conn, complete=False)
+    return None if kept.by_name is None else kept.words
 
 
 def speakers_named(conn: apsw.Connection, names: Iterable[str]) -> Optional[List[str]]:
@@ -74,6 +81,7 @@ class _Speakers(NamedTuple):
     snapshot: tuple
     by_name: Optional[Dict[str, Tuple[str, ...]]]   # folded name -> the speakers that fold to it;
                                                     # None: more than SPEAKERS_LISTED (not all read)
+    words: FrozenSet[str]                           # the folded names' words (empty with by_name None)
 
 
 def _speakers(conn: apsw.Connection, complete: bool) -> _Speakers:
@@ -91,7 +99,11 @@ def _speakers(conn: apsw.Connection, complete: bool) -> _Speakers:
             break
         if isinstance(speaker, str):
             by_name.setdefault(connection.fold_name(speaker), []).append(speaker)
-    kept = _Speakers(snapshot, None if by_name is None else {k: tuple(v) for k, v in by_name.items()})
+    if by_name is None:
+        kept = _Speakers(snapshot, None, frozenset())
+    else:
+        kept = _Speakers(snapshot, {k: tuple(v) for k, v in by_name.items()},
+                         frozenset(word for name in by_name for word in name.split()))
     _speakers_by_connection[conn] = kept
     return kept
 

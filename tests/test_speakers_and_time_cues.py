@@ -140,6 +140,7 @@ def test_speakers_are_listed_up_to_a_cap_and_as_stored(store_path, monkeypatch):
         mem.remember_many([{"text": f"hello {s}", "speaker": s} for s in ("Émile Zola-Brun", "EMILE ZOLA BRUN", "Bo")])
     with memento.open(store_path, tier="minimal") as mem, mem._conn:
         assert word_counts.speakers_named(mem._conn, ["émile zola brun"]) is None        # 3 speakers > 2
+        assert word_counts.listed_speaker_words(mem._conn) is None
         assert word_counts.speaker_words(mem._conn) == {"émile", "emile", "zola", "brun", "bo"}   # reads all
         assert word_counts.speakers_named(mem._conn, ["émile zola brun", "zola"]) == ["Émile Zola-Brun"]
         assert word_counts.speakers_named(mem._conn, ["emile zola brun", "bo"]) == ["Bo", "EMILE ZOLA BRUN"]

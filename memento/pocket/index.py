@@ -125,9 +125,11 @@ class PocketIndex:
         vector they pulled every turn of the person named towards the question, and a question naming
         the wrong person (LoCoMo's adversarial category) towards that person's turns: LoCoMo dev R@10
         0.7639 -> 0.7641 LOCO, adversarial 0.829 -> 0.850 (bench/results/locomo_boosts_pocket_drop_boosts.json).
-        A memory's own vector keeps its speaker's name (leaving it out cost 0.003 R@10)."""
+        A memory's own vector keeps its speaker's name (leaving it out cost 0.003 R@10). Past
+        SPEAKERS_LISTED distinct speakers in the store the names are not read (that read would follow
+        every write) and the question's vector keeps them."""
         with self._conn:   # the speakers, read in one snapshot (kept until the next write)
-            names = word_counts.speaker_words(self._conn)
+            names = word_counts.listed_speaker_words(self._conn)
         if names:
             query = _WORD.sub(lambda word: "" if word.group().casefold() in names else word.group(), query)
         return self.table.vector(query)
