@@ -23,7 +23,7 @@ def rss():  # VmHWM, not ru_maxrss: ru_maxrss is inherited from the parent acros
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024
 texts = corpus.threaded({n}, seed=3) if {threads!r} else corpus.texts({n}, seed=3)
 with memento.open({path!r}, tier={tier!r}) as mem:
-    if mem._vectors is not None:
+    if getattr(mem._vectors, 'embedder', None) is not None:   # a model tier: loaded before timing
         mem._vectors.embedder.load()
     started = time.perf_counter()
     # dedup=False: the corpus repeats ~10% of its texts, and every text must become a row here
