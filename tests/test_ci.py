@@ -92,7 +92,8 @@ def test_the_pi_lane_makes_the_native_python_it_needs_and_runs_what_it_installs(
     the host's python3, which has no apsw/psutil (nothing installed them; Debian's python3 refuses pip
     installs anyway), and by default it ran the light and tiny tiers, whose extras were not installed.
     The lane makes its own venv, installs the wheel with the extras of the tiers it runs, runs every
-    native memento command from there, and by default runs only the tier a Pi Zero 2 W runs."""
+    native memento command from there, and by default runs only the tiers a Pi Zero 2 W runs (pocket, detected,
+    and minimal, keyword-only)."""
     pi_sh = REPO / "bench" / "pi.sh"
     if not pi_sh.is_file():
         pytest.skip(f"{pi_sh} is not in this copy of the tests (e.g. the Pi lane's stage)")
@@ -110,5 +111,5 @@ def test_the_pi_lane_makes_the_native_python_it_needs_and_runs_what_it_installs(
     assert any(re.search(r"\.whl\[\$\w+\]", line) or "[$" in line for line in installs), \
         f"the venv must get the wheel with the extras of the tiers the lane runs: {installs}"
     default = re.findall(r"TIERS=\$\{PI_TIERS:-([^}]*)\}", "\n".join(host))
-    assert default and set(default) == {"minimal"}, \
-        f"by default the lane runs the minimal tier only (the vector tiers through PI_TIERS): {default}"
+    assert len(default) == 1 and set(default[0].split()) == {"pocket", "minimal"}, \
+        f"by default the lane runs the small tiers, pocket and minimal (vector tiers through PI_TIERS): {default}"
