@@ -97,8 +97,9 @@ def _speakers(conn: apsw.Connection, complete: bool) -> _Speakers:
         if n == SPEAKERS_LISTED and not complete:
             by_name = None
             break
-        if isinstance(speaker, str):
-            by_name.setdefault(connection.fold_name(speaker), []).append(speaker)
+        name = _text(speaker)
+        if name is not None:
+            by_name.setdefault(connection.fold_name(name), []).append(name)
     if by_name is None:
         kept = _Speakers(snapshot, None, frozenset())
     else:
@@ -109,6 +110,14 @@ def _speakers(conn: apsw.Connection, complete: bool) -> _Speakers:
 
 
 _speakers_by_connection: "weakref.WeakKeyDictionary[apsw.Connection, _Speakers]" = weakref.WeakKeyDictionary()
+
+
+def _text(speaker: Optional[bytes]) -> Optional[str]:
+    """A stored text speaker (read as its bytes), or None: not text, or not UTF-8 (no name to match)."""
+    try:
+        return speaker.decode("utf-8") if isinstance(speaker, bytes) else None
+    except UnicodeDecodeError:
+        return None
 
 
 def prepare(conn: apsw.Connection) -> None:

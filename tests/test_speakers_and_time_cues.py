@@ -146,6 +146,25 @@ def test_speakers_are_listed_up_to_a_cap_and_as_stored(store_path, monkeypatch):
         assert word_counts.speakers_named(mem._conn, ["emile zola brun", "bo"]) == ["Bo", "EMILE ZOLA BRUN"]
 
 
+@pytest.mark.parametrize("tier", ["minimal", "pocket"])
+def test_a_speaker_the_shell_wrote_as_text_that_is_not_utf8_names_no_one_and_breaks_no_other_recall(
+        store_path, tier):
+    """Every recall reads the store's speakers; one typed in the sqlite3 shell as text that is not UTF-8
+    is no name, and recalls that do not return that memory go on."""
+    import apsw
+
+    from memento import word_counts
+    with memento.open(store_path, tier=tier) as mem:
+        odd = mem.remember("the shed roof leaks", speaker="Bob")
+        mem.remember("Ann likes green tea", speaker="Ann")
+        shell = apsw.Connection(str(store_path))
+        shell.execute("UPDATE memories SET speaker = CAST(x'ff41' AS TEXT) WHERE id = ?", (odd.id,))
+        shell.close()
+        assert [h.text for h in mem.recall("what does Ann drink? green tea")] == ["Ann likes green tea"]
+        with mem._conn:
+            assert word_counts.speakers_named(mem._conn, ["ann", "bob", "a"]) == ["Ann"]
+
+
 def test_a_question_asking_when_lifts_a_memory_that_names_a_time(store_path):
     with memento.open(store_path, tier="minimal") as mem:
         plain = mem.remember("We went to the beach with the kids")

@@ -45,4 +45,6 @@ WITH RECURSIVE speakers (name) AS (
   SELECT (SELECT min(speaker) FROM memories WHERE speaker > speakers.name)
   FROM speakers WHERE speakers.name IS NOT NULL
 )
-SELECT name FROM speakers WHERE name IS NOT NULL;
+-- Each text speaker as its bytes (memento/word_counts.py decodes them): a speaker typed in the sqlite3
+-- shell as text that is not UTF-8 would make the read raise, and it runs at every recall.
+SELECT CASE WHEN typeof(name) = 'text' THEN CAST(name AS BLOB) END FROM speakers WHERE name IS NOT NULL;
