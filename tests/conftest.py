@@ -1,7 +1,9 @@
 """Shared fixtures: every test opens real SQLite files in its own tmp dir."""
 from __future__ import annotations
 
+import math
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -43,6 +45,26 @@ def sqlite3_shell() -> str:
     if path is None:
         pytest.skip("the sqlite3 shell is not installed (apt-get install sqlite3)")
     return path
+
+
+# SQLite's C code, compiled for aarch64, may round a multiply-add once (a fused multiply-add, which
+# GCC makes by default there) where Python, or another inlined copy of the same C, rounds twice: bm25
+# scores computed two ways then differ in the last bit or two (seen in the emulated Pi lane). On
+# x86_64 they are the same double, and tests hold them to that.
+EXACT_FLOATS = platform.machine().lower() in ("x86_64", "amd64")
+
+
+def same_score(a: float, b: float) -> bool:
+    """a == b on x86_64; elsewhere within 2 ulps (EXACT_FLOATS)."""
+    return a == b if EXACT_FLOATS else abs(a - b) <= 2 * math.ulp(max(abs(a), abs(b)))
+
+
+def same_scores(got, expected) -> bool:
+    """Two {id: score} dicts, or two [(id, score)] lists: the same ids, in the same order, and
+    same_score for each score."""
+    pairs = (sorted(got.items()), sorted(expected.items())) if isinstance(got, dict) else (list(got), list(expected))
+    return (len(pairs[0]) == len(pairs[1])
+            and all(i == j and same_score(a, b) for (i, a), (j, b) in zip(*pairs)))
 
 
 VECTOR_TIERS = ("full", "light", "tiny")

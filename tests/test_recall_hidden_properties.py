@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import memento
 from memento import fts_query, ranking, times
 
-from .conftest import REPO
+from .conftest import REPO, same_scores
 
 WORDS = ["apple", "banana", "cherry", "damson", "elder"]
 PAST, FUTURE = "2020-01-01T00:00:00.000Z", "2999-01-01T00:00:00.000Z"
@@ -63,7 +63,7 @@ def test_over_fetching_returns_what_filtering_inside_the_scan_returned(memories,
             include_superseded=include_superseded, thread=filters.get("thread"),
             tags='["x"]' if "tags" in filters else None)
         before = mem._conn.execute(oracle(), request.params(mem.ranking)).fetchall()
-        assert now == [(r[0], r[5]) for r in before]
+        assert same_scores(now, [(r[0], r[5]) for r in before])   # the same doubles on x86_64
 
 
 def test_mostly_hidden_best_matches_take_the_exact_path_and_still_return_k():
