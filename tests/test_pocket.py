@@ -3,6 +3,7 @@ tiers, recall re-scored by meaning in its SQL statement, every door, and no heav
 from __future__ import annotations
 
 import json
+import math
 
 import apsw
 import pytest
@@ -85,8 +86,9 @@ def test_dots_equal_the_plain_dot_products_in_one_call(vectors):
     query, many = vectors
     expected = [sum(x * y for x, y in zip(_signed(v), _signed(query))) for v in many]
     assert pocket_table.dots(query, b"".join(many)) == expected == [pocket_table.plain_dot(v, query) for v in many]
-    norms = [sum(x * x for x in _signed(v)) ** 0.5 for v in many]
-    query_norm = sum(x * x for x in _signed(query)) ** 0.5
+    # A length is sqrt of the squares' sum, as memories_pocket.norm is stored (x ** 0.5 may differ by an ulp).
+    norms = [math.sqrt(sum(x * x for x in _signed(v))) for v in many]
+    query_norm = math.sqrt(sum(x * x for x in _signed(query)))
     got = cosines(query, list(enumerate(many)))
     assert got == {i: (d / (n * query_norm) if n and query_norm else None)
                    for i, (d, n) in enumerate(zip(expected, norms))}
@@ -105,7 +107,7 @@ def test_the_cosines_aggregate_gives_none_where_a_vector_or_its_length_does_not_
     q = b"\x01\x02"
     got = cosines(q, [(1, b"\x03\x04"), (2, b"\x01"), (3, None), (4, b"\x03\x04"), (5, b"\x03\x04")],
                   norms={0: 5.0, 1: 1.0, 2: 1.0, 3: "5", 4: 0.0})
-    assert got == {1: 11 / (5.0 * 5 ** 0.5), 2: None, 3: None, 4: None, 5: None}
+    assert got == {1: 11 / (5.0 * math.sqrt(5)), 2: None, 3: None, 4: None, 5: None}
     assert cosines(None, [(1, b"\x01")]) == {1: None} and cosines(q, []) == {}
 
 
