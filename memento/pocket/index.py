@@ -24,7 +24,7 @@ from ..values import Memory
 from . import table as table_file
 
 BACKFILL_BATCH = 512
-_WORD = re.compile(r"\w+")   # a word as connection.fold_name splits a name
+_WORD = re.compile(r"\w+")   # a word of the question, as connection.fold_name splits a name
 TABLE_KEY = "pocket_table"   # store_meta: the id of the table that made memories_pocket's vectors
 STATEMENT = "recall_pocket"
 
@@ -131,7 +131,8 @@ class PocketIndex:
         with self._conn:   # the speakers, read in one snapshot (kept until the next write)
             names = word_counts.listed_speaker_words(self._conn)
         if names:
-            query = _WORD.sub(lambda word: "" if word.group().casefold() in names else word.group(), query)
+            query = _WORD.sub(lambda word: "" if connection.fold_name(word.group()) in names else word.group(),
+                              query)
         return self.table.vector(query)
 
     def checks(self) -> List[Check]:

@@ -204,8 +204,6 @@ def plain_dot(a: bytes, b: bytes) -> int:
     return sum(map(mul, memoryview(a).cast("b"), memoryview(b).cast("b")))
 
 
-
-
 def dots(query: bytes, vectors: bytes) -> List[int]:
     """The dot products of int8 vectors (`vectors`: m of them, each len(query) bytes, one after another)
     with the int8 vector `query`, exactly, in one go: a few operations per vector and per dimension,
